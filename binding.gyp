@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "vaekit_native",
+      "sources": ["native/addon.cc", "native/core.cc", "native/conv.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu/openblas-pthread"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-O2"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions"],
+      "libraries": ["-lopenblas", "-ldnnl", "-fopenmp"]
+    }
+  ]
+}

@@ -1,0 +1,2 @@
+#include <napi.h>
+void InitConv(Napi::Env env, Napi::Object exports) {}

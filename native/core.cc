@@ -1,0 +1,2 @@
+#include <napi.h>
+void InitCore(Napi::Env env, Napi::Object exports) {}
