@@ -53,6 +53,7 @@ export async function initBackend(choice: BackendChoice = 'auto', quiet = false)
     throw new Error(`unknown backend "${choice}" (expected auto, node, native, wasm or cpu)`);
   }
   if (current && (choice === 'auto' || current.backend === choice)) return current;
+  tf.enableProdMode(); // no tfjs console chatter ("install tfjs-node…"); vaekit says what it uses itself
   const warnings: string[] = [];
   const done = (backend: string, detail: string): BackendInfo => {
     current = { backend, detail, warnings };

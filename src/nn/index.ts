@@ -1,0 +1,32 @@
+// Encoder/decoder builders, chosen by the network spec in a model's config.
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { buildMlp, type MlpSpec } from './mlp.js';
+
+export type NetworkSpec = MlpSpec;
+
+export interface EncoderDecoder {
+  /** x (flat, [B, D]) → [B, outDim] */
+  encoder: tfl.LayersModel;
+  /** z ([B, zDim]) → [B, D] flat parameters of p(x|z) */
+  decoder: tfl.LayersModel;
+}
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Builds the encoder (x → encOut) and decoder (zDim → decOut) for a spec; data stay flat at the edges. */
+export function buildNetworks(spec: NetworkSpec, inputShape: number[], encOut: number, zDim: number, decOut: number): EncoderDecoder {
+  switch (spec.type) {
+    case 'mlp': {
+      const D = prod(inputShape);
+      return {
+        encoder: buildMlp('encoder', D, spec.hidden, encOut, spec.activation),
+        decoder: buildMlp('decoder', zDim, [...spec.hidden].reverse(), decOut, spec.activation),
+      };
+    }
+    default:
+      throw new Error(`unknown network type "${(spec as { type: string }).type}" (expected mlp)`);
+  }
+}
+
+export { buildMlp, type MlpSpec } from './mlp.js';
+export { initTorchStyle } from './init.js';

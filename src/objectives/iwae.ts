@@ -1,0 +1,36 @@
+// Importance weighting (Burda et al., 2016). With z_1..z_k ~ q(z|x):
+//   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x)
+//   L_k(x)  = log (1/k) Σ_i w_i  ≤ log p(x),  L_1 = ELBO, L_k → log p(x) as k → ∞
+import * as tf from '@tensorflow/tfjs-core';
+import type { DiagGaussian } from '../distributions/gaussian.js';
+import type { LatentVariableModel } from '../models/types.js';
+import type { Rng } from '../rng.js';
+import type { Terms } from './elbo.js';
+
+/** log w for k samples per example: [k, B]. `q` may be passed when already computed. */
+export function logImportanceWeights(model: LatentVariableModel, x: tf.Tensor2D, k: number, rng: Rng, q?: DiagGaussian): tf.Tensor2D {
+  return tf.tidy(() => {
+    const B = x.shape[0];
+    const post = q ?? model.encode(x);
+    const qk = post.repeat(k);
+    const z = qk.sample(rng); //                                          [k·B, d]
+    const xs = k === 1 ? x : (tf.tile(x, [k, 1]) as tf.Tensor2D);
+    const logPxz = model.decode(z).logProb(xs);
+    const logPz = model.prior(k * B).logProb(z);
+    const logQz = qk.logProb(z);
+    return tf.reshape(tf.sub(tf.add(logPxz, logPz), logQz), [k, B]) as tf.Tensor2D;
+  });
+}
+
+/** log-mean-exp over the k samples: [B]. */
+export function logMeanExp(logW: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.sub(tf.logSumExp(logW, 0), Math.log(logW.shape[0])) as tf.Tensor1D);
+}
+
+/** The IWAE bound as a training objective: total = −L_k(x) per example. */
+export function iwae(model: LatentVariableModel, x: tf.Tensor2D, opts: { k: number; rng: Rng }): Terms {
+  return tf.tidy(() => {
+    const total = tf.neg(logMeanExp(logImportanceWeights(model, x, opts.k, opts.rng))) as tf.Tensor1D;
+    return { total };
+  });
+}

@@ -1,0 +1,65 @@
+// Using a trained model: generation from the prior, reconstruction, latent interpolation and encoding.
+// Inputs and outputs are flat Float32Array rows; images are made from them in src/io.
+import * as tf from '@tensorflow/tfjs-core';
+import type { LatentVariableModel } from '../models/types.js';
+import type { Rng } from '../rng.js';
+
+/** n new examples: z ~ p(z), then the decoder's mean (or a sample of p(x|z) with `sampleX`). */
+export function generate(model: LatentVariableModel, n: number, rng: Rng, opts: { sampleX?: boolean; temperature?: number } = {}): Float32Array {
+  return tf.tidy(() => {
+    let z = model.prior(n).sample(rng) as tf.Tensor2D;
+    if (opts.temperature !== undefined && opts.temperature !== 1) z = tf.mul(z, opts.temperature) as tf.Tensor2D;
+    const px = model.decode(z);
+    return (opts.sampleX ? px.sample(rng) : px.mean()).dataSync() as Float32Array;
+  });
+}
+
+/** The decoder's mean at the posterior mean: x̂ = E[x | z = μ(x)]. */
+export function reconstruct(model: LatentVariableModel, x: Float32Array, n: number): Float32Array {
+  return tf.tidy(() => {
+    const q = model.encode(tf.tensor2d(x, [n, x.length / n]));
+    return model.decode(q.mu).mean().dataSync() as Float32Array;
+  });
+}
+
+/** Posterior means and log-variances of q(z|x), [n, d] each. */
+export function encode(model: LatentVariableModel, x: Float32Array, n: number): { mu: Float32Array; logVar: Float32Array; dim: number } {
+  return tf.tidy(() => {
+    const q = model.encode(tf.tensor2d(x, [n, x.length / n]));
+    return { mu: q.mu.dataSync() as Float32Array, logVar: q.logVar.dataSync() as Float32Array, dim: q.mu.shape[1] };
+  });
+}
+
+/**
+ * Decoded points on the path between the posterior means of two inputs: linear, or spherical
+ * (slerp, which keeps the norm typical of the Gaussian prior).
+ */
+export function interpolate(model: LatentVariableModel, xa: Float32Array, xb: Float32Array, steps: number, method: 'linear' | 'slerp' = 'linear'): Float32Array {
+  if (!Number.isInteger(steps) || steps < 2) throw new Error(`interpolation needs at least 2 steps, got ${steps}`);
+  const { mu, dim } = encode(model, concat(xa, xb), 2);
+  const a = mu.subarray(0, dim);
+  const b = mu.subarray(dim);
+  const z = new Float32Array(steps * dim);
+  const dot = a.reduce((s, v, i) => s + v * b[i], 0);
+  const na = Math.hypot(...a);
+  const nb = Math.hypot(...b);
+  const omega = Math.acos(Math.max(-1, Math.min(1, dot / (na * nb || 1))));
+  for (let s = 0; s < steps; s++) {
+    const t = s / (steps - 1);
+    let wa = 1 - t;
+    let wb = t;
+    if (method === 'slerp' && omega > 1e-6) {
+      wa = Math.sin((1 - t) * omega) / Math.sin(omega);
+      wb = Math.sin(t * omega) / Math.sin(omega);
+    }
+    for (let i = 0; i < dim; i++) z[s * dim + i] = wa * a[i] + wb * b[i];
+  }
+  return tf.tidy(() => model.decode(tf.tensor2d(z, [steps, dim])).mean().dataSync() as Float32Array);
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,211 @@
+// The trainer: minibatch stochastic optimisation of any objective over any model. It knows nothing of
+// models beyond the LatentVariableModel interface; progress, metrics, checkpoints, the NaN guard and
+// resume live here once for all of them.
+import * as tf from '@tensorflow/tfjs-core';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { batches, stepsPerEpoch, type Dataset } from '../data/dataset.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { saveModel, type DataInfo } from '../io/model.js';
+import type { LatentVariableModel } from '../models/types.js';
+import type { Terms } from '../objectives/elbo.js';
+import { Rng } from '../rng.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { Optimizer, type OptimizerConfig } from './optimizers.js';
+import { createProgress, type ProgressMode } from './progress.js';
+import { betaAt, lrAt, parseLrSchedule } from './schedules.js';
+
+export interface ObjectiveContext {
+  rng: Rng;
+  beta: number;
+  step: number;
+  y?: tf.Tensor1D;
+}
+export type Objective = (model: LatentVariableModel, x: tf.Tensor2D, ctx: ObjectiveContext) => Terms;
+
+export interface TrainOptions {
+  epochs: number;
+  /** Stop after this many steps in all (may end inside an epoch). */
+  maxSteps?: number;
+  batchSize: number;
+  seed: number;
+  optimizer: OptimizerConfig;
+  /** constant | cosine[:MIN] | step:EVERY:GAMMA */
+  lrSchedule?: string;
+  beta: number;
+  /** Linear KL warm-up over this many steps (0: none). */
+  klWarmup?: number;
+  /** Where metrics.jsonl, checkpoint/ and model/ go; nothing is written without it. */
+  outDir?: string;
+  resume?: boolean;
+  /** Also checkpoint every this many steps inside an epoch (0: at epoch ends only). */
+  checkpointEvery?: number;
+  progress?: ProgressMode;
+  dataInfo: DataInfo;
+  /** Held-out figures per epoch (e.g. test −ELBO), merged into the epoch's metrics as test_*. */
+  evaluate?: (model: LatentVariableModel, epoch: number) => Record<string, number>;
+  /** Extra fields for the run's identity (resume refuses a checkpoint whose run differs). */
+  run?: Record<string, unknown>;
+  log?: (line: string) => void;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  steps: number;
+  seconds: number;
+  lr: number;
+  beta: number;
+  num_tensors: number;
+  [term: string]: number;
+}
+
+export class TrainingDivergedError extends Error {}
+
+export interface TrainResult {
+  metrics: EpochMetrics[];
+  state: TrainState;
+}
+
+export async function train(model: LatentVariableModel, data: Dataset, objective: Objective, opts: TrainOptions): Promise<TrainResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const split = data.train;
+  const D = split.x.length / split.n;
+  const perEpoch = stepsPerEpoch(split.n, opts.batchSize, false);
+  const totalSteps = Math.min(opts.epochs * perEpoch, opts.maxSteps ?? Infinity);
+  const lrSched = parseLrSchedule(opts.lrSchedule ?? 'constant', totalSteps);
+  const optimizer = new Optimizer(opts.optimizer);
+  const params = model.namedParameters();
+  const vars = Object.values(params);
+  const nameOf = new Map(Object.entries(params).map(([n, v]) => [v.name, n]));
+  const run = { dataset: data.name, protocol: data.protocol, n: split.n, batchSize: opts.batchSize, seed: opts.seed, optimizer: opts.optimizer.kind, model: model.config.kind, ...opts.run };
+
+  const ckptDir = opts.outDir ? path.join(opts.outDir, 'checkpoint') : null;
+  const metricsFile = opts.outDir ? path.join(opts.outDir, 'metrics.jsonl') : null;
+  let state: TrainState = {
+    epoch: 0,
+    epochStep: 0,
+    step: 0,
+    seed: opts.seed,
+    rng: new Rng(opts.seed).getState(),
+    optimizer: { config: opts.optimizer, t: 0 },
+    run,
+  };
+  let history: EpochMetrics[] = [];
+  let partial = { sums: {} as Record<string, number>, seconds: 0 };
+
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  if (opts.resume) {
+    if (!ckptDir || !hasCheckpoint(ckptDir)) throw new Error(`--resume: no checkpoint in ${ckptDir ?? '(no output directory)'}`);
+    state = await loadCheckpoint(ckptDir, model, optimizer);
+    for (const k of ['dataset', 'protocol', 'n', 'batchSize', 'seed', 'model'] as const) {
+      if (JSON.stringify(state.run[k]) !== JSON.stringify(run[k]))
+        throw new Error(`--resume: the checkpoint in ${ckptDir} was made with ${k}=${JSON.stringify(state.run[k])}, this run has ${k}=${JSON.stringify(run[k])}`);
+    }
+    history = ((state.run.history as EpochMetrics[] | undefined) ?? []).slice(0, state.epoch);
+    partial = (state.run.partial as typeof partial | undefined) ?? partial;
+    if (metricsFile) await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+    log(`resuming from ${ckptDir}: epoch ${state.epoch + 1}, step ${state.epochStep}/${perEpoch} of it (${state.step} steps done)`);
+  } else if (metricsFile) {
+    await writeFileAtomic(metricsFile, '');
+  }
+  const rng = Rng.fromState(state.rng);
+
+  const checkpoint = async () => {
+    if (!ckptDir) return;
+    state.rng = rng.getState();
+    state.optimizer = { config: opts.optimizer, t: optimizer.t };
+    state.run = { ...run, history, partial };
+    await saveCheckpoint(ckptDir, model, optimizer, state, opts.dataInfo);
+  };
+
+  const progress = createProgress(opts.progress ?? 'auto');
+  try {
+    while (state.epoch < opts.epochs && state.step < totalSteps) {
+      const epoch = state.epoch + 1;
+      const epochSteps = Math.min(perEpoch, state.epochStep + (totalSteps - state.step));
+      progress.startEpoch(epoch, opts.epochs, epochSteps, state.epochStep);
+      let t0 = performance.now();
+      let lr = opts.optimizer.lr;
+      let beta = opts.beta;
+      for (const batch of batches(split, { batchSize: opts.batchSize, seed: opts.seed, epoch: state.epoch, startStep: state.epochStep, shuffle: true })) {
+        if (state.epochStep >= epochSteps) break;
+        lr = lrAt(opts.optimizer.lr, lrSched, state.step);
+        beta = betaAt(opts.beta, opts.klWarmup ?? 0, state.step);
+        const x = tf.tensor2d(batch.x, [batch.size, D]);
+        const y = batch.y ? tf.tensor1d(batch.y, 'int32') : undefined;
+        let names: string[] = [];
+        let values: Float32Array = new Float32Array(0);
+        const { value, grads } = tf.variableGrads(() => {
+          const terms = objective(model, x, { rng, beta, step: state.step, y });
+          names = Object.keys(terms);
+          values = tf.stack(names.map((k) => tf.mean(terms[k]))).dataSync() as Float32Array;
+          return tf.mean(terms.total) as tf.Scalar;
+        }, vars);
+        x.dispose();
+        y?.dispose();
+        value.dispose();
+        if (!values.every(Number.isFinite)) {
+          tf.dispose(grads);
+          const terms = names.map((k, i) => `${k}=${values[i]}`).join(', ');
+          throw new TrainingDivergedError(
+            `training diverged: the loss became non-finite at epoch ${epoch}, step ${state.epochStep + 1} (${terms}); ` +
+              (ckptDir ? `the last good checkpoint in ${ckptDir} is intact (resume with --resume, perhaps with a lower --lr)` : 'try a lower --lr'),
+          );
+        }
+        const byName: Record<string, tf.Tensor> = {};
+        for (const [vn, g] of Object.entries(grads)) byName[nameOf.get(vn) ?? vn] = g;
+        optimizer.step(params, byName, lr);
+        tf.dispose(grads);
+        names.forEach((k, i) => (partial.sums[k] = (partial.sums[k] ?? 0) + values[i]));
+        state.step += 1;
+        state.epochStep += 1;
+        progress.update(state.epochStep, Object.fromEntries(names.map((k, i) => [k, values[i]])));
+        if (opts.checkpointEvery && state.epochStep % opts.checkpointEvery === 0 && state.epochStep < epochSteps) {
+          partial.seconds += (performance.now() - t0) / 1000;
+          await checkpoint();
+          t0 = performance.now();
+        }
+      }
+      const complete = state.epochStep >= perEpoch;
+      const seconds = partial.seconds + (performance.now() - t0) / 1000;
+      const m: EpochMetrics = { epoch, steps: state.epochStep, seconds, lr, beta, num_tensors: 0 };
+      for (const [k, s] of Object.entries(partial.sums)) m[k === 'total' ? 'loss' : k] = s / state.epochStep;
+      if (opts.evaluate) {
+        const te = performance.now();
+        for (const [k, v] of Object.entries(opts.evaluate(model, epoch))) m[`test_${k === 'total' ? 'loss' : k}`] = v;
+        m.eval_seconds = (performance.now() - te) / 1000;
+      }
+      m.num_tensors = tf.memory().numTensors;
+      if (complete) {
+        history.push(m);
+        state.epoch += 1;
+        state.epochStep = 0;
+        partial = { sums: {}, seconds: 0 };
+      } else {
+        m.partial = 1; // stopped by --steps inside the epoch; --resume finishes it
+        partial.seconds = seconds;
+      }
+      if (metricsFile) appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+      const test = m.test_loss !== undefined ? `  test −ELBO ${m.test_loss.toFixed(2)}` : '';
+      progress.endEpoch(
+        `epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  loss ${m.loss.toFixed(2)} (rec ${(m.rec ?? NaN).toFixed(2)}, kl ${(m.kl ?? NaN).toFixed(2)})${test}  ${seconds.toFixed(1)}s`,
+      );
+      await checkpoint();
+      if (!complete) break;
+    }
+  } finally {
+    progress.stop();
+  }
+  if (opts.outDir) {
+    await saveModel(path.join(opts.outDir, 'model'), model, opts.dataInfo, {
+      epochs: state.epoch,
+      steps: state.step,
+      seed: opts.seed,
+      optimizer: opts.optimizer,
+      batchSize: opts.batchSize,
+      beta: opts.beta,
+      last: history[history.length - 1],
+    });
+  }
+  return { metrics: history, state };
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../src/data/dataset.js';
+import { loadModel } from '../src/io/model.js';
+import { createModel, type VaeConfig } from '../src/models/index.js';
+import { elbo } from '../src/objectives/elbo.js';
+import { Rng } from '../src/rng.js';
+import { train, TrainingDivergedError, type Objective, type TrainOptions } from '../src/train/trainer.js';
+import { Optimizer } from '../src/train/optimizers.js';
+import { betaAt, lrAt, parseLrSchedule } from '../src/train/schedules.js';
+import { setupBackend } from './helpers.js';
+
+// Binary "images": two prototypes plus noise, so a VAE has something to learn.
+function toyData(n: number, seed: number): Dataset {
+  const r = new Rng(seed);
+  const D = 16;
+  const make = (m: number) => {
+    const x = new Float32Array(m * D);
+    for (let i = 0; i < m; i++) {
+      const c = i % 2;
+      for (let d = 0; d < D; d++) x[i * D + d] = (d % 2 === c ? 0.9 : 0.1) > r.uniform() ? 1 : 0;
+    }
+    return { x, n: m, shape: [D] };
+  };
+  return { name: 'toy', train: make(n), test: make(64), shape: [D], protocol: 'binary' };
+}
+
+const config: VaeConfig = { kind: 'vae', inputShape: [16], latentDim: 2, network: { type: 'mlp', hidden: [8] }, likelihood: 'bernoulli', beta: 1 };
+const objective: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, rng: c.rng });
+const dataInfo = { dataset: 'toy', protocol: 'binary', shape: [16] };
+const opts = (o: Partial<TrainOptions>): TrainOptions => ({
+  epochs: 3,
+  batchSize: 32,
+  seed: 5,
+  optimizer: { kind: 'adam', lr: 3e-2 },
+  beta: 1,
+  progress: 'none',
+  dataInfo,
+  log: () => {},
+  ...o,
+});
+
+function weights(model: ReturnType<typeof createModel>): number[] {
+  return Object.values(model.namedParameters()).flatMap((v) => Array.from(v.dataSync()));
+}
+
+describe('trainer', () => {
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'vaekit-train-'));
+    dirs.push(d);
+    return d;
+  };
+  before(setupBackend);
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const data = toyData(512, 1);
+
+  it('learns: the loss falls, and a fixed seed gives the same run twice', async () => {
+    const run = async () => {
+      const model = createModel(config, new Rng(5));
+      const r = await train(model, data, objective, opts({ evaluate: () => ({ total: 1 }) }));
+      const w = weights(model);
+      model.dispose();
+      return { r, w };
+    };
+    const a = await run();
+    const b = await run();
+    assert.ok(a.r.metrics[2].loss < a.r.metrics[0].loss - 0.5, `loss ${a.r.metrics.map((m) => m.loss)}`);
+    assert.deepEqual(a.w, b.w);
+    assert.deepEqual(a.r.metrics.map((m) => m.loss), b.r.metrics.map((m) => m.loss));
+    assert.equal(a.r.metrics[0].test_loss, 1);
+  });
+
+  it('resume continues exactly where an interrupted run stopped (epoch ends and mid-epoch)', async () => {
+    const full = tmp();
+    const m1 = createModel(config, new Rng(5));
+    const r1 = await train(m1, data, objective, opts({ outDir: full }));
+    // interrupted after 1 epoch + 3 steps (the checkpoint at step 3 of epoch 2 is the last one)
+    const part = tmp();
+    const m2 = createModel(config, new Rng(5));
+    await train(m2, data, objective, opts({ outDir: part, maxSteps: 16 + 5, checkpointEvery: 3 }));
+    m2.dispose();
+    const m3 = createModel(config, new Rng(99)); // different init: everything must come from the checkpoint
+    const r3 = await train(m3, data, objective, opts({ outDir: part, resume: true }));
+    assert.deepEqual(weights(m3), weights(m1));
+    assert.deepEqual(r3.metrics.map((m) => m.loss), r1.metrics.map((m) => m.loss));
+    const lines = readFileSync(path.join(part, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 3);
+    const saved = await loadModel(path.join(part, 'model'));
+    assert.deepEqual(weights(saved.model), weights(m1));
+    [m1, m3, saved.model].forEach((m) => m.dispose());
+  });
+
+  it('resume refuses a checkpoint of a different run', async () => {
+    const d = tmp();
+    const m = createModel(config, new Rng(5));
+    await train(m, data, objective, opts({ outDir: d, epochs: 1 }));
+    await assert.rejects(train(m, data, objective, opts({ outDir: d, resume: true, batchSize: 16 })), /batchSize/);
+    await assert.rejects(train(m, data, objective, opts({ outDir: tmp(), resume: true })), /no checkpoint/);
+    m.dispose();
+  });
+
+  it('a NaN loss stops training with a clear message and leaves the last good checkpoint intact', async () => {
+    const d = tmp();
+    const m = createModel(config, new Rng(5));
+    let calls = 0;
+    const poisoned: Objective = (mm, x, c) => {
+      calls++;
+      const t = objective(mm, x, c);
+      return calls === 20 ? { ...t, total: tf.mul(t.total, NaN) as tf.Tensor1D } : t;
+    };
+    await assert.rejects(train(m, data, poisoned, opts({ outDir: d })), (e: Error) => {
+      assert.ok(e instanceof TrainingDivergedError);
+      assert.match(e.message, /non-finite at epoch 2, step 4/);
+      assert.match(e.message, /last good checkpoint/);
+      return true;
+    });
+    const state = JSON.parse(readFileSync(path.join(d, 'checkpoint', 'state.json'), 'utf8'));
+    assert.equal(state.epoch, 1);
+    const ck = await loadModel(path.join(d, 'checkpoint'));
+    assert.ok(weights(ck.model).every(Number.isFinite));
+    assert.ok(!existsSync(path.join(d, 'model')), 'no final model written for a diverged run');
+    assert.deepEqual(readdirSync(d).filter((f) => f.includes('tmp')), []);
+    ck.model.dispose();
+    m.dispose();
+  });
+
+  it('tensor count stays flat across epochs', async () => {
+    const m = createModel(config, new Rng(5));
+    const r = await train(m, data, objective, opts({ epochs: 4, evaluate: () => ({}) }));
+    const counts = r.metrics.map((x) => x.num_tensors);
+    assert.equal(new Set(counts.slice(1)).size, 1, `numTensors per epoch: ${counts}`);
+    m.dispose();
+  });
+
+  it('SGD with momentum and Adagrad also train', async () => {
+    for (const optimizer of [{ kind: 'sgd', lr: 0.05, momentum: 0.9 }, { kind: 'adagrad', lr: 0.1 }] as const) {
+      const m = createModel(config, new Rng(5));
+      const r = await train(m, data, objective, opts({ optimizer }));
+      assert.ok(r.metrics[2].loss < r.metrics[0].loss, `${optimizer.kind}: ${r.metrics.map((x) => x.loss)}`);
+      m.dispose();
+    }
+  });
+
+  it('optimizers follow PyTorch update rules on a quadratic', () => {
+    // minimise ½‖w‖²: gradient = w
+    for (const [cfg, expect] of [
+      [{ kind: 'adam', lr: 0.1 }, (w0: number) => w0 - 0.1 * Math.sign(w0)], // first Adam step is lr·sign(g)
+      [{ kind: 'sgd', lr: 0.1 }, (w0: number) => w0 * 0.9],
+      [{ kind: 'adagrad', lr: 0.1 }, (w0: number) => w0 - 0.1 * Math.sign(w0)],
+    ] as const) {
+      const v = tf.variable(tf.tensor1d([1.5, -2, 0.5]));
+      const o = new Optimizer(cfg);
+      o.step({ w: v }, { w: v.clone() });
+      const got = v.dataSync();
+      [1.5, -2, 0.5].forEach((w0, i) => assert.ok(Math.abs(got[i] - expect(w0)) < 1e-5, `${cfg.kind}: ${got[i]} vs ${expect(w0)}`));
+      v.dispose();
+    }
+  });
+
+  it('schedules: KL warm-up, cosine and step learning rates', () => {
+    assert.equal(betaAt(4, 0, 0), 4);
+    assert.equal(betaAt(4, 10, 4), 2);
+    assert.equal(betaAt(4, 10, 100), 4);
+    const cos = parseLrSchedule('cosine', 100);
+    assert.equal(lrAt(1, cos, 0), 1);
+    assert.ok(Math.abs(lrAt(1, cos, 50) - 0.5) < 1e-12);
+    assert.equal(lrAt(1, parseLrSchedule('step:10:0.5', 0), 25), 0.25);
+    assert.throws(() => parseLrSchedule('warp', 1), /unknown --lr-schedule/);
+  });
+});
