@@ -6,11 +6,12 @@
 //   * oneDNN (Debian's libdnnl, OpenMP runtime): primitives created once per shape and cached; user
 //     tensors are used in place (nhwc/nchw), only the small weights are reordered to the blocked
 //     layout the primitive wants.
-//   * im2col / col2im + OpenBLAS cblas_sgemm (NHWC only, any padding/dilation): the fallback when
+//   * im2col / col2im + sgemm (oneDNN's dnnl_sgemm, or OpenBLAS's cblas_sgemm; NHWC only, any padding/dilation): the fallback when
 //     oneDNN is unavailable or rejects a case, and sometimes the faster one (e.g. the backward data
 //     of a convolution with 1 input channel, which oneDNN runs through a slow gemm path).
 // In mode "auto" (default) each new shape runs both a few times and then keeps the faster one.
-// VAEKIT_CONV=onednn|gemm|auto selects the mode; VAEKIT_THREADS sets the OpenMP thread count.
+// VAEKIT_CONV=onednn|gemm|auto selects the mode; VAEKIT_CONV_BLAS=onednn|openblas the sgemm of the
+// im2col path; VAEKIT_THREADS sets the OpenMP thread count.
 //
 // Every entry point returns true when it computed the result, false when the case is unsupported
 // (the JS side then uses tfjs-backend-cpu's kernel); it throws only on malformed arguments.
@@ -61,6 +62,20 @@ enum Choice { C_UNDECIDED = 0, C_ONEDNN = 1, C_GEMM = 2 };
 
 Mode g_mode = M_AUTO;
 int g_threads = 0;
+// sgemm of the im2col path: oneDNN's (on the same OpenMP team as the oneDNN primitives, so the two
+// paths never have OpenMP and OpenBLAS worker threads competing for the cores) or OpenBLAS's.
+enum Blas { B_DNNL = 0, B_OPENBLAS = 1 };
+Blas g_blas = B_DNNL;
+
+// Row-major C[M,N] = op(A)[M,K] · op(B)[K,N] + beta·C.
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+           float beta, float* C, int64_t ldc) {
+  if (g_blas == B_DNNL &&
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc) == dnnl_success)
+    return;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.f, A,
+              (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
 
 double nowMs() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -170,8 +185,7 @@ bool gemmSupported(const Conv& c) { return !c.nchw; }
 void gemmForward(const Conv& c, const float* x, const float* w, const float* bias, int act, float alpha, float* y) {
   const int64_t K = c.kh * c.kw * c.ic;
   if (isPointwise(c)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(c.n * c.oh * c.ow), (int)c.oc, (int)K, 1.f, x, (int)K, w,
-                (int)c.oc, 0.f, y, (int)c.oc);
+    sgemm(false, false, c.n * c.oh * c.ow, c.oc, K, x, K, w, c.oc, 0.f, y, c.oc);
   } else {
     const int64_t chunk = imagesPerChunk(c);
     std::vector<float>& col = scratch();
@@ -180,8 +194,7 @@ void gemmForward(const Conv& c, const float* x, const float* w, const float* bia
       const int64_t nb = std::min(chunk, c.n - n0);
       im2col(c, x, n0, nb, col.data());
       const int64_t rows = nb * c.oh * c.ow;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)c.oc, (int)K, 1.f, col.data(), (int)K, w,
-                  (int)c.oc, 0.f, y + (size_t)n0 * c.oh * c.ow * c.oc, (int)c.oc);
+      sgemm(false, false, rows, c.oc, K, col.data(), K, w, c.oc, 0.f, y + (size_t)n0 * c.oh * c.ow * c.oc, c.oc);
     }
   }
   biasActivation(y, (size_t)(c.n * c.oh * c.ow), c.oc, bias, act, alpha);
@@ -190,8 +203,7 @@ void gemmForward(const Conv& c, const float* x, const float* w, const float* bia
 void gemmBackwardData(const Conv& c, const float* dy, const float* w, float* dx) {
   const int64_t K = c.kh * c.kw * c.ic;
   if (isPointwise(c)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(c.n * c.oh * c.ow), (int)K, (int)c.oc, 1.f, dy, (int)c.oc, w,
-                (int)c.oc, 0.f, dx, (int)K);
+    sgemm(false, true, c.n * c.oh * c.ow, K, c.oc, dy, c.oc, w, c.oc, 0.f, dx, K);
     return;
   }
   std::memset(dx, 0, sizeof(float) * c.xSize());
@@ -201,8 +213,7 @@ void gemmBackwardData(const Conv& c, const float* dy, const float* w, float* dx)
   for (int64_t n0 = 0; n0 < c.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, c.n - n0);
     const int64_t rows = nb * c.oh * c.ow;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)K, (int)c.oc, 1.f,
-                dy + (size_t)n0 * c.oh * c.ow * c.oc, (int)c.oc, w, (int)c.oc, 0.f, col.data(), (int)K);
+    sgemm(false, true, rows, K, c.oc, dy + (size_t)n0 * c.oh * c.ow * c.oc, c.oc, w, c.oc, 0.f, col.data(), K);
     col2im(c, col.data(), n0, nb, dx);
   }
 }
@@ -210,8 +221,7 @@ void gemmBackwardData(const Conv& c, const float* dy, const float* w, float* dx)
 void gemmBackwardFilter(const Conv& c, const float* x, const float* dy, float* dw) {
   const int64_t K = c.kh * c.kw * c.ic;
   if (isPointwise(c)) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)c.oc, (int)(c.n * c.oh * c.ow), 1.f, x, (int)K, dy,
-                (int)c.oc, 0.f, dw, (int)c.oc);
+    sgemm(true, false, K, c.oc, c.n * c.oh * c.ow, x, K, dy, c.oc, 0.f, dw, c.oc);
     return;
   }
   const int64_t chunk = imagesPerChunk(c);
@@ -221,8 +231,8 @@ void gemmBackwardFilter(const Conv& c, const float* x, const float* dy, float* d
     const int64_t nb = std::min(chunk, c.n - n0);
     im2col(c, x, n0, nb, col.data());
     const int64_t rows = nb * c.oh * c.ow;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)c.oc, (int)rows, 1.f, col.data(), (int)K,
-                dy + (size_t)n0 * c.oh * c.ow * c.oc, (int)c.oc, n0 == 0 ? 0.f : 1.f, dw, (int)c.oc);
+    sgemm(true, false, K, c.oc, rows, col.data(), K, dy + (size_t)n0 * c.oh * c.ow * c.oc, c.oc, n0 == 0 ? 0.f : 1.f, dw,
+          c.oc);
   }
 }
 
@@ -624,6 +634,7 @@ Napi::Object infoObject(Napi::Env env) {
   o.Set("runtime", Napi::String::New(env, v->cpu_runtime == DNNL_RUNTIME_OMP ? "openmp" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "tbb" : "other"));
   o.Set("threads", Napi::Number::New(env, omp_get_max_threads()));
   o.Set("mode", Napi::String::New(env, modeName(g_mode)));
+  o.Set("blas", Napi::String::New(env, g_blas == B_OPENBLAS ? "openblas" : "onednn"));
   o.Set("cached", Napi::Number::New(env, (double)cache().size()));
   return o;
 }
@@ -647,6 +658,14 @@ Napi::Value ConvConfig(const Napi::CallbackInfo& info) {
         g_threads = t;
         omp_set_num_threads(t);
       }
+    }
+    if (o.Has("blas") && o.Get("blas").IsString()) {
+      const std::string b = o.Get("blas").As<Napi::String>().Utf8Value();
+      if (b != "onednn" && b != "openblas") {
+        Napi::RangeError::New(env, "convConfig: blas must be onednn or openblas").ThrowAsJavaScriptException();
+        return env.Null();
+      }
+      g_blas = b == "openblas" ? B_OPENBLAS : B_DNNL;
     }
     if (o.Has("clearCache") && o.Get("clearCache").ToBoolean()) cache().clear();
   }
@@ -694,6 +713,8 @@ void InitConv(Napi::Env env, Napi::Object exports) {
     Mode m;
     if (parseMode(mode, m)) g_mode = m;
   }
+  const char* blas = std::getenv("VAEKIT_CONV_BLAS");
+  if (blas && std::string(blas) == "openblas") g_blas = B_OPENBLAS;
   // oneDNN (OpenMP build) and the im2col loops share libgomp's team: one thread per available core
   // unless VAEKIT_THREADS or OMP_NUM_THREADS says otherwise.
   const char* vt = std::getenv("VAEKIT_THREADS");

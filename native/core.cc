@@ -230,7 +230,7 @@ inline float Unary1(float x, float p, float q) {
     const float scale = 1.0507009873554804934193349852946f, alpha = 1.6732632423543772848170429916717f;
     return x >= 0.0f ? scale * x : scale * alpha * (VExp(x) - 1.0f);
   }
-  if constexpr (OP == U_SIGN) return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? 0.0f : x));
+  if constexpr (OP == U_SIGN) return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);  // tfjs: sign(NaN) = 0
   if constexpr (OP == U_FLOOR) return std::floor(x);
   if constexpr (OP == U_CEIL) return std::ceil(x);
   if constexpr (OP == U_ROUND) return std::nearbyint(x);
@@ -532,6 +532,7 @@ void Epilogue(float* C, int64_t ldc, int64_t rows, int64_t cols, const float* bi
 // C[M,N] = op(A) op(B), row-major, plus epilogue; single thread of BLAS.
 inline void Gemm1(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                   int64_t ldb, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
   if (K == 0) {
     for (int64_t i = 0; i < M; i++) std::memset(C + i * ldc, 0, sizeof(float) * N);
     return;
@@ -1395,7 +1396,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   const char* cfg = openblas_get_config();
   const char* core = openblas_get_corename();
-  o.Set("blas", Napi::String::New(env, std::string("OpenBLAS ") + (cfg ? cfg : "?") + (core ? std::string(" ") + core : "")));
+  o.Set("blas", Napi::String::New(env, std::string(cfg ? cfg : "OpenBLAS ?") + (core ? std::string(" (") + core + ")" : "")));
   o.Set("threads", Napi::Number::New(env, g_threads));
   o.Set("blasThreads", Napi::Number::New(env, openblas_get_num_threads()));
   o.Set("ompMaxThreads", Napi::Number::New(env, omp_get_max_threads()));

@@ -1,82 +1,279 @@
-// Fused likelihoods, KL and optimizer steps. Backend-agnostic: plain tfjs ops here (identical maths on
-// every backend); the native backend's fast paths plug in below these signatures.
+// Fused VAE building blocks, backend-agnostic: on the 'vaekit-native' backend each function is one
+// native kernel (forward and gradient) or one in-place C++ loop (optimizer steps); on any other
+// backend the same maths runs as plain tfjs ops. Both paths have identical semantics.
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED, NATIVE_BACKEND, nativeAddon } from './native.js';
 
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** True when the active tfjs backend is vaekit's native backend (and its addon is loaded). */
 export function isNativeActive(): boolean {
-  return tf.getBackend() === 'vaekit-native';
+  return tf.getBackend() === NATIVE_BACKEND && nativeAddon() != null;
 }
 
-/** Per-example Σ_d [softplus(l) − x·l] = Σ_d [max(l,0) − x·l + log1p(exp(−|l|))]; grad w.r.t. l: σ(l) − x. */
+function asFloat(t: tf.Tensor): tf.Tensor {
+  return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+// tfjs types the custom-gradient function as (...inputs: Array<Tensor | GradSaveFunc>); ours are typed.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const customGrad = (fn: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) =>
+  tf.customGrad(fn as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/** Sums `g` (broadcast result) down to `shape`. */
+function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const axes = tf.backend_util.getReductionAxes(shape, g.shape);
+  const s = axes.length ? tf.sum(g, axes) : g;
+  return tf.reshape(s, shape);
+}
+
+/**
+ * Per-example Bernoulli negative log-likelihood with logits: Σ_d softplus(l) − x·l, computed
+ * stably as max(l,0) − x·l + log1p(exp(−|l|)). `logits` and `x` are [N, D]; returns [N].
+ * Differentiable w.r.t. `logits` (grad (sigmoid(l) − x)·dy); `x` is treated as data (no gradient).
+ */
 export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
-  const f = tf.customGrad(((l: tf.Tensor, xx: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([l, xx]);
-    const value = tf.sum(tf.add(tf.sub(tf.relu(l), tf.mul(xx, l)), tf.log1p(tf.exp(tf.neg(tf.abs(l))))), -1);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [ls, xs] = saved;
-        const g = tf.mul(tf.sub(tf.sigmoid(ls), xs), tf.expandDims(dy, -1));
-        return [g, tf.zerosLike(xs)];
-      },
+  if (logits.rank !== 2 || !sameShape(logits.shape, x.shape)) {
+    throw new Error(`bernoulliNllWithLogits: logits [${logits.shape}] and x [${x.shape}] must be equal-shape rank-2 tensors`);
+  }
+  const native = isNativeActive();
+  const xf = asFloat(x);
+  const f = customGrad((l: tf.Tensor, save: tf.GradSaveFunc) => {
+    const lf = asFloat(l);
+    save([lf, xf]);
+    const value = native
+      ? (tf.engine().runKernel(FUSED.bernoulliNll, { logits: lf, x: xf }) as tf.Tensor)
+      : tf.tidy(() =>
+          tf.sum(tf.add(tf.sub(tf.relu(lf), tf.mul(xf, lf)), tf.log1p(tf.exp(tf.neg(tf.abs(lf))))), 1),
+        );
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const [ls, xs] = saved;
+      if (native) return tf.engine().runKernel(FUSED.bernoulliNllGrad, { logits: ls, x: xs, dy }) as tf.Tensor;
+      return tf.mul(tf.sub(tf.sigmoid(ls), xs), tf.expandDims(dy, 1));
     };
-  }) as any);
-  return f(logits, x) as tf.Tensor1D;
-}
-
-/** Per-example Σ_d ½[log 2π + logVar + (x − mean)²·exp(−logVar)], logVar broadcastable. */
-export function gaussianNll(x: tf.Tensor2D, mean: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const t = tf.add(tf.add(logVar, Math.log(2 * Math.PI)), tf.mul(tf.square(tf.sub(x, mean)), tf.exp(tf.neg(logVar))));
-    return tf.mul(tf.sum(t, -1), 0.5) as tf.Tensor1D;
+    return { value, gradFunc };
   });
+  return f(logits) as tf.Tensor1D;
 }
 
-/** Per-example ½ Σ_d (μ² + exp(lv) − lv − 1). */
+/**
+ * Per-example Gaussian negative log-likelihood Σ_d ½[log 2π + logVar + (x−mean)²·exp(−logVar)].
+ * `x` is [N, D]; `mean` is [N, D] (or broadcastable to it); `logVar` is broadcastable to [N, D]
+ * (scalar, [D], [1, D], [N, 1], [N, D]). Differentiable w.r.t. `mean` and `logVar`; `x` is data.
+ */
+export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): tf.Tensor1D {
+  if (x.rank !== 2) throw new Error(`gaussianNll: x must be rank 2 [N, D], got [${x.shape}]`);
+  const [N, D] = x.shape;
+  const fullShape = [N, D];
+  for (const [name, t] of [['mean', mean], ['logVar', logVar]] as const) {
+    const b = tf.backend_util.assertAndGetBroadcastShape(t.shape, fullShape);
+    if (!sameShape(b, fullShape)) throw new Error(`gaussianNll: ${name} [${t.shape}] does not broadcast to [${fullShape}]`);
+  }
+  const lvSize = logVar.size;
+  const lvNative =
+    lvSize === 1 ||
+    (logVar.rank === 2 && sameShape(logVar.shape, fullShape)) ||
+    (lvSize === D && logVar.rank >= 1 && logVar.shape[logVar.rank - 1] === D && logVar.rank <= 2);
+  const native = isNativeActive() && sameShape(mean.shape, fullShape) && lvNative;
+  const xf = asFloat(x);
+  const f = customGrad((m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
+    const mf = asFloat(m), lvf = asFloat(lv);
+    save([xf, mf, lvf]);
+    const value = native
+      ? (tf.engine().runKernel(FUSED.gaussianNll, { x: xf, mean: mf, logVar: lvf }) as tf.Tensor)
+      : tf.tidy(() => {
+          const sq = tf.square(tf.sub(xf, mf));
+          const t = tf.add(tf.add(lvf, LOG_2PI), tf.mul(sq, tf.exp(tf.neg(lvf))));
+          return tf.mul(tf.sum(t, 1), 0.5); // t is [N, D]: x is
+        });
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xs, ms, lvs] = saved;
+      if (native) {
+        return tf.engine().runKernel(FUSED.gaussianNllGrad, { x: xs, mean: ms, logVar: lvs, dy }) as tf.Tensor[];
+      }
+      const dyc = tf.expandDims(dy, 1);
+      const iv = tf.exp(tf.neg(lvs));
+      const diff = tf.sub(ms, xs); // [N, D]
+      const dMean = tf.mul(tf.mul(dyc, diff), iv);
+      const dLv = tf.mul(tf.mul(dyc, 0.5), tf.sub(1, tf.mul(tf.square(diff), iv)));
+      return [reduceTo(dMean, ms.shape), reduceTo(dLv, lvs.shape)];
+    };
+    return { value, gradFunc };
+  });
+  return f(mean, logVar) as tf.Tensor1D;
+}
+
+/**
+ * Per-example KL(N(mu, exp(logVar)) || N(0, I)) = ½ Σ_d (mu² + exp(logVar) − logVar − 1).
+ * `mu` and `logVar` are [N, D]; returns [N]; differentiable w.r.t. both.
+ */
 export function gaussianKlStdNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.mul(tf.sum(tf.sub(tf.sub(tf.add(tf.square(mu), tf.exp(logVar)), logVar), 1), -1), 0.5) as tf.Tensor1D);
-}
-
-function assignFrom(v: tf.Variable, values: Float32Array): void {
-  tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
-}
-
-/** torch.optim.Adam: m ← β1 m + (1−β1) g; s ← β2 s + (1−β2) g²; w ← w − lr·m̂/(√ŝ + ε). */
-export function adamStepInPlace(v: tf.Variable, g: tf.Tensor, m: Float32Array, s: Float32Array, o: { lr: number; beta1: number; beta2: number; eps: number; t: number }): void {
-  const w = v.dataSync().slice() as Float32Array;
-  const gr = g.dataSync();
-  const bc1 = 1 - Math.pow(o.beta1, o.t);
-  const bc2 = Math.sqrt(1 - Math.pow(o.beta2, o.t));
-  const stepSize = o.lr / bc1;
-  for (let i = 0; i < w.length; i++) {
-    m[i] = o.beta1 * m[i] + (1 - o.beta1) * gr[i];
-    s[i] = o.beta2 * s[i] + (1 - o.beta2) * gr[i] * gr[i];
-    w[i] -= (stepSize * m[i]) / (Math.sqrt(s[i]) / bc2 + o.eps);
+  if (mu.rank !== 2 || !sameShape(mu.shape, logVar.shape)) {
+    throw new Error(`gaussianKlStdNormal: mu [${mu.shape}] and logVar [${logVar.shape}] must be equal-shape rank-2 tensors`);
   }
-  assignFrom(v, w);
+  const native = isNativeActive();
+  const f = customGrad((m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
+    const mf = asFloat(m), lvf = asFloat(lv);
+    save([mf, lvf]);
+    const value = native
+      ? (tf.engine().runKernel(FUSED.klStdNormal, { mu: mf, logVar: lvf }) as tf.Tensor)
+      : tf.tidy(() => tf.mul(tf.sum(tf.sub(tf.sub(tf.add(tf.square(mf), tf.exp(lvf)), lvf), 1), 1), 0.5));
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [ms, lvs] = saved;
+      if (native) return tf.engine().runKernel(FUSED.klStdNormalGrad, { mu: ms, logVar: lvs, dy }) as tf.Tensor[];
+      const dyc = tf.expandDims(dy, 1);
+      return [tf.mul(dyc, ms), tf.mul(tf.mul(dyc, 0.5), tf.sub(tf.exp(lvs), 1))];
+    };
+    return { value, gradFunc };
+  });
+  return f(mu, logVar) as tf.Tensor1D;
 }
 
-/** torch.optim.SGD: buf ← μ buf + g; w ← w − lr·(nesterov ? g + μ buf : buf). */
-export function sgdStepInPlace(v: tf.Variable, g: tf.Tensor, mom: Float32Array | null, o: { lr: number; momentum: number; nesterov?: boolean }): void {
-  const w = v.dataSync().slice() as Float32Array;
-  const gr = g.dataSync();
-  for (let i = 0; i < w.length; i++) {
-    let d = gr[i];
-    if (mom && o.momentum > 0) {
-      mom[i] = o.momentum * mom[i] + d;
-      d = o.nesterov ? d + o.momentum * mom[i] : mom[i];
-    }
-    w[i] -= o.lr * d;
-  }
-  assignFrom(v, w);
+// ------------------------------------------------------------------------------------------------
+// in-place optimizer steps
+
+export interface AdamStepOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count (bias correction). */
+  t: number;
+}
+export interface SgdStepOptions {
+  lr: number;
+  momentum: number;
+  nesterov?: boolean;
+}
+export interface AdagradStepOptions {
+  lr: number;
+  eps: number;
 }
 
-/** torch.optim.Adagrad: acc ← acc + g²; w ← w − lr·g/(√acc + ε). */
-export function adagradStepInPlace(v: tf.Variable, g: tf.Tensor, acc: Float32Array, o: { lr: number; eps: number }): void {
-  const w = v.dataSync().slice() as Float32Array;
-  const gr = g.dataSync();
-  for (let i = 0; i < w.length; i++) {
-    acc[i] += gr[i] * gr[i];
-    w[i] -= (o.lr * gr[i]) / (Math.sqrt(acc[i]) + o.eps);
+interface NativeData {
+  values: Float32Array;
+  refCount: number;
+}
+
+/** The variable's own Float32Array on the native backend (copy-on-write when its data is shared). */
+function writableValues(v: tf.Variable): Float32Array | null {
+  if (v.dtype !== 'float32') return null;
+  const backend = tf.backend() as any;
+  const get = (): NativeData | undefined => backend.data?.get(v.dataId);
+  const d = get();
+  if (!d || !(d.values instanceof Float32Array)) return null;
+  const engineRef: number = (tf.engine() as any).state?.tensorInfo?.get(v.dataId)?.refCount ?? 1;
+  const vals = d.values;
+  const shared =
+    d.refCount > 1 || engineRef > 1 || vals.byteOffset !== 0 || vals.byteLength !== vals.buffer.byteLength;
+  if (!shared) return vals;
+  const own = tf.tensor(new Float32Array(vals), v.shape, 'float32');
+  v.assign(own);
+  own.dispose();
+  const d2 = get();
+  return d2 && d2.values instanceof Float32Array ? d2.values : null;
+}
+
+function gradValues(g: tf.Tensor, n: number): Float32Array | null {
+  if (g.dtype !== 'float32' || g.size !== n) return null;
+  const d = (tf.backend() as any).data?.get(g.dataId);
+  return d && d.values instanceof Float32Array ? d.values : null;
+}
+
+function checkState(name: string, v: tf.Variable, g: tf.Tensor, arrays: (Float32Array | null)[]): void {
+  if (g.size !== v.size) throw new Error(`${name}: gradient size ${g.size} != variable size ${v.size}`);
+  for (const a of arrays) {
+    if (a && a.length !== v.size) throw new Error(`${name}: state array length ${a.length} != variable size ${v.size}`);
   }
-  assignFrom(v, w);
+}
+
+function nativePath(v: tf.Variable, g: tf.Tensor): { addon: any; vv: Float32Array; gv: Float32Array } | null {
+  if (!isNativeActive()) return null;
+  const gv = gradValues(g, v.size);
+  if (!gv) return null;
+  const vv = writableValues(v);
+  if (!vv) return null;
+  return { addon: nativeAddon(), vv, gv };
+}
+
+/**
+ * One Adam step exactly like torch.optim.Adam (no weight decay, no amsgrad):
+ * m ← β1 m + (1−β1) g; s ← β2 s + (1−β2) g²; v ← v − lr/(1−β1^t) · m / (√s/√(1−β2^t) + eps).
+ * `m` and `s` (the moments, length v.size) are updated in place; so is `v` on the native backend.
+ */
+export function adamStepInPlace(v: tf.Variable, g: tf.Tensor, m: Float32Array, s: Float32Array, opts: AdamStepOptions): void {
+  checkState('adamStepInPlace', v, g, [m, s]);
+  const { lr, beta1, beta2, eps, t } = opts;
+  const np = nativePath(v, g);
+  if (np) {
+    np.addon.adam(np.vv, np.gv, m, s, lr, beta1, beta2, eps, t);
+    return;
+  }
+  const bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
+  const nv = tf.tidy(() => {
+    const gf = tf.reshape(asFloat(g), v.shape);
+    const m2 = tf.add(tf.mul(tf.tensor(m, v.shape), beta1), tf.mul(gf, 1 - beta1));
+    const s2 = tf.add(tf.mul(tf.tensor(s, v.shape), beta2), tf.mul(tf.square(gf), 1 - beta2));
+    const denom = tf.add(tf.div(tf.sqrt(s2), Math.sqrt(bc2)), eps);
+    const next = tf.sub(v, tf.mul(tf.div(m2, denom), lr / bc1));
+    m.set(m2.dataSync() as Float32Array);
+    s.set(s2.dataSync() as Float32Array);
+    return next;
+  });
+  v.assign(nv);
+  nv.dispose();
+}
+
+/**
+ * One SGD step like torch.optim.SGD (dampening 0, no weight decay): with momentum μ,
+ * buf ← μ buf + g and v ← v − lr·(nesterov ? g + μ buf : buf); without (mom null or μ = 0),
+ * v ← v − lr·g. `mom` is updated in place (zeros initially, which matches torch's first step).
+ */
+export function sgdStepInPlace(v: tf.Variable, g: tf.Tensor, mom: Float32Array | null, opts: SgdStepOptions): void {
+  checkState('sgdStepInPlace', v, g, [mom]);
+  const { lr, momentum } = opts;
+  const nesterov = !!opts.nesterov;
+  const np = nativePath(v, g);
+  if (np) {
+    np.addon.sgd(np.vv, np.gv, mom, lr, momentum, nesterov);
+    return;
+  }
+  const nv = tf.tidy(() => {
+    const gf = tf.reshape(asFloat(g), v.shape);
+    if (!mom || momentum === 0) return tf.sub(v, tf.mul(gf, lr));
+    const buf = tf.add(tf.mul(tf.tensor(mom, v.shape), momentum), gf);
+    mom.set(buf.dataSync() as Float32Array);
+    const d = nesterov ? tf.add(gf, tf.mul(buf, momentum)) : buf;
+    return tf.sub(v, tf.mul(d, lr));
+  });
+  v.assign(nv);
+  nv.dispose();
+}
+
+/**
+ * One Adagrad step like torch.optim.Adagrad (lr_decay 0, no weight decay):
+ * acc ← acc + g²; v ← v − lr·g / (√acc + eps). `acc` is updated in place (initialise it with
+ * torch's initial_accumulator_value, default 0).
+ */
+export function adagradStepInPlace(v: tf.Variable, g: tf.Tensor, acc: Float32Array, opts: AdagradStepOptions): void {
+  checkState('adagradStepInPlace', v, g, [acc]);
+  const { lr, eps } = opts;
+  const np = nativePath(v, g);
+  if (np) {
+    np.addon.adagrad(np.vv, np.gv, acc, lr, eps);
+    return;
+  }
+  const nv = tf.tidy(() => {
+    const gf = tf.reshape(asFloat(g), v.shape);
+    const a2 = tf.add(tf.tensor(acc, v.shape), tf.square(gf));
+    acc.set(a2.dataSync() as Float32Array);
+    return tf.sub(v, tf.mul(tf.div(gf, tf.add(tf.sqrt(a2), eps)), lr));
+  });
+  v.assign(nv);
+  nv.dispose();
 }

@@ -25,7 +25,16 @@ export interface NativeConvAddon {
   ): boolean;
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): boolean;
   convBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): boolean;
-  convConfig(opts?: { mode?: 'auto' | 'onednn' | 'gemm'; threads?: number; clearCache?: boolean }): NativeConvInfo;
+  /**
+   * mode: 'auto' (time both paths on each new shape, keep the faster), 'onednn' or 'gemm' (im2col +
+   * sgemm); blas: the sgemm of the im2col path ('onednn': dnnl_sgemm on the OpenMP team; 'openblas').
+   */
+  convConfig(opts?: {
+    mode?: 'auto' | 'onednn' | 'gemm';
+    blas?: 'onednn' | 'openblas';
+    threads?: number;
+    clearCache?: boolean;
+  }): NativeConvInfo;
   convStats(): NativeConvStat[];
 }
 
@@ -36,6 +45,7 @@ export interface NativeConvInfo {
   runtime: string;
   threads: number;
   mode: 'auto' | 'onednn' | 'gemm';
+  blas: 'onednn' | 'openblas';
   cached: number;
 }
 

@@ -1,8 +1,19 @@
 // The native backend: tfjs-backend-cpu with its hot kernels replaced by the N-API addon (native/).
-// (Skeleton: the kernels are registered by registerNativeBackend once the addon provides them.)
+//
+// `registerNativeBackend()` loads build/Release/vaekit_native.node, registers a backend named
+// 'vaekit-native' (a MathBackendCPU subclass, so every tensor is a Float32Array in JS memory and
+// every cpu kernel works unchanged), copies all cpu kernels onto it and then overrides the hot ones
+// (matmul, elementwise with broadcasting, reductions, transpose, slice, AddN) with native code.
+// Kernels fall back to the cpu implementation for dtypes or cases they do not handle (int32, bool,
+// complex). It also registers the fused VAE kernels used by src/backend/fused.ts.
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { registerConvKernels } from './native-conv.js';
 
 export const NATIVE_BACKEND = 'vaekit-native';
 
@@ -11,21 +22,501 @@ export interface NativeLoadResult {
   reason?: string;
   blas?: string;
   threads?: number;
+  /** Kernel names overridden with native code (core + conv). */
+  kernels?: string[];
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ADDON_PATH = path.join(root, 'build/Release/vaekit_native.node');
 
-/** The addon's exports, or an error saying why it cannot be loaded. */
+let loaded: { addon?: any; reason?: string } | null = null;
+
+/** The addon's exports, or an error saying why it cannot be loaded. Loads once. */
 export function loadAddon(): { addon?: any; reason?: string } {
+  if (loaded) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    loaded = { reason: `native addon not built (${ADDON_PATH} missing; run npm run build:native)` };
+    return loaded;
+  }
+  // OpenMP/OpenBLAS read these when the addon's libraries load. vaekit splits GEMMs across its own
+  // OpenMP threads, so OpenBLAS stays single-threaded (no second thread pool fighting for cores);
+  // OpenMP workers spin only briefly between kernels before sleeping.
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
+  process.env.GOMP_SPINCOUNT ??= '10000';
   const require = createRequire(import.meta.url);
-  const file = path.join(root, 'build/Release/vaekit_native.node');
   try {
-    return { addon: require(file) };
+    const addon = require(ADDON_PATH);
+    if (typeof addon.gemm !== 'function' || typeof addon.binary !== 'function') {
+      loaded = { reason: `native addon at ${ADDON_PATH} lacks the core kernels (stale build? run npm run build:native)` };
+    } else {
+      loaded = { addon };
+    }
   } catch (e) {
-    return { reason: `native addon not loadable (${file}): ${(e as Error).message.split('\n')[0]}` };
+    loaded = { reason: `native addon not loadable (${ADDON_PATH}): ${(e as Error).message.split('\n')[0]}` };
+  }
+  return loaded;
+}
+
+/** The loaded addon, or null when registerNativeBackend has not succeeded. */
+export function nativeAddon(): any | null {
+  return state?.ok ? loaded?.addon ?? null : null;
+}
+
+/** tfjs-cpu with the firstUse warning ("install tfjs-node") silenced. */
+export class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    (this as any).firstUse = false;
   }
 }
 
+// ------------------------------------------------------------------------------------------------
+// op codes (mirror native/core.cc)
+
+export const U = {
+  COPY: 0, NEG: 1, ABS: 2, SQUARE: 3, SQRT: 4, RSQRT: 5, RECIP: 6, EXP: 7, LOG: 8, LOG1P: 9, EXPM1: 10,
+  SIGMOID: 11, SOFTPLUS: 12, TANH: 13, RELU: 14, RELU6: 15, STEP: 16, ELU: 17, LEAKYRELU: 18, SELU: 19,
+  SIGN: 20, FLOOR: 21, CEIL: 22, ROUND: 23, CLIP: 24, SIN: 25, COS: 26, ERF: 27,
+} as const;
+export const B = {
+  ADD: 0, SUB: 1, MUL: 2, DIV: 3, MAX: 4, MIN: 5, SQDIFF: 6, POW: 7, PRELU: 8, ELUGRAD: 9, ATAN2: 10, MOD: 11,
+  FLOORDIV: 12, GREATER: 20, GREATER_EQ: 21, LESS: 22, LESS_EQ: 23, EQUAL: 24, NOT_EQUAL: 25,
+} as const;
+const R = { SUM: 0, MEAN: 1, MAX: 2, MIN: 3, PROD: 4 } as const;
+const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2, sigmoid: 3, elu: 4, leakyrelu: 5 };
+
+// ------------------------------------------------------------------------------------------------
+// kernel helpers
+
+type TI = tf.TensorInfo;
+type KernelFunc = tf.KernelFunc;
+type Backend = MathBackendCPU;
+const sizeOf = (s: number[]): number => {
+  let n = 1;
+  for (const d of s) n *= d;
+  return n;
+};
+
+function f32(backend: Backend, t: TI | undefined): Float32Array | null {
+  if (t == null || t.dtype !== 'float32') return null;
+  const v = backend.data.get(t.dataId)?.values;
+  return v instanceof Float32Array ? v : null;
+}
+
+function cpuKernel(name: string): KernelFunc {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`vaekit native: tfjs-backend-cpu has no ${name} kernel`);
+  return k.kernelFunc;
+}
+
+function out(backend: Backend, shape: number[], values: Float32Array | Uint8Array | Int32Array, dtype: tf.DataType = 'float32'): TI {
+  return backend.makeTensorInfo(shape, dtype, values);
+}
+
+function broadcastShape(a: number[], b: number[]): number[] {
+  if (a.length === b.length) {
+    let same = true;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { same = false; break; }
+    if (same) return a.slice();
+  }
+  return tf.backend_util.assertAndGetBroadcastShape(a, b);
+}
+
+function binaryKernel(addon: any, name: string, op: number, names: [string, string], bool = false): KernelFunc {
+  const fallback = cpuKernel(name);
+  return (args) => {
+    const backend = args.backend as Backend;
+    const inputs = args.inputs as Record<string, TI>;
+    const a = inputs[names[0]], b = inputs[names[1]];
+    const av = f32(backend, a), bv = f32(backend, b);
+    if (!av || !bv) return fallback(args);
+    const shape = broadcastShape(a.shape, b.shape);
+    const n = sizeOf(shape);
+    const o = bool ? new Uint8Array(n) : new Float32Array(n);
+    addon.binary(op, av, a.shape, bv, b.shape, o);
+    return out(backend, shape, o, bool ? 'bool' : 'float32');
+  };
+}
+
+function unaryKernel(addon: any, name: string, op: number, params?: (attrs: any) => [number, number]): KernelFunc {
+  const fallback = cpuKernel(name);
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const xv = f32(backend, x);
+    if (!xv) return fallback(args);
+    const o = new Float32Array(xv.length);
+    if (params) {
+      const [p, q] = params(args.attrs ?? {});
+      addon.unary(op, xv, o, p, q);
+    } else {
+      addon.unary(op, xv, o);
+    }
+    return out(backend, x.shape, o);
+  };
+}
+
+function reduceKernel(addon: any, name: string, op: number, axisAttr: 'axis' | 'reductionIndices'): KernelFunc {
+  const fallback = cpuKernel(name);
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const xv = f32(backend, x);
+    if (!xv) return fallback(args);
+    const attrs = args.attrs as any;
+    const axes = tf.util.parseAxisParam(attrs[axisAttr], x.shape);
+    const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const o = new Float32Array(sizeOf(outShape));
+    addon.reduce(op, xv, x.shape, axes, o);
+    const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    return out(backend, shape, o);
+  };
+}
+
+function matMulKernel(addon: any, fused: boolean): KernelFunc {
+  const fallback = cpuKernel(fused ? '_FusedMatMul' : 'BatchMatMul');
+  const cpuPrelu = cpuKernel('Prelu');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const inputs = args.inputs as Record<string, TI | undefined>;
+    const attrs = args.attrs as any;
+    const a = inputs.a!, b = inputs.b!;
+    const av = f32(backend, a), bv = f32(backend, b);
+    const activation: string = fused ? attrs.activation ?? 'linear' : 'linear';
+    const bias = fused ? inputs.bias : undefined;
+    const prelu = fused ? inputs.preluActivationWeights : undefined;
+    if (!av || !bv) return fallback(args);
+    if (activation !== 'prelu' && !(activation in ACT)) return fallback(args);
+    const biasV = bias ? f32(backend, bias) : null;
+    if (bias && !biasV) return fallback(args);
+    const tA = !!attrs.transposeA, tB = !!attrs.transposeB;
+    const ar = a.shape.length, br = b.shape.length;
+    if (ar < 2 || br < 2) return fallback(args);
+    const K = tA ? a.shape[ar - 2] : a.shape[ar - 1];
+    const K2 = tB ? b.shape[br - 1] : b.shape[br - 2];
+    const M = tA ? a.shape[ar - 1] : a.shape[ar - 2];
+    const N = tB ? b.shape[br - 2] : b.shape[br - 1];
+    if (K !== K2) {
+      throw new Error(
+        `Error in matMul: inner shapes (${K}) and (${K2}) of Tensors with shapes ${a.shape} and ${b.shape} and ` +
+          `transposeA=${tA} and transposeB=${tB} must match.`,
+      );
+    }
+    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+    const outer = broadcastShape(outerA, outerB);
+    const batch = sizeOf(outer);
+    const batchA = sizeOf(outerA), batchB = sizeOf(outerB);
+    const outShape = outer.concat([M, N]);
+    const o = new Float32Array(batch * M * N);
+    if (o.length === 0) return out(backend, outShape, o);
+    let aOffs: Int32Array | null = null, bOffs: Int32Array | null = null;
+    let aStride = M * K, bStride = K * N;
+    if (batchA !== batch || batchB !== batch) {
+      if (batchA === 1 && batchB === batch) aStride = 0;
+      else if (batchB === 1 && batchA === batch) bStride = 0;
+      else {
+        aOffs = new Int32Array(batch);
+        bOffs = new Int32Array(batch);
+        const rank = outer.length;
+        const pa = new Array(rank - outerA.length).fill(1).concat(outerA);
+        const pb = new Array(rank - outerB.length).fill(1).concat(outerB);
+        for (let i = 0; i < batch; i++) {
+          let rem = i, ia = 0, ib = 0, sa = 1, sb = 1;
+          for (let d = rank - 1; d >= 0; d--) {
+            const c = rem % outer[d];
+            rem = Math.floor(rem / outer[d]);
+            if (pa[d] !== 1) ia += c * sa;
+            if (pb[d] !== 1) ib += c * sb;
+            sa *= pa[d];
+            sb *= pb[d];
+          }
+          aOffs[i] = ia * M * K;
+          bOffs[i] = ib * K * N;
+        }
+      }
+    }
+    // bias: fused into the GEMM epilogue when it is a row vector ([N], [1,N], ...)
+    let rowBias: Float32Array | null = null;
+    let act = activation === 'prelu' ? 0 : ACT[activation];
+    let generalBias = false;
+    if (biasV && bias) {
+      if (biasV.length === N && bias.shape.length >= 1 && bias.shape[bias.shape.length - 1] === N) rowBias = biasV;
+      else generalBias = true;
+    }
+    if (generalBias) act = 0;
+    addon.gemm(av, bv, o, M, N, K, tA, tB, batch, aOffs, bOffs, aStride, bStride, rowBias, act, attrs.leakyreluAlpha ?? 0.2);
+    let res = o;
+    let resShape = outShape;
+    if (generalBias) {
+      resShape = broadcastShape(outShape, bias!.shape);
+      const r2 = new Float32Array(sizeOf(resShape));
+      addon.binary(B.ADD, res, outShape, biasV, bias!.shape, r2);
+      res = r2;
+      if (activation !== 'linear' && activation !== 'prelu') {
+        const r3 = new Float32Array(res.length);
+        const u = { relu: U.RELU, relu6: U.RELU6, sigmoid: U.SIGMOID, elu: U.ELU, leakyrelu: U.LEAKYRELU }[activation]!;
+        addon.unary(u, res, r3, attrs.leakyreluAlpha ?? 0.2, 0);
+        res = r3;
+      }
+    }
+    if (activation === 'prelu') {
+      const wv = f32(backend, prelu);
+      const tmp = out(backend, resShape, res);
+      if (!wv || !prelu) {
+        const r = cpuPrelu({ inputs: { x: tmp, alpha: prelu! }, backend, attrs: {} }) as TI;
+        backend.disposeIntermediateTensorInfo(tmp);
+        return r;
+      }
+      backend.disposeIntermediateTensorInfo(tmp);
+      const ps = broadcastShape(resShape, prelu.shape);
+      const r4 = new Float32Array(sizeOf(ps));
+      addon.binary(B.PRELU, res, resShape, wv, prelu.shape, r4);
+      return out(backend, ps, r4);
+    }
+    return out(backend, resShape, res);
+  };
+}
+
+function addNKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('AddN');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const ts = args.inputs as unknown as TI[];
+    const vs: Float32Array[] = [];
+    for (const t of ts) {
+      const v = f32(backend, t);
+      if (!v) return fallback(args);
+      vs.push(v);
+    }
+    if (ts.length === 0) return fallback(args);
+    const o = new Float32Array(vs[0].length);
+    addon.addN(vs, o);
+    return out(backend, ts[0].shape, o);
+  };
+}
+
+function transposeKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Transpose');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const perm: number[] = (args.attrs as any).perm;
+    const v = backend.data.get(x.dataId)?.values;
+    if (!(v instanceof Float32Array || v instanceof Int32Array) || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
+      return fallback(args);
+    }
+    const shape = perm.map((p) => x.shape[p]);
+    const o = x.dtype === 'float32' ? new Float32Array(v.length) : new Int32Array(v.length);
+    addon.transpose(v, x.shape, perm, o);
+    return out(backend, shape, o, x.dtype);
+  };
+}
+
+function sliceKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Slice');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const v = backend.data.get(x.dataId)?.values;
+    if (!(v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array)) return fallback(args);
+    if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return fallback(args);
+    const attrs = args.attrs as any;
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+    tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
+    // contiguous slices are zero-copy views in tfjs-cpu: keep that
+    if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return fallback(args);
+    const n = sizeOf(size);
+    const o = x.dtype === 'float32' ? new Float32Array(n) : x.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
+    addon.slice(v, x.shape, begin, size, o);
+    return out(backend, size, o, x.dtype);
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// fused VAE kernels (used by src/backend/fused.ts; inputs are validated there)
+
+export const FUSED = {
+  bernoulliNll: 'VaekitBernoulliNll',
+  bernoulliNllGrad: 'VaekitBernoulliNllGrad',
+  gaussianNll: 'VaekitGaussianNll',
+  gaussianNllGrad: 'VaekitGaussianNllGrad',
+  klStdNormal: 'VaekitKlStdNormal',
+  klStdNormalGrad: 'VaekitKlStdNormalGrad',
+} as const;
+
+function need(backend: Backend, t: TI, what: string): Float32Array {
+  const v = f32(backend, t);
+  if (!v) throw new Error(`vaekit native: ${what} must be a float32 tensor`);
+  return v;
+}
+
+function lvMode(lv: TI, N: number, D: number): number {
+  const n = sizeOf(lv.shape);
+  if (n === 1) return 0;
+  if (n === N * D && lv.shape.length === 2) return 2;
+  if (n === D && lv.shape[lv.shape.length - 1] === D) return 1;
+  throw new Error(`vaekit native: logVar of shape [${lv.shape}] does not broadcast to [${N},${D}]`);
+}
+
+function fusedKernels(addon: any): tf.KernelConfig[] {
+  const k = (kernelName: string, kernelFunc: KernelFunc): tf.KernelConfig => ({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  return [
+    k(FUSED.bernoulliNll, ({ inputs, backend }) => {
+      const be = backend as Backend;
+      const { logits, x } = inputs as Record<string, TI>;
+      const [N, D] = logits.shape;
+      const o = new Float32Array(N);
+      addon.bernoulliNll(need(be, logits, 'logits'), need(be, x, 'x'), o, N, D);
+      return out(be, [N], o);
+    }),
+    k(FUSED.bernoulliNllGrad, ({ inputs, backend }) => {
+      const be = backend as Backend;
+      const { logits, x, dy } = inputs as Record<string, TI>;
+      const [N, D] = logits.shape;
+      const o = new Float32Array(N * D);
+      addon.bernoulliNllGrad(need(be, logits, 'logits'), need(be, x, 'x'), need(be, dy, 'dy'), o, N, D);
+      return out(be, [N, D], o);
+    }),
+    k(FUSED.gaussianNll, ({ inputs, backend }) => {
+      const be = backend as Backend;
+      const { x, mean, logVar } = inputs as Record<string, TI>;
+      const [N, D] = x.shape;
+      const o = new Float32Array(N);
+      addon.gaussianNll(need(be, x, 'x'), need(be, mean, 'mean'), need(be, logVar, 'logVar'), lvMode(logVar, N, D), o, N, D);
+      return out(be, [N], o);
+    }),
+    k(FUSED.gaussianNllGrad, ({ inputs, backend }) => {
+      const be = backend as Backend;
+      const { x, mean, logVar, dy } = inputs as Record<string, TI>;
+      const [N, D] = x.shape;
+      const dm = new Float32Array(N * D);
+      const dl = new Float32Array(sizeOf(logVar.shape));
+      addon.gaussianNllGrad(
+        need(be, x, 'x'), need(be, mean, 'mean'), need(be, logVar, 'logVar'), lvMode(logVar, N, D), need(be, dy, 'dy'), dm, dl, N, D,
+      );
+      return [out(be, [N, D], dm), out(be, logVar.shape.slice(), dl)];
+    }),
+    k(FUSED.klStdNormal, ({ inputs, backend }) => {
+      const be = backend as Backend;
+      const { mu, logVar } = inputs as Record<string, TI>;
+      const [N, D] = mu.shape;
+      const o = new Float32Array(N);
+      addon.klStdNormal(need(be, mu, 'mu'), need(be, logVar, 'logVar'), o, N, D);
+      return out(be, [N], o);
+    }),
+    k(FUSED.klStdNormalGrad, ({ inputs, backend }) => {
+      const be = backend as Backend;
+      const { mu, logVar, dy } = inputs as Record<string, TI>;
+      const [N, D] = mu.shape;
+      const dm = new Float32Array(N * D), dl = new Float32Array(N * D);
+      addon.klStdNormalGrad(need(be, mu, 'mu'), need(be, logVar, 'logVar'), need(be, dy, 'dy'), dm, dl, N, D);
+      return [out(be, [N, D], dm), out(be, [N, D], dl)];
+    }),
+  ];
+}
+
+// ------------------------------------------------------------------------------------------------
+
+function coreKernels(addon: any): Record<string, KernelFunc> {
+  const ks: Record<string, KernelFunc> = {};
+  const ab: [string, string] = ['a', 'b'];
+  const bin: [string, number][] = [
+    ['Add', B.ADD], ['Sub', B.SUB], ['Multiply', B.MUL], ['RealDiv', B.DIV], ['Maximum', B.MAX], ['Minimum', B.MIN],
+    ['SquaredDifference', B.SQDIFF], ['Pow', B.POW], ['Atan2', B.ATAN2],
+  ];
+  for (const [name, op] of bin) ks[name] = binaryKernel(addon, name, op, ab);
+  const cmp: [string, number][] = [
+    ['Greater', B.GREATER], ['GreaterEqual', B.GREATER_EQ], ['Less', B.LESS], ['LessEqual', B.LESS_EQ],
+    ['Equal', B.EQUAL], ['NotEqual', B.NOT_EQUAL],
+  ];
+  for (const [name, op] of cmp) ks[name] = binaryKernel(addon, name, op, ab, true);
+  ks.Prelu = binaryKernel(addon, 'Prelu', B.PRELU, ['x', 'alpha']);
+  ks.EluGrad = binaryKernel(addon, 'EluGrad', B.ELUGRAD, ['dy', 'y']);
+  const un: [string, number][] = [
+    ['Exp', U.EXP], ['Log', U.LOG], ['Log1p', U.LOG1P], ['Expm1', U.EXPM1], ['Sigmoid', U.SIGMOID],
+    ['Softplus', U.SOFTPLUS], ['Tanh', U.TANH], ['Relu', U.RELU], ['Relu6', U.RELU6], ['Square', U.SQUARE],
+    ['Sqrt', U.SQRT], ['Rsqrt', U.RSQRT], ['Neg', U.NEG], ['Abs', U.ABS], ['Reciprocal', U.RECIP], ['Elu', U.ELU],
+    ['Selu', U.SELU], ['Sign', U.SIGN], ['Floor', U.FLOOR], ['Ceil', U.CEIL], ['Round', U.ROUND], ['Sin', U.SIN],
+    ['Cos', U.COS], ['Erf', U.ERF],
+  ];
+  for (const [name, op] of un) ks[name] = unaryKernel(addon, name, op);
+  ks.Step = unaryKernel(addon, 'Step', U.STEP, (a) => [a.alpha ?? 0, 0]);
+  ks.LeakyRelu = unaryKernel(addon, 'LeakyRelu', U.LEAKYRELU, (a) => [a.alpha ?? 0.2, 0]);
+  ks.ClipByValue = unaryKernel(addon, 'ClipByValue', U.CLIP, (a) => [a.clipValueMin, a.clipValueMax]);
+  ks.Sum = reduceKernel(addon, 'Sum', R.SUM, 'axis');
+  ks.Mean = reduceKernel(addon, 'Mean', R.MEAN, 'axis');
+  ks.Max = reduceKernel(addon, 'Max', R.MAX, 'reductionIndices');
+  ks.Min = reduceKernel(addon, 'Min', R.MIN, 'axis');
+  ks.Prod = reduceKernel(addon, 'Prod', R.PROD, 'axis');
+  ks.BatchMatMul = matMulKernel(addon, false);
+  ks._FusedMatMul = matMulKernel(addon, true);
+  ks.AddN = addNKernel(addon);
+  ks.Transpose = transposeKernel(addon);
+  ks.Slice = sliceKernel(addon);
+  return ks;
+}
+
+let state: NativeLoadResult | null = null;
+
+function threadCount(): number {
+  const env = Number.parseInt(process.env.VAEKIT_THREADS ?? '', 10);
+  if (Number.isFinite(env) && env >= 1) return env;
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(2, cores));
+}
+
+/**
+ * Registers the 'vaekit-native' backend (idempotent; never throws). Returns what was loaded, or
+ * `{ok: false, reason}` saying what is missing.
+ */
 export function registerNativeBackend(): NativeLoadResult {
-  return { ok: false, reason: 'native kernels not implemented yet' };
+  if (state) return state;
+  try {
+    const { addon, reason } = loadAddon();
+    if (!addon) {
+      state = { ok: false, reason };
+      return state;
+    }
+    const threads = addon.setThreads(threadCount());
+    if (process.env.VAEKIT_GEMM_MODE === 'blas') addon.setGemmMode(1);
+    const overrides = coreKernels(addon);
+    if (!tf.findBackendFactory(NATIVE_BACKEND)) {
+      // priority 2: above tfjs-cpu (1), below tfjs-node (3)
+      tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 2);
+    }
+    const registered = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));
+    for (const k of tf.getKernelsForBackend('cpu')) {
+      if (overrides[k.kernelName] || registered.has(k.kernelName)) continue;
+      tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+    }
+    const kernels: string[] = [];
+    for (const [kernelName, kernelFunc] of Object.entries(overrides)) {
+      if (registered.has(kernelName)) tf.unregisterKernel(kernelName, NATIVE_BACKEND);
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+      kernels.push(kernelName);
+    }
+    for (const cfg of fusedKernels(addon)) {
+      if (registered.has(cfg.kernelName)) tf.unregisterKernel(cfg.kernelName, NATIVE_BACKEND);
+      tf.registerKernel(cfg);
+    }
+    let conv: string[] = [];
+    try {
+      conv = registerConvKernels(NATIVE_BACKEND, addon) ?? [];
+    } catch (e) {
+      // convolutions stay on the cpu kernels
+      conv = [];
+      process.emitWarning(`vaekit: native convolution kernels not registered: ${(e as Error).message}`);
+    }
+    const info = addon.info();
+    state = { ok: true, blas: info.blas, threads, kernels: kernels.concat(conv) };
+  } catch (e) {
+    state = { ok: false, reason: `native backend registration failed: ${(e as Error).message}` };
+  }
+  return state;
+}
+
+/** Changes the number of threads of the native kernels (OpenMP; GEMMs are split across them). */
+export function setNativeThreads(n: number): number {
+  const addon = nativeAddon();
+  return addon ? addon.setThreads(n) : 0;
 }

@@ -59,7 +59,7 @@ export function parametersToSafetensors(model: LatentVariableModel, metadata: Re
 }
 
 export function loadParametersFromSafetensors(model: LatentVariableModel, buf: Uint8Array, source: string): void {
-  const { tensors } = decodeSafetensors(buf);
+  const { tensors } = decodeSafetensors(buf, { source });
   const params = model.namedParameters();
   for (const [name, v] of Object.entries(params)) {
     const st = tensors[name];

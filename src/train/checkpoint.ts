@@ -47,7 +47,7 @@ export async function loadCheckpoint(dir: string, model: LatentVariableModel, op
   const weights = path.join(dir, 'model.safetensors');
   loadParametersFromSafetensors(model, await readFile(weights), weights);
   const optFile = path.join(dir, 'optimizer.safetensors');
-  const { tensors } = decodeSafetensors(await readFile(optFile));
+  const { tensors } = decodeSafetensors(await readFile(optFile), { source: optFile });
   const slots: Record<string, Float32Array> = {};
   for (const [k, t] of Object.entries(tensors)) slots[k] = t.data as Float32Array;
   optimizer.setState({ config: state.optimizer.config, t: state.optimizer.t, slots });

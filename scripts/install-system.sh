@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vaekit needs (skips those already there):
+#   g++ make python3            build the native addon (node-gyp)
+#   libopenblas-dev libdnnl-dev the native backend's BLAS and convolution libraries
+#   dataset-fashion-mnist       the default benchmark data set (/usr/share/datasets/fashion-mnist)
+# With --bench it also installs python3-torch, the peer of the side-by-side benchmarks.
+set -euo pipefail
+pkgs=(g++ make python3 libopenblas-dev libdnnl-dev dataset-fashion-mnist)
+[[ "${1:-}" == "--bench" ]] && pkgs+=(python3-torch)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "vaekit: system packages present (${pkgs[*]})"
+  exit 0
+fi
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+echo "vaekit: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,159 @@
+// End to end: the `vaekit` command on a small slice of real Fashion-MNIST, as a user runs it.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { decodePng } from '../src/io/png.js';
+
+const BIN = path.resolve('bin/vaekit.js');
+const HAVE_FMNIST = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
+const dataset = HAVE_FMNIST ? 'fashion-mnist' : 'mnist';
+const small = ['--dataset', dataset, '--limit', '600', '--batch-size', '100', '--hidden', '64', '--latent', '8', '--progress', 'lines'];
+
+function vaekit(args: string[], opts: { cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe(`vaekit CLI end to end (${dataset})`, () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'vaekit-cli-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const run = path.join(root, 'run');
+
+  it('train writes the model (tfjs + safetensors + config), metrics, samples, reconstructions and a report', () => {
+    const r = vaekit(['train', ...small, '--epochs', '2', '--seed', '3', '--out', run, '--report-k', '5', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.epochs, 2);
+    assert.ok(summary.final.total > 50 && summary.final.total < 700, `test −ELBO ${summary.final.total}`);
+    assert.ok(summary.final.nll <= summary.final.total + 1, 'NLL estimate should not exceed −ELBO by much');
+    for (const f of ['model/config.json', 'model/model.safetensors', 'model/tfjs/encoder/model.json', 'model/tfjs/decoder/weights.bin', 'metrics.jsonl', 'report.md', 'report.json', 'checkpoint/state.json'])
+      assert.ok(existsSync(path.join(run, f)), `${f} exists`);
+    const metrics = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(metrics.length, 2);
+    assert.ok(metrics[1].loss < metrics[0].loss, 'training loss falls');
+    assert.ok(metrics.every((m) => Number.isFinite(m.test_loss)));
+    const png = decodePng(readFileSync(path.join(run, 'samples.png')));
+    assert.ok(png.width > 28 * 4 && png.height > 28 * 4);
+    assert.match(readFileSync(path.join(run, 'report.md'), 'utf8'), /−ELBO/);
+    assert.match(r.stderr, /epoch 2\/2/);
+  });
+
+  it('sample, reconstruct, interpolate, encode and eval use the saved model', () => {
+    const model = path.join(run, 'model');
+    const s = vaekit(['sample', model, '--n', '16', '--out', path.join(root, 's.png'), '--json']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(JSON.parse(s.stdout).n, 16);
+    assert.ok(decodePng(readFileSync(path.join(root, 's.png'))).width > 0);
+    const rc = vaekit(['reconstruct', model, '--n', '8', '--out', path.join(root, 'r.png'), '--json']);
+    assert.equal(rc.code, 0, rc.stderr);
+    const ip = vaekit(['interpolate', model, '--from', '0', '--to', '5', '--steps', '7', '--out', path.join(root, 'i.png'), '--json']);
+    assert.equal(ip.code, 0, ip.stderr);
+    const en = vaekit(['encode', model, '--limit', '600', '--out', path.join(root, 'z.csv'), '--json']);
+    assert.equal(en.code, 0, en.stderr);
+    const lines = readFileSync(path.join(root, 'z.csv'), 'utf8').trim().split('\n');
+    assert.equal(lines[0], 'mu0,mu1,mu2,mu3,mu4,mu5,mu6,mu7,label');
+    assert.equal(lines.length, 1 + 100, 'one row per test example (limit 600 → 100 test)');
+    const ev = vaekit(['eval', model, '--k', '20', '--json']);
+    assert.equal(ev.code, 0, ev.stderr);
+    const e = JSON.parse(ev.stdout);
+    assert.equal(e.k, 20);
+    assert.ok(e.nll < e.elbo + 2 && e.nll > 0, `nll ${e.nll} elbo ${e.elbo}`);
+    assert.ok(e.nll_stderr > 0);
+  });
+
+  it('resume after a kill gives the same model as an uninterrupted run', async () => {
+    const args = ['train', ...small, '--epochs', '2', '--seed', '4', '--no-eval', '--report-k', '0', '--checkpoint-every', '2'];
+    const whole = path.join(root, 'whole');
+    assert.equal(vaekit([...args, '--out', whole]).code, 0);
+    const killed = path.join(root, 'killed');
+    const child = spawn(process.execPath, [BIN, ...args, '--out', killed], { stdio: 'ignore' });
+    // kill it once a checkpoint inside epoch 2 exists
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        try {
+          const st = JSON.parse(readFileSync(path.join(killed, 'checkpoint', 'state.json'), 'utf8'));
+          if (st.step >= 8) {
+            child.kill('SIGKILL');
+            clearInterval(t);
+            resolve();
+          }
+        } catch {
+          /* not yet */
+        }
+      }, 20);
+      child.on('exit', () => {
+        clearInterval(t);
+        resolve();
+      });
+      setTimeout(() => reject(new Error('timed out')), 120_000);
+    });
+    const st = JSON.parse(readFileSync(path.join(killed, 'checkpoint', 'state.json'), 'utf8'));
+    if (st.step >= 12) return; // finished before the kill landed: nothing to resume (rare)
+    const r = vaekit([...args, '--out', killed, '--resume']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming from/);
+    assert.deepEqual(readFileSync(path.join(killed, 'model', 'model.safetensors')), readFileSync(path.join(whole, 'model', 'model.safetensors')));
+  });
+
+  it('bad flags and bad files fail with a clear message and a non-zero exit', () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--epochs', '0'], /--epochs must be a positive integer/],
+      [['train', '--lr', 'fast'], /--lr must be a positive number/],
+      [['train', '--dataset', 'imagenet'], /unknown dataset 'imagenet'/],
+      [['train', '--optimizer', 'rmsprop'], /Allowed choices are adam, sgd, adagrad/],
+      [['eval', path.join(root, 'nope')], /model config/],
+      [['frobnicate'], /unknown command/],
+    ];
+    for (const [args, re] of cases) {
+      const r = vaekit(args);
+      assert.notEqual(r.code, 0, `${args.join(' ')} should fail`);
+      assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
+    }
+    // a truncated weights file
+    const broken = path.join(root, 'broken');
+    cpSync(path.join(run, 'model'), broken, { recursive: true });
+    const w = path.join(broken, 'model.safetensors');
+    writeFileSync(w, readFileSync(w).subarray(0, 100));
+    const r = vaekit(['sample', broken, '--out', path.join(root, 'x.png')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /model\.safetensors/);
+    assert.ok(!existsSync(path.join(root, 'x.png')), 'nothing written');
+    // a CSV with a NaN cell
+    const csv = path.join(root, 'bad.csv');
+    writeFileSync(csv, 'a,b\n1,2\n3,NaN\n');
+    const c = vaekit(['train', '--dataset', `csv:${csv}`, '--out', path.join(root, 'csvrun')]);
+    assert.notEqual(c.code, 0);
+    assert.match(c.stderr, /line 3/);
+  });
+
+  it('--help works for every command', () => {
+    for (const c of [[], ['train'], ['sample'], ['reconstruct'], ['interpolate'], ['encode'], ['eval'], ['info']]) {
+      const r = vaekit([...c, '--help']);
+      assert.equal(r.code, 0, `${c.join(' ')} --help`);
+      assert.match(r.stdout, /Usage: vaekit/);
+    }
+    const info = vaekit(['info', '--json']);
+    assert.equal(info.code, 0);
+    assert.ok(JSON.parse(info.stdout).backend);
+  });
+
+  it('trains on a numeric CSV file and writes de-normalised samples', () => {
+    const csv = path.join(root, 'good.csv');
+    const rows = ['height,weight,age'];
+    for (let i = 0; i < 300; i++) rows.push(`${150 + (i % 50)},${50 + ((i * 7) % 40)},${20 + (i % 30)}`);
+    writeFileSync(csv, rows.join('\n') + '\n');
+    const out = path.join(root, 'csvgood');
+    const r = vaekit(['train', '--dataset', `csv:${csv}`, '--epochs', '2', '--batch-size', '32', '--hidden', '16', '--latent', '2', '--out', out, '--report-k', '5']);
+    assert.equal(r.code, 0, r.stderr);
+    const samples = readFileSync(path.join(out, 'samples.csv'), 'utf8').trim().split('\n');
+    assert.equal(samples[0], 'height,weight,age');
+    const h = samples.slice(1).map((l) => Number(l.split(',')[0]));
+    const mean = h.reduce((a, b) => a + b, 0) / h.length;
+    assert.ok(mean > 140 && mean < 210, `samples are in data units (mean height ${mean})`);
+    const cfg = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8'));
+    assert.equal(cfg.data.normalizer.kind, 'standardize');
+  });
+});

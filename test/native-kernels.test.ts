@@ -1,0 +1,426 @@
+// Native core kernels (native/core.cc via src/backend/native.ts) against tfjs-backend-cpu: every
+// overridden kernel, forward and gradient (tf.grads with a random dy), on random data and edge
+// shapes (size-1 dims, scalars, empty tensors, non-contiguous broadcasts like [3,1,5]+[1,4,1],
+// large 512×784 tensors that take the multi-threaded paths).
+// Tolerance: |native − cpu| ≤ atol + rtol·|cpu| with rtol 1e-4, atol 1e-5 (elementwise) or
+// atol 1e-4·√K (matmul, reduction length K). NaN must match NaN. Skipped if the addon is not built.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
+import { NATIVE_BACKEND, registerNativeBackend } from '../src/backend/native.js';
+
+const reg = registerNativeBackend();
+const skip = reg.ok ? false : `native backend unavailable: ${reg.reason}`;
+
+type Arr = Float32Array | Int32Array | Uint8Array;
+interface In {
+  shape: number[];
+  data: Arr;
+  dtype?: tf.DataType;
+}
+interface Out {
+  shape: number[];
+  dtype: string;
+  data: Arr;
+}
+
+let seed = 12345;
+function rnd(): number {
+  // mulberry32
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+function randn(shape: number[], lo = -2, hi = 2): In {
+  const d = new Float32Array(size(shape));
+  for (let i = 0; i < d.length; i++) d[i] = lo + (hi - lo) * rnd();
+  return { shape, data: d };
+}
+function randPos(shape: number[], lo = 0.2, hi = 3): In {
+  return randn(shape, lo, hi);
+}
+
+async function use(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  assert.ok(ok, `backend ${name} did not initialise`);
+  (tf.backend() as any).firstUse = false;
+}
+
+function collect(r: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap): Out[] {
+  const ts = r instanceof tf.Tensor ? [r] : Array.isArray(r) ? r : Object.values(r);
+  return ts.map((t) => ({ shape: t.shape.slice(), dtype: t.dtype, data: (t.dataSync() as Arr).slice() }));
+}
+
+/** Runs fn on the cpu and the native backend with the same inputs. */
+async function both(
+  inputs: In[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[] | tf.NamedTensorMap,
+): Promise<[Out[], Out[]]> {
+  const res: Out[][] = [];
+  for (const b of ['cpu', NATIVE_BACKEND]) {
+    await use(b);
+    res.push(
+      tf.tidy(() => {
+        const xs = inputs.map((i) => tf.tensor(i.data, i.shape, i.dtype ?? (i.data instanceof Float32Array ? 'float32' : 'int32')));
+        return collect(fn(...xs));
+      }),
+    );
+  }
+  return [res[0], res[1]];
+}
+
+function close(what: string, cpu: Out[], nat: Out[], rtol = 1e-4, atol = 1e-5): void {
+  assert.equal(nat.length, cpu.length, `${what}: number of outputs`);
+  for (let k = 0; k < cpu.length; k++) {
+    const c = cpu[k], n = nat[k];
+    assert.deepEqual(n.shape, c.shape, `${what}[${k}]: shape`);
+    assert.equal(n.dtype, c.dtype, `${what}[${k}]: dtype`);
+    for (let i = 0; i < c.data.length; i++) {
+      const a = n.data[i], b = c.data[i];
+      if (Number.isNaN(b)) {
+        assert.ok(Number.isNaN(a), `${what}[${k}] at ${i}: native ${a}, cpu NaN`);
+        continue;
+      }
+      if (a === b) continue;
+      const ok = Math.abs(a - b) <= atol + rtol * Math.abs(b);
+      if (!ok) assert.fail(`${what}[${k}] at ${i}/${c.data.length}: native ${a}, cpu ${b} (shape [${c.shape}])`);
+    }
+  }
+}
+
+/** Forward of fn, and gradients of Σ(fn(xs)·dy) w.r.t. the inputs in `wrt`. */
+async function check(
+  what: string,
+  inputs: In[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor,
+  opts: { grad?: boolean; rtol?: number; atol?: number; gatol?: number } = {},
+): Promise<void> {
+  const [c, n] = await both(inputs, fn);
+  close(`${what} forward`, c, n, opts.rtol, opts.atol);
+  if (opts.grad === false) return;
+  const dy = randn(c[0].shape, -1, 1);
+  const [gc, gn] = await both([dy, ...inputs], (d, ...xs) => tf.grads((...ys: tf.Tensor[]) => fn(...ys))(xs, d));
+  close(`${what} grad`, gc, gn, opts.rtol, opts.gatol ?? opts.atol);
+}
+
+test('registerNativeBackend reports the addon and is idempotent', { skip }, () => {
+  assert.equal(reg.ok, true);
+  assert.match(reg.blas ?? '', /OpenBLAS/);
+  assert.ok((reg.threads ?? 0) >= 1);
+  assert.strictEqual(registerNativeBackend(), reg);
+  for (const k of ['BatchMatMul', '_FusedMatMul', 'Add', 'Multiply', 'Sum', 'Exp', 'Relu', 'Step']) {
+    assert.ok(reg.kernels?.includes(k), `${k} is native`);
+  }
+  // every cpu kernel exists on the native backend
+  const nat = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));
+  for (const k of tf.getKernelsForBackend('cpu')) assert.ok(nat.has(k.kernelName), `${k.kernelName} registered`);
+});
+
+const BIN_SHAPES: [number[], number[]][] = [
+  [[5], [5]],
+  [[], [7]],
+  [[3, 4], []],
+  [[1], [1]],
+  [[1, 1], [6, 1]],
+  [[3, 1, 5], [1, 4, 1]],
+  [[2, 3, 4, 5], [3, 1, 5]],
+  [[4, 1], [1, 6]],
+  [[128, 784], [784]],
+  [[128, 784], [128, 1]],
+  [[1, 784], [128, 784]],
+  [[64, 1, 32], [1, 50, 32]],
+  [[512, 784], [512, 784]],
+  [[0, 3], [3]],
+];
+
+test('binary ops with broadcasting: forward and gradients', { skip }, async () => {
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, boolean][] = [
+    ['add', tf.add, true],
+    ['sub', tf.sub, true],
+    ['mul', tf.mul, true],
+    ['div', tf.div, true],
+    ['maximum', tf.maximum, true],
+    ['minimum', tf.minimum, true],
+    ['squaredDifference', tf.squaredDifference, true],
+    ['pow', tf.pow, true],
+    ['atan2', tf.atan2, false],
+  ];
+  for (const [name, f, grad] of ops) {
+    for (const [sa, sb] of BIN_SHAPES) {
+      const big = size(sa) * size(sb) > 200000;
+      const a = name === 'pow' ? randPos(sa) : randn(sa);
+      const b = name === 'div' ? randPos(sb) : name === 'pow' ? randn(sb, -1.5, 1.5) : randn(sb);
+      await check(`${name} [${sa}]∘[${sb}]`, [a, b], f, { grad: grad && !(big && name === 'pow'), atol: 1e-5, gatol: 1e-4 });
+    }
+  }
+});
+
+test('comparison ops produce identical bools', { skip }, async () => {
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+    ['greater', tf.greater], ['greaterEqual', tf.greaterEqual], ['less', tf.less], ['lessEqual', tf.lessEqual],
+    ['equal', tf.equal], ['notEqual', tf.notEqual],
+  ];
+  for (const [name, f] of ops) {
+    for (const [sa, sb] of BIN_SHAPES) {
+      const a = randn(sa), b = randn(sb);
+      // some exact ties
+      for (let i = 0; i < a.data.length; i += 3) a.data[i] = Math.round(a.data[i]);
+      for (let i = 0; i < b.data.length; i += 2) b.data[i] = Math.round(b.data[i]);
+      const [c, n] = await both([a, b], f);
+      assert.equal(n[0].dtype, 'bool');
+      assert.deepEqual(Array.from(n[0].data), Array.from(c[0].data), `${name} [${sa}] [${sb}]`);
+    }
+  }
+});
+
+test('prelu and leakyRelu/elu (EluGrad) with broadcasting', { skip }, async () => {
+  await check('prelu [128,40]·[40]', [randn([128, 40]), randn([40], 0, 0.5)], (x, a) => tf.prelu(x, a));
+  await check('prelu [3,1,5]·[4,1]', [randn([3, 1, 5]), randn([4, 1])], (x, a) => tf.prelu(tf.add(x, tf.zeros([3, 4, 5])), a));
+  await check('leakyRelu', [randn([64, 33])], (x) => tf.leakyRelu(x, 0.13));
+  await check('elu', [randn([64, 33])], (x) => tf.elu(x));
+});
+
+const UNARY: [string, (x: tf.Tensor) => tf.Tensor, 'any' | 'pos' | 'gtm1', boolean][] = [
+  ['exp', tf.exp, 'any', true],
+  ['log', tf.log, 'pos', true],
+  ['log1p', tf.log1p, 'gtm1', true],
+  ['expm1', tf.expm1, 'any', true],
+  ['sigmoid', tf.sigmoid, 'any', true],
+  ['softplus', tf.softplus, 'any', true],
+  ['tanh', tf.tanh, 'any', true],
+  ['relu', tf.relu, 'any', true],
+  ['relu6', (x) => tf.relu6(tf.mul(x, 4)), 'any', true],
+  ['square', tf.square, 'any', true],
+  ['sqrt', tf.sqrt, 'pos', true],
+  ['rsqrt', tf.rsqrt, 'pos', true],
+  ['neg', tf.neg, 'any', true],
+  ['abs', tf.abs, 'any', true],
+  ['reciprocal', tf.reciprocal, 'pos', true],
+  ['step', (x) => tf.step(x, 0.3), 'any', false],
+  ['elu', tf.elu, 'any', true],
+  ['selu', tf.selu, 'any', true],
+  ['sign', tf.sign, 'any', false],
+  ['floor', tf.floor, 'any', false],
+  ['ceil', tf.ceil, 'any', false],
+  ['round', (x) => tf.round(tf.mul(x, 2)), 'any', false],
+  ['clipByValue', (x) => tf.clipByValue(x, -0.5, 0.7), 'any', true],
+  ['sin', tf.sin, 'any', true],
+  ['cos', tf.cos, 'any', true],
+  ['erf', tf.erf, 'any', true],
+];
+
+test('unary ops: forward and gradients on edge and large shapes', { skip }, async () => {
+  const shapes = [[], [1], [7], [3, 5], [2, 1, 3], [0, 4], [512, 784]];
+  for (const [name, f, dom, grad] of UNARY) {
+    for (const s of shapes) {
+      const x = dom === 'pos' ? randPos(s) : dom === 'gtm1' ? randn(s, -0.9, 4) : randn(s, -6, 6);
+      if (name === 'round' || name === 'floor' || name === 'ceil') {
+        for (let i = 0; i < x.data.length; i += 4) x.data[i] = Math.round(x.data[i] * 2) / 4; // .5 ties
+      }
+      await check(`${name} [${s}]`, [x], f, { grad, atol: 1e-5, gatol: 2e-5 });
+    }
+  }
+});
+
+test('unary ops: special values (NaN, ±Inf, ±0, extremes) match tfjs-cpu', { skip }, async () => {
+  const special = new Float32Array([NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30, 88, 89, -87, -104, 1e30, -1e30, 20, -20, 1e-7, -0.9999]);
+  const x: In = { shape: [special.length], data: special };
+  const fs: [string, (x: tf.Tensor) => tf.Tensor][] = [
+    ['exp', tf.exp], ['sigmoid', tf.sigmoid], ['softplus', tf.softplus], ['tanh', tf.tanh], ['relu', tf.relu],
+    ['abs', tf.abs], ['neg', tf.neg], ['square', tf.square], ['step', (t) => tf.step(t)], ['sign', tf.sign],
+    ['elu', tf.elu], ['expm1', tf.expm1], ['log1p', (t) => tf.log1p(tf.abs(t))], ['log', (t) => tf.log(tf.abs(t))],
+  ];
+  for (const [name, f] of fs) {
+    const [c, n] = await both([x], f);
+    close(`${name} special`, c, n, 1e-4, 1e-6);
+  }
+});
+
+test('reductions over any axes (Sum, Mean, Max, Min, Prod) and their gradients', { skip }, async () => {
+  const cases: [number[], number[] | null][] = [
+    [[512, 784], [0]],
+    [[512, 784], [1]],
+    [[512, 784], null],
+    [[3, 4, 5], [0]],
+    [[3, 4, 5], [1]],
+    [[3, 4, 5], [2]],
+    [[3, 4, 5], [0, 2]],
+    [[3, 4, 5], [1, 2]],
+    [[3, 4, 5], [0, 1]],
+    [[2, 3, 4, 5], [1, 3]],
+    [[2, 3, 4, 5], [0, 2]],
+    [[1, 5, 1], [1]],
+    [[1, 5, 1], [0, 2]],
+    [[1, 128, 400], [0, 1]],
+    [[7], [0]],
+    [[], null],
+    [[4, 0], [1]],
+    [[6, 3], []],
+  ];
+  for (const [s, axes] of cases) {
+    const K = axes == null ? size(s) : axes.reduce((k, a) => k * s[a], 1);
+    const atol = 1e-5 * Math.max(1, Math.sqrt(K));
+    const x = randn(s);
+    for (const keep of [false, true]) {
+      await check(`sum [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.sum(t, axes, keep), { atol });
+      await check(`mean [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.mean(t, axes, keep), { atol });
+      if (size(s) > 0) {
+        await check(`max [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.max(t, axes, keep), { atol });
+        await check(`min [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.min(t, axes, keep), { atol, grad: false });
+      }
+    }
+    if (size(s) <= 2000) {
+      const p = randn(s, 0.8, 1.2);
+      await check(`prod [${s}] axes ${axes}`, [p], (t) => tf.prod(t, axes), { grad: false, rtol: 1e-4 });
+    }
+  }
+  // NaN propagation in max
+  const xn = randn([4, 6]);
+  xn.data[7] = NaN;
+  const [c, n] = await both([xn], (t) => tf.max(t, 1));
+  close('max with NaN', c, n);
+});
+
+test('AddN, transpose and slice', { skip }, async () => {
+  for (const s of [[1], [3, 5], [512, 784]]) {
+    await check(`addN x3 [${s}]`, [randn(s), randn(s), randn(s)], (a, b, c) => tf.addN([a, b, c]));
+    await check(`addN x2 [${s}]`, [randn(s), randn(s)], (a, b) => tf.addN([a, b]));
+  }
+  const perms: [number[], number[]][] = [
+    [[3, 5], [1, 0]],
+    [[400, 784], [1, 0]],
+    [[2, 3, 4], [2, 0, 1]],
+    [[2, 3, 4], [0, 2, 1]],
+    [[2, 3, 4, 5], [3, 1, 2, 0]],
+    [[1, 7, 1], [2, 1, 0]],
+    [[4, 6], [0, 1]],
+  ];
+  for (const [s, p] of perms) {
+    await check(`transpose [${s}] perm ${p}`, [randn(s)], (t) => tf.transpose(t, p));
+    const xi: In = { shape: s, data: Int32Array.from({ length: size(s) }, (_, i) => i * 7 - 3), dtype: 'int32' };
+    const [c, n] = await both([xi], (t) => tf.transpose(t, p));
+    assert.deepEqual(Array.from(n[0].data), Array.from(c[0].data), `int32 transpose [${s}] ${p}`);
+  }
+  const slices: [number[], number[], number[]][] = [
+    [[128, 40], [0, 0], [128, 20]],
+    [[128, 40], [0, 20], [128, 20]],
+    [[128, 40], [5, 0], [10, 40]], // contiguous
+    [[3, 4, 5], [1, 1, 2], [2, 2, 3]],
+    [[3, 4, 5], [0, 1, 0], [3, 2, 5]],
+    [[2, 3, 4, 5], [1, 0, 1, 1], [1, 3, 2, 4]],
+    [[6], [2], [3]],
+  ];
+  for (const [s, b, z] of slices) {
+    await check(`slice [${s}] begin ${b} size ${z}`, [randn(s)], (t) => tf.slice(t, b, z));
+    const xi: In = { shape: s, data: Int32Array.from({ length: size(s) }, (_, i) => i), dtype: 'int32' };
+    const [c, n] = await both([xi], (t) => tf.slice(t, b, z));
+    assert.deepEqual(Array.from(n[0].data), Array.from(c[0].data), `int32 slice`);
+  }
+});
+
+test('matMul: transposes, batches, broadcast batches; forward and gradients', { skip }, async () => {
+  const cases: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 5, 7],
+    [17, 1, 9],
+    [128, 784, 400],
+    [128, 400, 20],
+    [64, 20, 400],
+  ];
+  for (const [M, K, N] of cases) {
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const a = randn(tA ? [K, M] : [M, K], -1, 1);
+        const b = randn(tB ? [N, K] : [K, N], -1, 1);
+        const atol = 1e-5 * Math.sqrt(Math.max(K, M, N)) * 4;
+        const big = M * K * N > 1e6;
+        if (big && (tA || tB) && !(tA && !tB)) continue; // keep the cpu reference time down
+        await check(`matMul ${M}x${K}x${N} tA=${tA} tB=${tB}`, [a, b], (x, y) => tf.matMul(x, y, tA, tB), { atol, gatol: atol * 4 });
+      }
+    }
+  }
+  // batched
+  await check('batch [4,3,5]x[4,5,6]', [randn([4, 3, 5]), randn([4, 5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5 });
+  await check('batch [4,5,3]ᵀx[4,6,5]ᵀ', [randn([4, 5, 3]), randn([4, 6, 5])], (x, y) => tf.matMul(x, y, true, true), { atol: 1e-5 });
+  await check('batch [1,3,5]x[4,5,6]', [randn([1, 3, 5]), randn([4, 5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5, grad: false });
+  await check('batch [4,3,5]x[1,5,6]', [randn([4, 3, 5]), randn([1, 5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5, grad: false });
+  await check('batch [3,2,3,5]x[5,6]', [randn([3, 2, 3, 5]), randn([5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5, grad: false });
+  await check('batch [8,64,64]x[8,64,64]', [randn([8, 64, 64]), randn([8, 64, 64])], (x, y) => tf.matMul(x, y), { atol: 1e-4 });
+  // general broadcast [2,1,m,k]x[1,3,k,n] (tfjs-cpu mishandles it: reference by explicit tiling)
+  const a = randn([2, 1, 3, 4]), b = randn([1, 3, 4, 5]);
+  const [c] = await both([a, b], (x, y) => tf.matMul(tf.tile(x, [1, 3, 1, 1]), tf.tile(y, [2, 1, 1, 1])));
+  const [, n] = await both([a, b], (x, y) => tf.matMul(x, y));
+  close('broadcast [2,1,3,4]x[1,3,4,5]', c, n);
+});
+
+test('fused matMul: bias shapes and activations; gradients', { skip }, async () => {
+  const acts = ['linear', 'relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu'] as const;
+  for (const act of acts) {
+    for (const [bs, label] of [
+      [[40], 'row'],
+      [[1, 40], 'row2d'],
+      [[33, 40], 'full'],
+      [[33, 1], 'col'],
+      [[], 'scalar'],
+    ] as [number[], string][]) {
+      await check(
+        `fused ${act} bias ${label}`,
+        [randn([33, 50], -1, 1), randn([50, 40], -1, 1), randn(bs)],
+        (a, b, bias) => tf.fused.matMul({ a, b, bias, activation: act, leakyreluAlpha: 0.1 }),
+        { atol: 1e-4, grad: act === 'linear' || act === 'relu' },
+      );
+    }
+  }
+  await check(
+    'fused prelu',
+    [randn([33, 50], -1, 1), randn([50, 40], -1, 1), randn([40]), randn([40], 0, 0.5)],
+    (a, b, bias, w) => tf.fused.matMul({ a, b, bias, activation: 'prelu', preluActivationWeights: w }),
+    { atol: 1e-4, grad: false },
+  );
+  await check(
+    'fused transposed, no bias',
+    [randn([50, 33], -1, 1), randn([40, 50], -1, 1)],
+    (a, b) => tf.fused.matMul({ a, b, transposeA: true, transposeB: true, activation: 'relu' }),
+    { atol: 1e-4 },
+  );
+  await check(
+    'fused batched [3,8,5]x[3,5,6] + bias',
+    [randn([3, 8, 5]), randn([3, 5, 6]), randn([6])],
+    (a, b, bias) => tf.fused.matMul({ a, b, bias }),
+    { atol: 1e-4 },
+  );
+});
+
+test('int32 and bool inputs fall back to the cpu kernels', { skip }, async () => {
+  const ai: In = { shape: [2, 3], data: Int32Array.from([1, -2, 3, 4, 5, -6]), dtype: 'int32' };
+  const bi: In = { shape: [3], data: Int32Array.from([7, 8, -9]), dtype: 'int32' };
+  const [c, n] = await both([ai, bi], (a, b) => [tf.add(a, b), tf.mul(a, b), tf.sum(a, 1), tf.abs(a), tf.maximum(a, b), tf.neg(a), tf.matMul(a, tf.reshape(b, [3, 1]))]);
+  for (let k = 0; k < c.length; k++) {
+    assert.equal(n[k].dtype, c[k].dtype);
+    assert.deepEqual(Array.from(n[k].data), Array.from(c[k].data));
+  }
+});
+
+test('a small MLP training gradient matches tfjs-cpu end to end', { skip }, async () => {
+  const x = randn([32, 50], 0, 1);
+  const w1 = randn([50, 30], -0.3, 0.3), b1 = randn([30], -0.1, 0.1);
+  const w2 = randn([30, 50], -0.3, 0.3), b2 = randn([50], -0.1, 0.1);
+  const [c, n] = await both([x, w1, b1, w2, b2], (xx, ...ws) => {
+    const vs = ws.map((w, i) => tf.variable(w, true, `mlp${i}_${tf.getBackend()}`));
+    const { value, grads } = tf.variableGrads(() => {
+      const h = tf.relu(tf.add(tf.matMul(xx, vs[0]), vs[1]));
+      const l = tf.add(tf.matMul(h, vs[2]), vs[3]);
+      const nll = tf.sum(tf.sub(tf.softplus(l), tf.mul(xx, l)), 1);
+      return tf.mean(nll) as tf.Scalar;
+    }, vs);
+    const r = [value, ...vs.map((v) => grads[v.name])];
+    vs.forEach((v) => v.dispose());
+    return r;
+  });
+  close('mlp value+grads', c, n, 1e-4, 1e-5);
+});
