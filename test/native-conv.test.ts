@@ -71,6 +71,7 @@ function rand(n: number, seed: number): Float32Array {
 }
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+type Shape4 = [number, number, number, number];
 
 type Case = {
   name: string;
@@ -90,8 +91,8 @@ type Case = {
 // Runs a case on the current backend: the output and, if asked, d(sum(out ⊙ r))/d(x, filter[, bias]).
 function runCase(c: Case, seed: number): Float32Array[] {
   return tf.tidy(() => {
-    const x = tf.tensor(rand(size(c.x), seed), c.x) as tf.Tensor4D;
-    const w = tf.tensor(rand(size(c.f), seed + 1), c.f) as tf.Tensor4D;
+    const x = tf.tensor4d(rand(size(c.x), seed), c.x as Shape4);
+    const w = tf.tensor4d(rand(size(c.f), seed + 1), c.f as Shape4);
     const oc = c.op === 'conv2dTranspose' ? c.f[2] : c.f[3];
     const b = tf.tensor1d(rand(oc, seed + 2));
     const alpha = tf.tensor1d(rand(oc, seed + 3).map((v) => Math.abs(v) * 0.3));

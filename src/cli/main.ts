@@ -54,6 +54,7 @@ async function loadData(f: DataFlags, meta?: ModelMeta): Promise<Dataset> {
   if (protocol === undefined && (kind === 'fashion-mnist' || kind === 'mnist')) protocol = 'binary';
   const spec: DatasetSpec = { name: kind, path: p, protocol, dataDir: f.dataDir, labelColumn: f.labelColumn, limit: f.limit };
   if (kind === 'csv' && protocol && ['standardize', 'minmax', 'none'].includes(protocol)) spec.normalize = protocol as DatasetSpec['normalize'];
+  if (kind === 'csv' && meta?.data.normalizer) spec.normalizer = meta.data.normalizer as DatasetSpec['normalizer'];
   return loadDataset(spec);
 }
 

@@ -9,7 +9,7 @@
 // a fresh, small array; the dataset itself is never copied per epoch.
 
 import { Rng } from '../rng.js';
-import { applyNormalizer, encodeLabels, fitNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
+import { applyNormalizer, encodeLabels, fitNormalizer, validateNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { loadImageFolder, type ColorMode } from './images.js';
 import { loadMnist } from './mnist.js';
@@ -84,6 +84,8 @@ export interface DatasetSpec {
   imageSize?: [number, number];
   resize?: 'none' | 'nearest';
   log?: (msg: string) => void;
+  /** csv: apply this saved normaliser instead of fitting one (evaluating a trained model on new data). */
+  normalizer?: Normalizer;
 }
 
 /**
@@ -311,7 +313,13 @@ async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset>
     trainY = trainY?.subarray(0, nTrain);
     testY = testY?.subarray(0, nTest);
   }
-  const normalizer = fitNormalizer(trainX, nTrain, table.columns, kind);
+  // A saved model's normaliser is reused as it is (its columns must match); otherwise fit on the training rows.
+  let normalizer: Normalizer;
+  if (spec.normalizer) {
+    normalizer = validateNormalizer(spec.normalizer);
+    if (normalizer.columns.join(',') !== table.columns.join(','))
+      throw new Error(`CSV ${spec.path}: columns ${table.columns.join(',')} differ from the model's ${normalizer.columns.join(',')}`);
+  } else normalizer = fitNormalizer(trainX, nTrain, table.columns, kind);
   return {
     name,
     train: { x: applyNormalizer(normalizer, trainX), n: nTrain, shape: [d], y: trainY },
