@@ -1,0 +1,266 @@
+// Times the canonical conv VAE at batch 128: forward + backward of its convolution layers alone, and
+// a whole training step (forward, backward, Adam), on vaekit's native backend, on tfjs-cpu, and on
+// PyTorch (the protocol's peer: /usr/bin/python3, torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1)
+// when it is installed. Prints ms/step (median of the timed steps) and which path the native
+// convolutions chose per shape.
+//
+//   node --import tsx bench/native-conv-step.ts                  # native + PyTorch, 1 step of tfjs-cpu
+//   node --import tsx bench/native-conv-step.ts --steps 30 --cpu-steps 0 --conv-mode onednn
+//
+// Options: --steps N (timed steps, default 20), --warmup N (default 8; the auto-tuner needs 6 calls
+// per shape), --cpu-steps N (tfjs-cpu timed steps, default 1, 0 skips it: about a minute a step),
+// --conv-mode auto|onednn|gemm, --conv-blas onednn|openblas, --no-torch, --json.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registerConvKernels, hasNativeConv, type NativeConvAddon } from '../src/backend/native-conv.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ADDON = path.join(ROOT, 'build/Release/vaekit_native.node');
+const B = 128;
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+const steps = Number(arg('steps', '20'));
+const warmup = Number(arg('warmup', '8'));
+const cpuSteps = Number(arg('cpu-steps', '1'));
+const convMode = arg('conv-mode', 'auto') as 'auto' | 'onednn' | 'gemm';
+const convBlas = arg('conv-blas', 'onednn') as 'onednn' | 'openblas';
+const noTorch = process.argv.includes('--no-torch');
+const asJson = process.argv.includes('--json');
+
+// ------------------------------------------------------------------------------------------ backends
+
+/** 'vaekit-native' (core + conv kernels) if it registers, else 'conv-test' (tfjs-cpu + conv kernels). */
+async function nativeBackend(): Promise<{ name: string; addon: NativeConvAddon; note: string }> {
+  try {
+    const m = await import('../src/backend/native.js');
+    const r = m.registerNativeBackend();
+    const addon = m.loadAddon().addon;
+    if (r.ok && hasNativeConv(addon) && (await tf.setBackend(m.NATIVE_BACKEND)))
+      return { name: m.NATIVE_BACKEND, addon, note: `core + conv kernels, ${r.threads} threads, BLAS ${r.blas}` };
+  } catch {
+    // fall through
+  }
+  if (!existsSync(ADDON)) throw new Error(`native addon not built (${ADDON}); run npm run build:native`);
+  const addon = createRequire(import.meta.url)(ADDON);
+  if (!hasNativeConv(addon)) throw new Error('the native addon has no convolution kernels');
+  class ConvBench extends MathBackendCPU {}
+  tf.registerBackend('conv-bench', () => new ConvBench(), 0);
+  for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'conv-bench' });
+  registerConvKernels('conv-bench', addon);
+  return { name: 'conv-bench', addon, note: 'tfjs-cpu + native conv kernels (core backend not available)' };
+}
+
+// --------------------------------------------------------------------------------------------- model
+
+// PyTorch-style uniform(±1/√fan_in) values, deterministic.
+function uniform(shape: number[], fanIn: number, seed: number): tf.Tensor {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  const bound = 1 / Math.sqrt(fanIn);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    v[i] = ((s / 4294967296) * 2 - 1) * bound;
+  }
+  return tf.tensor(v, shape);
+}
+
+interface Params {
+  [k: string]: tf.Variable;
+}
+
+function makeParams(): Params {
+  const p: Record<string, [number[], number]> = {
+    c1w: [[4, 4, 1, 32], 16], c1b: [[32], 16],
+    c2w: [[4, 4, 32, 64], 512], c2b: [[64], 512],
+    e1w: [[3136, 256], 3136], e1b: [[256], 3136],
+    e2w: [[256, 32], 256], e2b: [[32], 256],
+    d1w: [[16, 256], 16], d1b: [[256], 16],
+    d2w: [[256, 3136], 256], d2b: [[3136], 256],
+    t1w: [[4, 4, 32, 64], 512], t1b: [[32], 512], // conv2dTranspose filter: [kh, kw, out, in]
+    t2w: [[4, 4, 1, 32], 512], t2b: [[1], 512],
+  };
+  const out: Params = {};
+  Object.entries(p).forEach(([k, [shape, fanIn]], i) => {
+    out[k] = tf.variable(uniform(shape, fanIn, 11 + i), true, k);
+  });
+  return out;
+}
+
+// The canonical conv VAE's convolution layers, as tfjs-layers runs them under a gradient tape
+// (Conv2D+ReLU: conv2d, add, relu; Conv2DTranspose: conv2dTranspose, add); h stands for the
+// decoder's dense output and needs a gradient, as in the model.
+function convLoss(p: Params, x: tf.Tensor4D, h: tf.Variable, r1: tf.Tensor, r2: tf.Tensor): tf.Scalar {
+  const e1 = tf.relu(tf.add(tf.conv2d(x, p.c1w as tf.Tensor4D, 2, 'same'), p.c1b));
+  const e2 = tf.relu(tf.add(tf.conv2d(e1 as tf.Tensor4D, p.c2w as tf.Tensor4D, 2, 'same'), p.c2b));
+  const d1 = tf.relu(tf.add(tf.conv2dTranspose(h as tf.Tensor4D, p.t1w as tf.Tensor4D, [B, 14, 14, 32], 2, 'same'), p.t1b));
+  const d2 = tf.add(tf.conv2dTranspose(d1 as tf.Tensor4D, p.t2w as tf.Tensor4D, [B, 28, 28, 1], 2, 'same'), p.t2b);
+  return tf.add(tf.sum(tf.mul(e2, r1)), tf.sum(tf.mul(d2, r2)));
+}
+
+// The whole model: −ELBO with a Bernoulli decoder (BCE with logits summed over pixels) + analytic KL.
+function elbo(p: Params, x: tf.Tensor4D, eps: tf.Tensor2D): tf.Scalar {
+  const dense = (a: tf.Tensor, w: tf.Variable, b: tf.Variable) => tf.add(tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D), b);
+  let h: tf.Tensor = tf.relu(tf.add(tf.conv2d(x, p.c1w as tf.Tensor4D, 2, 'same'), p.c1b));
+  h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, p.c2w as tf.Tensor4D, 2, 'same'), p.c2b));
+  h = tf.relu(dense(tf.reshape(h, [B, 3136]), p.e1w, p.e1b));
+  const q = dense(h, p.e2w, p.e2b);
+  const [mu, logVar] = tf.split(q, 2, 1);
+  const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
+  h = tf.relu(dense(z, p.d1w, p.d1b));
+  h = tf.relu(dense(h, p.d2w, p.d2b));
+  h = tf.relu(tf.add(tf.conv2dTranspose(tf.reshape(h, [B, 7, 7, 64]) as tf.Tensor4D, p.t1w as tf.Tensor4D, [B, 14, 14, 32], 2, 'same'), p.t1b));
+  const logits = tf.reshape(tf.add(tf.conv2dTranspose(h as tf.Tensor4D, p.t2w as tf.Tensor4D, [B, 28, 28, 1], 2, 'same'), p.t2b), [B, 784]);
+  const xf = tf.reshape(x, [B, 784]);
+  // BCE with logits: max(l, 0) − l·x + log(1 + exp(−|l|))
+  const bce = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, xf)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+  const kl = tf.mul(0.5, tf.sub(tf.add(tf.square(mu), tf.exp(logVar)), tf.add(logVar, 1)));
+  return tf.div(tf.add(tf.sum(bce), tf.sum(kl)), B) as tf.Scalar;
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function timeBackend(name: string, nSteps: number, nWarmup: number): Promise<{ convMs: number; stepMs: number }> {
+  await tf.setBackend(name);
+  const p = makeParams();
+  const x = tf.tidy(() => tf.cast(tf.greater(uniform([B, 28, 28, 1], 1, 3), 0), 'float32')) as tf.Tensor4D;
+  const h = tf.variable(uniform([B, 7, 7, 64], 1, 4), true, 'h');
+  const r1 = uniform([B, 7, 7, 64], 1, 5);
+  const r2 = uniform([B, 28, 28, 1], 1, 6);
+  const eps = uniform([B, 16], 1, 7) as tf.Tensor2D;
+  const convVars = [p.c1w, p.c1b, p.c2w, p.c2b, p.t1w, p.t1b, p.t2w, p.t2b, h];
+  const opt = tf.train.adam(1e-3);
+  const run = (f: () => void) => {
+    const ts: number[] = [];
+    for (let i = 0; i < nWarmup + nSteps; i++) {
+      const t0 = performance.now();
+      f();
+      if (i >= nWarmup) ts.push(performance.now() - t0);
+    }
+    return median(ts);
+  };
+  const convMs = run(() =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => convLoss(p, x, h, r1, r2), convVars);
+      value.dataSync();
+      for (const g of Object.values(grads)) g.dataSync();
+    }),
+  );
+  const stepMs = run(() => {
+    const loss = opt.minimize(() => elbo(p, x, eps), true, Object.values(p));
+    loss!.dataSync();
+    loss!.dispose();
+  });
+  opt.dispose();
+  tf.dispose([...Object.values(p), x, h, r1, r2, eps]);
+  return { convMs, stepMs };
+}
+
+// ---------------------------------------------------------------------------------------- PyTorch
+
+const TORCH = `
+import json, statistics, sys, time, torch, torch.nn as nn, torch.nn.functional as F
+torch.set_num_threads(2); torch.manual_seed(1)
+B, steps, warmup = 128, int(sys.argv[1]), int(sys.argv[2])
+c1, c2 = nn.Conv2d(1, 32, 4, 2, 1), nn.Conv2d(32, 64, 4, 2, 1)
+t1, t2 = nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ConvTranspose2d(32, 1, 4, 2, 1)
+e1, e2, d1, d2 = nn.Linear(3136, 256), nn.Linear(256, 32), nn.Linear(16, 256), nn.Linear(256, 3136)
+mods = [c1, c2, t1, t2, e1, e2, d1, d2]
+x = (torch.rand(B, 1, 28, 28) > 0.5).float()
+h = torch.randn(B, 64, 7, 7, requires_grad=True)
+r1, r2 = torch.randn(B, 64, 7, 7), torch.randn(B, 1, 28, 28)
+def conv_step():
+    loss = (F.relu(c2(F.relu(c1(x)))) * r1).sum() + (t2(F.relu(t1(h))) * r2).sum()
+    for m in mods: m.zero_grad(set_to_none=True)
+    h.grad = None
+    loss.backward()
+params = [q for m in mods for q in m.parameters()]
+opt = torch.optim.Adam(params, lr=1e-3)
+def step():
+    q = e2(F.relu(e1(F.relu(c2(F.relu(c1(x)))).flatten(1))))
+    mu, logvar = q[:, :16], q[:, 16:]
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    l = t2(F.relu(t1(F.relu(d2(F.relu(d1(z)))).view(-1, 64, 7, 7)))).view(-1, 784)
+    rec = F.binary_cross_entropy_with_logits(l, x.view(-1, 784), reduction='none').sum(1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+    loss = (rec + kl).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+def timed(f):
+    ts = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter(); f(); t = time.perf_counter() - t0
+        if i >= warmup: ts.append(t * 1000)
+    return statistics.median(ts)
+print(json.dumps({'convMs': timed(conv_step), 'stepMs': timed(step), 'torch': torch.__version__, 'threads': torch.get_num_threads()}))
+`;
+
+function timeTorch(): { convMs: number; stepMs: number; note: string } | { error: string } {
+  const py = '/usr/bin/python3';
+  if (!existsSync(py)) return { error: `${py} not found` };
+  const r = spawnSync(py, ['-c', TORCH, String(steps), String(warmup)], {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) return { error: (r.stderr || 'python failed').trim().split('\n').slice(-1)[0] };
+  const o = JSON.parse(r.stdout.trim().split('\n').slice(-1)[0]);
+  return { convMs: o.convMs, stepMs: o.stepMs, note: `PyTorch ${o.torch}, ${o.threads} threads` };
+}
+
+// -------------------------------------------------------------------------------------------- main
+
+const native = await nativeBackend();
+native.addon.convConfig({ mode: convMode, blas: convBlas, clearCache: true });
+const rows: { backend: string; convMs?: number; stepMs?: number; note: string }[] = [];
+const n = await timeBackend(native.name, steps, warmup);
+rows.push({ backend: native.name, ...n, note: native.note });
+const stats = native.addon.convStats();
+if (cpuSteps > 0) {
+  const c = await timeBackend('cpu', cpuSteps, 0);
+  rows.push({ backend: 'cpu', ...c, note: `tfjs-backend-cpu, ${cpuSteps} step(s), no warm-up` });
+}
+if (!noTorch) {
+  const t = timeTorch();
+  rows.push('error' in t ? { backend: 'pytorch', note: `not run: ${t.error}` } : { backend: 'pytorch', convMs: t.convMs, stepMs: t.stepMs, note: t.note });
+}
+const info = native.addon.convConfig();
+if (asJson) {
+  console.log(JSON.stringify({ batch: B, steps, warmup, conv: info, rows, stats }, null, 2));
+} else {
+  const f = (v?: number) => (v === undefined ? '—' : v.toFixed(1));
+  console.log(`canonical conv VAE, batch ${B}; median of ${steps} steps after ${warmup} warm-up (ms/step)`);
+  console.log(`native conv: oneDNN ${info.onednnVersion} (${info.runtime}, ${info.threads} threads), mode ${info.mode}, im2col sgemm ${info.blas}`);
+  console.log(`${'backend'.padEnd(14)} ${'conv fwd+bwd'.padStart(12)} ${'whole step'.padStart(11)}  note`);
+  for (const r of rows) console.log(`${r.backend.padEnd(14)} ${f(r.convMs).padStart(12)} ${f(r.stepMs).padStart(11)}  ${r.note}`);
+  const torch = rows.find((r) => r.backend === 'pytorch' && r.stepMs !== undefined);
+  if (torch) {
+    console.log(`ratio ${native.name}/pytorch: conv ${(n.convMs / torch.convMs!).toFixed(2)}x, step ${(n.stepMs / torch.stepMs!).toFixed(2)}x`);
+  }
+  console.log('native conv paths (per shape: N IH IW IC → OH OW OC):');
+  for (const s of stats) {
+    const q = s.params;
+    const t = [s.tOnednnMs !== undefined ? `oneDNN ${s.tOnednnMs.toFixed(2)} ms` : '', s.tGemmMs !== undefined ? `gemm ${s.tGemmMs.toFixed(2)} ms` : '']
+      .filter(Boolean)
+      .join(', ');
+    console.log(
+      `  ${s.kind.padEnd(14)} ${q[0]}x${q[1]}x${q[2]}x${q[3]} → ${q[4]}x${q[5]}x${q[6]} k${q[7]}x${q[8]}/${q[9]}: ${s.choice}${s.impl ? ` (${s.impl})` : ''}${t ? `; ${t}` : ''}`,
+    );
+  }
+}

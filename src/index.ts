@@ -1,0 +1,14 @@
+// vaekit's public API.
+export { initBackend, backendInfo, type BackendChoice, type BackendInfo } from './backend/index.js';
+export { Rng, type RngState } from './rng.js';
+export { loadDataset, batches, take, parseDatasetName, type Dataset, type DatasetSpec, type Split, type Batch } from './data/dataset.js';
+export { DiagGaussian, StdNormal, BernoulliLogits, type Distribution } from './distributions/index.js';
+export { buildMlp, initTorchStyle, type NetworkSpec } from './nn/index.js';
+export { createModel, VAE, type LatentVariableModel, type ModelConfig, type VaeConfig } from './models/index.js';
+export { elbo, meanTerms, type Terms } from './objectives/elbo.js';
+export { iwae, logImportanceWeights, logMeanExp } from './objectives/iwae.js';
+export { train, TrainingDivergedError, type Objective, type TrainOptions, type EpochMetrics } from './train/trainer.js';
+export { Optimizer, type OptimizerConfig } from './train/optimizers.js';
+export { evaluateElbo, importanceSampledNll, type NllResult } from './eval/likelihood.js';
+export { generate, reconstruct, encode, interpolate } from './tasks/generate.js';
+export { saveModel, loadModel, type DataInfo, type ModelMeta } from './io/model.js';
