@@ -145,7 +145,7 @@ export function buildProgram(): Command {
       const rng = new Rng(f.seed);
       const model = createModel(config, rng.fork());
       const objective: Objective =
-        f.objective === 'iwae' ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng }) : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng });
+        f.objective === 'iwae' ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y });
       const di = dataInfo(data);
       process.stderr.write(
         `vaekit: ${data.name} (${data.protocol}, ${data.train.n} train / ${data.test.n} test, ${data.shape.join('×')}), ` +

@@ -21,16 +21,17 @@ export interface VaeConfig {
   beta: number;
 }
 
+/** Every model's config is plain JSON with a `kind`; createModel (src/models/index.ts) dispatches on it. */
 export type ModelConfig = VaeConfig;
 
 export interface LatentVariableModel {
   readonly config: ModelConfig;
-  /** p(z) for a batch of `batch` examples. */
-  prior(batch: number): StdNormal | DiagGaussian;
-  /** q(z | x), x flat [B, D]. */
-  encode(x: tf.Tensor2D): DiagGaussian;
-  /** p(x | z), z [B, latentDim]. */
-  decode(z: tf.Tensor2D): Distribution;
+  /** p(z) (or p(z | y)) for a batch of `batch` examples. */
+  prior(batch: number, y?: tf.Tensor1D): StdNormal | DiagGaussian;
+  /** q(z | x[, y]), x flat [B, D]; y: int32 labels [B] for conditional models. */
+  encode(x: tf.Tensor2D, y?: tf.Tensor1D): DiagGaussian;
+  /** p(x | z[, y]), z [B, latentDim]. */
+  decode(z: tf.Tensor2D, y?: tf.Tensor1D): Distribution;
   /** Everything the optimizer updates, in a fixed order. */
   variables(): tf.Variable[];
   /** Named networks (tfjs-layers models), saved in the tfjs format for the browser. */

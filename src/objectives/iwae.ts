@@ -8,15 +8,16 @@ import type { Rng } from '../rng.js';
 import type { Terms } from './elbo.js';
 
 /** log w for k samples per example: [k, B]. `q` may be passed when already computed. */
-export function logImportanceWeights(model: LatentVariableModel, x: tf.Tensor2D, k: number, rng: Rng, q?: DiagGaussian): tf.Tensor2D {
+export function logImportanceWeights(model: LatentVariableModel, x: tf.Tensor2D, k: number, rng: Rng, q?: DiagGaussian, y?: tf.Tensor1D): tf.Tensor2D {
   return tf.tidy(() => {
     const B = x.shape[0];
-    const post = q ?? model.encode(x);
+    const post = q ?? model.encode(x, y);
     const qk = post.repeat(k);
     const z = qk.sample(rng); //                                          [k·B, d]
     const xs = k === 1 ? x : (tf.tile(x, [k, 1]) as tf.Tensor2D);
-    const logPxz = model.decode(z).logProb(xs);
-    const logPz = model.prior(k * B).logProb(z);
+    const ys = y && k > 1 ? (tf.tile(y, [k]) as tf.Tensor1D) : y;
+    const logPxz = model.decode(z, ys).logProb(xs);
+    const logPz = model.prior(k * B, ys).logProb(z);
     const logQz = qk.logProb(z);
     return tf.reshape(tf.sub(tf.add(logPxz, logPz), logQz), [k, B]) as tf.Tensor2D;
   });
@@ -28,9 +29,9 @@ export function logMeanExp(logW: tf.Tensor2D): tf.Tensor1D {
 }
 
 /** The IWAE bound as a training objective: total = −L_k(x) per example. */
-export function iwae(model: LatentVariableModel, x: tf.Tensor2D, opts: { k: number; rng: Rng }): Terms {
+export function iwae(model: LatentVariableModel, x: tf.Tensor2D, opts: { k: number; rng: Rng; y?: tf.Tensor1D }): Terms {
   return tf.tidy(() => {
-    const total = tf.neg(logMeanExp(logImportanceWeights(model, x, opts.k, opts.rng))) as tf.Tensor1D;
+    const total = tf.neg(logMeanExp(logImportanceWeights(model, x, opts.k, opts.rng, undefined, opts.y))) as tf.Tensor1D;
     return { total };
   });
 }
