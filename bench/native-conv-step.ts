@@ -7,9 +7,10 @@
 //   node --import tsx bench/native-conv-step.ts                  # native + PyTorch, 1 step of tfjs-cpu
 //   node --import tsx bench/native-conv-step.ts --steps 30 --cpu-steps 0 --conv-mode onednn
 //
-// Options: --steps N (timed steps, default 20), --warmup N (default 8; the auto-tuner needs 6 calls
+// Options: --steps N (timed steps, default 20), --warmup N (default 9; the auto-tuner needs 8 calls
 // per shape), --cpu-steps N (tfjs-cpu timed steps, default 1, 0 skips it: about a minute a step),
-// --conv-mode auto|onednn|gemm, --conv-blas onednn|openblas, --no-torch, --json.
+// --conv-mode auto|tune|onednn|gemm, --conv-blas onednn|openblas, --threads N (both sides; default 2,
+// as the protocol), --no-torch, --json.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -29,10 +30,11 @@ function arg(name: string, def: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
 }
 const steps = Number(arg('steps', '20'));
-const warmup = Number(arg('warmup', '8'));
+const warmup = Number(arg('warmup', '9'));
 const cpuSteps = Number(arg('cpu-steps', '1'));
-const convMode = arg('conv-mode', 'auto') as 'auto' | 'onednn' | 'gemm';
+const convMode = arg('conv-mode', 'auto') as 'auto' | 'tune' | 'onednn' | 'gemm';
 const convBlas = arg('conv-blas', 'onednn') as 'onednn' | 'openblas';
+const threads = Number(arg('threads', '2'));
 const noTorch = process.argv.includes('--no-torch');
 const asJson = process.argv.includes('--json');
 
@@ -44,6 +46,7 @@ async function nativeBackend(): Promise<{ name: string; addon: NativeConvAddon; 
     const m = await import('../src/backend/native.js');
     const r = m.registerNativeBackend();
     const addon = m.loadAddon().addon;
+    if (r.ok) r.threads = m.setNativeThreads(threads);
     if (r.ok && hasNativeConv(addon) && (await tf.setBackend(m.NATIVE_BACKEND)))
       return { name: m.NATIVE_BACKEND, addon, note: `core + conv kernels, ${r.threads} threads, BLAS ${r.blas}` };
   } catch {
@@ -56,6 +59,7 @@ async function nativeBackend(): Promise<{ name: string; addon: NativeConvAddon; 
   tf.registerBackend('conv-bench', () => new ConvBench(), 0);
   for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'conv-bench' });
   registerConvKernels('conv-bench', addon);
+  addon.convConfig({ threads });
   return { name: 'conv-bench', addon, note: 'tfjs-cpu + native conv kernels (core backend not available)' };
 }
 
@@ -136,7 +140,14 @@ function median(a: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeBackend(name: string, nSteps: number, nWarmup: number): Promise<{ convMs: number; stepMs: number }> {
+interface Timing {
+  convMs: number;
+  stepMs: number;
+  convMinMs: number;
+  stepMinMs: number;
+}
+
+async function timeBackend(name: string, nSteps: number, nWarmup: number): Promise<Timing> {
   await tf.setBackend(name);
   const p = makeParams();
   const x = tf.tidy(() => tf.cast(tf.greater(uniform([B, 28, 28, 1], 1, 3), 0), 'float32')) as tf.Tensor4D;
@@ -146,38 +157,39 @@ async function timeBackend(name: string, nSteps: number, nWarmup: number): Promi
   const eps = uniform([B, 16], 1, 7) as tf.Tensor2D;
   const convVars = [p.c1w, p.c1b, p.c2w, p.c2b, p.t1w, p.t1b, p.t2w, p.t2b, h];
   const opt = tf.train.adam(1e-3);
-  const run = (f: () => void) => {
+  const run = (f: () => void): [number, number] => {
     const ts: number[] = [];
     for (let i = 0; i < nWarmup + nSteps; i++) {
       const t0 = performance.now();
       f();
       if (i >= nWarmup) ts.push(performance.now() - t0);
     }
-    return median(ts);
+    return [median(ts), Math.min(...ts)];
   };
-  const convMs = run(() =>
+  const [convMs, convMinMs] = run(() =>
     tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => convLoss(p, x, h, r1, r2), convVars);
       value.dataSync();
       for (const g of Object.values(grads)) g.dataSync();
     }),
   );
-  const stepMs = run(() => {
+  const [stepMs, stepMinMs] = run(() => {
     const loss = opt.minimize(() => elbo(p, x, eps), true, Object.values(p));
     loss!.dataSync();
     loss!.dispose();
   });
   opt.dispose();
   tf.dispose([...Object.values(p), x, h, r1, r2, eps]);
-  return { convMs, stepMs };
+  return { convMs, stepMs, convMinMs, stepMinMs };
 }
 
 // ---------------------------------------------------------------------------------------- PyTorch
 
 const TORCH = `
 import json, statistics, sys, time, torch, torch.nn as nn, torch.nn.functional as F
-torch.set_num_threads(2); torch.manual_seed(1)
+torch.manual_seed(1)
 B, steps, warmup = 128, int(sys.argv[1]), int(sys.argv[2])
+torch.set_num_threads(int(sys.argv[3]))
 c1, c2 = nn.Conv2d(1, 32, 4, 2, 1), nn.Conv2d(32, 64, 4, 2, 1)
 t1, t2 = nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ConvTranspose2d(32, 1, 4, 2, 1)
 e1, e2, d1, d2 = nn.Linear(3136, 256), nn.Linear(256, 32), nn.Linear(16, 256), nn.Linear(256, 3136)
@@ -208,27 +220,28 @@ def timed(f):
     for i in range(warmup + steps):
         t0 = time.perf_counter(); f(); t = time.perf_counter() - t0
         if i >= warmup: ts.append(t * 1000)
-    return statistics.median(ts)
-print(json.dumps({'convMs': timed(conv_step), 'stepMs': timed(step), 'torch': torch.__version__, 'threads': torch.get_num_threads()}))
+    return statistics.median(ts), min(ts)
+(c, cmin), (s, smin) = timed(conv_step), timed(step)
+print(json.dumps({'convMs': c, 'convMinMs': cmin, 'stepMs': s, 'stepMinMs': smin, 'torch': torch.__version__, 'threads': torch.get_num_threads()}))
 `;
 
-function timeTorch(): { convMs: number; stepMs: number; note: string } | { error: string } {
+function timeTorch(): (Timing & { note: string }) | { error: string } {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) return { error: `${py} not found` };
-  const r = spawnSync(py, ['-c', TORCH, String(steps), String(warmup)], {
+  const r = spawnSync(py, ['-c', TORCH, String(steps), String(warmup), String(threads)], {
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
     encoding: 'utf8',
   });
   if (r.status !== 0) return { error: (r.stderr || 'python failed').trim().split('\n').slice(-1)[0] };
   const o = JSON.parse(r.stdout.trim().split('\n').slice(-1)[0]);
-  return { convMs: o.convMs, stepMs: o.stepMs, note: `PyTorch ${o.torch}, ${o.threads} threads` };
+  return { convMs: o.convMs, stepMs: o.stepMs, convMinMs: o.convMinMs, stepMinMs: o.stepMinMs, note: `PyTorch ${o.torch}, ${o.threads} threads` };
 }
 
 // -------------------------------------------------------------------------------------------- main
 
 const native = await nativeBackend();
 native.addon.convConfig({ mode: convMode, blas: convBlas, clearCache: true });
-const rows: { backend: string; convMs?: number; stepMs?: number; note: string }[] = [];
+const rows: ({ backend: string; note: string } & Partial<Timing>)[] = [];
 const n = await timeBackend(native.name, steps, warmup);
 rows.push({ backend: native.name, ...n, note: native.note });
 const stats = native.addon.convStats();
@@ -238,20 +251,25 @@ if (cpuSteps > 0) {
 }
 if (!noTorch) {
   const t = timeTorch();
-  rows.push('error' in t ? { backend: 'pytorch', note: `not run: ${t.error}` } : { backend: 'pytorch', convMs: t.convMs, stepMs: t.stepMs, note: t.note });
+  rows.push('error' in t ? { backend: 'pytorch', note: `not run: ${t.error}` } : { backend: 'pytorch', ...t });
 }
 const info = native.addon.convConfig();
 if (asJson) {
   console.log(JSON.stringify({ batch: B, steps, warmup, conv: info, rows, stats }, null, 2));
 } else {
   const f = (v?: number) => (v === undefined ? '—' : v.toFixed(1));
-  console.log(`canonical conv VAE, batch ${B}; median of ${steps} steps after ${warmup} warm-up (ms/step)`);
+  console.log(`canonical conv VAE, batch ${B}; ms/step: median (min) of ${steps} steps after ${warmup} warm-up`);
   console.log(`native conv: oneDNN ${info.onednnVersion} (${info.runtime}, ${info.threads} threads), mode ${info.mode}, im2col sgemm ${info.blas}`);
-  console.log(`${'backend'.padEnd(14)} ${'conv fwd+bwd'.padStart(12)} ${'whole step'.padStart(11)}  note`);
-  for (const r of rows) console.log(`${r.backend.padEnd(14)} ${f(r.convMs).padStart(12)} ${f(r.stepMs).padStart(11)}  ${r.note}`);
+  console.log(`${'backend'.padEnd(14)} ${'conv fwd+bwd'.padStart(16)} ${'whole step'.padStart(16)}  note`);
+  const cell = (m?: number, lo?: number) => (m === undefined ? '—' : `${f(m)} (${f(lo)})`).padStart(16);
+  for (const r of rows) console.log(`${r.backend.padEnd(14)} ${cell(r.convMs, r.convMinMs)} ${cell(r.stepMs, r.stepMinMs)}  ${r.note}`);
   const torch = rows.find((r) => r.backend === 'pytorch' && r.stepMs !== undefined);
   if (torch) {
-    console.log(`ratio ${native.name}/pytorch: conv ${(n.convMs / torch.convMs!).toFixed(2)}x, step ${(n.stepMs / torch.stepMs!).toFixed(2)}x`);
+    const q = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    console.log(
+      `ratio ${native.name}/pytorch: conv ${q(n.convMs, torch.convMs!)} (min ${q(n.convMinMs, torch.convMinMs!)}), ` +
+        `step ${q(n.stepMs, torch.stepMs!)} (min ${q(n.stepMinMs, torch.stepMinMs!)})`,
+    );
   }
   console.log('native conv paths (per shape: N IH IW IC → OH OW OC):');
   for (const s of stats) {
@@ -260,7 +278,8 @@ if (asJson) {
       .filter(Boolean)
       .join(', ');
     console.log(
-      `  ${s.kind.padEnd(14)} ${q[0]}x${q[1]}x${q[2]}x${q[3]} → ${q[4]}x${q[5]}x${q[6]} k${q[7]}x${q[8]}/${q[9]}: ${s.choice}${s.impl ? ` (${s.impl})` : ''}${t ? `; ${t}` : ''}`,
+      `  ${s.kind.padEnd(14)} ${q[0]}x${q[1]}x${q[2]}x${q[3]} → ${q[4]}x${q[5]}x${q[6]} k${q[7]}x${q[8]}/${q[9]}: ${s.path}` +
+        `${s.impl ? ` (oneDNN impl ${s.impl})` : ''}${t ? `; tuning: ${t}` : ''}`,
     );
   }
 }

@@ -51,6 +51,7 @@ interface Options {
   seed: number;
   backend: string;
   reps: number;
+  waitIdle: number;
 }
 
 function usage(): string {
@@ -64,13 +65,14 @@ function usage(): string {
   --nll-images N      test images for the NLL (default 10000; fewer only for a quick look)
   --seed N            seed for both sides (default 1)
   --backend B         vaekit backend: auto|native|cpu|wasm (default auto)
-  --reps N            repetitions of the sgemm floor step (default 500)`;
+  --reps N            repetitions of the sgemm floor step (default 500)
+  --wait-idle S       first wait up to S seconds for the 1-minute load to fall below half the cores`;
 }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     epochs: 3, only: new Set(ALL_TASKS), quality: false, qualityEpochs: 10, convSteps: 50, k: 1000,
-    nllImages: 10000, seed: 1, backend: 'auto', reps: 500,
+    nllImages: 10000, seed: 1, backend: 'auto', reps: 500, waitIdle: 0,
   };
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -90,6 +92,7 @@ function parseArgs(argv: string[]): Options {
       case '--nll-images': o.nllImages = int(flag, val(), 1); break;
       case '--seed': o.seed = int(flag, val(), 0); break;
       case '--reps': o.reps = int(flag, val(), 1); break;
+      case '--wait-idle': o.waitIdle = int(flag, val(), 0); break;
       case '--backend': {
         const b = val();
         if (!b || !['auto', 'native', 'cpu', 'wasm', 'node'].includes(b)) throw new Error(`--backend: auto, native, cpu, wasm or node, got ${b}`);
@@ -138,26 +141,38 @@ function checkPrereqs(o: Options): Prereqs {
 
 // ------------------------------------------------------------------------------------ sub-processes
 
-interface Proc { code: number | null; stdout: string; wall: number }
+interface Proc { code: number | null; stdout: string; stderrTail: string; wall: number }
 
-/** Runs one command to completion (stderr passes through, stdout is captured and echoed). */
+/** 1-minute load average when each sub-process started, for results.json. */
+const loads: { label: string; load1: number }[] = [];
+
+/** Runs one command to completion; stdout is captured, both streams are echoed to our stderr. */
 function run(label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
   process.stderr.write(`\n== ${label}\n$ ${[cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
+  loads.push({ label, load1: os.loadavg()[0]! });
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
+    let stderr = '';
     p.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       process.stderr.write(d);
     });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+      process.stderr.write(d);
+    });
+    const tail = (): string => stderr.trim().split('\n').filter((l) => l.trim()).pop()?.trim().slice(0, 160) ?? '';
     p.on('error', (e) => {
       process.stderr.write(`${label}: ${e.message}\n`);
-      resolve({ code: -1, stdout, wall: (performance.now() - t0) / 1000 });
+      resolve({ code: -1, stdout, stderrTail: e.message, wall: (performance.now() - t0) / 1000 });
     });
-    p.on('close', (code) => resolve({ code, stdout, wall: (performance.now() - t0) / 1000 }));
+    p.on('close', (code) => resolve({ code, stdout, stderrTail: tail(), wall: (performance.now() - t0) / 1000 }));
   });
 }
+
+const failure = (p: Proc, what?: string): string => [`exit ${p.code}`, what, p.stderrTail].filter(Boolean).join(': ').replace(/\|/g, '/');
 
 /** The last line of stdout that parses as a JSON object. */
 function lastJson(stdout: string): Record<string, unknown> | null {
@@ -214,7 +229,7 @@ async function torchTrain(o: Options, model: 'mlp' | 'conv', epochs: number, ext
   const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
   const p = await run(`PyTorch ${model}`, PYTHON, [path.join('bench', 'torch_vae.py'), '--model', model, '--epochs', String(epochs), '--seed', String(o.seed), '--json', ...extra], env);
   const j = lastJson(p.stdout);
-  if (p.code !== 0 || !j) return { ok: false, error: `exit ${p.code}${j ? '' : ', no JSON'}`, epochs: [], wall: p.wall };
+  if (p.code !== 0 || !j) return { ok: false, error: failure(p, j ? undefined : 'no JSON'), epochs: [], wall: p.wall };
   const eps = (j.epochs as Record<string, unknown>[]) ?? [];
   return {
     ok: true, epochs: eps, ...summarise(eps), testElbo: num(j.test_elbo), nll: num(j.nll), nllSeconds: num(j.nll_seconds),
@@ -222,17 +237,46 @@ async function torchTrain(o: Options, model: 'mlp' | 'conv', epochs: number, ext
   };
 }
 
+/** What this checkout's `vaekit train` accepts, read from its --help (the CLI is young and may change). */
+interface CliCaps { modelFlag: '--model' | '--preset'; progress: string[]; reportK: boolean; noEval: boolean; limit: boolean; help: string }
+let caps: CliCaps | null = null;
+
+function cliCaps(): CliCaps {
+  if (caps) return caps;
+  const r = spawnSync(process.execPath, [CLI, 'train', '--help'], { cwd: ROOT, encoding: 'utf8' });
+  const help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  caps = {
+    modelFlag: /--model\b/.test(help) ? '--model' : '--preset',
+    progress: /--no-progress\b/.test(help) ? ['--no-progress'] : /--progress\b/.test(help) ? ['--progress', 'none'] : [],
+    reportK: /--report-k\b/.test(help),
+    noEval: /--no-eval\b/.test(help),
+    limit: /--limit\b/.test(help),
+    help,
+  };
+  return caps;
+}
+
 function vaekitDir(name: string): string {
   return path.join(OUT, 'runs', `vaekit-${name}`);
 }
 
-async function vaekitTrain(o: Options, model: 'mlp' | 'conv', epochs: number, steps: number | null, name: string): Promise<TrainResult> {
+/**
+ * Trains with the vaekit CLI. `stepsPerEpoch` (conv) caps an epoch by training on the first
+ * 128 x N examples (`--limit`), so each epoch is N full steps. `eval`: keep the per-epoch test -ELBO.
+ */
+async function vaekitTrain(o: Options, model: 'mlp' | 'conv', epochs: number, stepsPerEpoch: number | null, name: string, evalEpochs: boolean): Promise<TrainResult> {
+  const c = cliCaps();
   const dir = vaekitDir(name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.dirname(dir), { recursive: true });
-  const args = [CLI, 'train', '--dataset', 'fashion-mnist', '--protocol', 'binary', '--model', model, '--epochs', String(epochs),
-    '--batch-size', '128', '--lr', '1e-3', '--seed', String(o.seed), '--out', dir, '--backend', o.backend, '--no-progress'];
-  if (steps !== null) args.push('--steps', String(steps));
+  const args = [CLI, 'train', '--dataset', 'fashion-mnist', '--protocol', 'binary', c.modelFlag, model, '--epochs', String(epochs),
+    '--batch-size', '128', '--lr', '1e-3', '--seed', String(o.seed), '--out', dir, '--backend', o.backend, ...c.progress];
+  if (c.reportK) args.push('--report-k', '0'); // the NLL is timed by `vaekit eval`, not inside training
+  if (!evalEpochs && c.noEval) args.push('--no-eval');
+  if (stepsPerEpoch !== null) {
+    if (!c.limit) return { ok: false, error: '`vaekit train` has no --limit to cap the steps of an epoch', epochs: [], wall: 0 };
+    args.push('--limit', String(stepsPerEpoch * 128));
+  }
   const p = await run(`vaekit ${model}`, process.execPath, args);
   const metricsFile = path.join(dir, 'metrics.jsonl');
   let eps: Record<string, unknown>[] = [];
@@ -241,19 +285,21 @@ async function vaekitTrain(o: Options, model: 'mlp' | 'conv', epochs: number, st
       try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
     }).filter((e) => num(e.epoch) !== undefined);
   }
-  if (p.code !== 0 || !eps.length) return { ok: false, error: `exit ${p.code}${eps.length ? '' : `, no epochs in ${path.relative(ROOT, metricsFile)}`}`, epochs: eps, wall: p.wall };
-  return { ok: true, epochs: eps, ...summarise(eps), testElbo: num(eps[eps.length - 1]!.test_loss), wall: p.wall };
+  if (p.code !== 0 || !eps.length) return { ok: false, error: failure(p, eps.length ? undefined : 'no epochs in metrics.jsonl'), epochs: eps, wall: p.wall };
+  const withTest = eps.filter((e) => num(e.test_loss) !== undefined);
+  return { ok: true, epochs: eps, ...summarise(eps), testElbo: num(withTest[withTest.length - 1]?.test_loss), wall: p.wall };
 }
 
 interface EvalResult { ok: boolean; error?: string; elbo?: number; nll?: number; nllSeconds?: number; wall: number; raw?: unknown }
 
 async function vaekitEval(o: Options, name: string): Promise<EvalResult> {
   const args = [CLI, 'eval', path.join(vaekitDir(name), 'model'), '--dataset', 'fashion-mnist', '--protocol', 'binary', '--k', String(o.k), '--json'];
-  if (o.nllImages < 10000) args.push('--limit', String(o.nllImages));
+  // `--limit N` keeps the first ceil(N/6) test images
+  if (o.nllImages < 10000) args.push('--limit', String(o.nllImages * 6));
   if (o.backend !== 'auto') args.push('--backend', o.backend);
   const p = await run('vaekit eval (NLL)', process.execPath, args);
   const j = lastJson(p.stdout);
-  if (p.code !== 0 || !j) return { ok: false, error: `exit ${p.code}${j ? '' : ', no JSON'}`, wall: p.wall };
+  if (p.code !== 0 || !j) return { ok: false, error: failure(p, j ? undefined : 'no JSON'), wall: p.wall };
   return { ok: true, elbo: num(j.elbo), nll: num(j.nll), nllSeconds: num(j.nll_seconds), wall: p.wall, raw: j };
 }
 
@@ -262,10 +308,10 @@ interface Floor { ok: boolean; error?: string; msPerStep?: number; secondsPerEpo
 async function sgemmFloor(o: Options, cblasDir: string | null): Promise<Floor> {
   const bin = path.join(OUT, 'sgemm_floor');
   const cc = await run('compile sgemm floor', 'cc', ['-O2', '-o', bin, path.join('bench', 'sgemm_floor.c'), ...(cblasDir ? [`-I${cblasDir}`] : []), '-lopenblas']);
-  if (cc.code !== 0) return { ok: false, error: `cc exit ${cc.code}` };
+  if (cc.code !== 0) return { ok: false, error: `cc ${failure(cc)}` };
   const p = await run('sgemm floor (OpenBLAS, 2 threads)', bin, ['--threads', '2', '--reps', String(o.reps), '--steps-per-epoch', String(STEPS_PER_EPOCH), '--json']);
   const j = lastJson(p.stdout);
-  if (p.code !== 0 || !j) return { ok: false, error: `exit ${p.code}` };
+  if (p.code !== 0 || !j) return { ok: false, error: failure(p) };
   return { ok: true, msPerStep: num(j.ms_per_step), secondsPerEpoch: num(j.seconds_per_epoch), torchLayoutSecondsPerEpoch: num(j.torch_layout_seconds_per_epoch), raw: j };
 }
 
@@ -279,10 +325,10 @@ function ratioCell(r: number | undefined, target: number): string {
   return `${r.toFixed(2)}× ${r <= target ? '✓' : '✗'}`;
 }
 
-function diffCell(a: number | undefined, b: number | undefined, target: number): string {
+function diffCell(a: number | undefined, b: number | undefined, target: number | null): string {
   if (a === undefined || b === undefined) return '—';
   const d = a - b;
-  return `${d >= 0 ? '+' : ''}${d.toFixed(2)} nats ${Math.abs(d) <= target ? '✓' : '✗'}`;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(2)} nats${target === null ? '' : Math.abs(d) <= target ? ' ✓' : ' ✗'}`;
 }
 
 function cell(r: { ok: boolean; error?: string } | undefined, v: number | undefined, d = 3): string {
@@ -292,6 +338,15 @@ function cell(r: { ok: boolean; error?: string } | undefined, v: number | undefi
 }
 
 // --------------------------------------------------------------------------------------------- main
+
+async function waitIdle(maxSeconds: number): Promise<void> {
+  const limit = os.cpus().length / 2;
+  const t0 = Date.now();
+  while (os.loadavg()[0]! >= limit && Date.now() - t0 < maxSeconds * 1000) {
+    process.stderr.write(`bench: 1-minute load ${os.loadavg()[0]!.toFixed(2)} >= ${limit}; waiting for an idle machine (${Math.round((Date.now() - t0) / 1000)}/${maxSeconds} s)\n`);
+    await new Promise((r) => setTimeout(r, 15000));
+  }
+}
 
 async function main(): Promise<void> {
   let o: Options;
@@ -309,6 +364,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   mkdirSync(OUT, { recursive: true });
+  if (o.waitIdle > 0) await waitIdle(o.waitIdle);
   const started = new Date();
   const load0 = os.loadavg();
   const mlpEpochs = o.quality ? o.qualityEpochs : o.epochs;
@@ -321,20 +377,26 @@ async function main(): Promise<void> {
   let vConv: TrainResult | undefined, tConv: TrainResult | undefined;
 
   // One after another: never two processes at once.
+  let backendInfo: Record<string, unknown> | null = null;
+  if (wantMlp || o.only.has('conv')) {
+    const p = await run('vaekit backend', process.execPath, [CLI, 'info', '--json', '--backend', o.backend]);
+    backendInfo = p.code === 0 ? lastJson(p.stdout) : null;
+  }
   if (o.only.has('sgemm')) floor = await sgemmFloor(o, pre.cblasDir);
   if (wantMlp) {
-    vMlp = await vaekitTrain(o, 'mlp', mlpEpochs, null, 'mlp');
+    // The test -ELBO comes from `vaekit eval` when it sees all 10,000 test images, else from training.
+    vMlp = await vaekitTrain(o, 'mlp', mlpEpochs, null, 'mlp', !wantNll || o.nllImages < 10000);
     if (wantNll && vMlp.ok) vEval = await vaekitEval(o, 'mlp');
     tMlp = await torchTrain(o, 'mlp', mlpEpochs, nllArgs);
   }
   if (o.only.has('conv')) {
-    vConv = await vaekitTrain(o, 'conv', o.epochs, o.convSteps, 'conv');
+    vConv = await vaekitTrain(o, 'conv', o.epochs, o.convSteps, 'conv', false);
     tConv = await torchTrain(o, 'conv', o.epochs, ['--steps', String(o.convSteps), '--no-elbo']);
   }
   const load1 = os.loadavg();
 
   // ---- the table
-  const nEp = (n: number): string => (n > 1 ? `median of epochs 2–${n}` : 'epoch 1 only');
+  const nEp = (n: number): string => (n > 2 ? `median of epochs 2–${n}` : n === 2 ? 'epoch 2' : 'epoch 1 only');
   const rows: string[][] = [];
   if (o.only.has('mlp') || o.quality) {
     rows.push([`mlp training, s/epoch (${nEp(mlpEpochs)}, ${STEPS_PER_EPOCH} steps)`, cell(vMlp, vMlp?.secondsPerEpoch), cell(tMlp, tMlp?.secondsPerEpoch),
@@ -350,21 +412,26 @@ async function main(): Promise<void> {
       ratioCell(ratio(vEval?.nllSeconds, tMlp?.nllSeconds), TARGETS.nllRatio), `≤ ${TARGETS.nllRatio}×`]);
   }
   if (wantMlp) {
-    const vElbo = vEval?.elbo ?? vMlp?.testElbo;
+    const vElbo = (o.nllImages >= 10000 ? vEval?.elbo : undefined) ?? vMlp?.testElbo;
     const q = o.quality ? `≤ ${TARGETS.qualityNats} nat apart` : '(informative)';
+    const qt = o.quality ? TARGETS.qualityNats : null;
     rows.push([`mlp test −ELBO after ${mlpEpochs} epochs, nats`, cell(vMlp, vElbo, 2), cell(tMlp, tMlp?.testElbo, 2),
-      diffCell(vElbo, tMlp?.testElbo, TARGETS.qualityNats), q]);
+      diffCell(vElbo, tMlp?.testElbo, qt), q]);
     if (wantNll) {
-      rows.push([`mlp test NLL (k=${o.k}) after ${mlpEpochs} epochs, nats`, cell(vEval ?? vMlp, vEval?.nll, 2), cell(tMlp, tMlp?.nll, 2),
-        diffCell(vEval?.nll, tMlp?.nll, TARGETS.qualityNats), q]);
+      const sub = o.nllImages < 10000 ? `, first ${o.nllImages} test images` : '';
+      rows.push([`mlp test NLL (k=${o.k}${sub}) after ${mlpEpochs} epochs, nats`, cell(vEval ?? vMlp, vEval?.nll, 2), cell(tMlp, tMlp?.nll, 2),
+        diffCell(vEval?.nll, tMlp?.nll, qt), q]);
     }
   }
   const lines: string[] = [];
   lines.push(`# vaekit vs PyTorch — ${started.toISOString()}`, '');
   const torchRaw = (tMlp?.raw ?? tConv?.raw) as Record<string, unknown> | undefined;
-  const vBackend = (vMlp?.epochs[0] ?? vConv?.epochs[0])?.backend;
+  const vBackend = backendInfo ? `${backendInfo.backend ?? '?'}: ${backendInfo.detail ?? ''}` : undefined;
   lines.push(`Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after.`);
-  lines.push(`vaekit: node ${process.version}, backend ${o.backend}${typeof vBackend === 'string' ? ` (${vBackend})` : ''}. PyTorch ${torchRaw?.torch ?? '?'} (${PYTHON}), torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1. Seed ${o.seed}, batch 128, binary Fashion-MNIST.`, '');
+  if (Math.max(load0[0]!, load1[0]!) > 0.75 * os.cpus().length) {
+    lines.push(`**Warning: the machine was busy** (1-minute load ${load0[0]!.toFixed(1)} before, ${load1[0]!.toFixed(1)} after, on ${os.cpus().length} cores): other processes shared the cores, absolute times are inflated and even the ratios are unreliable; rerun on an idle machine.`);
+  }
+  lines.push(`vaekit: node ${process.version}, --backend ${o.backend}${vBackend ? ` (${vBackend})` : ''}. PyTorch ${torchRaw?.torch ?? '?'} (${PYTHON}), torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1. Seed ${o.seed}, batch 128, binary Fashion-MNIST.`, '');
   if (rows.length) {
     lines.push('| task | vaekit | PyTorch | ratio vaekit/PyTorch | target |', '|---|---:|---:|---:|---|');
     for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
@@ -390,6 +457,7 @@ async function main(): Promise<void> {
   const raw = {
     started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, only: [...o.only] }, targets: TARGETS,
     machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, loadBefore: load0, loadAfter: load1, node: process.version, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null },
+    vaekitBackend: backendInfo, loadAtStart: loads,
     git: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null,
     sgemmFloor: floor, vaekit: { mlp: vMlp, eval: vEval, conv: vConv }, pytorch: { mlp: tMlp, conv: tConv },
   };

@@ -9,8 +9,9 @@
 //   * im2col / col2im + sgemm (oneDNN's dnnl_sgemm, or OpenBLAS's cblas_sgemm; NHWC only, any padding/dilation): the fallback when
 //     oneDNN is unavailable or rejects a case, and sometimes the faster one (e.g. the backward data
 //     of a convolution with 1 input channel, which oneDNN runs through a slow gemm path).
-// In mode "auto" (default) each new shape runs both a few times and then keeps the faster one.
-// VAEKIT_CONV=onednn|gemm|auto selects the mode; VAEKIT_CONV_BLAS=onednn|openblas the sgemm of the
+// Mode "auto" (default) picks per shape, deterministically: oneDNN where it has a direct jit kernel,
+// im2col + sgemm where it would use its own gemm-based fallback (see runConv).
+// VAEKIT_CONV=auto|tune|onednn|gemm selects the mode; VAEKIT_CONV_BLAS=onednn|openblas the sgemm of the
 // im2col path; VAEKIT_THREADS sets the OpenMP thread count.
 //
 // Every entry point returns true when it computed the result, false when the case is unsupported
@@ -57,7 +58,7 @@ struct Conv {
 enum Kind { K_FWD = 0, K_BWD_DATA = 1, K_BWD_FILTER = 2 };
 // Fused activations (tfjs names): linear, relu, relu6, elu, sigmoid, leakyrelu.
 enum Act { A_LINEAR = 0, A_RELU = 1, A_RELU6 = 2, A_ELU = 3, A_SIGMOID = 4, A_LEAKY = 5, A_COUNT = 6 };
-enum Mode { M_AUTO = 0, M_ONEDNN = 1, M_GEMM = 2 };
+enum Mode { M_AUTO = 0, M_ONEDNN = 1, M_GEMM = 2, M_TUNE = 3 };
 enum Choice { C_UNDECIDED = 0, C_ONEDNN = 1, C_GEMM = 2 };
 
 Mode g_mode = M_AUTO;
@@ -290,6 +291,7 @@ struct DnnlConv {
   std::unique_ptr<dnnl::reorder> wReorder;  // hwio -> primitive's layout (fwd, bwd data) or back (bwd filter)
   std::unique_ptr<memory> xMem, yMem, wUser, wPrim, biasMem;
   std::string impl;
+  bool direct = false;  // a direct (jit) implementation, not oneDNN's gemm-based fallback
 };
 
 dnnl::post_ops activationPostOps(int act, float alpha) {
@@ -362,6 +364,7 @@ std::unique_ptr<DnnlConv> dnnlCreate(const Conv& c, int kind, bool hasBias, int 
       out->prim.reset(new dnnl::convolution_backward_weights(wpd));
       wPrimMd = wpd.diff_weights_desc();
     }
+    out->direct = out->impl.find("gemm") == std::string::npos;
     if (out->impl.rfind("ref", 0) == 0) {
       why = "only the reference implementation (" + out->impl + ")";
       return nullptr;
@@ -412,21 +415,25 @@ struct Entry {
   std::unique_ptr<DnnlConv> dnnl;
   bool dnnlTried = false;
   std::string dnnlWhy;
-  Choice choice = C_UNDECIDED;
+  Choice tuned = C_UNDECIDED;  // mode tune: the winner once decided
+  Choice last = C_UNDECIDED;   // the path of the latest call
   int calls = 0;
   double tDnnl = INFINITY, tGemm = INFINITY;
   int64_t uses = 0;
 };
 
 constexpr size_t kMaxEntries = 512;
+constexpr int kTuneCalls = 8;
 std::unordered_map<std::string, std::unique_ptr<Entry>>& cache() {
   static std::unordered_map<std::string, std::unique_ptr<Entry>> m;
   return m;
 }
 
+// The thread count is part of the key: oneDNN sizes a primitive's work split for the OpenMP thread
+// count at creation, so a change (setThreads) must create new primitives.
 std::string makeKey(const Conv& c, int kind, bool hasBias, int act, float alpha) {
   const int64_t v[] = {kind, c.n, c.ih, c.iw, c.ic, c.oh, c.ow, c.oc, c.kh, c.kw, c.sh, c.sw,
-                       c.dh, c.dw, c.pt, c.pb, c.pl, c.pr, c.nchw, hasBias, act};
+                       c.dh, c.dw, c.pt, c.pb, c.pl, c.pr, c.nchw, hasBias, act, omp_get_max_threads()};
   std::string k(reinterpret_cast<const char*>(v), sizeof(v));
   if (act == A_LEAKY) k.append(reinterpret_cast<const char*>(&alpha), sizeof(alpha));
   return k;
@@ -449,13 +456,20 @@ bool ensureDnnl(Entry& e, const Conv& c, int kind, bool hasBias, int act, float 
   return e.dnnl != nullptr;
 }
 
-// Runs one case: picks the path (mode, availability, auto-tuning) and runs it. Returns false if
-// neither path supports the case.
+// Runs one case on the path the mode picks; returns false if no native path supports it.
+//   auto:   oneDNN when it has a direct (jit) implementation for the case, else im2col + sgemm (when
+//           oneDNN would fall back to its own gemm-based convolution, e.g. backward data with one
+//           input channel, or has none). Deterministic: the same path for a shape on every run.
+//   tune:   both paths alternately for a shape's first calls (2 to warm up, 3 timed each), then the
+//           faster minimum; not reproducible from run to run (timings decide), hence opt-in.
+//   onednn / gemm: that path whenever it supports the case.
 bool runConv(const Conv& c, int kind, float* x, float* w, float* bias, int act, float alpha, float* y) {
   Entry& e = entryFor(c, kind, bias != nullptr, act, alpha);
   e.uses++;
   const bool gemmOk = gemmSupported(c);
+  auto haveDnnl = [&] { return ensureDnnl(e, c, kind, bias != nullptr, act, alpha); };
   auto runGemm = [&] {
+    e.last = C_GEMM;
     if (kind == K_FWD) gemmForward(c, x, w, bias, act, alpha, y);
     else if (kind == K_BWD_DATA) gemmBackwardData(c, y, w, x);
     else gemmBackwardFilter(c, x, y, w);
@@ -463,6 +477,7 @@ bool runConv(const Conv& c, int kind, float* x, float* w, float* bias, int act, 
   auto runDnnl = [&] {
     try {
       dnnlRun(*e.dnnl, kind, x, w, bias, y);
+      e.last = C_ONEDNN;
       return true;
     } catch (const dnnl::error& err) {
       e.dnnlWhy = std::string("oneDNN execute: ") + err.what();
@@ -470,53 +485,39 @@ bool runConv(const Conv& c, int kind, float* x, float* w, float* bias, int act, 
       return false;
     }
   };
-  Choice use = e.choice;
-  if (g_mode == M_GEMM) use = C_GEMM;
-  else if (g_mode == M_ONEDNN) use = C_ONEDNN;
-  if (use == C_ONEDNN && !ensureDnnl(e, c, kind, bias != nullptr, act, alpha)) use = g_mode == M_ONEDNN ? C_GEMM : C_UNDECIDED;
-  if (use == C_GEMM) {
-    if (!gemmOk) {
-      if (g_mode == M_GEMM || !ensureDnnl(e, c, kind, bias != nullptr, act, alpha)) return false;
-      return runDnnl();
+  Choice use = C_ONEDNN;
+  if (g_mode == M_GEMM) {
+    use = C_GEMM;
+  } else if (g_mode == M_AUTO) {
+    use = haveDnnl() && (e.dnnl->direct || !gemmOk) ? C_ONEDNN : C_GEMM;
+  } else if (g_mode == M_TUNE) {
+    if (e.tuned == C_UNDECIDED && !(haveDnnl() && gemmOk)) e.tuned = e.dnnl ? C_ONEDNN : C_GEMM;
+    if (e.tuned == C_UNDECIDED) {
+      const bool dnnlTurn = (e.calls % 2) == 0;
+      const double t0 = nowMs();
+      if (!dnnlTurn) runGemm();
+      else if (!runDnnl()) {
+        e.tuned = C_GEMM;
+        runGemm();
+        return true;
+      }
+      const double t = nowMs() - t0;
+      if (e.calls >= 2) {
+        double& best = dnnlTurn ? e.tDnnl : e.tGemm;
+        best = std::min(best, t);
+      }
+      if (++e.calls >= kTuneCalls) e.tuned = e.tGemm < e.tDnnl ? C_GEMM : C_ONEDNN;
+      return true;
     }
+    use = e.tuned;
+  }
+  if (use == C_ONEDNN && haveDnnl() && runDnnl()) return true;
+  if (gemmOk) {
     runGemm();
     return true;
   }
-  if (use == C_ONEDNN) {
-    if (runDnnl()) return true;
-    if (!gemmOk) return false;
-    runGemm();
-    return true;
-  }
-  // Auto-tuning: calls 0,1 warm both paths up (primitive creation, buffers); calls 2..5 time them.
-  const bool dnnlOk = ensureDnnl(e, c, kind, bias != nullptr, act, alpha);
-  if (!dnnlOk || !gemmOk) {
-    e.choice = dnnlOk ? C_ONEDNN : C_GEMM;
-    if (!dnnlOk && !gemmOk) return false;
-    if (dnnlOk) {
-      if (runDnnl()) return true;
-      return false;
-    }
-    runGemm();
-    return true;
-  }
-  const bool dnnlTurn = (e.calls % 2) == 0;
-  const double t0 = nowMs();
-  bool ok = true;
-  if (dnnlTurn) ok = runDnnl();
-  else runGemm();
-  const double t = nowMs() - t0;
-  if (!ok) {
-    e.choice = C_GEMM;
-    runGemm();
-    return true;
-  }
-  if (e.calls >= 2) {
-    double& best = dnnlTurn ? e.tDnnl : e.tGemm;
-    best = std::min(best, t);
-  }
-  if (++e.calls >= 6) e.choice = e.tGemm < e.tDnnl ? C_GEMM : C_ONEDNN;
-  return true;
+  // NCHW (no im2col path): oneDNN or nothing.
+  return use != C_ONEDNN && haveDnnl() && runDnnl();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,12 +615,13 @@ Napi::Value ConvBackwardFilter(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, runConv(c, K_BWD_FILTER, x, dw, nullptr, A_LINEAR, 0.f, dy));
 }
 
-const char* modeName(Mode m) { return m == M_ONEDNN ? "onednn" : m == M_GEMM ? "gemm" : "auto"; }
+const char* modeName(Mode m) { return m == M_ONEDNN ? "onednn" : m == M_GEMM ? "gemm" : m == M_TUNE ? "tune" : "auto"; }
 
 bool parseMode(const std::string& s, Mode& m) {
   if (s == "auto") m = M_AUTO;
   else if (s == "onednn") m = M_ONEDNN;
   else if (s == "gemm") m = M_GEMM;
+  else if (s == "tune") m = M_TUNE;
   else return false;
   return true;
 }
@@ -647,7 +649,7 @@ Napi::Value ConvConfig(const Napi::CallbackInfo& info) {
     if (o.Has("mode") && o.Get("mode").IsString()) {
       Mode m;
       if (!parseMode(o.Get("mode").As<Napi::String>().Utf8Value(), m)) {
-        Napi::RangeError::New(env, "convConfig: mode must be auto, onednn or gemm").ThrowAsJavaScriptException();
+        Napi::RangeError::New(env, "convConfig: mode must be auto, tune, onednn or gemm").ThrowAsJavaScriptException();
         return env.Null();
       }
       g_mode = m;
@@ -672,7 +674,7 @@ Napi::Value ConvConfig(const Napi::CallbackInfo& info) {
   return infoObject(env);
 }
 
-// convStats() -> [{ kind, shape, impl, choice, tOnednnMs, tGemmMs, uses, onednnWhy }]
+// convStats() -> [{ kind, params, bias, activation, impl, onednnWhy, path, tuned, tOnednnMs, tGemmMs, uses }]
 Napi::Value ConvStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
@@ -688,9 +690,12 @@ Napi::Value ConvStats(const Napi::CallbackInfo& info) {
     o.Set("params", p);
     o.Set("bias", Napi::Boolean::New(env, v[P_COUNT + 1] != 0));
     o.Set("activation", Napi::Number::New(env, (double)v[P_COUNT + 2]));
+    o.Set("threads", Napi::Number::New(env, (double)v[P_COUNT + 3]));
     o.Set("impl", Napi::String::New(env, e.dnnl ? e.dnnl->impl : std::string()));
     if (!e.dnnlWhy.empty()) o.Set("onednnWhy", Napi::String::New(env, e.dnnlWhy));
-    o.Set("choice", Napi::String::New(env, e.choice == C_ONEDNN ? "onednn" : e.choice == C_GEMM ? "gemm" : "undecided"));
+    auto name = [](Choice ch) { return ch == C_ONEDNN ? "onednn" : ch == C_GEMM ? "gemm" : "undecided"; };
+    o.Set("path", Napi::String::New(env, name(e.last)));
+    if (e.tuned != C_UNDECIDED || e.calls > 0) o.Set("tuned", Napi::String::New(env, name(e.tuned)));
     if (std::isfinite(e.tDnnl)) o.Set("tOnednnMs", Napi::Number::New(env, e.tDnnl));
     if (std::isfinite(e.tGemm)) o.Set("tGemmMs", Napi::Number::New(env, e.tGemm));
     o.Set("uses", Napi::Number::New(env, (double)e.uses));

@@ -10,9 +10,17 @@
 // Threading: one OpenMP pool for everything (OpenBLAS is kept single-threaded and large GEMMs are
 // split across the OpenMP threads here), so that OpenBLAS and OpenMP workers never fight over the
 // cores. setGemmMode(1) switches to OpenBLAS' own threading instead (for comparison).
+#include "core.h"
+
 #include <napi.h>
 #include <cblas.h>
 #include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <algorithm>
 #include <array>
@@ -21,39 +29,207 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
 namespace {
 
 int g_threads = 2;
-int g_gemm_mode = 0;  // 0: OpenMP split + single-threaded OpenBLAS; 1: OpenBLAS threads
+int g_gemm_mode = 0;  // 0: split across vaekit's pool + single-threaded OpenBLAS; 1: OpenBLAS threads
 
 // ------------------------------------------------------------------------------------------------
-// threading helpers
+// thread pool: opportunistic fork-join.
+//
+// The caller publishes a job of `n` chunks and works on it itself; workers that are awake claim
+// chunks too. The caller waits only for chunks that a worker has already claimed and not finished,
+// never for a worker that has not woken up yet: on a loaded machine (other processes on the cores)
+// a job costs at most what the calling thread alone needs, instead of stalling at a barrier until
+// the OS schedules every thread (OpenMP's fork-join does, which made 2 threads 2-5x slower than 1
+// under load). Workers spin briefly (VAEKIT_SPIN_US, default 100 µs) between jobs, then sleep.
+//
+// A job's ticket packs (job id: 24 bits | chunk count: 20 | next chunk: 20) in one atomic word, so
+// a stale worker can never claim a chunk of a job other than the one it read; job fields are read
+// only after a successful claim, when the job cannot complete (and its slot be reused) before that
+// chunk is done. Two slots alternate; a slot is rewritten only after its previous job completed.
 
-inline int ThreadsFor(size_t n, size_t grain) {
-  if (g_threads <= 1 || n < 2 * grain) return 1;
-  size_t t = n / grain;
-  return (int)std::min<size_t>(t, (size_t)g_threads);
+class Pool {
+ public:
+  using Fn = void (*)(void*, int64_t);
+
+  void SetThreads(int n) {
+    n = std::max(1, std::min(n, 64));
+    std::lock_guard<std::mutex> run(run_mu_);  // no job in flight while resizing
+    while ((int)workers_.size() < n - 1) {
+      workers_.emplace_back([this, id = (int)workers_.size()] { Worker(id); });
+      workers_.back().detach();
+    }
+    active_.store(n - 1, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      cv_.notify_all();  // workers above the new count go back to sleep
+    }
+  }
+  int Threads() const { return active_.load(std::memory_order_acquire) + 1; }
+  void SetSpinMicros(int us) { spin_us_.store(std::max(0, us), std::memory_order_relaxed); }
+
+  // Runs f(ctx, i) for i in [0, n); returns when all are done.
+  void Run(int64_t n, Fn f, void* ctx) {
+    if (n <= 0) return;
+    if (n == 1 || active_.load(std::memory_order_relaxed) == 0 || t_in_job_ || n >= (1 << 20)) {
+      for (int64_t i = 0; i < n; i++) f(ctx, i);
+      return;
+    }
+    std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
+    if (!run.owns_lock()) {  // another JS thread (worker_threads) is using the pool
+      for (int64_t i = 0; i < n; i++) f(ctx, i);
+      return;
+    }
+    uint64_t id = (++job_id_) & kIdMask;
+    if (id == 0) id = (++job_id_) & kIdMask;
+    Slot& s = slots_[id & 1];
+    s.fn = f;
+    s.ctx = ctx;
+    s.done.store(0, std::memory_order_relaxed);
+    s.ticket.store(Pack(id, (uint64_t)n, 0), std::memory_order_release);
+    published_.store(id, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lk(mu_);
+      cv_.notify_all();
+    }
+    t_in_job_ = true;
+    int64_t mine = Drain(s, id);
+    t_in_job_ = false;
+    if (mine) s.done.fetch_add(mine, std::memory_order_acq_rel);
+    // wait for chunks claimed by workers (they are running them)
+    int spins = 0;
+    while (s.done.load(std::memory_order_acquire) < n) {
+      if (++spins < 4000) Pause();
+      else std::this_thread::yield();
+    }
+  }
+
+ private:
+  static constexpr uint64_t kIdMask = (1ull << 24) - 1, kNMask = (1ull << 20) - 1;
+  static uint64_t Pack(uint64_t id, uint64_t n, uint64_t next) { return (id << 40) | (n << 20) | next; }
+  static void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  struct Slot {
+    std::atomic<uint64_t> ticket{0};
+    std::atomic<int64_t> done{0};
+    Fn fn = nullptr;
+    void* ctx = nullptr;
+  };
+
+  // Claims and runs chunks of job `id` until none is left; returns how many this thread ran.
+  int64_t Drain(Slot& s, uint64_t id) {
+    int64_t ran = 0;
+    uint64_t t = s.ticket.load(std::memory_order_acquire);
+    for (;;) {
+      if ((t >> 40) != id) break;
+      uint64_t n = (t >> 20) & kNMask, next = t & kNMask;
+      if (next >= n) break;
+      if (s.ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        s.fn(s.ctx, (int64_t)next);
+        ran++;
+        t = s.ticket.load(std::memory_order_acquire);
+      }
+    }
+    return ran;
+  }
+
+  void Worker(int wid) {
+    uint64_t seen = published_.load(std::memory_order_acquire);
+    for (;;) {
+      uint64_t id = published_.load(std::memory_order_acquire);
+      if (id == seen || wid >= active_.load(std::memory_order_acquire)) {
+        // spin a little, then sleep
+        auto t0 = std::chrono::steady_clock::now();
+        const auto lim = std::chrono::microseconds(spin_us_.load(std::memory_order_relaxed));
+        bool got = false;
+        if (wid < active_.load(std::memory_order_acquire)) {
+          for (int k = 0;; k++) {
+            if (published_.load(std::memory_order_acquire) != seen) {
+              got = true;
+              break;
+            }
+            Pause();
+            if ((k & 63) == 63 && std::chrono::steady_clock::now() - t0 > lim) break;
+          }
+        }
+        if (!got) {
+          std::unique_lock<std::mutex> lk(mu_);
+          sleepers_.fetch_add(1, std::memory_order_seq_cst);
+          while (published_.load(std::memory_order_seq_cst) == seen || wid >= active_.load(std::memory_order_acquire))
+            cv_.wait(lk);
+          sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        }
+        continue;
+      }
+      seen = id;
+      Slot& s = slots_[id & 1];
+      int64_t ran = Drain(s, id);
+      if (ran) s.done.fetch_add(ran, std::memory_order_acq_rel);
+    }
+  }
+
+  Slot slots_[2];
+  std::atomic<uint64_t> published_{0};
+  uint64_t job_id_ = 0;
+  std::atomic<int> active_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<int> spin_us_{100};
+  std::mutex mu_, run_mu_;
+  std::condition_variable cv_;
+  std::vector<std::thread> workers_;
+  static thread_local bool t_in_job_;
+};
+thread_local bool Pool::t_in_job_ = false;
+
+Pool& ThePool() {
+  static Pool* p = new Pool();  // never destroyed: workers may still wait on it at exit
+  return *p;
 }
 
-// f(begin, end) over [0, n), split in contiguous chunks (aligned to `align`) across threads.
+template <class F>
+void Trampoline(void* ctx, int64_t i) {
+  (*static_cast<F*>(ctx))(i);
+}
+
+// Runs f(i) for i in [0, n) on the pool.
+template <class F>
+inline void RunChunks(int64_t n, F&& f) {
+  using FF = std::remove_reference_t<F>;
+  ThePool().Run(n, &Trampoline<FF>, (void*)&f);
+}
+
+// How many chunks to cut `n` units of work into, at least `grain` each: up to 4 per thread, so that
+// a thread that is late (descheduled) leaves little for the others to take over.
+inline int64_t ChunksFor(size_t n, size_t grain) {
+  if (g_threads <= 1 || n < 2 * grain) return 1;
+  size_t c = n / grain;
+  return (int64_t)std::min<size_t>(c, (size_t)g_threads * 4);
+}
+
+// f(begin, end) over [0, n), split in contiguous chunks (aligned to `align`).
 template <class F>
 inline void ParallelFor(size_t n, size_t grain, F&& f, size_t align = 16) {
-  int nt = ThreadsFor(n, grain);
-  if (nt <= 1) {
+  int64_t nc = ChunksFor(n, grain);
+  if (nc <= 1) {
     if (n) f((size_t)0, n);
     return;
   }
-#pragma omp parallel num_threads(nt)
-  {
-    size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
-    size_t chunk = (n + T - 1) / T;
-    if (align > 1) chunk = (chunk + align - 1) / align * align;
-    size_t b = std::min(n, t * chunk), e = std::min(n, b + chunk);
+  size_t chunk = (n + nc - 1) / nc;
+  if (align > 1) chunk = (chunk + align - 1) / align * align;
+  nc = (int64_t)((n + chunk - 1) / chunk);
+  RunChunks(nc, [&](int64_t c) {
+    size_t b = (size_t)c * chunk, e = std::min(n, b + chunk);
     if (b < e) f(b, e);
-  }
+  });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -241,15 +417,21 @@ inline float Unary1(float x, float p, float q) {
   return x;
 }
 
+// Hot loops live in functions with restrict pointers and scalars by value: inside a lambda that
+// captures by reference GCC must assume that the float stores may alias the captured variables, and
+// reloads them every iteration (7x slower for Adam).
 template <int OP>
-void UnaryLoop(const float* __restrict x, float* __restrict o, size_t n, float p, float q) {
+__attribute__((noinline)) void UnaryRange(const float* __restrict x, float* __restrict o, size_t n, float p, float q) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) o[i] = Unary1<OP>(x[i], p, q);
+}
+
+template <int OP>
+void UnaryLoop(const float* x, float* o, size_t n, float p, float q) {
   constexpr bool heavy = OP == U_EXP || OP == U_LOG || OP == U_LOG1P || OP == U_EXPM1 || OP == U_SIGMOID ||
                          OP == U_SOFTPLUS || OP == U_TANH || OP == U_ELU || OP == U_SELU || OP == U_SIN ||
                          OP == U_COS || OP == U_ERF;
-  ParallelFor(n, heavy ? 8192 : 32768, [&](size_t b, size_t e) {
-#pragma omp simd
-    for (size_t i = b; i < e; i++) o[i] = Unary1<OP>(x[i], p, q);
-  });
+  ParallelFor(n, heavy ? 8192 : 32768, [&](size_t b, size_t e) { UnaryRange<OP>(x + b, o + b, e - b, p, q); });
 }
 
 using UnaryFn = void (*)(const float*, float*, size_t, float, float);
@@ -492,7 +674,8 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
 
 enum Act { A_LINEAR = 0, A_RELU, A_RELU6, A_SIGMOID, A_ELU, A_LEAKYRELU, A_TANH };
 
-void Epilogue(float* C, int64_t ldc, int64_t rows, int64_t cols, const float* bias, int act, float alpha) {
+void Epilogue(float* __restrict C, int64_t ldc, int64_t rows, int64_t cols, const float* __restrict bias, int act,
+              float alpha) {
   for (int64_t i = 0; i < rows; i++) {
     float* c = C + i * ldc;
     if (bias) {
@@ -544,34 +727,36 @@ inline void Gemm1(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float
 void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
                const float* bias, int act, float alpha) {
   const int64_t lda = tA ? M : K, ldb = tB ? K : N, ldc = N;
-  double work = (double)M * N * K;
-  int nt = (g_gemm_mode == 0 && g_threads > 1 && work >= 48.0 * 48 * 48) ? g_threads : 1;
-  if (nt > 1 && std::max(M, N) < 2 * 16) nt = 1;
-  if (nt <= 1) {
+  const double work = (double)M * N * K;
+  const bool splitN = N >= M;
+  const int64_t D = splitN ? N : M;
+  // chunks of >= 32 rows/columns and >= ~1 M multiply-adds; at most 2 per thread (the operand that is
+  // not split is packed again by every chunk)
+  int64_t nc = 1;
+  if (g_gemm_mode == 0 && g_threads > 1 && work >= 64.0 * 64 * 64) {
+    nc = std::min<int64_t>({(int64_t)g_threads * (work >= 4e6 * g_threads ? 2 : 1), D / 32, (int64_t)(work / 1e6) + 1});
+  }
+  if (nc <= 1) {
     Gemm1(tA, tB, M, N, K, A, lda, B, ldb, C, ldc);
     if (bias || act) Epilogue(C, ldc, M, N, bias, act, alpha);
     return;
   }
-  const bool splitN = N >= M;
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-    int64_t D = splitN ? N : M;
-    int64_t chunk = (D + T - 1) / T;
-    chunk = (chunk + 15) / 16 * 16;
-    int64_t s = std::min(D, t * chunk), e = std::min(D, s + chunk);
-    if (s < e) {
-      if (splitN) {
-        const float* Bs = tB ? B + s * ldb : B + s;
-        Gemm1(tA, tB, M, e - s, K, A, lda, Bs, ldb, C + s, ldc);
-        if (bias || act) Epilogue(C + s, ldc, M, e - s, bias ? bias + s : nullptr, act, alpha);
-      } else {
-        const float* As = tA ? A + s : A + s * lda;
-        Gemm1(tA, tB, e - s, N, K, As, lda, B, ldb, C + s * ldc, ldc);
-        if (bias || act) Epilogue(C + s * ldc, ldc, e - s, N, bias, act, alpha);
-      }
+  int64_t chunk = (D + nc - 1) / nc;
+  chunk = (chunk + 15) / 16 * 16;
+  nc = (D + chunk - 1) / chunk;
+  RunChunks(nc, [&](int64_t c) {
+    int64_t s = c * chunk, e = std::min(D, s + chunk);
+    if (s >= e) return;
+    if (splitN) {
+      const float* Bs = tB ? B + s * ldb : B + s;
+      Gemm1(tA, tB, M, e - s, K, A, lda, Bs, ldb, C + s, ldc);
+      if (bias || act) Epilogue(C + s, ldc, M, e - s, bias ? bias + s : nullptr, act, alpha);
+    } else {
+      const float* As = tA ? A + s : A + s * lda;
+      Gemm1(tA, tB, e - s, N, K, As, lda, B, ldb, C + s * ldc, ldc);
+      if (bias || act) Epilogue(C + s * ldc, ldc, e - s, N, bias, act, alpha);
     }
-  }
+  });
 }
 
 // gemm(a, b, out, M, N, K, transA, transB, batch, aOffs|null, bOffs|null, aStride, bStride, bias|null, act, alpha)
@@ -615,14 +800,21 @@ Napi::Value GemmFn(const Napi::CallbackInfo& info) {
       GemmSplit(tA, tB, M, N, K, A + ao, B + bo, C + i * M * N, bias, act, alpha);
     }
   } else {
-    int nt = ThreadsFor((size_t)(batch * work), 48 * 48 * 48);
-    nt = std::min<int64_t>(nt, batch);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t i = 0; i < batch; i++) {
+    const int64_t lda = tA ? M : K, ldb = tB ? K : N;
+    auto item = [&](int64_t i) {
       int64_t ao = aOffs ? aOffs[i] : i * aStride, bo = bOffs ? bOffs[i] : i * bStride;
-      const int64_t lda = tA ? M : K, ldb = tB ? K : N;
       Gemm1(tA, tB, M, N, K, A + ao, lda, B + bo, ldb, C + i * M * N, N);
       if (bias || act) Epilogue(C + i * M * N, N, M, N, bias, act, alpha);
+    };
+    int64_t per = std::max<int64_t>(1, (int64_t)(64.0 * 64 * 64 / std::max(work, 1.0)));  // items per chunk
+    int64_t nc = ChunksFor((size_t)batch, (size_t)per);
+    if (nc <= 1) {
+      for (int64_t i = 0; i < batch; i++) item(i);
+    } else {
+      int64_t chunk = (batch + nc - 1) / nc;
+      RunChunks((batch + chunk - 1) / chunk, [&](int64_t c) {
+        for (int64_t i = c * chunk; i < std::min(batch, (c + 1) * chunk); i++) item(i);
+      });
     }
   }
   return info.Env().Undefined();
@@ -683,50 +875,51 @@ inline typename Red<OP>::Acc ReduceRun(const float* x, int64_t n) {
   }
 }
 
+// dst[i] = reduce_r x[r * ld + i] for i < w (acc: scratch of w accumulators)
+template <int OP>
+__attribute__((noinline)) void ReduceColumns(const float* __restrict x, int64_t ld, int64_t rows, int64_t w,
+                                             typename Red<OP>::Acc* __restrict acc, float* __restrict dst,
+                                             double count) {
+  using R = Red<OP>;
+  for (int64_t i = 0; i < w; i++) acc[i] = R::init();
+  for (int64_t r = 0; r < rows; r++) {
+    const float* __restrict row = x + r * ld;
+#pragma omp simd
+    for (int64_t i = 0; i < w; i++) acc[i] = R::step(acc[i], row[i]);
+  }
+  for (int64_t i = 0; i < w; i++) dst[i] = R::fin(acc[i], count);
+}
+
 // [O, Rr, I] -> [O, I], reduce the middle axis. acc buffer per I chunk.
 template <int OP>
 void ReduceMiddle(const float* x, float* out, int64_t O, int64_t Rr, int64_t I, double count) {
   using R = Red<OP>;
   using Acc = typename R::Acc;
   auto body = [&](int64_t o, int64_t i0, int64_t i1, Acc* acc) {
-    const float* base = x + o * Rr * I;
-    int64_t w = i1 - i0;
-    for (int64_t i = 0; i < w; i++) acc[i] = R::init();
-    for (int64_t r = 0; r < Rr; r++) {
-      const float* row = base + r * I + i0;
-#pragma omp simd
-      for (int64_t i = 0; i < w; i++) acc[i] = R::step(acc[i], row[i]);
-    }
-    float* dst = out + o * I + i0;
-    for (int64_t i = 0; i < w; i++) dst[i] = R::fin(acc[i], count);
+    ReduceColumns<OP>(x + o * Rr * I + i0, I, Rr, i1 - i0, acc, out + o * I + i0, count);
   };
-  const int64_t BLK = 1024;
-  int64_t nblk = (I + BLK - 1) / BLK;
-  int64_t tasks = O * nblk;
-  size_t perTask = (size_t)(Rr * std::min(I, BLK));
-  int nt = ThreadsFor((size_t)tasks * perTask, 32768);
-  if (nt > 1 && tasks < nt) {
-    // few tasks: split the inner axis finer
-    int64_t sub = std::max<int64_t>(16, (I + nt - 1) / nt);
-    sub = (sub + 15) / 16 * 16;
-    int64_t nsub = (I + sub - 1) / sub;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t t = 0; t < O * nsub; t++) {
-      std::vector<Acc> acc(sub);
-      int64_t o = t / nsub, i0 = (t % nsub) * sub, i1 = std::min(I, i0 + sub);
-      body(o, i0, i1, acc.data());
-    }
+  const size_t total = (size_t)(O * Rr * I);
+  const int64_t want = ChunksFor(total, 32768);
+  constexpr int64_t BLK = 1024;
+  int64_t W = std::min<int64_t>(I, BLK);
+  if (want > 1 && O * ((I + W - 1) / W) < want) {
+    int64_t per = (want + O - 1) / O;  // column blocks per outer index
+    W = std::min<int64_t>(W, std::max<int64_t>(16, ((I + per - 1) / per + 15) / 16 * 16));
+  }
+  const int64_t nblk = (I + W - 1) / W, tasks = O * nblk;
+  auto task = [&](int64_t t) {
+    Acc acc[BLK];
+    int64_t o = t / nblk, i0 = (t % nblk) * W, i1 = std::min(I, i0 + W);
+    body(o, i0, i1, acc);
+  };
+  if (want <= 1 || tasks == 1) {
+    for (int64_t t = 0; t < tasks; t++) task(t);
     return;
   }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    std::vector<Acc> acc(std::min(I, BLK));
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-      int64_t o = t / nblk, i0 = (t % nblk) * BLK, i1 = std::min(I, i0 + BLK);
-      body(o, i0, i1, acc.data());
-    }
-  }
+  const int64_t nc = std::min(tasks, want), per = (tasks + nc - 1) / nc;
+  RunChunks((tasks + per - 1) / per, [&](int64_t c) {
+    for (int64_t t = c * per; t < std::min(tasks, (c + 1) * per); t++) task(t);
+  });
 }
 
 template <int OP>
@@ -734,22 +927,21 @@ void ReduceLast(const float* x, float* out, int64_t O, int64_t Rr, double count)
   using R = Red<OP>;
   using Acc = typename R::Acc;
   if (O == 1) {
-    // full reduction: per-thread partials
-    int nt = ThreadsFor((size_t)Rr, 65536);
-    if (nt <= 1) {
+    // full reduction: partial per chunk, combined in order (deterministic)
+    const int64_t nc = ChunksFor((size_t)Rr, 65536);
+    if (nc <= 1) {
       out[0] = R::fin(ReduceRun<OP>(x, Rr), count);
       return;
     }
-    std::vector<Acc> part(nt, R::init());
-#pragma omp parallel num_threads(nt)
-    {
-      int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-      int64_t chunk = (Rr + T - 1) / T;
-      int64_t s = std::min(Rr, t * chunk), e = std::min(Rr, s + chunk);
-      if (s < e) part[t] = ReduceRun<OP>(x + s, e - s);
-    }
+    const int64_t chunk = ((Rr + nc - 1) / nc + 15) / 16 * 16;
+    const int64_t n = (Rr + chunk - 1) / chunk;
+    std::vector<Acc> part(n, R::init());
+    RunChunks(n, [&](int64_t c) {
+      int64_t s = c * chunk, e = std::min(Rr, s + chunk);
+      if (s < e) part[c] = ReduceRun<OP>(x + s, e - s);
+    });
     Acc acc = R::init();
-    for (int t = 0; t < nt; t++) acc = R::combine(acc, part[t]);
+    for (int64_t t = 0; t < n; t++) acc = R::combine(acc, part[t]);
     out[0] = R::fin(acc, count);
     return;
   }
@@ -820,10 +1012,8 @@ void ReduceRunAll(const float* x, float* out, const std::vector<int64_t>& shape,
     }
   }
   if (outSize == 0) return;
-  if (count == 0) {
-    for (int64_t i = 0; i < outSize; i++) out[i] = R::fin(R::init(), 0);
-    if (OP == R_MEAN)
-      for (int64_t i = 0; i < outSize; i++) out[i] = NAN;
+  if (count == 0) {  // empty reduction: identity of the op (tfjs-cpu gives 0 for mean too)
+    for (int64_t i = 0; i < outSize; i++) out[i] = OP == R_MEAN ? 0.0f : R::fin(R::init(), 1);
     return;
   }
   size_t nd = dims.size();
@@ -876,6 +1066,15 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
 // ------------------------------------------------------------------------------------------------
 // AddN, transpose, slice
 
+__attribute__((noinline)) void AddTwo(const float* __restrict a, const float* __restrict b, float* __restrict o, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) o[i] = a[i] + b[i];
+}
+__attribute__((noinline)) void AddInto(const float* __restrict a, float* __restrict o, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) o[i] += a[i];
+}
+
 // addN([arrays], out)
 Napi::Value AddN(const Napi::CallbackInfo& info) {
   Napi::Array arr = info[0].As<Napi::Array>();
@@ -894,19 +1093,12 @@ Napi::Value AddN(const Napi::CallbackInfo& info) {
       std::memset(O + s, 0, (e - s) * sizeof(float));
       return;
     }
-    const float* a0 = ps[0];
     if (k == 1) {
-      std::memcpy(O + s, a0 + s, (e - s) * sizeof(float));
+      std::memcpy(O + s, ps[0] + s, (e - s) * sizeof(float));
       return;
     }
-    const float* a1 = ps[1];
-#pragma omp simd
-    for (size_t i = s; i < e; i++) O[i] = a0[i] + a1[i];
-    for (uint32_t j = 2; j < k; j++) {
-      const float* aj = ps[j];
-#pragma omp simd
-      for (size_t i = s; i < e; i++) O[i] += aj[i];
-    }
+    AddTwo(ps[0] + s, ps[1] + s, O + s, e - s);
+    for (uint32_t j = 2; j < k; j++) AddInto(ps[j] + s, O + s, e - s);
   });
   return info.Env().Undefined();
 }
@@ -1051,6 +1243,95 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// pad(x, shape, before, outShape, out, value): float32 constant padding (PadV2)
+Napi::Value Pad(const Napi::CallbackInfo& info) {
+  Napi::Float32Array xt = info[0].As<Napi::Float32Array>();
+  auto shape = Shape(info[1]);
+  auto before = Shape(info[2]);
+  auto oshape = Shape(info[3]);
+  Napi::Float32Array ot = info[4].As<Napi::Float32Array>();
+  const float value = info[5].As<Napi::Number>().FloatValue();
+  const size_t R = shape.size();
+  if (before.size() != R || oshape.size() != R || (int64_t)xt.ElementLength() != SizeOf(shape) ||
+      (int64_t)ot.ElementLength() != SizeOf(oshape))
+    return Fail(info, "pad: bad arguments");
+  for (size_t d = 0; d < R; d++)
+    if (before[d] < 0 || before[d] + shape[d] > oshape[d]) return Fail(info, "pad: bad paddings");
+  const float* X = xt.Data();
+  float* O = ot.Data();
+  const int64_t total = SizeOf(oshape), n = SizeOf(shape);
+  ParallelFor((size_t)total, 65536, [&](size_t b, size_t e) { std::fill(O + b, O + e, value); });
+  if (n == 0) return info.Env().Undefined();
+  if (R == 0) {
+    O[0] = X[0];
+    return info.Env().Undefined();
+  }
+  std::vector<int64_t> ostr(R);
+  int64_t acc = 1;
+  for (int64_t d = (int64_t)R - 1; d >= 0; d--) {
+    ostr[d] = acc;
+    acc *= oshape[d];
+  }
+  const int64_t inner = shape[R - 1];
+  const int64_t rows = n / inner;
+  int64_t start = 0;
+  for (size_t d = 0; d < R; d++) start += before[d] * ostr[d];
+  std::vector<int64_t> idx(R, 0);
+  int64_t off = start;
+  for (int64_t r = 0; r < rows; r++) {
+    std::memcpy(O + off, X + r * inner, inner * sizeof(float));
+    for (int64_t d = (int64_t)R - 2; d >= 0; d--) {
+      idx[d]++;
+      off += ostr[d];
+      if (idx[d] < shape[d]) break;
+      off -= ostr[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// softmax over the last axis of [rows, cols]
+__attribute__((noinline)) void SoftmaxRow(const float* __restrict x, float* __restrict o, int64_t n) {
+  float mx = -INFINITY;
+  bool nan = false;
+  for (int64_t i = 0; i < n; i++) {
+    mx = x[i] > mx ? x[i] : mx;
+    nan |= x[i] != x[i];
+  }
+  if (nan) {
+    for (int64_t i = 0; i < n; i++) o[i] = NAN;
+    return;
+  }
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; i++) {
+    float e = VExp(x[i] - mx);
+    o[i] = e;
+    sum += (double)e;
+  }
+  const float inv = (float)(1.0 / sum);
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) o[i] *= inv;
+}
+
+// softmax(x, rows, cols, out)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  const float* X = F32(info[0]);
+  int64_t rows = info[1].As<Napi::Number>().Int64Value(), cols = info[2].As<Napi::Number>().Int64Value();
+  float* O = F32(info[3]);
+  if ((int64_t)Len(info[0]) != rows * cols || (int64_t)Len(info[3]) != rows * cols)
+    return Fail(info, "softmax: length mismatch");
+  if (cols == 0) return info.Env().Undefined();
+  ParallelFor(
+      (size_t)rows, std::max<size_t>(1, 8192 / (size_t)cols),
+      [&](size_t s, size_t e) {
+        for (size_t r = s; r < e; r++) SoftmaxRow(X + r * cols, O + r * cols, cols);
+      },
+      1);
+  return info.Env().Undefined();
+}
+
 // ------------------------------------------------------------------------------------------------
 // fused VAE likelihoods (per-example over rows of [N, D])
 
@@ -1082,6 +1363,12 @@ Napi::Value BernoulliNll(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+__attribute__((noinline)) void BceGradRow(const float* __restrict l, const float* __restrict x, float g,
+                                          float* __restrict o, int64_t D) {
+#pragma omp simd
+  for (int64_t d = 0; d < D; d++) o[d] = (VSigmoid(l[d]) - x[d]) * g;
+}
+
 // bernoulliNllGrad(logits, x, dy[N], out[N,D], N, D): out = (sigmoid(l) - x) * dy[n]
 Napi::Value BernoulliNllGrad(const Napi::CallbackInfo& info) {
   const float* L = F32(info[0]);
@@ -1095,14 +1382,7 @@ Napi::Value BernoulliNllGrad(const Napi::CallbackInfo& info) {
   ParallelFor(
       (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
       [&](size_t s, size_t e) {
-        for (size_t n = s; n < e; n++) {
-          const float* l = L + n * D;
-          const float* x = X + n * D;
-          float* o = O + n * D;
-          const float g = DY[n];
-#pragma omp simd
-          for (int64_t d = 0; d < D; d++) o[d] = (VSigmoid(l[d]) - x[d]) * g;
-        }
+        for (size_t n = s; n < e; n++) BceGradRow(L + n * D, X + n * D, DY[n], O + n * D, D);
       },
       1);
   return info.Env().Undefined();
@@ -1156,6 +1436,18 @@ Napi::Value GaussianNll(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+__attribute__((noinline)) void GaussGradRow(const float* __restrict x, const float* __restrict m,
+                                            const float* __restrict lv, float g, float* __restrict dm,
+                                            float* __restrict dl, int64_t D) {
+#pragma omp simd
+  for (int64_t d = 0; d < D; d++) {
+    float iv = VExp(-lv[d]);
+    float df = m[d] - x[d];
+    dm[d] = g * df * iv;
+    dl[d] = 0.5f * g * (1.0f - df * df * iv);
+  }
+}
+
 // gaussianNllGrad(x, mean, lv, lvMode, dy[N], dMean[N,D], dLv[lvLen], N, D)
 // dMean = dy (m - x) exp(-lv); dLv = reduce_to_lv_shape(dy 0.5 (1 - (x-m)^2 exp(-lv)))
 Napi::Value GaussianNllGrad(const Napi::CallbackInfo& info) {
@@ -1175,21 +1467,8 @@ Napi::Value GaussianNllGrad(const Napi::CallbackInfo& info) {
     ParallelFor(
         (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
         [&](size_t s, size_t e) {
-          for (size_t n = s; n < e; n++) {
-            const float g = DY[n];
-            const float* x = X + n * D;
-            const float* m = M + n * D;
-            const float* lv = LV + n * D;
-            float* dm = DM + n * D;
-            float* dl = DL + n * D;
-#pragma omp simd
-            for (int64_t d = 0; d < D; d++) {
-              float iv = VExp(-lv[d]);
-              float df = m[d] - x[d];
-              dm[d] = g * df * iv;
-              dl[d] = 0.5f * g * (1.0f - df * df * iv);
-            }
-          }
+          for (size_t n = s; n < e; n++)
+            GaussGradRow(X + n * D, M + n * D, LV + n * D, DY[n], DM + n * D, DL + n * D, D);
         },
         1);
     return info.Env().Undefined();
@@ -1252,6 +1531,15 @@ Napi::Value KlStdNormal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+__attribute__((noinline)) void KlGradRow(const float* __restrict mu, const float* __restrict lv, float g,
+                                         float* __restrict dm, float* __restrict dl, int64_t D) {
+#pragma omp simd
+  for (int64_t d = 0; d < D; d++) {
+    dm[d] = g * mu[d];
+    dl[d] = 0.5f * g * (VExp(lv[d]) - 1.0f);
+  }
+}
+
 // klStdNormalGrad(mu, lv, dy[N], dMu, dLv, N, D): dMu = dy mu; dLv = 0.5 dy (exp(lv) - 1)
 Napi::Value KlStdNormalGrad(const Napi::CallbackInfo& info) {
   const float* MU = F32(info[0]);
@@ -1266,18 +1554,7 @@ Napi::Value KlStdNormalGrad(const Napi::CallbackInfo& info) {
   ParallelFor(
       (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
       [&](size_t s, size_t e) {
-        for (size_t n = s; n < e; n++) {
-          const float g = DY[n];
-          const float* mu = MU + n * D;
-          const float* lv = LV + n * D;
-          float* dm = DM + n * D;
-          float* dl = DL + n * D;
-#pragma omp simd
-          for (int64_t d = 0; d < D; d++) {
-            dm[d] = g * mu[d];
-            dl[d] = 0.5f * g * (VExp(lv[d]) - 1.0f);
-          }
-        }
+        for (size_t n = s; n < e; n++) KlGradRow(MU + n * D, LV + n * D, DY[n], DM + n * D, DL + n * D, D);
       },
       1);
   return info.Env().Undefined();
@@ -1285,6 +1562,23 @@ Napi::Value KlStdNormalGrad(const Napi::CallbackInfo& info) {
 
 // ------------------------------------------------------------------------------------------------
 // in-place optimizer steps
+
+// The loops take restrict pointers and scalars by value: inside a lambda that captures by reference
+// GCC must assume the float stores may alias the captured scalars and keeps reloading them.
+__attribute__((noinline)) void AdamLoop(float* __restrict V, const float* __restrict G, float* __restrict Mm,
+                                        float* __restrict S, size_t n, float b1, float b2, float ob1, float ob2,
+                                        float stepSize, float invSqrtBc2, float eps) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    float g = G[i];
+    float m = b1 * Mm[i] + ob1 * g;
+    float v2 = b2 * S[i] + ob2 * g * g;
+    Mm[i] = m;
+    S[i] = v2;
+    float denom = std::sqrt(v2) * invSqrtBc2 + eps;
+    V[i] -= stepSize * m / denom;
+  }
+}
 
 // adam(v, g, m, s, lr, beta1, beta2, eps, t) — torch.optim.Adam (no weight decay, no amsgrad)
 Napi::Value Adam(const Napi::CallbackInfo& info) {
@@ -1295,27 +1589,40 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
   size_t n = Len(info[0]);
   if (Len(info[1]) != n || Len(info[2]) != n || Len(info[3]) != n) return Fail(info, "adam: length mismatch");
   double lr = info[4].As<Napi::Number>().DoubleValue();
-  const float b1 = info[5].As<Napi::Number>().FloatValue();
-  const float b2 = info[6].As<Napi::Number>().FloatValue();
+  // scalars derived in double, like PyTorch (1 - beta2 is (float)(1 - 0.999), not 1 - (float)0.999)
+  const double b1d = info[5].As<Napi::Number>().DoubleValue();
+  const double b2d = info[6].As<Napi::Number>().DoubleValue();
   const float eps = info[7].As<Napi::Number>().FloatValue();
   double t = info[8].As<Napi::Number>().DoubleValue();
-  double bc1 = 1.0 - std::pow((double)b1, t), bc2 = 1.0 - std::pow((double)b2, t);
+  double bc1 = 1.0 - std::pow(b1d, t), bc2 = 1.0 - std::pow(b2d, t);
+  const float b1 = (float)b1d, b2 = (float)b2d;
   const float stepSize = (float)(lr / bc1);
   const float invSqrtBc2 = (float)(1.0 / std::sqrt(bc2));
-  const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
-  ParallelFor(n, 32768, [&](size_t s, size_t e) {
-#pragma omp simd
-    for (size_t i = s; i < e; i++) {
-      float g = G[i];
-      float m = b1 * Mm[i] + ob1 * g;
-      float v2 = b2 * S[i] + ob2 * g * g;
-      Mm[i] = m;
-      S[i] = v2;
-      float denom = std::sqrt(v2) * invSqrtBc2 + eps;
-      V[i] -= stepSize * m / denom;
-    }
-  });
+  const float ob1 = (float)(1.0 - b1d), ob2 = (float)(1.0 - b2d);
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { AdamLoop(V + s, G + s, Mm + s, S + s, e - s, b1, b2, ob1, ob2, stepSize, invSqrtBc2, eps); });
   return info.Env().Undefined();
+}
+
+__attribute__((noinline)) void SgdLoop(float* __restrict V, const float* __restrict G, float* __restrict B, size_t n,
+                                       float lr, float mom, bool nesterov) {
+  if (!B || mom == 0.0f) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) V[i] -= lr * G[i];
+  } else if (nesterov) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      float b = mom * B[i] + G[i];
+      B[i] = b;
+      V[i] -= lr * (G[i] + mom * b);
+    }
+  } else {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      float b = mom * B[i] + G[i];
+      B[i] = b;
+      V[i] -= lr * b;
+    }
+  }
 }
 
 // sgd(v, g, mom|null, lr, momentum, nesterov) — torch.optim.SGD (dampening 0, no weight decay)
@@ -1328,27 +1635,19 @@ Napi::Value Sgd(const Napi::CallbackInfo& info) {
   const float lr = info[3].As<Napi::Number>().FloatValue();
   const float mom = info[4].As<Napi::Number>().FloatValue();
   const bool nesterov = info[5].ToBoolean();
-  ParallelFor(n, 32768, [&](size_t s, size_t e) {
-    if (!B || mom == 0.0f) {
-#pragma omp simd
-      for (size_t i = s; i < e; i++) V[i] -= lr * G[i];
-    } else if (nesterov) {
-#pragma omp simd
-      for (size_t i = s; i < e; i++) {
-        float b = mom * B[i] + G[i];
-        B[i] = b;
-        V[i] -= lr * (G[i] + mom * b);
-      }
-    } else {
-#pragma omp simd
-      for (size_t i = s; i < e; i++) {
-        float b = mom * B[i] + G[i];
-        B[i] = b;
-        V[i] -= lr * b;
-      }
-    }
-  });
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { SgdLoop(V + s, G + s, B ? B + s : nullptr, e - s, lr, mom, nesterov); });
   return info.Env().Undefined();
+}
+
+__attribute__((noinline)) void AdagradLoop(float* __restrict V, const float* __restrict G, float* __restrict A,
+                                           size_t n, float lr, float eps) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    float g = G[i];
+    float a = A[i] + g * g;
+    A[i] = a;
+    V[i] -= lr * g / (std::sqrt(a) + eps);
+  }
 }
 
 // adagrad(v, g, acc, lr, eps) — torch.optim.Adagrad (lr_decay 0, no weight decay)
@@ -1360,15 +1659,7 @@ Napi::Value Adagrad(const Napi::CallbackInfo& info) {
   if (Len(info[1]) != n || Len(info[2]) != n) return Fail(info, "adagrad: length mismatch");
   const float lr = info[3].As<Napi::Number>().FloatValue();
   const float eps = info[4].As<Napi::Number>().FloatValue();
-  ParallelFor(n, 32768, [&](size_t s, size_t e) {
-#pragma omp simd
-    for (size_t i = s; i < e; i++) {
-      float g = G[i];
-      float a = A[i] + g * g;
-      A[i] = a;
-      V[i] -= lr * g / (std::sqrt(a) + eps);
-    }
-  });
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { AdagradLoop(V + s, G + s, A + s, e - s, lr, eps); });
   return info.Env().Undefined();
 }
 
@@ -1380,9 +1671,22 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (n < 1) n = 1;
   if (n > 256) n = 256;
   g_threads = n;
+  ThePool().SetThreads(n);
   omp_set_num_threads(n);
   openblas_set_num_threads(g_gemm_mode == 1 ? n : 1);
   return Napi::Number::New(info.Env(), g_threads);
+}
+
+// CPU time of the calling thread in ms (profiling: free of time spent waiting for a core).
+Napi::Value ThreadCpuMs(const Napi::CallbackInfo& info) {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return Napi::Number::New(info.Env(), ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6);
+}
+
+Napi::Value SetSpin(const Napi::CallbackInfo& info) {
+  ThePool().SetSpinMicros(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
 }
 
 Napi::Value SetGemmMode(const Napi::CallbackInfo& info) {
@@ -1401,15 +1705,25 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("blasThreads", Napi::Number::New(env, openblas_get_num_threads()));
   o.Set("ompMaxThreads", Napi::Number::New(env, omp_get_max_threads()));
   o.Set("gemmMode", Napi::Number::New(env, g_gemm_mode));
+  o.Set("poolThreads", Napi::Number::New(env, ThePool().Threads()));
   return o;
 }
 
 }  // namespace
 
+// ---- C++ API for the other native files (native/core.h) ----
+void VaekitParallelFor(int64_t nchunks, void (*fn)(void*, int64_t), void* ctx) { ThePool().Run(nchunks, fn, ctx); }
+int VaekitThreads() { return g_threads; }
+void VaekitSgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+  GemmSplit(transA, transB, M, N, K, A, B, C, nullptr, 0, 0.0f);
+}
+
 void InitCore(Napi::Env env, Napi::Object exports) {
   exports.Set("coreVersion", Napi::Number::New(env, 1));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("threadCpuMs", Napi::Function::New(env, ThreadCpuMs, "threadCpuMs"));
+  exports.Set("setSpin", Napi::Function::New(env, SetSpin, "setSpin"));
   exports.Set("setGemmMode", Napi::Function::New(env, SetGemmMode, "setGemmMode"));
   exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
@@ -1418,6 +1732,8 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   exports.Set("addN", Napi::Function::New(env, AddN, "addN"));
   exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
   exports.Set("slice", Napi::Function::New(env, Slice, "slice"));
+  exports.Set("pad", Napi::Function::New(env, Pad, "pad"));
+  exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("bernoulliNll", Napi::Function::New(env, BernoulliNll, "bernoulliNll"));
   exports.Set("bernoulliNllGrad", Napi::Function::New(env, BernoulliNllGrad, "bernoulliNllGrad"));
   exports.Set("gaussianNll", Napi::Function::New(env, GaussianNll, "gaussianNll"));

@@ -26,11 +26,14 @@ export interface NativeConvAddon {
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): boolean;
   convBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): boolean;
   /**
-   * mode: 'auto' (time both paths on each new shape, keep the faster), 'onednn' or 'gemm' (im2col +
-   * sgemm); blas: the sgemm of the im2col path ('onednn': dnnl_sgemm on the OpenMP team; 'openblas').
+   * mode: 'auto' (default; per shape, deterministic: oneDNN where it has a direct jit kernel, else
+   * im2col + sgemm), 'tune' (time both paths on a shape's first 8 calls, keep the faster; not
+   * reproducible run to run), 'onednn' or 'gemm' (that path wherever it applies). blas: the sgemm of
+   * the im2col path ('onednn': dnnl_sgemm on the shared OpenMP team; 'openblas'). threads: OpenMP
+   * threads (shared with the core kernels; the native backend's setNativeThreads is the usual knob).
    */
   convConfig(opts?: {
-    mode?: 'auto' | 'onednn' | 'gemm';
+    mode?: ConvMode;
     blas?: 'onednn' | 'openblas';
     threads?: number;
     clearCache?: boolean;
@@ -38,13 +41,15 @@ export interface NativeConvAddon {
   convStats(): NativeConvStat[];
 }
 
+export type ConvMode = 'auto' | 'tune' | 'onednn' | 'gemm';
+
 export interface NativeConvInfo {
   onednn: boolean;
   onednnError?: string;
   onednnVersion: string;
   runtime: string;
   threads: number;
-  mode: 'auto' | 'onednn' | 'gemm';
+  mode: ConvMode;
   blas: 'onednn' | 'openblas';
   cached: number;
 }
@@ -55,13 +60,21 @@ export interface NativeConvStat {
   params: number[];
   bias: boolean;
   activation: number;
+  /** OpenMP threads the primitive was created for. */
+  threads: number;
   impl: string;
   onednnWhy?: string;
-  choice: 'onednn' | 'gemm' | 'undecided';
+  /** The path of the latest call. */
+  path: 'onednn' | 'gemm' | 'undecided';
+  /** Mode 'tune' only: the winner, once decided. */
+  tuned?: 'onednn' | 'gemm' | 'undecided';
   tOnednnMs?: number;
   tGemmMs?: number;
   uses: number;
 }
+
+/** How many calls of each kernel went to tfjs-cpu's implementation (unsupported by the addon). */
+export const convFallbacks: Record<string, number> = {};
 
 export const CONV_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
 
@@ -117,14 +130,41 @@ function convParams(info: backend_util.Conv2DInfo): Int32Array | null {
   return Int32Array.from(p);
 }
 
+// A float32 tensor's values as a Float32Array. tfjs-cpu does not always store float32 tensors as
+// Float32Array: Cast from bool keeps the Uint8Array (e.g. the binarised images), so other typed
+// arrays are converted (a copy).
 function f32(backend: CpuLikeBackend, t: TensorInfo | undefined, size: number): Float32Array | null {
   if (!t || t.dtype !== 'float32') return null;
   const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array && v.length >= size ? v : null;
+  if (v instanceof Float32Array) return v.length >= size ? v : null;
+  if (
+    (v instanceof Uint8Array || v instanceof Int32Array || v instanceof Float64Array || v instanceof Int8Array ||
+      v instanceof Uint16Array || v instanceof Int16Array || v instanceof Uint32Array || v instanceof Uint8ClampedArray) &&
+    v.length >= size
+  )
+    return new Float32Array(v.subarray(0, size));
+  return null;
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+// An output array the addon overwrites entirely: large ones skip the zero-fill (allocUnsafeSlow: a
+// fresh, unpooled ArrayBuffer, offset 0).
+function outputArray(n: number): Float32Array {
+  if (n < 4096) return new Float32Array(n);
+  const b = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(b.buffer, b.byteOffset, n);
+}
+
+// The backprop kernels' parameters; null unless dy has the convolution's output shape. (It may not:
+// tfjs's conv2d gradient drops dimRoundingMode, so after a forward pass with 'ceil'/'round' dy can
+// have a row more than computeConv2DInfo says, and tfjs-cpu's kernels then ignore that row. The
+// cpu kernel keeps that behaviour for these rare cases.)
+function backpropParams(info: backend_util.Conv2DInfo, dy: TensorInfo): Int32Array | null {
+  const out = info.outShape;
+  if (dy.shape.length !== 4 || !dy.shape.every((d, i) => d === out[i])) return null;
+  return convParams(info);
+}
 
 /**
  * Registers the native convolution kernels for `backendName` (which must already have the 'cpu'
@@ -145,7 +185,17 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
   const cpuBackInput = cpuKernel('Conv2DBackpropInput');
   const cpuBackFilter = cpuKernel('Conv2DBackpropFilter');
   const cpuPrelu = cpuKernel('Prelu');
-  const fallback = (k: KernelFunc, args: KernelArgs) => k(args as Parameters<KernelFunc>[0]) as TensorInfo;
+  const fallbackName = new Map<KernelFunc, string>([
+    [cpuConv2D, 'Conv2D'],
+    [cpuFused, 'FusedConv2D'],
+    [cpuBackInput, 'Conv2DBackpropInput'],
+    [cpuBackFilter, 'Conv2DBackpropFilter'],
+  ]);
+  const fallback = (k: KernelFunc, args: KernelArgs) => {
+    const name = fallbackName.get(k);
+    if (name) convFallbacks[name] = (convFallbacks[name] ?? 0) + 1;
+    return k(args as Parameters<KernelFunc>[0]) as TensorInfo;
+  };
 
   const conv2D = (args: KernelArgs): TensorInfo => {
     const { inputs, attrs = {} } = args;
@@ -183,7 +233,7 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
     const xv = f32(backend, x, sizeOf(x.shape));
     const wv = f32(backend, filter, sizeOf(filter.shape));
     if (!xv || !wv) return null;
-    const y = new Float32Array(sizeOf(info.outShape));
+    const y = outputArray(sizeOf(info.outShape));
     if (!native.convForward(xv, wv, bias, y, params, act, alpha)) return null;
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
@@ -215,12 +265,13 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
       if (!b) return fallback(cpuFused, args);
     }
     if (activation === 'prelu') {
-      // Native conv + bias, then tfjs-cpu's Prelu (it broadcasts the weights like the fused kernel
+      // Native conv + bias, then the backend's Prelu (it broadcasts the weights like the fused kernel
       // does for NHWC); NCHW with per-channel weights needs a reshape: leave it to the cpu kernel.
       if (nchw || !preluActivationWeights) return fallback(cpuFused, args);
       const y = forward(backend, x, filter, attrs, b, 'linear', 0);
       if (!y) return fallback(cpuFused, args);
-      const out = fallback(cpuPrelu, { inputs: { x: y, alpha: preluActivationWeights }, backend, attrs: {} });
+      const prelu = tf.getKernel('Prelu', backendName)?.kernelFunc ?? cpuPrelu; // the backend's own, if any
+      const out = fallback(prelu, { inputs: { x: y, alpha: preluActivationWeights }, backend, attrs: {} });
       (backend as any).disposeIntermediateTensorInfo(y);
       return out;
     }
@@ -245,11 +296,11 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
       false,
       backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
-    const params = convParams(info);
+    const params = backpropParams(info, dy);
     const dyv = f32(backend, dy, sizeOf(dy.shape));
     const wv = f32(backend, filter, sizeOf(filter.shape));
-    if (!params || !dyv || !wv || !sameShape(dy.shape, info.outShape)) return fallback(cpuBackInput, args);
-    const dx = new Float32Array(sizeOf(info.inShape));
+    if (!params || !dyv || !wv) return fallback(cpuBackInput, args);
+    const dx = outputArray(sizeOf(info.inShape));
     if (!native.convBackwardData(dyv, wv, dx, params)) return fallback(cpuBackInput, args);
     return backend.makeTensorInfo([...info.inShape], 'float32', dx);
   };
@@ -271,11 +322,11 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
       false,
       backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
-    const params = convParams(info);
+    const params = backpropParams(info, dy);
     const xv = f32(backend, x, sizeOf(x.shape));
     const dyv = f32(backend, dy, sizeOf(dy.shape));
-    if (!params || !xv || !dyv || !sameShape(dy.shape, info.outShape)) return fallback(cpuBackFilter, args);
-    const dw = new Float32Array(sizeOf(filterShape));
+    if (!params || !xv || !dyv) return fallback(cpuBackFilter, args);
+    const dw = outputArray(sizeOf(filterShape));
     if (!native.convBackwardFilter(xv, dyv, dw, params)) return fallback(cpuBackFilter, args);
     return backend.makeTensorInfo([...info.filterShape], 'float32', dw);
   };

@@ -38,11 +38,9 @@ export function loadAddon(): { addon?: any; reason?: string } {
     loaded = { reason: `native addon not built (${ADDON_PATH} missing; run npm run build:native)` };
     return loaded;
   }
-  // OpenMP/OpenBLAS read these when the addon's libraries load. vaekit splits GEMMs across its own
-  // OpenMP threads, so OpenBLAS stays single-threaded (no second thread pool fighting for cores);
-  // OpenMP workers spin only briefly between kernels before sleeping.
+  // OpenBLAS reads this when it loads. vaekit splits GEMMs across its own thread pool (native/core.cc),
+  // so OpenBLAS stays single-threaded: no second pool of threads fighting for the same cores.
   process.env.OPENBLAS_NUM_THREADS ??= '1';
-  process.env.GOMP_SPINCOUNT ??= '10000';
   const require = createRequire(import.meta.url);
   try {
     const addon = require(ADDON_PATH);
@@ -62,12 +60,121 @@ export function nativeAddon(): any | null {
   return state?.ok ? loaded?.addon ?? null : null;
 }
 
-/** tfjs-cpu with the firstUse warning ("install tfjs-node") silenced. */
+// ------------------------------------------------------------------------------------------------
+// output buffer pool
+//
+// A fresh `new Float32Array(n)` of a few hundred KB costs more than the kernel that fills it (V8
+// callocs it; large blocks come from mmap and fault in page by page): ~100 µs for 128×784, ~1.5 ms
+// of a training step. Native kernels therefore take their outputs from a pool, and the backend puts
+// an array back when its tensor data is disposed, so one step's buffers are reused by the next.
+// An array is only reused if nothing else can still see it: never after it was read out
+// (readSync/read: dataSync(), data(), print()... return the array itself), and never if a cpu
+// kernel made another tensor over the same memory (a zero-copy slice, for instance).
+const POOL_MIN_BYTES = 4 * 1024;
+let poolLimitBytes = (() => {
+  const mb = Number.parseFloat(process.env.VAEKIT_POOL_MB ?? '');
+  return Number.isFinite(mb) && mb >= 0 ? mb * 2 ** 20 : 256 * 2 ** 20;
+})();
+const pool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+const managed = new WeakSet<object>(); // buffers allocated by allocF32
+const exposed = new WeakSet<object>(); // managed buffers that escaped: never reused
+const inPool = new WeakSet<object>();
+export const poolStats = { hits: 0, misses: 0, recycled: 0 };
+
+/** A Float32Array for a kernel output; contents are unspecified (the kernel overwrites all of it). */
+export function allocF32(n: number): Float32Array {
+  const bytes = n * 4;
+  if (bytes < POOL_MIN_BYTES) return new Float32Array(n);
+  const list = pool.get(n);
+  if (list && list.length) {
+    const a = list.pop()!;
+    inPool.delete(a.buffer);
+    pooledBytes -= bytes;
+    poolStats.hits++;
+    return a;
+  }
+  poolStats.misses++;
+  const a = new Float32Array(n);
+  managed.add(a.buffer);
+  return a;
+}
+
+function recycle(v: Float32Array): void {
+  const buf = v.buffer;
+  if (!managed.has(buf) || exposed.has(buf) || inPool.has(buf)) return;
+  if (v.byteOffset !== 0 || v.byteLength !== buf.byteLength) return;
+  if (pooledBytes + v.byteLength > poolLimitBytes) return;
+  let list = pool.get(v.length);
+  if (!list) pool.set(v.length, (list = []));
+  list.push(v);
+  inPool.add(buf);
+  pooledBytes += v.byteLength;
+  poolStats.recycled++;
+}
+
+function expose(v: unknown): void {
+  if (ArrayBuffer.isView(v) && managed.has(v.buffer)) exposed.add(v.buffer);
+}
+
+/** Sets the most memory the output pool keeps for reuse (0 disables reuse); returns the old limit. */
+export function setOutputPoolLimit(bytes: number): number {
+  const old = poolLimitBytes;
+  poolLimitBytes = Math.max(0, bytes);
+  if (pooledBytes > poolLimitBytes) {
+    pool.clear();
+    pooledBytes = 0;
+  }
+  return old;
+}
+
+/** tfjs-cpu with the firstUse warning ("install tfjs-node") silenced, and output buffer reuse. */
 export class NativeBackend extends MathBackendCPU {
   constructor() {
     super();
     (this as any).firstUse = false;
   }
+
+  override readSync(dataId: object): tf.BackendValues {
+    expose(this.data.get(dataId)?.values);
+    return super.readSync(dataId);
+  }
+
+  override read(dataId: object): Promise<tf.BackendValues> {
+    expose(this.data.get(dataId)?.values);
+    return super.read(dataId);
+  }
+
+  override disposeData(dataId: object, force = false): boolean {
+    const v = this.data.get(dataId)?.values;
+    const r = super.disposeData(dataId, force);
+    if (v instanceof Float32Array && !this.data.has(dataId)) recycle(v);
+    return r;
+  }
+}
+
+/**
+ * Marks pooled inputs as exposed when a (cpu) kernel returns a new tensor over their memory (a
+ * zero-copy view). Outputs that are an input's own data (Identity, Reshape: same dataId, reference
+ * counted) are fine.
+ */
+function guarded(kf: KernelFunc): KernelFunc {
+  return (args) => {
+    const r = kf(args);
+    const backend = args.backend as Backend;
+    const outs = Array.isArray(r) ? r : [r];
+    const ins = Object.values(args.inputs as Record<string, TI | TI[] | undefined>);
+    for (const o of outs) {
+      const v = backend.data.get(o.dataId)?.values;
+      if (!ArrayBuffer.isView(v) || !managed.has(v.buffer)) continue;
+      let own = false;
+      for (const i of ins) {
+        if (i && (Array.isArray(i) ? i.some((t) => t.dataId === o.dataId) : i.dataId === o.dataId)) own = true;
+      }
+      if (!own) exposed.add(v.buffer);
+    }
+    return r;
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -106,7 +213,7 @@ function f32(backend: Backend, t: TI | undefined): Float32Array | null {
 function cpuKernel(name: string): KernelFunc {
   const k = tf.getKernel(name, 'cpu');
   if (!k) throw new Error(`vaekit native: tfjs-backend-cpu has no ${name} kernel`);
-  return k.kernelFunc;
+  return guarded(k.kernelFunc);
 }
 
 function out(backend: Backend, shape: number[], values: Float32Array | Uint8Array | Int32Array, dtype: tf.DataType = 'float32'): TI {
@@ -132,7 +239,7 @@ function binaryKernel(addon: any, name: string, op: number, names: [string, stri
     if (!av || !bv) return fallback(args);
     const shape = broadcastShape(a.shape, b.shape);
     const n = sizeOf(shape);
-    const o = bool ? new Uint8Array(n) : new Float32Array(n);
+    const o = bool ? new Uint8Array(n) : allocF32(n);
     addon.binary(op, av, a.shape, bv, b.shape, o);
     return out(backend, shape, o, bool ? 'bool' : 'float32');
   };
@@ -145,7 +252,7 @@ function unaryKernel(addon: any, name: string, op: number, params?: (attrs: any)
     const x = (args.inputs as Record<string, TI>).x;
     const xv = f32(backend, x);
     if (!xv) return fallback(args);
-    const o = new Float32Array(xv.length);
+    const o = allocF32(xv.length);
     if (params) {
       const [p, q] = params(args.attrs ?? {});
       addon.unary(op, xv, o, p, q);
@@ -166,7 +273,7 @@ function reduceKernel(addon: any, name: string, op: number, axisAttr: 'axis' | '
     const attrs = args.attrs as any;
     const axes = tf.util.parseAxisParam(attrs[axisAttr], x.shape);
     const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
-    const o = new Float32Array(sizeOf(outShape));
+    const o = allocF32(sizeOf(outShape));
     addon.reduce(op, xv, x.shape, axes, o);
     const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     return out(backend, shape, o);
@@ -207,7 +314,7 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
     const batch = sizeOf(outer);
     const batchA = sizeOf(outerA), batchB = sizeOf(outerB);
     const outShape = outer.concat([M, N]);
-    const o = new Float32Array(batch * M * N);
+    const o = allocF32(batch * M * N);
     if (o.length === 0) return out(backend, outShape, o);
     let aOffs: Int32Array | null = null, bOffs: Int32Array | null = null;
     let aStride = M * K, bStride = K * N;
@@ -249,11 +356,11 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
     let resShape = outShape;
     if (generalBias) {
       resShape = broadcastShape(outShape, bias!.shape);
-      const r2 = new Float32Array(sizeOf(resShape));
+      const r2 = allocF32(sizeOf(resShape));
       addon.binary(B.ADD, res, outShape, biasV, bias!.shape, r2);
       res = r2;
       if (activation !== 'linear' && activation !== 'prelu') {
-        const r3 = new Float32Array(res.length);
+        const r3 = allocF32(res.length);
         const u = { relu: U.RELU, relu6: U.RELU6, sigmoid: U.SIGMOID, elu: U.ELU, leakyrelu: U.LEAKYRELU }[activation]!;
         addon.unary(u, res, r3, attrs.leakyreluAlpha ?? 0.2, 0);
         res = r3;
@@ -269,7 +376,7 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
       }
       backend.disposeIntermediateTensorInfo(tmp);
       const ps = broadcastShape(resShape, prelu.shape);
-      const r4 = new Float32Array(sizeOf(ps));
+      const r4 = allocF32(sizeOf(ps));
       addon.binary(B.PRELU, res, resShape, wv, prelu.shape, r4);
       return out(backend, ps, r4);
     }
@@ -289,7 +396,7 @@ function addNKernel(addon: any): KernelFunc {
       vs.push(v);
     }
     if (ts.length === 0) return fallback(args);
-    const o = new Float32Array(vs[0].length);
+    const o = allocF32(vs[0].length);
     addon.addN(vs, o);
     return out(backend, ts[0].shape, o);
   };
@@ -306,7 +413,7 @@ function transposeKernel(addon: any): KernelFunc {
       return fallback(args);
     }
     const shape = perm.map((p) => x.shape[p]);
-    const o = x.dtype === 'float32' ? new Float32Array(v.length) : new Int32Array(v.length);
+    const o = x.dtype === 'float32' ? allocF32(v.length) : new Int32Array(v.length);
     addon.transpose(v, x.shape, perm, o);
     return out(backend, shape, o, x.dtype);
   };
@@ -326,9 +433,41 @@ function sliceKernel(addon: any): KernelFunc {
     // contiguous slices are zero-copy views in tfjs-cpu: keep that
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return fallback(args);
     const n = sizeOf(size);
-    const o = x.dtype === 'float32' ? new Float32Array(n) : x.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
+    const o = x.dtype === 'float32' ? allocF32(n) : x.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
     addon.slice(v, x.shape, begin, size, o);
     return out(backend, size, o, x.dtype);
+  };
+}
+
+function padKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('PadV2');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const xv = f32(backend, x);
+    if (!xv) return fallback(args);
+    const { paddings, constantValue } = args.attrs as any;
+    const before = (paddings as [number, number][]).map((p) => p[0]);
+    const shape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+    const o = allocF32(sizeOf(shape));
+    addon.pad(xv, x.shape, before, shape, o, constantValue ?? 0);
+    return out(backend, shape, o);
+  };
+}
+
+function softmaxKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Softmax');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).logits;
+    const xv = f32(backend, x);
+    const dim = (args.attrs as any)?.dim ?? -1;
+    const rank = x?.shape.length ?? 0;
+    if (!xv || rank === 0 || (dim !== -1 && dim !== rank - 1)) return fallback(args);
+    const cols = x.shape[rank - 1];
+    const o = allocF32(xv.length);
+    addon.softmax(xv, cols ? xv.length / cols : 0, cols, o);
+    return out(backend, x.shape, o);
   };
 }
 
@@ -365,7 +504,7 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { logits, x } = inputs as Record<string, TI>;
       const [N, D] = logits.shape;
-      const o = new Float32Array(N);
+      const o = allocF32(N);
       addon.bernoulliNll(need(be, logits, 'logits'), need(be, x, 'x'), o, N, D);
       return out(be, [N], o);
     }),
@@ -373,7 +512,7 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { logits, x, dy } = inputs as Record<string, TI>;
       const [N, D] = logits.shape;
-      const o = new Float32Array(N * D);
+      const o = allocF32(N * D);
       addon.bernoulliNllGrad(need(be, logits, 'logits'), need(be, x, 'x'), need(be, dy, 'dy'), o, N, D);
       return out(be, [N, D], o);
     }),
@@ -381,7 +520,7 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { x, mean, logVar } = inputs as Record<string, TI>;
       const [N, D] = x.shape;
-      const o = new Float32Array(N);
+      const o = allocF32(N);
       addon.gaussianNll(need(be, x, 'x'), need(be, mean, 'mean'), need(be, logVar, 'logVar'), lvMode(logVar, N, D), o, N, D);
       return out(be, [N], o);
     }),
@@ -389,8 +528,8 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { x, mean, logVar, dy } = inputs as Record<string, TI>;
       const [N, D] = x.shape;
-      const dm = new Float32Array(N * D);
-      const dl = new Float32Array(sizeOf(logVar.shape));
+      const dm = allocF32(N * D);
+      const dl = allocF32(sizeOf(logVar.shape));
       addon.gaussianNllGrad(
         need(be, x, 'x'), need(be, mean, 'mean'), need(be, logVar, 'logVar'), lvMode(logVar, N, D), need(be, dy, 'dy'), dm, dl, N, D,
       );
@@ -400,7 +539,7 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { mu, logVar } = inputs as Record<string, TI>;
       const [N, D] = mu.shape;
-      const o = new Float32Array(N);
+      const o = allocF32(N);
       addon.klStdNormal(need(be, mu, 'mu'), need(be, logVar, 'logVar'), o, N, D);
       return out(be, [N], o);
     }),
@@ -408,7 +547,7 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { mu, logVar, dy } = inputs as Record<string, TI>;
       const [N, D] = mu.shape;
-      const dm = new Float32Array(N * D), dl = new Float32Array(N * D);
+      const dm = allocF32(N * D), dl = allocF32(N * D);
       addon.klStdNormalGrad(need(be, mu, 'mu'), need(be, logVar, 'logVar'), need(be, dy, 'dy'), dm, dl, N, D);
       return [out(be, [N, D], dm), out(be, [N, D], dl)];
     }),
@@ -453,6 +592,8 @@ function coreKernels(addon: any): Record<string, KernelFunc> {
   ks.AddN = addNKernel(addon);
   ks.Transpose = transposeKernel(addon);
   ks.Slice = sliceKernel(addon);
+  ks.PadV2 = padKernel(addon);
+  ks.Softmax = softmaxKernel(addon);
   return ks;
 }
 
@@ -479,6 +620,8 @@ export function registerNativeBackend(): NativeLoadResult {
     }
     const threads = addon.setThreads(threadCount());
     if (process.env.VAEKIT_GEMM_MODE === 'blas') addon.setGemmMode(1);
+    const spin = Number.parseInt(process.env.VAEKIT_SPIN_US ?? '', 10);
+    if (Number.isFinite(spin) && spin >= 0) addon.setSpin(spin);
     const overrides = coreKernels(addon);
     if (!tf.findBackendFactory(NATIVE_BACKEND)) {
       // priority 2: above tfjs-cpu (1), below tfjs-node (3)
@@ -487,7 +630,7 @@ export function registerNativeBackend(): NativeLoadResult {
     const registered = new Set(tf.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));
     for (const k of tf.getKernelsForBackend('cpu')) {
       if (overrides[k.kernelName] || registered.has(k.kernelName)) continue;
-      tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+      tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guarded(k.kernelFunc) });
     }
     const kernels: string[] = [];
     for (const [kernelName, kernelFunc] of Object.entries(overrides)) {
@@ -502,6 +645,12 @@ export function registerNativeBackend(): NativeLoadResult {
     let conv: string[] = [];
     try {
       conv = registerConvKernels(NATIVE_BACKEND, addon) ?? [];
+      for (const name of conv) {
+        const k = tf.getKernel(name, NATIVE_BACKEND);
+        if (!k) continue;
+        tf.unregisterKernel(name, NATIVE_BACKEND);
+        tf.registerKernel({ ...k, kernelFunc: guarded(k.kernelFunc) });
+      }
     } catch (e) {
       // convolutions stay on the cpu kernels
       conv = [];

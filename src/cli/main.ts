@@ -9,7 +9,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type DataInfo, type ModelMeta } from '../io/model.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeRunReport } from '../io/report.js';
-import { createModel, type LatentVariableModel, type VaeConfig } from '../models/index.js';
+import { createModel, type LatentVariableModel, type ModelConfig } from '../models/index.js';
+import type { NetworkSpec } from '../nn/index.js';
 import { ACTIVATIONS, type Activation } from '../nn/mlp.js';
 import { elbo } from '../objectives/elbo.js';
 import { iwae } from '../objectives/iwae.js';
@@ -21,10 +22,71 @@ import { int, intList, nonNegInt, nonNegNum, oneOf, posInt, posNum } from './opt
 
 const BACKENDS = ['auto', 'node', 'native', 'wasm', 'cpu'] as const;
 
-/** Canonical models of PROTOCOL.md. */
-const PRESETS: Record<string, { hidden: number[]; latent: number }> = {
-  mlp: { hidden: [400], latent: 20 },
+/** Canonical models of PROTOCOL.md: a network and a latent width. */
+const PRESETS: Record<string, { network: NetworkSpec; latent: number }> = {
+  mlp: { network: { type: 'mlp', hidden: [400] }, latent: 20 },
+  conv: { network: { type: 'conv', channels: [32, 64], kernel: 4, stride: 2, dense: [256] }, latent: 16 },
 };
+const MODEL_KINDS = ['vae', 'cvae', 'hvae'] as const;
+
+/** The model config of `vaekit train`'s flags (--model, --preset, --network and the model options). */
+function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
+  // --model mlp|conv: the canonical VAE of that name (what PROTOCOL.md and bench/run.ts call the models)
+  let kind: (typeof MODEL_KINDS)[number] = 'vae';
+  let presetName: string | undefined = f.preset;
+  if (f.model in PRESETS) {
+    if (presetName !== undefined && presetName !== f.model) throw new Error(`--model ${f.model} is the ${f.model} preset; it conflicts with --preset ${presetName}`);
+    presetName = f.model;
+  } else kind = f.model;
+  const netType: string = f.network ?? PRESETS[presetName ?? 'mlp']?.network.type ?? 'mlp';
+  presetName ??= netType;
+  const preset = PRESETS[presetName];
+  if (!preset) throw new Error(`unknown --preset "${presetName}" (expected ${Object.keys(PRESETS).join(', ')})`);
+  const base = PRESETS[netType].network; // the network defaults: the preset's, or the canonical one of --network
+  const activation = f.activation as Activation;
+  let network: NetworkSpec;
+  if (netType === 'conv') {
+    const c = base.type === 'conv' ? base : (PRESETS.conv.network as Extract<NetworkSpec, { type: 'conv' }>);
+    network = { type: 'conv', channels: f.channels ?? c.channels, kernel: f.kernel ?? c.kernel, stride: f.stride ?? c.stride, dense: f.hidden ?? c.dense, activation };
+  } else {
+    for (const flag of ['channels', 'kernel', 'stride'] as const) if (f[flag] !== undefined) throw new Error(`--${flag} is an option of --network conv`);
+    network = { type: 'mlp', hidden: f.hidden ?? (base.type === 'mlp' ? base.hidden : [400]), activation };
+  }
+  const likelihood = f.likelihood ?? (data.protocol === 'binary' ? 'bernoulli' : 'gaussian');
+  const sigma: number | 'learned' = f.sigma === 'learned' ? 'learned' : posNum('--sigma')(f.sigma);
+  const latent: number = f.latent ?? preset.latent;
+  const common = { inputShape: data.shape, latentDim: latent, network, likelihood, ...(likelihood === 'gaussian' ? { sigma } : {}), beta: f.beta };
+  const only = (flags: string[], model: string) => {
+    for (const flag of flags) if (f[flag] !== undefined) throw new Error(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is an option of --model ${model}`);
+  };
+  if (kind !== 'cvae') only(['labelEncoding', 'embeddingDim', 'prior'], 'cvae');
+  if (kind !== 'hvae') only(['latents', 'layerHidden'], 'hvae');
+  if (kind === 'cvae') {
+    if (!data.train.y) throw new Error(`--model cvae needs labelled data, and ${data.name} has no labels`);
+    const numClasses = data.numClasses ?? data.train.y.reduce((m, v) => Math.max(m, v + 1), 0);
+    const embedding = f.labelEncoding === 'embedding' || (f.labelEncoding === undefined && f.embeddingDim !== undefined);
+    return { kind, ...common, numClasses, labelEncoding: embedding ? 'embedding' : 'onehot', ...(embedding ? { embeddingDim: f.embeddingDim ?? 16 } : {}), prior: f.prior ?? 'standard' };
+  }
+  if (kind === 'hvae') {
+    const latentDims: number[] = f.latents ?? [latent, Math.ceil(latent / 2)];
+    if (latentDims.length < 2) throw new Error(`--latents needs two or more layer widths (bottom to top), got ${latentDims.join(',')}`);
+    return { kind, ...common, latentDims, latentDim: latentDims.reduce((a, b) => a + b, 0), layerHidden: f.layerHidden ?? [128] };
+  }
+  return { kind: 'vae', ...common };
+}
+
+function describeModel(c: ModelConfig): string {
+  const n = c.network;
+  const net = n.type === 'conv' ? `conv [${n.channels.join(',')}] ${n.kernel}×${n.kernel}/${n.stride} dense [${n.dense.join(',')}]` : `mlp [${n.hidden.join(',')}]`;
+  const z = c.kind === 'hvae' ? c.latentDims.join('+') : String(c.latentDim);
+  const extra = c.kind === 'cvae' ? ` ${c.numClasses} classes (${c.labelEncoding}, ${c.prior} prior)` : c.kind === 'hvae' ? ` layers [${c.layerHidden.join(',')}]` : '';
+  return `${c.kind} ${net} z=${z}${extra}`;
+}
+
+/** Labels for a sample grid with one row of `perRow` samples per class. */
+function classRows(numClasses: number, perRow: number): Int32Array {
+  return Int32Array.from({ length: numClasses * perRow }, (_, i) => Math.floor(i / perRow));
+}
 
 function dataOptions(cmd: Command, withDefault: boolean): Command {
   return cmd
@@ -95,14 +157,28 @@ export function buildProgram(): Command {
     .exitOverride();
 
   // ---------------------------------------------------------------------------------------------- train
-  const trainCmd = program.command('train').description('train a VAE (β-VAE with --beta) and write the model, samples and a report');
+  const trainCmd = program.command('train').description('train a VAE (β-VAE with --beta, conditional, hierarchical) and write the model, samples and a report');
   dataOptions(trainCmd, true);
   backendOption(trainCmd);
   trainCmd
-    .option('--preset <name>', 'canonical model of PROTOCOL.md: mlp', 'mlp')
+    .addOption(
+      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical); mlp | conv: the VAE of that preset')
+        .choices([...MODEL_KINDS, ...Object.keys(PRESETS)])
+        .default('vae'),
+    )
+    .option('--preset <name>', 'canonical model of PROTOCOL.md: mlp | conv (default: mlp, or the one of --network)')
+    .addOption(new Option('--network <type>', 'encoder/decoder networks (default: the preset\'s)').choices(['mlp', 'conv']))
     .option('--latent <d>', 'latent dimensions (default: the preset\'s)', posInt('--latent'))
-    .option('--hidden <widths>', 'hidden widths of the MLP encoder, e.g. 512,256 (decoder mirrors; default: the preset\'s)', intList('--hidden'))
+    .option('--hidden <widths>', 'dense hidden widths, encoder order, e.g. 512,256 (conv: after the convolutions; decoder mirrors; default: the preset\'s)', intList('--hidden'))
+    .option('--channels <list>', 'conv: channels of the stride-s convolutions, e.g. 32,64 (decoder mirrors them transposed)', intList('--channels'))
+    .option('--kernel <k>', 'conv: kernel size (default 4)', posInt('--kernel'))
+    .option('--stride <s>', 'conv: stride (default 2)', posInt('--stride'))
     .addOption(new Option('--activation <name>', 'hidden activation').choices(ACTIVATIONS).default('relu'))
+    .addOption(new Option('--label-encoding <e>', 'cvae: how y enters the networks (default onehot)').choices(['onehot', 'embedding']))
+    .option('--embedding-dim <E>', 'cvae: width of the learned label embedding (default 16)', posInt('--embedding-dim'))
+    .addOption(new Option('--prior <p>', 'cvae: p(z|y) = N(0, I), or a learned Gaussian per class (default standard)').choices(['standard', 'learned']))
+    .option('--latents <widths>', 'hvae: widths of the stochastic layers z_1 … z_L, bottom to top (default: --latent, half of it)', intList('--latents'))
+    .option('--layer-hidden <widths>', 'hvae: hidden widths of the MLPs between stochastic layers (default 128)', intList('--layer-hidden'))
     .addOption(new Option('--likelihood <name>', 'p(x|z): bernoulli for binary data, gaussian for continuous (default: by protocol)').choices(['bernoulli', 'gaussian']))
     .option('--sigma <s>', 'gaussian decoder: fixed σ (a number) or "learned"', '1')
     .option('--beta <b>', 'weight of the KL term (1: plain VAE, >1: β-VAE)', nonNegNum('--beta'), 1)
@@ -128,20 +204,8 @@ export function buildProgram(): Command {
     .action(async (f) => {
       const info = await initBackend(f.backend as BackendChoice);
       const data = await loadData(f);
-      const preset = PRESETS[f.preset];
-      if (!preset) throw new Error(`unknown --preset "${f.preset}" (expected ${Object.keys(PRESETS).join(', ')})`);
-      const binary = data.protocol === 'binary';
-      const likelihood = f.likelihood ?? (binary ? 'bernoulli' : 'gaussian');
-      const sigma = f.sigma === 'learned' ? 'learned' : posNum('--sigma')(f.sigma);
-      const config: VaeConfig = {
-        kind: 'vae',
-        inputShape: data.shape,
-        latentDim: f.latent ?? preset.latent,
-        network: { type: 'mlp', hidden: f.hidden ?? preset.hidden, activation: f.activation as Activation },
-        likelihood,
-        ...(likelihood === 'gaussian' ? { sigma } : {}),
-        beta: f.beta,
-      };
+      const config = modelConfig(f, data);
+      const likelihood = config.likelihood;
       const rng = new Rng(f.seed);
       const model = createModel(config, rng.fork());
       const objective: Objective =
@@ -149,7 +213,7 @@ export function buildProgram(): Command {
       const di = dataInfo(data);
       process.stderr.write(
         `vaekit: ${data.name} (${data.protocol}, ${data.train.n} train / ${data.test.n} test, ${data.shape.join('×')}), ` +
-          `${config.kind} ${config.network.type} [${config.network.hidden.join(',')}] z=${config.latentDim} ${likelihood}, β=${config.beta}; backend ${info.backend} (${info.detail})\n`,
+          `${describeModel(config)} ${likelihood}, β=${config.beta}; backend ${info.backend} (${info.detail})\n`,
       );
       const evalTest = f.eval !== false;
       const result = await train(model, data, objective, {
@@ -171,14 +235,16 @@ export function buildProgram(): Command {
       });
       // Artefacts of the run: samples, reconstructions, report.
       const artefacts: Record<string, string> = {};
-      const nShow = 64;
-      artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), generate(model, nShow, new Rng(f.seed + 1)), nShow, data.shape, { cols: 8, normalizer: data.normalizer });
+      const K = model.numClasses; // a conditional model: one row of samples per class, reconstructions given the labels
+      const nShow = K ? 8 * K : 64;
+      const showY = K ? classRows(K, 8) : undefined;
+      artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), generate(model, nShow, new Rng(f.seed + 1), { y: showY }), nShow, data.shape, { cols: 8, normalizer: data.normalizer });
       const nRec = Math.min(32, data.test.n);
       const orig = rowsAt(data.test, Array.from({ length: nRec }, (_, i) => i));
       artefacts.reconstructions = await writePairs(
         path.join(f.out, data.shape.length === 3 ? 'reconstructions.png' : 'reconstructions.csv'),
         orig,
-        reconstruct(model, orig, nRec),
+        reconstruct(model, orig, nRec, K ? data.test.y?.subarray(0, nRec) : undefined),
         nRec,
         data.shape,
         { normalizer: data.normalizer },
@@ -195,7 +261,11 @@ export function buildProgram(): Command {
         !!f.json,
         { out: f.out, model: path.join(f.out, 'model'), final, epochs: result.state.epoch, steps: result.state.step, report },
         `done: ${result.state.epoch} epochs, ${result.state.step} steps; model in ${path.join(f.out, 'model')}; report ${report}` +
-          (final.total !== undefined ? `\ntest −ELBO ${final.total.toFixed(2)} nats (rec ${final.rec.toFixed(2)}, KL ${final.kl.toFixed(2)})` : '') +
+          (final.total !== undefined
+            ? `\ntest −ELBO ${final.total.toFixed(2)} nats (rec ${final.rec.toFixed(2)}, KL ${final.kl.toFixed(2)}` +
+              (final.kl1 !== undefined ? ` = ${Object.keys(final).filter((k) => /^kl\d+$/.test(k)).map((k) => `${k} ${final[k].toFixed(2)}`).join(' + ')}` : '') +
+              ')'
+            : '') +
           (final.nll !== undefined ? `; NLL (k=${f.reportK}) ${final.nll.toFixed(2)} ± ${final.nll_stderr.toFixed(2)}` : ''),
       );
     });
@@ -204,8 +274,9 @@ export function buildProgram(): Command {
   backendOption(
     program
       .command('sample <model>')
-      .description('generate new examples: z ~ p(z), x = decoder mean (PNG grid, or CSV for tabular data)')
-      .option('-n, --n <n>', 'how many', posInt('--n'), 64)
+      .description('generate new examples: z ~ p(z) (p(z|y) for a conditional model), x = decoder mean (PNG grid, or CSV for tabular data)')
+      .option('-n, --n <n>', 'how many (default 64); a conditional model without --label: how many per class, one row each (default 10)', posInt('--n'))
+      .option('--label <k>', 'conditional models: sample class k only (default: a grid with one row per class)', nonNegInt('--label'))
       .option('--out <file>', 'output file (.png or .csv)', 'samples.png')
       .option('--seed <n>', 'seed', int('--seed'), 0)
       .option('--temperature <t>', 'scale of z (1: the prior)', posNum('--temperature'), 1)
@@ -214,10 +285,22 @@ export function buildProgram(): Command {
   ).action(async (dir, f) => {
     await initBackend(f.backend);
     const { model, meta } = await loadModel(dir);
-    const rows = generate(model, f.n, new Rng(f.seed), { sampleX: !!f.binarize, temperature: f.temperature });
-    const file = await writeRows(f.out, rows, f.n, meta.data.shape, { normalizer: meta.data.normalizer });
-    model.dispose();
-    out(!!f.json, { file, n: f.n }, `wrote ${f.n} samples to ${file}`);
+    const K = model.numClasses;
+    try {
+      if (f.label !== undefined && !K) throw new Error(`--label: this ${model.config.kind} model is not conditioned on labels`);
+      if (f.label !== undefined && f.label >= (K as number)) throw new Error(`--label ${f.label} is out of range: the model has classes 0 … ${(K as number) - 1}`);
+      const grid = !!K && f.label === undefined; // one row per class
+      const n: number = grid ? (f.n ?? 10) * (K as number) : (f.n ?? 64);
+      const y = K ? (grid ? classRows(K, f.n ?? 10) : new Int32Array(n).fill(f.label)) : undefined;
+      const rows = generate(model, n, new Rng(f.seed), { sampleX: !!f.binarize, temperature: f.temperature, y });
+      const file = await writeRows(f.out, rows, n, meta.data.shape, { normalizer: meta.data.normalizer, ...(grid ? { cols: f.n ?? 10 } : {}) });
+      const names = meta.data.classNames;
+      const className = (k: number) => names?.[k] ?? String(k);
+      const what = grid ? `one row of ${f.n ?? 10} per class (${Array.from({ length: K as number }, (_, k) => className(k)).join(', ')})` : K ? `of class ${className(f.label)}` : '';
+      out(!!f.json, { file, n, ...(K ? { labels: grid ? Array.from({ length: K }, (_, k) => k) : [f.label] } : {}) }, `wrote ${n} samples ${what}${what ? ' ' : ''}to ${file}`);
+    } finally {
+      model.dispose();
+    }
   });
 
   // ---------------------------------------------------------------------------------------------- reconstruct
@@ -311,51 +394,90 @@ export function buildProgram(): Command {
   // ---------------------------------------------------------------------------------------------- eval
   const evalCmd = program
     .command('eval <model>')
-    .description('test −ELBO (one sample) and importance-sampled NLL with k samples (PROTOCOL.md)')
-    .option('--k <k>', 'importance samples per example', posInt('--k'), 1000)
+    .description(
+      'evaluation report: −ELBO and importance-sampled NLL (PROTOCOL.md), reconstruction (BCE/MSE, PSNR, SSIM), ' +
+        'latent units (active units, KL per unit, collapse warning) and sample quality (Fréchet distance, precision/recall, ' +
+        'diversity) in the features of a classifier trained once per data set and cached',
+    )
+    .option('--k <k>', 'importance samples per example (default 1000; --quick: 100)', posInt('--k'))
     .option('--split <name>', 'train or test', 'test')
     .option('--seed <n>', 'seed', int('--seed'), 0)
-    .option('--out <file>', 'also write the report as JSON here')
-    .option('--json', 'print the report as JSON');
+    .option('--n <n>', 'use the first N examples of the split (default: all; --quick: 1000)', posInt('--n'))
+    .option('--nll-n <n>', 'examples for the importance-sampled NLL (default: as --n; --quick: 500)', posInt('--nll-n'))
+    .option('--samples <n>', 'model samples (and real images) for the sample-quality figures, 0: none (default 10000; --quick: 1000)', nonNegInt('--samples'))
+    .option('--quick', 'a fast slice: --n 1000 --nll-n 500 --k 100 --samples 1000 (flags given explicitly win)')
+    .addOption(new Option('--sample-mode <mode>', 'samples for the sample-quality figures: decoder mean at z ~ p(z), or x ~ p(x|z)').choices(['mean', 'sample']).default('mean'))
+    .option('--no-sample-quality', 'skip the sample-quality figures (and the classifier)')
+    .option('--classifier-dir <dir>', 'cache of evaluation classifiers (default: $VAEKIT_CLASSIFIER_DIR, else $XDG_CACHE_HOME/vaekit/classifiers, else ~/.cache/vaekit/classifiers)')
+    .option('--classifier-epochs <n>', 'epochs when the classifier has to be trained (default 3)', posInt('--classifier-epochs'))
+    .option('--retrain-classifier', 'train the classifier again even when a matching one is cached')
+    .option('--out <file>', 'the JSON report (default: <model>.eval.json beside the model directory)')
+    .option('--json', 'print the report as JSON (the table goes nowhere; warnings still go to stderr)');
   dataOptions(evalCmd, false);
   backendOption(evalCmd).action(async (dir, f) => {
+    const { evaluateModel, formatEvalReport, writeEvalReport } = await import('../eval/report.js');
+    const { classifierFor, classifierKey } = await import('../eval/classifier.js');
     const info = await initBackend(f.backend);
     const { model, meta } = await loadModel(dir);
-    const data = await loadData(f, meta);
-    checkShape(model, data);
-    const split = pickSplit(data, f.split);
-    const t0 = performance.now();
-    const e = evaluateElbo(model, split, { rng: new Rng(f.seed) });
-    const elboSeconds = (performance.now() - t0) / 1000;
-    const nll = importanceSampledNll(model, split, { k: f.k, rng: new Rng(f.seed + 1) });
-    const report = {
-      model: dir,
-      dataset: data.name,
-      protocol: data.protocol,
-      split: f.split,
-      n: split.n,
-      backend: info.backend,
-      elbo: e.total,
-      rec: e.rec,
-      kl: e.kl,
-      elbo_seconds: elboSeconds,
-      k: f.k,
-      nll: nll.nll,
-      nll_stderr: nll.stderr,
-      bits_per_dim: nll.bitsPerDim,
-      nll_seconds: nll.seconds,
-    };
-    if (f.out) await writeFileAtomic(f.out, JSON.stringify(report, null, 2) + '\n');
-    model.dispose();
-    out(
-      !!f.json,
-      report,
-      [
-        `${data.name} ${f.split} (${split.n} examples, ${data.protocol})`,
-        `  −ELBO        ${e.total.toFixed(3)} nats  (reconstruction ${e.rec.toFixed(3)}, KL ${e.kl.toFixed(3)})`,
-        `  NLL (k=${f.k})  ${nll.nll.toFixed(3)} ± ${nll.stderr.toFixed(3)} nats  (${nll.bitsPerDim.toFixed(4)} bits/dim, ${nll.seconds.toFixed(1)} s)`,
-      ].join('\n'),
-    );
+    try {
+      const data = await loadData(f, meta);
+      checkShape(model, data);
+      const split = pickSplit(data, f.split);
+      const quick = !!f.quick;
+      const samples: number = f.sampleQuality === false ? 0 : (f.samples ?? (quick ? 1000 : 10000));
+      const log = (m: string) => process.stderr.write(m + '\n');
+      let classifier: Awaited<ReturnType<typeof classifierFor>> | undefined;
+      let skipped: string | undefined = f.sampleQuality === false ? '--no-sample-quality' : samples === 0 ? '--samples 0' : undefined;
+      if (samples > 0) {
+        if (!data.numClasses || !data.train.y) skipped = `data set ${data.name} has no labels to train the evaluation classifier on`;
+        else {
+          let last = 0;
+          classifier = await classifierFor(data, {
+            cacheDir: f.classifierDir,
+            key: classifierKey(data.name, data.protocol, f.limit),
+            epochs: f.classifierEpochs,
+            retrain: !!f.retrainClassifier,
+            log,
+            onStep: (s) => {
+              const now = performance.now();
+              if (now - last > 10000 || (s.step === s.steps && s.epoch === s.epochs)) {
+                last = now;
+                log(`  classifier: epoch ${s.epoch}/${s.epochs}, step ${s.step}/${s.steps}, loss ${s.loss.toFixed(3)}`);
+              }
+            },
+          }).catch((e: Error) => {
+            skipped = `no evaluation classifier: ${e.message}`;
+            log(`vaekit: sample quality skipped: ${e.message}`);
+            return undefined;
+          });
+          if (classifier && !classifier.cached) log(`vaekit: classifier test accuracy ${(100 * (classifier.classifier.meta.testAccuracy ?? NaN)).toFixed(2)}% (${classifier.classifier.meta.training?.seconds.toFixed(0)} s)`);
+        }
+      }
+      const report = evaluateModel(model, split, {
+        seed: f.seed,
+        limit: f.n ?? (quick ? 1000 : undefined),
+        k: f.k ?? (quick ? 100 : 1000),
+        nllLimit: f.nllN ?? (quick ? 500 : undefined),
+        samples,
+        sampleMode: f.sampleMode,
+        classifier,
+        sampleQualitySkipped: skipped,
+        reference: f.split === 'test' ? data.train : data.test,
+        backend: info.backend,
+        log: f.json ? undefined : (m) => log(`vaekit: ${m}…`),
+      });
+      classifier?.classifier.dispose();
+      const full = { model: dir, dataset: data.name, protocol: data.protocol, split: f.split, ...report };
+      const abs = path.resolve(dir);
+      const file = f.out ?? path.join(path.dirname(abs), `${path.basename(abs)}.eval.json`);
+      await writeEvalReport(file, full);
+      if (f.json) {
+        for (const w of full.warnings) process.stderr.write(`vaekit: warning: ${w}\n`);
+        out(true, { ...full, report_file: file }, '');
+      } else out(false, {}, `${formatEvalReport(full)}\n\nreport: ${file}`);
+    } finally {
+      model.dispose();
+    }
   });
 
   // ---------------------------------------------------------------------------------------------- info

@@ -10,6 +10,7 @@
 
 import { Rng } from '../rng.js';
 import { applyNormalizer, encodeLabels, fitNormalizer, validateNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
+import { dspritesDataset } from './dsprites.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { loadImageFolder, type ColorMode } from './images.js';
 import { loadMnist } from './mnist.js';
@@ -45,8 +46,10 @@ export interface Dataset {
   splitSeed?: number;
 }
 
-export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images';
-export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images'];
+export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites';
+export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images', 'dsprites'];
+/** Images drawn for `dsprites` without --limit (all 737,280 would take 12 GB as float32). */
+export const DSPRITES_DEFAULT_N = 60000;
 
 export const DEFAULT_IMAGE_PROTOCOL: PixelProtocol = 'continuous';
 export const DEFAULT_CSV_NORMALIZE: NormalizeKind = 'standardize';
@@ -94,13 +97,13 @@ export interface DatasetSpec {
  */
 export function parseDatasetName(str: string): { name: DatasetKind; path?: string } {
   const s = str.trim();
-  if (s === 'fashion-mnist' || s === 'mnist') return { name: s };
+  if (s === 'fashion-mnist' || s === 'mnist' || s === 'dsprites') return { name: s };
   const m = /^(csv|images):(.*)$/.exec(s);
   if (m) {
     if (m[2] === '') throw new Error(`dataset '${s}': give a path after '${m[1]}:', e.g. ${m[1] === 'csv' ? 'csv:data/train.csv' : 'images:data/faces'}`);
     return { name: m[1] as DatasetKind, path: m[2] };
   }
-  throw new Error(`unknown dataset '${s}' (use one of: fashion-mnist, mnist, csv:PATH, images:DIR)`);
+  throw new Error(`unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR)`);
 }
 
 /** The first k examples of a split, as views (no copy). */
@@ -368,6 +371,12 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
       const train = imageSplit(cut(gatherRaw(folder, trIdx), lim?.train), protocol);
       const test = imageSplit(cut(gatherRaw(folder, teIdx), lim?.test), protocol);
       return { name: `images:${spec.path}`, train, test, shape: train.shape, protocol, source: spec.path, splitSeed: splitSeedOf(spec) };
+    }
+    case 'dsprites': {
+      // rendered by vaekit (src/data/dsprites.ts): binary 64×64; a seeded draw of DSPRITES_DEFAULT_N images unless --limit
+      if (spec.protocol !== undefined && spec.protocol !== 'binary') throw new Error(`dataset dsprites is binary; --protocol ${spec.protocol} does not apply`);
+      const n = spec.limit ?? DSPRITES_DEFAULT_N;
+      return dspritesDataset({ n, nTest: Math.min(Math.ceil(n / 6), 10000), seed: spec.seed ?? DEFAULT_SPLIT_SEED });
     }
   }
 }

@@ -7,3 +7,4 @@ export * from './fashion-mnist.js';
 export * from './mnist.js';
 export * from './images.js';
 export * from './raw.js';
+export * from './dsprites.js';

@@ -1,5 +1,6 @@
 // Held-out likelihood figures (PROTOCOL.md): test −ELBO with one sample, and the importance-sampled
 // estimate of −log p(x) with k samples from q(z|x):  log p(x) ≈ log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x).
+// A conditional model is evaluated given the true labels: −log p(x|y), with q(z|x,y) and p(z|y).
 import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian } from '../distributions/gaussian.js';
 import type { Split } from '../data/dataset.js';
@@ -13,6 +14,13 @@ function rowsOf(split: Split, start: number, end: number): tf.Tensor2D {
   return tf.tensor2d(split.x.subarray(start * D, end * D), [end - start, D]);
 }
 
+/** The labels of rows [start, end) for a conditional model (int32 [B]); undefined for an unconditional one. */
+function labelsOf(model: LatentVariableModel, split: Split, start: number, end: number): tf.Tensor1D | undefined {
+  if (!model.numClasses) return undefined;
+  if (!split.y) throw new Error(`this ${model.config.kind} is conditioned on labels, and the data have none`);
+  return tf.tensor1d(split.y.subarray(start, end), 'int32');
+}
+
 /** Mean −ELBO terms over a split ({ total, rec, kl } in nats per example). */
 export function evaluateElbo(model: LatentVariableModel, split: Split, opts: { rng: Rng; beta?: number; batchSize?: number; limit?: number }): Record<string, number> {
   const n = Math.min(split.n, opts.limit ?? Infinity);
@@ -21,7 +29,7 @@ export function evaluateElbo(model: LatentVariableModel, split: Split, opts: { r
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(n, s + bs);
     tf.tidy(() => {
-      const terms = elbo(model, rowsOf(split, s, e), { rng: opts.rng, beta: opts.beta ?? 1 });
+      const terms = elbo(model, rowsOf(split, s, e), { rng: opts.rng, beta: opts.beta ?? 1, y: labelsOf(model, split, s, e) });
       const names = Object.keys(terms);
       const v = tf.stack(names.map((k) => tf.sum(terms[k]))).dataSync();
       names.forEach((k, i) => (sums[k] = (sums[k] ?? 0) + v[i]));
@@ -74,19 +82,21 @@ export function importanceSampledNll(
   for (let s = 0; s < n; s += B) {
     const e = Math.min(n, s + B);
     const x = rowsOf(split, s, e);
+    const y = labelsOf(model, split, s, e);
+    // q(z|x) once per block when it is one Gaussian layer; a hierarchical q is encoded with each chunk
     const [mu, logVar] = tf.tidy(() => {
-      const post = model.encode(x);
-      return [post.mu, post.logVar];
+      const post = model.encode(x, y);
+      return post instanceof DiagGaussian ? [post.mu, post.logVar] : [];
     });
-    const q = new DiagGaussian(mu, logVar);
+    const q = mu && logVar ? new DiagGaussian(mu, logVar) : undefined;
     const chunks: Float32Array[] = [];
     for (let done = 0; done < k; done += kc) {
       const kk = Math.min(kc, k - done);
-      const lw = logImportanceWeights(model, x, kk, opts.rng, q);
+      const lw = logImportanceWeights(model, x, kk, opts.rng, q, y);
       chunks.push(lw.dataSync() as Float32Array);
       lw.dispose();
     }
-    tf.dispose([x, mu, logVar]);
+    tf.dispose([x, ...(y ? [y] : []), ...(q ? [mu, logVar] : [])]);
     const lme = logMeanExpRows(chunks, e - s, k);
     for (let b = 0; b < e - s; b++) per[s + b] = -lme[b];
     opts.onProgress?.(e, n);

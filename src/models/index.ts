@@ -1,5 +1,7 @@
 // Build any model from its plain-JSON config (the config file of a saved model rebuilds it exactly).
 import type { Rng } from '../rng.js';
+import { CVAE } from './cvae.js';
+import { HVAE } from './hvae.js';
 import type { LatentVariableModel, ModelConfig } from './types.js';
 import { VAE } from './vae.js';
 
@@ -7,10 +9,16 @@ export function createModel(config: ModelConfig, rng: Rng): LatentVariableModel 
   switch (config.kind) {
     case 'vae':
       return new VAE(config, rng);
+    case 'cvae':
+      return new CVAE(config, rng);
+    case 'hvae':
+      return new HVAE(config, rng);
     default:
-      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae)`);
+      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae or hvae)`);
   }
 }
 
-export type { LatentVariableModel, ModelConfig, VaeConfig, Likelihood } from './types.js';
+export type { LatentVariableModel, ModelConfig, VaeConfig, CvaeConfig, HvaeConfig, Likelihood, Posterior, Prior, LayeredLatent, LayeredPosterior } from './types.js';
 export { VAE } from './vae.js';
+export { CVAE } from './cvae.js';
+export { HVAE, HierarchicalPosterior, HierarchicalPrior } from './hvae.js';

@@ -5,6 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import type { NetworkSpec } from '../nn/index.js';
+import type { Rng } from '../rng.js';
 
 export type Likelihood = 'bernoulli' | 'gaussian';
 
@@ -21,15 +22,70 @@ export interface VaeConfig {
   beta: number;
 }
 
+/** The conditional VAE (src/models/cvae.ts): labels y ∈ {0, …, numClasses − 1} condition q, p(x|·) and the prior. */
+export interface CvaeConfig extends Omit<VaeConfig, 'kind'> {
+  kind: 'cvae';
+  numClasses: number;
+  /** How y enters the encoder and decoder: its one-hot row, or a learned embedding of width embeddingDim. */
+  labelEncoding: 'onehot' | 'embedding';
+  embeddingDim?: number;
+  /** p(z|y): N(0, I) ('standard'), or a Gaussian with a learned μ_y and log σ²_y per class ('learned'). */
+  prior: 'standard' | 'learned';
+}
+
+/** The hierarchical VAE (src/models/hvae.ts): stochastic layers z_1 (next to x) … z_L. */
+export interface HvaeConfig extends Omit<VaeConfig, 'kind'> {
+  kind: 'hvae';
+  /** Widths d_1 … d_L of the stochastic layers, bottom to top (L ≥ 2). */
+  latentDims: number[];
+  /** Σ_l d_l: z travels flat with the layers side by side, [z_1, …, z_L]. */
+  latentDim: number;
+  /** Hidden widths of the MLPs between stochastic layers (the network spec is for x ↔ z_1). */
+  layerHidden: number[];
+}
+
 /** Every model's config is plain JSON with a `kind`; createModel (src/models/index.ts) dispatches on it. */
-export type ModelConfig = VaeConfig;
+export type ModelConfig = VaeConfig | CvaeConfig | HvaeConfig;
+
+/**
+ * A distribution over a tuple of latent layers [z_1, …, z_L], z flat [B, Σ d_l] with the layers side by
+ * side: a hierarchical model's prior p(z) = p(z_L) Π p(z_l | z_{l+1}).
+ */
+export interface LayeredLatent extends Distribution {
+  readonly dims: number[];
+  sample(rng: Rng): tf.Tensor2D;
+  mean(): tf.Tensor2D;
+}
+
+/**
+ * A hierarchical posterior q(z|x) over a tuple of layers. Its KL to the prior has no closed form, so it
+ * answers the per-layer terms at a sample of itself (the ELBO reports them as kl1 … klL).
+ */
+export interface LayeredPosterior extends LayeredLatent {
+  /** Every example repeated L times along the batch (sample-major), for L samples per example. */
+  repeat(L: number): LayeredPosterior;
+  /** Per-unit means and log-variances [B, Σ d_l]; a layer's at the means of the layers above it. */
+  readonly mu: tf.Tensor2D;
+  readonly logVar: tf.Tensor2D;
+  /** Per-layer KL terms [kl_1, …, kl_L] ([B] each) at z, a sample of this q; Σ_l kl_l estimates KL(q ‖ p). */
+  klTerms(z: tf.Tensor2D): tf.Tensor1D[];
+  /** Per-unit KL to the prior [B, Σ d_l] along the mean path (as DiagGaussian's, for latent diagnostics). */
+  klStdNormalPerDim(): tf.Tensor2D;
+}
+
+/** What encode returns: one diagonal-Gaussian layer (VAE, CVAE) or a tuple of layers (HVAE). */
+export type Posterior = DiagGaussian | LayeredPosterior;
+/** What prior returns. */
+export type Prior = StdNormal | DiagGaussian | LayeredLatent;
 
 export interface LatentVariableModel {
   readonly config: ModelConfig;
+  /** Conditional models: how many classes y ranges over (encode, decode and prior then need y). */
+  readonly numClasses?: number;
   /** p(z) (or p(z | y)) for a batch of `batch` examples. */
-  prior(batch: number, y?: tf.Tensor1D): StdNormal | DiagGaussian;
+  prior(batch: number, y?: tf.Tensor1D): Prior;
   /** q(z | x[, y]), x flat [B, D]; y: int32 labels [B] for conditional models. */
-  encode(x: tf.Tensor2D, y?: tf.Tensor1D): DiagGaussian;
+  encode(x: tf.Tensor2D, y?: tf.Tensor1D): Posterior;
   /** p(x | z[, y]), z [B, latentDim]. */
   decode(z: tf.Tensor2D, y?: tf.Tensor1D): Distribution;
   /** Everything the optimizer updates, in a fixed order. */

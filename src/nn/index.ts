@@ -1,8 +1,10 @@
 // Encoder/decoder builders, chosen by the network spec in a model's config.
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { buildConvNetworks, type ConvSpec } from './conv.js';
 import { buildMlp, type MlpSpec } from './mlp.js';
 
-export type NetworkSpec = MlpSpec;
+/** `{ type: 'mlp', hidden, activation? }` or `{ type: 'conv', channels, kernel, stride, dense, activation? }`. */
+export type NetworkSpec = MlpSpec | ConvSpec;
 
 export interface EncoderDecoder {
   /** x (flat, [B, D]) → [B, outDim] */
@@ -23,10 +25,13 @@ export function buildNetworks(spec: NetworkSpec, inputShape: number[], encOut: n
         decoder: buildMlp('decoder', zDim, [...spec.hidden].reverse(), decOut, spec.activation),
       };
     }
+    case 'conv':
+      return buildConvNetworks(spec, inputShape, encOut, zDim, decOut);
     default:
-      throw new Error(`unknown network type "${(spec as { type: string }).type}" (expected mlp)`);
+      throw new Error(`unknown network type "${(spec as { type: string }).type}" (expected mlp or conv)`);
   }
 }
 
 export { buildMlp, type MlpSpec } from './mlp.js';
+export { buildConvNetworks, buildDecoderNet, buildEncoderNet, netBody, type Conditioning, type ConvSpec, type NetBody } from './conv.js';
 export { initTorchStyle } from './init.js';

@@ -1,14 +1,14 @@
 // Importance weighting (Burda et al., 2016). With z_1..z_k ~ q(z|x):
 //   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x)
+//   (for a tuple of layers, log p(z) and log q(z|x) are sums over the layers: the distributions do that)
 //   L_k(x)  = log (1/k) Σ_i w_i  ≤ log p(x),  L_1 = ELBO, L_k → log p(x) as k → ∞
 import * as tf from '@tensorflow/tfjs-core';
-import type { DiagGaussian } from '../distributions/gaussian.js';
-import type { LatentVariableModel } from '../models/types.js';
+import type { LatentVariableModel, Posterior } from '../models/types.js';
 import type { Rng } from '../rng.js';
 import type { Terms } from './elbo.js';
 
 /** log w for k samples per example: [k, B]. `q` may be passed when already computed. */
-export function logImportanceWeights(model: LatentVariableModel, x: tf.Tensor2D, k: number, rng: Rng, q?: DiagGaussian, y?: tf.Tensor1D): tf.Tensor2D {
+export function logImportanceWeights(model: LatentVariableModel, x: tf.Tensor2D, k: number, rng: Rng, q?: Posterior, y?: tf.Tensor1D): tf.Tensor2D {
   return tf.tidy(() => {
     const B = x.shape[0];
     const post = q ?? model.encode(x, y);

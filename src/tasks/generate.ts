@@ -4,28 +4,43 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Rng } from '../rng.js';
 
-/** n new examples: z ~ p(z), then the decoder's mean (or a sample of p(x|z) with `sampleX`). */
-export function generate(model: LatentVariableModel, n: number, rng: Rng, opts: { sampleX?: boolean; temperature?: number } = {}): Float32Array {
+/** Labels as an int32 tensor for a conditional model (required there, checked against its classes); else undefined. */
+function labelTensor(model: LatentVariableModel, y: ArrayLike<number> | undefined, n: number): tf.Tensor1D | undefined {
+  const K = model.numClasses;
+  if (!K) return undefined;
+  if (!y) throw new Error(`this ${model.config.kind} is conditioned on a label: give one per example (0 … ${K - 1})`);
+  if (y.length !== n) throw new Error(`expected ${n} labels, got ${y.length}`);
+  for (let i = 0; i < n; i++) if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= K) throw new Error(`label ${y[i]} is out of range (the model has classes 0 … ${K - 1})`);
+  return tf.tensor1d(Int32Array.from(y), 'int32');
+}
+
+/**
+ * n new examples: z ~ p(z) (p(z|y) given labels `y` for a conditional model), then the decoder's mean
+ * (or a sample of p(x|z) with `sampleX`).
+ */
+export function generate(model: LatentVariableModel, n: number, rng: Rng, opts: { sampleX?: boolean; temperature?: number; y?: ArrayLike<number> } = {}): Float32Array {
   return tf.tidy(() => {
-    let z = model.prior(n).sample(rng) as tf.Tensor2D;
+    const y = labelTensor(model, opts.y, n);
+    let z = model.prior(n, y).sample(rng) as tf.Tensor2D;
     if (opts.temperature !== undefined && opts.temperature !== 1) z = tf.mul(z, opts.temperature) as tf.Tensor2D;
-    const px = model.decode(z);
+    const px = model.decode(z, y);
     return (opts.sampleX ? px.sample(rng) : px.mean()).dataSync() as Float32Array;
   });
 }
 
-/** The decoder's mean at the posterior mean: x̂ = E[x | z = μ(x)]. */
-export function reconstruct(model: LatentVariableModel, x: Float32Array, n: number): Float32Array {
+/** The decoder's mean at the posterior mean: x̂ = E[x | z = μ(x)] (given the labels `y` for a conditional model). */
+export function reconstruct(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): Float32Array {
   return tf.tidy(() => {
-    const q = model.encode(tf.tensor2d(x, [n, x.length / n]));
-    return model.decode(q.mu).mean().dataSync() as Float32Array;
+    const yt = labelTensor(model, y, n);
+    const q = model.encode(tf.tensor2d(x, [n, x.length / n]), yt);
+    return model.decode(q.mu, yt).mean().dataSync() as Float32Array;
   });
 }
 
-/** Posterior means and log-variances of q(z|x), [n, d] each. */
-export function encode(model: LatentVariableModel, x: Float32Array, n: number): { mu: Float32Array; logVar: Float32Array; dim: number } {
+/** Posterior means and log-variances of q(z|x) (q(z|x,y) given labels), [n, d] each. */
+export function encode(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): { mu: Float32Array; logVar: Float32Array; dim: number } {
   return tf.tidy(() => {
-    const q = model.encode(tf.tensor2d(x, [n, x.length / n]));
+    const q = model.encode(tf.tensor2d(x, [n, x.length / n]), labelTensor(model, y, n));
     return { mu: q.mu.dataSync() as Float32Array, logVar: q.logVar.dataSync() as Float32Array, dim: q.mu.shape[1] };
   });
 }

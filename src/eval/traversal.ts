@@ -1,0 +1,146 @@
+// Latent traversals: starting from a base code z, sweep one latent dimension at a time over evenly spaced
+// values (default −3 … 3) and decode each code to the decoder's mean image. One row per dimension, rows
+// ordered by the dimension's KL to the prior (most informative first) when the KL is given.
+//
+//   latentTraversal(model, z, opts) → the decoded images, rows × steps
+//   traversalGrid(t)                → one image: a row per dimension, a column per value (io/png imageGrid)
+//   traversalGif(t)                 → an animated GIF: frame s shows every dimension at value s (io/gif encodeGif),
+//                                     played forth and back
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { LatentVariableModel } from '../models/types.js';
+import { imageGrid, type GridOptions, type Image } from '../io/png.js';
+import { encodeGif, type GifOptions } from '../io/gif.js';
+
+export interface TraversalOptions {
+  /** Values per dimension, evenly spaced over [−limit, limit] (default 11, so 0 is one of them). */
+  steps?: number;
+  /** Half-width of the sweep (default 3: ±3 prior standard deviations). */
+  limit?: number;
+  /** Per-dimension KL to the prior (e.g. the latent report's klPerDim): rows sorted by it, largest first. */
+  kl?: ArrayLike<number>;
+  /** Explicit rows (dimension indices, in order); overrides the KL ordering. */
+  dims?: readonly number[];
+  /** Keep only the first maxRows rows (after ordering). */
+  maxRows?: number;
+  /** Class label for conditional models (decode needs y). */
+  y?: number;
+  /** Codes decoded per call (default 256). */
+  batchSize?: number;
+}
+
+export interface Traversal {
+  /** rows × steps images, each h × w × c, row-major: image (r, s) at ((r · steps + s) · h · w · c). */
+  images: Float32Array;
+  /** The latent dimension of each row. */
+  dims: number[];
+  /** The values each dimension takes, left to right. */
+  values: number[];
+  rows: number;
+  steps: number;
+  /** [h, w, c] of one image. */
+  shape: [number, number, number];
+}
+
+/** Row order: by KL (descending, ties to the lower index), else 0 … latentDim − 1. */
+export function traversalOrder(latentDim: number, opts: Pick<TraversalOptions, 'kl' | 'dims' | 'maxRows'> = {}): number[] {
+  let dims: number[];
+  if (opts.dims) {
+    dims = [...opts.dims];
+    for (const d of dims) if (!Number.isInteger(d) || d < 0 || d >= latentDim) throw new Error(`traversal: dimension ${d} out of range 0..${latentDim - 1}`);
+  } else if (opts.kl) {
+    const kl = opts.kl;
+    if (kl.length !== latentDim) throw new Error(`traversal: kl has ${kl.length} values, the model ${latentDim} latent dimensions`);
+    dims = Array.from({ length: latentDim }, (_, i) => i).sort((a, b) => kl[b] - kl[a] || a - b);
+  } else {
+    dims = Array.from({ length: latentDim }, (_, i) => i);
+  }
+  if (opts.maxRows !== undefined) {
+    if (!Number.isInteger(opts.maxRows) || opts.maxRows < 1) throw new Error(`traversal: maxRows must be a positive integer, got ${opts.maxRows}`);
+    dims = dims.slice(0, opts.maxRows);
+  }
+  if (dims.length === 0) throw new Error('traversal: no dimensions to traverse');
+  return dims;
+}
+
+function imageShape(model: LatentVariableModel): [number, number, number] {
+  const s = model.config.inputShape;
+  if (s.length === 3 && (s[2] === 1 || s[2] === 3)) return [s[0], s[1], s[2]];
+  if (s.length === 2) return [s[0], s[1], 1];
+  throw new Error(`traversal: the model's inputs [${s.join(', ')}] are not images (need [h, w, 1] or [h, w, 3])`);
+}
+
+/** Decodes the traversal codes of `z` (length latentDim) to the decoder's mean images. */
+export function latentTraversal(model: LatentVariableModel, z: ArrayLike<number>, opts: TraversalOptions = {}): Traversal {
+  const latentDim = model.config.latentDim;
+  if (z.length !== latentDim) throw new Error(`traversal: base z has ${z.length} values, the model ${latentDim} latent dimensions`);
+  for (let i = 0; i < z.length; i++) if (!Number.isFinite(z[i])) throw new Error(`traversal: base z[${i}] is not finite`);
+  const steps = opts.steps ?? 11;
+  const limit = opts.limit ?? 3;
+  if (!Number.isInteger(steps) || steps < 2) throw new Error(`traversal: steps must be an integer >= 2, got ${steps}`);
+  if (!(limit > 0) || !Number.isFinite(limit)) throw new Error(`traversal: limit must be a positive number, got ${limit}`);
+  const bs = opts.batchSize ?? 256;
+  if (model.numClasses !== undefined && opts.y === undefined) throw new Error('traversal: a conditional model needs a class label (y)');
+  const shape = imageShape(model);
+  const D = shape[0] * shape[1] * shape[2];
+  const dims = traversalOrder(latentDim, opts);
+  const values = Array.from({ length: steps }, (_, s) => -limit + (2 * limit * s) / (steps - 1));
+  values[steps - 1] = limit;
+  const rows = dims.length;
+  const total = rows * steps;
+  const codes = new Float32Array(total * latentDim);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s < steps; s++) {
+      const o = (r * steps + s) * latentDim;
+      for (let j = 0; j < latentDim; j++) codes[o + j] = z[j];
+      codes[o + dims[r]] = values[s];
+    }
+  }
+  const images = new Float32Array(total * D);
+  for (let a = 0; a < total; a += bs) {
+    const m = Math.min(bs, total - a);
+    const px = tf.tidy(() => {
+      const zt = tf.tensor2d(codes.subarray(a * latentDim, (a + m) * latentDim), [m, latentDim]);
+      const y = opts.y !== undefined ? tf.tensor1d(new Int32Array(m).fill(opts.y), 'int32') : undefined;
+      return model.decode(zt, y).mean().dataSync();
+    });
+    if (px.length !== m * D) throw new Error(`traversal: the decoder returned ${px.length} values for ${m} images of ${D}`);
+    images.set(px, a * D);
+  }
+  return { images, dims, values, rows, steps, shape };
+}
+
+/** One row per dimension, one column per value. */
+export function traversalGrid(t: Traversal, opts: Omit<GridOptions, 'cols'> = {}): Image {
+  const [h, w, c] = t.shape;
+  return imageGrid(t.images, t.rows * t.steps, h, w, c, { ...opts, cols: t.steps });
+}
+
+export interface TraversalGifOptions extends GifOptions {
+  /** Cells per row of each frame (default ceil(sqrt(rows))). */
+  cols?: number;
+  pad?: number;
+  padValue?: number;
+  /** Play the values forth and back (default true). */
+  pingPong?: boolean;
+}
+
+/** Animated GIF: frame s is the grid of every row's image at value s. */
+export function traversalGif(t: Traversal, opts: TraversalGifOptions = {}): Uint8Array {
+  const [h, w, c] = t.shape;
+  const size = h * w * c;
+  const order = Array.from({ length: t.steps }, (_, s) => s);
+  if (opts.pingPong ?? true) for (let s = t.steps - 2; s > 0; s--) order.push(s);
+  let width = 0;
+  let height = 0;
+  const frames = order.map((s) => {
+    const cells = new Float32Array(t.rows * size);
+    for (let r = 0; r < t.rows; r++) cells.set(t.images.subarray((r * t.steps + s) * size, (r * t.steps + s + 1) * size), r * size);
+    const g = imageGrid(cells, t.rows, h, w, c, { cols: opts.cols, pad: opts.pad, padValue: opts.padValue });
+    width = g.width;
+    height = g.height;
+    return g.pixels;
+  });
+  if (c !== 1 && c !== 3) throw new Error(`traversalGif: channels must be 1 or 3, got ${c}`);
+  return encodeGif(frames, width, height, c, { delayMs: opts.delayMs, repeat: opts.repeat, scale: opts.scale });
+}
