@@ -1,14 +1,15 @@
 // Times the canonical conv VAE at batch 128: forward + backward of its convolution layers alone, and
 // a whole training step (forward, backward, Adam), on vaekit's native backend, on tfjs-cpu, and on
 // PyTorch (the protocol's peer: /usr/bin/python3, torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1)
-// when it is installed. Prints ms/step (median of the timed steps) and which path the native
-// convolutions chose per shape.
+// when it is installed. Prints ms/step (median and min of the timed steps; the min is the steadier
+// figure on a shared machine) and which path the native convolutions took per shape.
 //
-//   node --import tsx bench/native-conv-step.ts                  # native + PyTorch, 1 step of tfjs-cpu
+//   node --import tsx bench/native-conv-step.ts                  # native, PyTorch, 1 step of tfjs-cpu
 //   node --import tsx bench/native-conv-step.ts --steps 30 --cpu-steps 0 --conv-mode onednn
 //
-// Options: --steps N (timed steps, default 20), --warmup N (default 9; the auto-tuner needs 8 calls
-// per shape), --cpu-steps N (tfjs-cpu timed steps, default 1, 0 skips it: about a minute a step),
+// Options: --steps N (timed steps, default 20), --warmup N (default 9), --cpu-steps N (tfjs-cpu
+// timed steps, default 1; 0 skips it), --cpu-batch N (tfjs-cpu's batch, default 16, its times scaled
+// to 128: both parts of the step are linear in the batch, and 128 takes minutes a step),
 // --conv-mode auto|tune|onednn|gemm, --conv-blas onednn|openblas, --threads N (both sides; default 2,
 // as the protocol), --no-torch, --json.
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,7 +24,8 @@ import { registerConvKernels, hasNativeConv, type NativeConvAddon } from '../src
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADDON = path.join(ROOT, 'build/Release/vaekit_native.node');
-const B = 128;
+const BATCH = 128;
+let B = BATCH; // the batch of the backend being timed (tfjs-cpu: --cpu-batch)
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,6 +34,7 @@ function arg(name: string, def: string): string {
 const steps = Number(arg('steps', '20'));
 const warmup = Number(arg('warmup', '9'));
 const cpuSteps = Number(arg('cpu-steps', '1'));
+const cpuBatch = Number(arg('cpu-batch', '16'));
 const convMode = arg('conv-mode', 'auto') as 'auto' | 'tune' | 'onednn' | 'gemm';
 const convBlas = arg('conv-blas', 'onednn') as 'onednn' | 'openblas';
 const threads = Number(arg('threads', '2'));
@@ -239,29 +242,38 @@ function timeTorch(): (Timing & { note: string }) | { error: string } {
 
 // -------------------------------------------------------------------------------------------- main
 
+const progress = (m: string) => process.stderr.write(`${m}\n`);
 const native = await nativeBackend();
 native.addon.convConfig({ mode: convMode, blas: convBlas, clearCache: true });
 const rows: ({ backend: string; note: string } & Partial<Timing>)[] = [];
+progress(`timing ${native.name} ...`);
 const n = await timeBackend(native.name, steps, warmup);
 rows.push({ backend: native.name, ...n, note: native.note });
 const stats = native.addon.convStats();
 if (cpuSteps > 0) {
+  progress(`timing tfjs-cpu at batch ${cpuBatch} ...`);
+  B = cpuBatch;
   const c = await timeBackend('cpu', cpuSteps, 0);
-  rows.push({ backend: 'cpu', ...c, note: `tfjs-backend-cpu, ${cpuSteps} step(s), no warm-up` });
+  B = BATCH;
+  const k = BATCH / cpuBatch;
+  const scaled = { convMs: c.convMs * k, stepMs: c.stepMs * k, convMinMs: c.convMinMs * k, stepMinMs: c.stepMinMs * k };
+  const how = cpuBatch === BATCH ? '' : `, measured at batch ${cpuBatch} and scaled x${k}`;
+  rows.push({ backend: 'cpu', ...scaled, note: `tfjs-backend-cpu, ${cpuSteps} step(s), no warm-up${how}` });
 }
 if (!noTorch) {
+  progress('timing PyTorch ...');
   const t = timeTorch();
   rows.push('error' in t ? { backend: 'pytorch', note: `not run: ${t.error}` } : { backend: 'pytorch', ...t });
 }
 const info = native.addon.convConfig();
 if (asJson) {
-  console.log(JSON.stringify({ batch: B, steps, warmup, conv: info, rows, stats }, null, 2));
+  console.log(JSON.stringify({ batch: BATCH, steps, warmup, conv: info, rows, stats }, null, 2));
 } else {
   const f = (v?: number) => (v === undefined ? '—' : v.toFixed(1));
-  console.log(`canonical conv VAE, batch ${B}; ms/step: median (min) of ${steps} steps after ${warmup} warm-up`);
+  console.log(`canonical conv VAE, batch ${BATCH}; ms/step: median (min) of ${steps} steps after ${warmup} warm-up`);
   console.log(`native conv: oneDNN ${info.onednnVersion} (${info.runtime}, ${info.threads} threads), mode ${info.mode}, im2col sgemm ${info.blas}`);
-  console.log(`${'backend'.padEnd(14)} ${'conv fwd+bwd'.padStart(16)} ${'whole step'.padStart(16)}  note`);
-  const cell = (m?: number, lo?: number) => (m === undefined ? '—' : `${f(m)} (${f(lo)})`).padStart(16);
+  console.log(`${'backend'.padEnd(14)} ${'conv fwd+bwd'.padStart(20)} ${'whole step'.padStart(20)}  note`);
+  const cell = (m?: number, lo?: number) => (m === undefined ? '—' : `${f(m)} (${f(lo)})`).padStart(20);
   for (const r of rows) console.log(`${r.backend.padEnd(14)} ${cell(r.convMs, r.convMinMs)} ${cell(r.stepMs, r.stepMinMs)}  ${r.note}`);
   const torch = rows.find((r) => r.backend === 'pytorch' && r.stepMs !== undefined);
   if (torch) {

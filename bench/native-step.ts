@@ -218,7 +218,7 @@ function torchStep(n: number, w: number): { median: number; torch: string } | { 
   const r = spawnSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, String(n), String(w)], {
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '2' },
     encoding: 'utf8',
-    timeout: 300_000,
+    timeout: 600_000,
   });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
   try {
@@ -295,7 +295,7 @@ if (reg.ok) {
 }
 
 if (!noTorch) {
-  const t = torchStep(Math.max(50, Math.min(steps, 300)), 20);
+  const t = torchStep(Math.max(10, Math.min(steps, 50)), 5);
   out.torch = t;
   if ('error' in t) lines.push(`PyTorch: not measured (${t.error})`);
   else lines.push(`PyTorch ${t.torch.padEnd(6)} ${t.median.toFixed(2).padStart(9)} ms/step  (median; torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1)`);

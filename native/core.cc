@@ -1332,6 +1332,108 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// concat([arrays], inners[], outer, out): out row o = [a_0 row o (inner_0 elements), a_1 row o, ...];
+// any element size (all arrays of one type).
+Napi::Value Concat(const Napi::CallbackInfo& info) {
+  Napi::Array arr = info[0].As<Napi::Array>();
+  auto inners = Shape(info[1]);
+  int64_t outer = info[2].As<Napi::Number>().Int64Value();
+  Napi::TypedArray ot = info[3].As<Napi::TypedArray>();
+  uint32_t k = arr.Length();
+  if (inners.size() != k) return Fail(info, "concat: bad arguments");
+  size_t es = ot.ElementSize();
+  std::vector<const uint8_t*> ps(k);
+  int64_t row = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    Napi::TypedArray t = arr.Get(i).As<Napi::TypedArray>();
+    if (t.ElementSize() != es || (int64_t)t.ElementLength() != inners[i] * outer) return Fail(info, "concat: input size");
+    ps[i] = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+    row += inners[i];
+  }
+  if ((int64_t)ot.ElementLength() != row * outer) return Fail(info, "concat: output size");
+  uint8_t* O = static_cast<uint8_t*>(ot.ArrayBuffer().Data()) + ot.ByteOffset();
+  ParallelFor(
+      (size_t)outer, std::max<size_t>(1, 65536 / (size_t)std::max<int64_t>(row, 1)),
+      [&](size_t s, size_t e) {
+        for (size_t o = s; o < e; o++) {
+          uint8_t* dst = O + o * row * es;
+          for (uint32_t i = 0; i < k; i++) {
+            size_t b = (size_t)inners[i] * es;
+            std::memcpy(dst, ps[i] + o * b, b);
+            dst += b;
+          }
+        }
+      },
+      1);
+  return info.Env().Undefined();
+}
+
+// tile(x, shape, reps, out): any element size
+Napi::Value Tile(const Napi::CallbackInfo& info) {
+  Napi::TypedArray xt = info[0].As<Napi::TypedArray>();
+  auto shape = Shape(info[1]);
+  auto reps = Shape(info[2]);
+  Napi::TypedArray ot = info[3].As<Napi::TypedArray>();
+  const size_t R = shape.size(), es = xt.ElementSize();
+  if (reps.size() != R || ot.ElementSize() != es || (int64_t)xt.ElementLength() != SizeOf(shape))
+    return Fail(info, "tile: bad arguments");
+  std::vector<int64_t> oshape(R);
+  for (size_t d = 0; d < R; d++) oshape[d] = shape[d] * reps[d];
+  if ((int64_t)ot.ElementLength() != SizeOf(oshape)) return Fail(info, "tile: output size");
+  const int64_t total = SizeOf(oshape);
+  if (total == 0) return info.Env().Undefined();
+  const uint8_t* X = static_cast<uint8_t*>(xt.ArrayBuffer().Data()) + xt.ByteOffset();
+  uint8_t* O = static_cast<uint8_t*>(ot.ArrayBuffer().Data()) + ot.ByteOffset();
+  if (R == 0) {
+    std::memcpy(O, X, es);
+    return info.Env().Undefined();
+  }
+  // Build the output dimension by dimension from the innermost: after step d, the block
+  // [d..R) of every leading index is complete; copy it reps[d]-1 times along dim d.
+  // Step 0: scatter the input rows (innermost dim) into place, each repeated reps[R-1] times.
+  std::vector<int64_t> istr(R), ostr(R);
+  int64_t a = 1, b = 1;
+  for (int64_t d = (int64_t)R - 1; d >= 0; d--) {
+    istr[d] = a;
+    ostr[d] = b;
+    a *= shape[d];
+    b *= oshape[d];
+  }
+  const int64_t inner = shape[R - 1];
+  const int64_t rows = SizeOf(shape) / std::max<int64_t>(inner, 1);
+  std::vector<int64_t> idx(R, 0);
+  // place input row r at output offset of its index (all leading reps = 0)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t rem = r, off = 0;
+    for (int64_t d = (int64_t)R - 2; d >= 0; d--) {
+      int64_t c = rem % shape[d];
+      rem /= shape[d];
+      off += c * ostr[d];
+    }
+    uint8_t* dst = O + off * es;
+    for (int64_t t = 0; t < reps[R - 1]; t++) std::memcpy(dst + t * inner * es, X + r * inner * es, inner * es);
+  }
+  // for d = R-2 .. 0: every block of dim d+1.. (size ostr[d] elements) at index i < shape[d] is complete
+  // for leading indices < shape; replicate along dim d
+  for (int64_t d = (int64_t)R - 2; d >= 0; d--) {
+    // iterate over leading indices [0, d) within the original extents
+    int64_t lead = 1;
+    for (int64_t q = 0; q < d; q++) lead *= shape[q];
+    const int64_t blk = shape[d] * ostr[d];  // one filled period along d
+    for (int64_t l = 0; l < lead; l++) {
+      int64_t rem = l, off = 0;
+      for (int64_t q = d - 1; q >= 0; q--) {
+        int64_t c = rem % shape[q];
+        rem /= shape[q];
+        off += c * ostr[q];
+      }
+      uint8_t* base = O + off * es;
+      for (int64_t t = 1; t < reps[d]; t++) std::memcpy(base + t * blk * es, base, blk * es);
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // ------------------------------------------------------------------------------------------------
 // fused VAE likelihoods (per-example over rows of [N, D])
 
@@ -1733,6 +1835,8 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
   exports.Set("slice", Napi::Function::New(env, Slice, "slice"));
   exports.Set("pad", Napi::Function::New(env, Pad, "pad"));
+  exports.Set("concat", Napi::Function::New(env, Concat, "concat"));
+  exports.Set("tile", Napi::Function::New(env, Tile, "tile"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("bernoulliNll", Napi::Function::New(env, BernoulliNll, "bernoulliNll"));
   exports.Set("bernoulliNllGrad", Napi::Function::New(env, BernoulliNllGrad, "bernoulliNllGrad"));

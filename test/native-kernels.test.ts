@@ -370,6 +370,44 @@ test('softmax (last axis) and logSoftmax, with gradients', { skip }, async () =>
   await check('softmax with extreme logits', [big], (t) => tf.softmax(t), { atol: 1e-6, grad: false });
 });
 
+test('split, unstack, concat, stack and tile (float32 and int32)', { skip }, async () => {
+  const ints = (shape: number[]): In => ({ shape, data: Int32Array.from({ length: size(shape) }, (_, i) => i * 3 - 7), dtype: 'int32' });
+  const exact = async (what: string, inputs: In[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) => {
+    const [c, n] = await both(inputs, f);
+    assert.equal(n.length, c.length, what);
+    c.forEach((o, k) => {
+      assert.deepEqual(n[k].shape, o.shape, `${what}[${k}] shape`);
+      assert.equal(n[k].dtype, o.dtype, `${what}[${k}] dtype`);
+      assert.deepEqual(Array.from(n[k].data), Array.from(o.data), `${what}[${k}]`);
+    });
+  };
+  for (const mk of [randn, ints]) {
+    await exact('split [128,40] in 2 along 1', [mk([128, 40])], (t) => tf.split(t, 2, 1));
+    await exact('split [6,10] [3,-1] along 1', [mk([6, 10])], (t) => tf.split(t, [3, -1], 1));
+    await exact('split [4,3,5] along 0', [mk([4, 3, 5])], (t) => tf.split(t, [1, 3], 0));
+    await exact('split [2,6,3] along -2', [mk([2, 6, 3])], (t) => tf.split(t, 3, -2));
+    await exact('unstack [3,4,5] axis 1', [mk([3, 4, 5])], (t) => tf.unstack(t, 1));
+    await exact('unstack [3,4] axis 0', [mk([3, 4])], (t) => tf.unstack(t, 0));
+    await exact('concat axis 1', [mk([5, 3]), mk([5, 4]), mk([5, 1])], (a, b, c) => tf.concat([a, b, c], 1));
+    await exact('concat axis 0', [mk([2, 3]), mk([4, 3])], (a, b) => tf.concat([a, b], 0));
+    await exact('concat axis 1 of 3d', [mk([2, 3, 4]), mk([2, 1, 4])], (a, b) => tf.concat([a, b], 1));
+    await exact('concat with empty', [mk([2, 3]), mk([2, 0])], (a, b) => tf.concat([a, b], 1));
+    await exact('stack axis 0', [mk([3, 4]), mk([3, 4])], (a, b) => tf.stack([a, b], 0));
+    await exact('stack axis 1', [mk([3, 4]), mk([3, 4]), mk([3, 4])], (a, b, c) => tf.stack([a, b, c], 1));
+    await exact('stack axis -1', [mk([3, 4]), mk([3, 4])], (a, b) => tf.stack([a, b], -1));
+    await exact('tile [2,3] x [3,2]', [mk([2, 3])], (t) => tf.tile(t, [3, 2]));
+    await exact('tile [2,1,3] x [1,4,2]', [mk([2, 1, 3])], (t) => tf.tile(t, [1, 4, 2]));
+    await exact('tile [5] x [3]', [mk([5])], (t) => tf.tile(t, [3]));
+    await exact('tile [128,20] x [4,1]', [mk([128, 20])], (t) => tf.tile(t, [4, 1]));
+    await exact('tile [2,3,4,2] x [2,1,3,1]', [mk([2, 3, 4, 2])], (t) => tf.tile(t, [2, 1, 3, 1]));
+  }
+  // gradients go through slice/pad/concat/sum
+  await check('split grad', [randn([8, 10])], (t) => { const [a, b] = tf.split(t, [4, 6], 1); return tf.add(tf.mul(a, 2), tf.sum(b, 1, true)); });
+  await check('concat grad', [randn([3, 2]), randn([3, 5])], (a, b) => tf.concat([a, b], 1));
+  await check('tile grad', [randn([2, 3])], (t) => tf.tile(t, [2, 2]));
+  await check('stack grad', [randn([4, 3]), randn([4, 3])], (a, b) => tf.stack([a, b], 1));
+});
+
 test('matMul: transposes, batches, broadcast batches; forward and gradients', { skip }, async () => {
   const cases: [number, number, number][] = [
     [1, 1, 1],

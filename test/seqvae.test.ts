@@ -138,7 +138,7 @@ describe('sequence VAE', () => {
     const g = p.mean();
     assert.deepEqual(g.shape, [3, 162]);
     const toks = tokensOf(g.dataSync(), 6, 27);
-    assert.equal(g.dataSync().reduce((a, b) => a + b, 0), 18);
+    assert.equal(Array.from(g.dataSync()).reduce((a, b) => a + b, 0), 18);
     for (let i = 0; i < 3; i++) {
       const row = Array.from(toks.subarray(i * 6, i * 6 + 6));
       const end = row.indexOf(0);

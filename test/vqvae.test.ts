@@ -280,7 +280,7 @@ describe('VQ-VAE', () => {
         {
           kind: 'vqvae', inputShape: [28, 28, 1], network: { type: 'mlp', hidden: [256] }, likelihood: 'gaussian', sigma: 0.1,
           codebookSize: 32, codeDim: 8, numCodes: 8, commitment: 0.25, ema: { decay: 0.99, epsilon: 1e-5 }, restartAfter: 20,
-          prior: { type: 'pixelcnn', channels: 32, layers: 7 },
+          prior: { type: 'pixelcnn', channels: 16, layers: 3 },
         },
         new Rng(1),
       );
@@ -301,11 +301,17 @@ describe('VQ-VAE', () => {
       assert.ok(after.mse < before.mse && after.psnr > before.psnr, `test MSE ${before.mse} → ${after.mse}`);
     });
 
-    it('the prior learns the codes, and samples decode from valid code grids', async () => {
+    const convGrads = () => !!tf.getKernel('Conv2DBackpropFilter', tf.getBackend());
+    it('the prior learns the codes, and samples decode from valid code grids', async (t) => {
+      if (!convGrads()) {
+        await assert.rejects(trainPrior(model, data, { epochs: 1, batchSize: 64, seed: 4 }), /convolution gradients/);
+        model.dispose();
+        return t.skip(`the ${tf.getBackend()} backend has no convolution gradients`);
+      }
       const base = evaluateVq(model, data.test);
-      const { metrics } = await trainPrior(model, data, { epochs: 4, batchSize: 64, seed: 4, progress: 'none', log: () => {}, optimizer: { kind: 'adam', lr: 3e-3 } });
-      assert.ok(metrics[3].loss < metrics[0].loss, `prior NLL per epoch ${metrics.map((m) => m.loss)}`);
-      assert.ok(metrics[3].test_loss < 8 * Math.log(32), `test −log p(k) ${metrics[3].test_loss} vs uniform ${8 * Math.log(32)}`);
+      const { metrics } = await trainPrior(model, data, { epochs: 3, batchSize: 64, seed: 4, progress: 'none', log: () => {}, optimizer: { kind: 'adam', lr: 3e-3 } });
+      assert.ok(metrics[2].loss < metrics[0].loss, `prior NLL per epoch ${metrics.map((m) => m.loss)}`);
+      assert.ok(metrics[2].test_loss < 8 * Math.log(32), `test −log p(k) ${metrics[2].test_loss} vs uniform ${8 * Math.log(32)}`);
       const after = evaluateVq(model, data.test);
       assert.ok(after.bound < base.bound, 'the learned prior tightens the bound');
       const rng = new Rng(11);

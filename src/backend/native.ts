@@ -1,11 +1,19 @@
 // The native backend: tfjs-backend-cpu with its hot kernels replaced by the N-API addon (native/).
 //
 // `registerNativeBackend()` loads build/Release/vaekit_native.node, registers a backend named
-// 'vaekit-native' (a MathBackendCPU subclass, so every tensor is a Float32Array in JS memory and
-// every cpu kernel works unchanged), copies all cpu kernels onto it and then overrides the hot ones
-// (matmul, elementwise with broadcasting, reductions, transpose, slice, AddN) with native code.
-// Kernels fall back to the cpu implementation for dtypes or cases they do not handle (int32, bool,
-// complex). It also registers the fused VAE kernels used by src/backend/fused.ts.
+// 'vaekit-native' (a MathBackendCPU subclass, so every tensor is a typed array in JS memory and every
+// cpu kernel works unchanged), copies all cpu kernels onto it and overrides the hot ones with native
+// code: BatchMatMul/_FusedMatMul (OpenBLAS sgemm split across vaekit's thread pool, fused bias and
+// activation), elementwise binary ops with N-d broadcasting and comparisons, unary ops, Sum/Mean/Max/
+// Min/Prod over any axes, AddN, Transpose, Slice, PadV2 (slice gradients), SplitV/Unpack/Concat/
+// Pack/Tile, Softmax; plus the fused VAE kernels of src/backend/fused.ts and the convolution kernels
+// of native-conv.ts. Native kernels fall back to the cpu implementation for dtypes or cases they do
+// not handle (int32, bool, complex).
+//
+// Environment: VAEKIT_THREADS (threads of the native kernels, default 2), VAEKIT_SPIN_US (how long
+// idle pool workers spin before sleeping, default 100), VAEKIT_POOL_MB (memory kept for reusing
+// kernel outputs, default 256; 0 disables), VAEKIT_GEMM_MODE=blas (let OpenBLAS thread GEMMs itself
+// instead; for comparison), VAEKIT_KERNEL_PROFILE=1 (time per kernel on stderr at exit).
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
@@ -471,6 +479,131 @@ function softmaxKernel(addon: any): KernelFunc {
   };
 }
 
+type Arr = Float32Array | Int32Array | Uint8Array;
+/** Values of a float32/int32/bool tensor as their typed array, else null. */
+function plainValues(backend: Backend, t: TI | undefined): Arr | null {
+  if (!t) return null;
+  const v = backend.data.get(t.dataId)?.values;
+  if (t.dtype === 'float32' && v instanceof Float32Array) return v;
+  if (t.dtype === 'int32' && v instanceof Int32Array) return v;
+  if (t.dtype === 'bool' && v instanceof Uint8Array) return v;
+  return null;
+}
+function allocLike(dtype: tf.DataType, n: number): Arr {
+  return dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
+}
+
+/** Copies box [begin, begin+size) of x into a new tensor (native strided copy). */
+function sliceInto(addon: any, backend: Backend, x: TI, v: Arr, begin: number[], size: number[]): TI {
+  const o = allocLike(x.dtype, sizeOf(size));
+  addon.slice(v, x.shape, begin, size, o);
+  return out(backend, size, o, x.dtype);
+}
+
+function splitVKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('SplitV');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const v = plainValues(backend, x);
+    if (!v) return fallback(args);
+    const { numOrSizeSplits, axis } = args.attrs as any;
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+    const begin = new Array(x.shape.length).fill(0);
+    return sizes.map((n) => {
+      const size = x.shape.slice();
+      size[ax] = n;
+      const r = sliceInto(addon, backend, x, v, begin.slice(), size);
+      begin[ax] += n;
+      return r;
+    });
+  };
+}
+
+function unpackKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Unpack');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).value;
+    const v = plainValues(backend, x);
+    if (!v) return fallback(args);
+    let axis: number = (args.attrs as any).axis;
+    if (axis < 0) axis += x.shape.length;
+    const outShape = x.shape.filter((_, i) => i !== axis);
+    const size = x.shape.slice();
+    size[axis] = 1;
+    const res: TI[] = [];
+    for (let i = 0; i < x.shape[axis]; i++) {
+      const begin = new Array(x.shape.length).fill(0);
+      begin[axis] = i;
+      const o = allocLike(x.dtype, sizeOf(size));
+      addon.slice(v, x.shape, begin, size, o);
+      res.push(out(backend, outShape, o, x.dtype));
+    }
+    return res;
+  };
+}
+
+/** Concatenation of same-dtype tensors along `axis` (shapes already validated by the op). */
+function concatCore(addon: any, backend: Backend, ts: TI[], axis: number, outShape: number[]): TI | null {
+  const vs: Arr[] = [];
+  for (const t of ts) {
+    const v = plainValues(backend, t);
+    if (!v || t.dtype !== ts[0].dtype) return null;
+    vs.push(v);
+  }
+  const outer = sizeOf(outShape.slice(0, axis));
+  const inners = ts.map((t) => sizeOf(t.shape.slice(axis)));
+  const o = allocLike(ts[0].dtype, sizeOf(outShape));
+  addon.concat(vs, inners, outer, o);
+  return out(backend, outShape, o, ts[0].dtype);
+}
+
+function concatKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Concat');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const ts = (args.inputs as unknown as TI[]).filter((t) => sizeOf(t.shape) > 0);
+    if (ts.length < 2) return fallback(args);
+    const all = args.inputs as unknown as TI[];
+    const axis = tf.util.parseAxisParam((args.attrs as any).axis, all[0].shape)[0];
+    const outShape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
+    return concatCore(addon, backend, ts, axis, outShape) ?? fallback(args);
+  };
+}
+
+function packKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Pack');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const ts = args.inputs as unknown as TI[];
+    if (ts.length < 2) return fallback(args);
+    let axis: number = (args.attrs as any).axis;
+    const rank = ts[0].shape.length;
+    if (axis < 0) axis += rank + 1;
+    const outShape = ts[0].shape.slice();
+    outShape.splice(axis, 0, ts.length);
+    const shaped = ts.map((t) => ({ ...t, shape: t.shape.slice(0, axis).concat([1], t.shape.slice(axis)) }));
+    return concatCore(addon, backend, shaped, axis, outShape) ?? fallback(args);
+  };
+}
+
+function tileKernel(addon: any): KernelFunc {
+  const fallback = cpuKernel('Tile');
+  return (args) => {
+    const backend = args.backend as Backend;
+    const x = (args.inputs as Record<string, TI>).x;
+    const v = plainValues(backend, x);
+    const reps: number[] = (args.attrs as any).reps;
+    if (!v || reps.length !== x.shape.length) return fallback(args);
+    const shape = x.shape.map((d, i) => d * reps[i]);
+    const o = allocLike(x.dtype, sizeOf(shape));
+    addon.tile(v, x.shape, reps, o);
+    return out(backend, shape, o, x.dtype);
+  };
+}
+
 // ------------------------------------------------------------------------------------------------
 // fused VAE kernels (used by src/backend/fused.ts; inputs are validated there)
 
@@ -594,10 +727,45 @@ function coreKernels(addon: any): Record<string, KernelFunc> {
   ks.Slice = sliceKernel(addon);
   ks.PadV2 = padKernel(addon);
   ks.Softmax = softmaxKernel(addon);
+  ks.SplitV = splitVKernel(addon);
+  ks.Unpack = unpackKernel(addon);
+  ks.Concat = concatKernel(addon);
+  ks.Pack = packKernel(addon);
+  ks.Tile = tileKernel(addon);
   return ks;
 }
 
 let state: NativeLoadResult | null = null;
+
+/** VAEKIT_KERNEL_PROFILE=1: time every kernel of the native backend; table on stderr at exit. */
+function profileKernels(native: Set<string>): void {
+  const stats = new Map<string, { ms: number; n: number }>();
+  for (const k of tf.getKernelsForBackend(NATIVE_BACKEND)) {
+    const f = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        const t0 = performance.now();
+        try {
+          return f(args);
+        } finally {
+          const st = stats.get(k.kernelName) ?? { ms: 0, n: 0 };
+          st.ms += performance.now() - t0;
+          st.n++;
+          stats.set(k.kernelName, st);
+        }
+      },
+    });
+  }
+  process.on('exit', () => {
+    const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
+    const lines = rows.map(
+      ([k, st]) => `  ${k.padEnd(30)} ${st.ms.toFixed(1).padStart(10)} ms ${String(st.n).padStart(8)} calls  ${native.has(k) ? 'native' : 'cpu'}`,
+    );
+    process.stderr.write(`vaekit kernel profile (${NATIVE_BACKEND}):\n${lines.join('\n')}\n`);
+  });
+}
 
 function threadCount(): number {
   const env = Number.parseInt(process.env.VAEKIT_THREADS ?? '', 10);
@@ -656,6 +824,7 @@ export function registerNativeBackend(): NativeLoadResult {
       conv = [];
       process.emitWarning(`vaekit: native convolution kernels not registered: ${(e as Error).message}`);
     }
+    if (process.env.VAEKIT_KERNEL_PROFILE === '1') profileKernels(new Set([...kernels, ...conv, ...Object.values(FUSED)]));
     const info = addon.info();
     state = { ok: true, blas: info.blas, threads, kernels: kernels.concat(conv) };
   } catch (e) {

@@ -364,6 +364,7 @@ export async function classifierFor(
       if (m.version !== CLASSIFIER_VERSION) why = `it is of an older recipe (version ${m.version})`;
       else if (JSON.stringify(m.spec) !== JSON.stringify(spec)) why = `its spec ${JSON.stringify(m.spec)} differs from ${JSON.stringify(spec)}`;
       else if (m.trainFingerprint !== fingerprint) why = 'it was trained on different data';
+      else if (opts.epochs !== undefined && m.training?.epochs !== opts.epochs) why = `it was trained for ${m.training?.epochs} epochs, not ${opts.epochs}`;
       if (!why) return { classifier: c, dir, cached: true };
       c.dispose();
     } catch (e) {

@@ -11,7 +11,7 @@ import type { Classifier } from './classifier.js';
 import { latentHealth } from './latent.js';
 import { evaluateElbo, importanceSampledNll } from './likelihood.js';
 import { evaluateReconstruction } from './reconstruction.js';
-import { evaluateSampleQuality, type ConditionalGenerator, type SampleGenerator } from './sample-quality.js';
+import { evaluateSampleQuality, type ConditionalGenerator } from './sample-quality.js';
 
 /** How samples for the sample-quality figures are drawn: the decoder mean at z ~ p(z), or x ~ p(x|z). */
 export type SampleMode = 'mean' | 'sample';

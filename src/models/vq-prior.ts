@@ -85,9 +85,9 @@ export function codeIndices(z: tf.Tensor, M: number, K: number): tf.Tensor2D {
   throw new Error(`expected codes as indices [B, ${M}] or a one-hot [B, ${M * K}], got [${z.shape}]`);
 }
 
-/** onehot(k) flat [B, M·K] (float32) of int32 indices [B, M]. */
+/** onehot(k) flat [B, M·K] (float32) of int32 indices [B, M]. (Cast, not oneHot's dtype argument: tfjs-wasm 4.22 writes int32 bits into a float32 oneHot.) */
 export function oneHotCodes(k: tf.Tensor2D, K: number): tf.Tensor2D {
-  return tf.tidy(() => tf.reshape(tf.oneHot(tf.reshape(k, [-1]) as tf.Tensor1D, K, 1, 0, 'float32'), [k.shape[0], k.shape[1] * K]) as tf.Tensor2D);
+  return tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.reshape(k, [-1]) as tf.Tensor1D, K), 'float32'), [k.shape[0], k.shape[1] * K]) as tf.Tensor2D);
 }
 
 /** One draw from Categorical(softmax(logits / T)) per row of a [rows, K] array, by inversion with the explicit RNG. */
@@ -141,7 +141,7 @@ export class CodePrior implements Distribution {
       const k = codeIndices(z, this.M, this.K);
       if (!this.net) return tf.fill([k.shape[0]], -this.M * Math.log(this.K)) as tf.Tensor1D;
       const logp = tf.logSoftmax(this.logits(k), -1);
-      return tf.sum(tf.mul(logp, tf.oneHot(k, this.K, 1, 0, 'float32')), [1, 2]) as tf.Tensor1D;
+      return tf.sum(tf.mul(logp, tf.cast(tf.oneHot(k, this.K), 'float32')), [1, 2]) as tf.Tensor1D;
     });
   }
 
@@ -248,6 +248,9 @@ export interface PriorTrainResult {
  * nothing: save the whole VQ-VAE afterwards (saveModel).
  */
 export async function trainPrior(model: VQVAE, data: Dataset, opts: PriorTrainOptions): Promise<PriorTrainResult> {
+  if (!tf.getKernel('Conv2DBackpropFilter', tf.getBackend()))
+    throw new Error(`training the PixelCNN prior needs convolution gradients, which the ${tf.getBackend()} backend lacks (build the native backend: npm run build:native)`);
+  // imported here: the trainer imports io/model → models/index → this module
   const { train } = await import('../train/trainer.js');
   const t0 = performance.now();
   const M = model.numCodes;

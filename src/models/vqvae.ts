@@ -315,7 +315,7 @@ export class VQVAE {
     const k = tf.tidy(() => nearestCodes(tf.reshape(zE, [B * M, D]) as tf.Tensor2D, this.codebook as tf.Tensor2D));
     const indices = tf.tensor2d(k, [B, M], 'int32');
     // e = onehot(k) E: a matmul, whose gradient onehot(k)ᵀ ∂L/∂e is far faster on the CPU backends than gather's (unsortedSegmentSum)
-    const e = tf.tidy(() => tf.reshape(tf.matMul(tf.oneHot(tf.tensor1d(k, 'int32'), this.K, 1, 0, 'float32'), this.codebook), [B, M, D]) as tf.Tensor3D);
+    const e = tf.tidy(() => tf.reshape(tf.matMul(tf.cast(tf.oneHot(tf.tensor1d(k, 'int32'), this.K), 'float32'), this.codebook), [B, M, D]) as tf.Tensor3D);
     return { indices, e };
   }
 
@@ -381,7 +381,7 @@ export class VQVAE {
       const { decay: g, epsilon: eps } = ema;
       tf.tidy(() => {
         const z = tf.reshape(zE, [-1, D]) as tf.Tensor2D;
-        const sums = tf.matMul(tf.oneHot(tf.tensor1d(idx, 'int32'), K, 1, 0, 'float32'), z, true, false); // Σ_{i: k_i = k} z_e,i = onehot(k)ᵀ z_e
+        const sums = tf.matMul(tf.cast(tf.oneHot(tf.tensor1d(idx, 'int32'), K), 'float32'), z, true, false); // Σ_{i: k_i = k} z_e,i = onehot(k)ᵀ z_e
         const N = tf.add(tf.mul(this.emaClusterSize!, g), tf.mul(tf.tensor1d(Float32Array.from(counts)), 1 - g)); // N ← γN + (1−γ)n
         const m = tf.add(tf.mul(this.emaW!, g), tf.mul(sums, 1 - g)); //                                            m ← γm + (1−γ)Σz
         const n = tf.sum(N);
