@@ -56,7 +56,7 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     const lines = readFileSync(path.join(root, 'z.csv'), 'utf8').trim().split('\n');
     assert.equal(lines[0], 'mu0,mu1,mu2,mu3,mu4,mu5,mu6,mu7,label');
     assert.equal(lines.length, 1 + 100, 'one row per test example (limit 600 → 100 test)');
-    const ev = vaekit(['eval', model, '--k', '20', '--json']);
+    const ev = vaekit(['eval', model, '--k', '20', '--no-sample-quality', '--json']);
     assert.equal(ev.code, 0, ev.stderr);
     const e = JSON.parse(ev.stdout);
     assert.equal(e.k, 20);

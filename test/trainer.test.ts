@@ -173,3 +173,28 @@ describe('trainer', () => {
     assert.throws(() => parseLrSchedule('warp', 1), /unknown --lr-schedule/);
   });
 });
+
+describe('backends agree', () => {
+  it('the native backend follows the same learning curve as tfjs-cpu on a fixed seed', async (t) => {
+    const { initBackend } = await import('../src/backend/index.js');
+    const data = toyData(256, 3);
+    const curve = async () => {
+      const m = createModel({ ...config, network: { type: 'mlp', hidden: [32] } }, new Rng(5));
+      const r = await train(m, data, objective, opts({ epochs: 3 }));
+      m.dispose();
+      return r.metrics.map((x) => x.loss);
+    };
+    let native: number[];
+    try {
+      await initBackend('native', true);
+      native = await curve();
+    } catch (e) {
+      t.skip(`native backend unavailable: ${(e as Error).message}`);
+      return;
+    }
+    await tf.setBackend('cpu');
+    const cpu = await curve();
+    await tf.setBackend('vaekit-native');
+    native.forEach((v, i) => assert.ok(Math.abs(v - cpu[i]) < 1e-3 * Math.abs(cpu[i]), `epoch ${i + 1}: native ${v} vs cpu ${cpu[i]}`));
+  });
+});

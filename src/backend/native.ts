@@ -214,8 +214,15 @@ const sizeOf = (s: number[]): number => {
 
 function f32(backend: Backend, t: TI | undefined): Float32Array | null {
   if (t == null || t.dtype !== 'float32') return null;
-  const v = backend.data.get(t.dataId)?.values;
-  return v instanceof Float32Array ? v : null;
+  const d = backend.data.get(t.dataId);
+  const v = d?.values;
+  if (v instanceof Float32Array) return v;
+  // tfjs-cpu's Cast from bool keeps a Uint8Array behind a float32 tensor: convert it once, in place.
+  if (d && (v instanceof Uint8Array || v instanceof Int32Array)) {
+    d.values = Float32Array.from(v);
+    return d.values as Float32Array;
+  }
+  return null;
 }
 
 function cpuKernel(name: string): KernelFunc {

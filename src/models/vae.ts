@@ -49,7 +49,7 @@ export class VAE implements LatentVariableModel {
       const sigma = config.sigma ?? 1;
       this.decoderLogVar =
         sigma === 'learned'
-          ? tf.variable(tf.zeros([1, this.D]), true, 'decoder_log_var')
+          ? tf.variable(tf.zeros([1, this.D]), true)
           : tf.keep(tf.fill([1, this.D], Math.log(sigma * sigma)) as tf.Tensor2D);
     }
   }
