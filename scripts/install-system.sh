@@ -3,9 +3,10 @@
 #   g++ make python3            build the native addon (node-gyp)
 #   libopenblas-dev libdnnl-dev the native backend's BLAS and convolution libraries
 #   dataset-fashion-mnist       the default benchmark data set (/usr/share/datasets/fashion-mnist)
+#   wamerican                   /usr/share/dict/words, the sequence VAE's word list
 # With --bench it also installs python3-torch, the peer of the side-by-side benchmarks.
 set -euo pipefail
-pkgs=(g++ make python3 libopenblas-dev libdnnl-dev dataset-fashion-mnist)
+pkgs=(g++ make python3 libopenblas-dev libdnnl-dev dataset-fashion-mnist wamerican)
 [[ "${1:-}" == "--bench" ]] && pkgs+=(python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do
