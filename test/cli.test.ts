@@ -156,4 +156,21 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     const cfg = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8'));
     assert.equal(cfg.data.normalizer.kind, 'standardize');
   });
+
+  it('trains the sequence VAE on a word list (words:PATH) and writes samples and reconstructions as text', () => {
+    const list = path.join(root, 'words.txt');
+    const ws = ['apple', 'banana', 'cherry', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
+    writeFileSync(list, Array.from({ length: 20 }, (_, i) => ws.map((w) => w + 'abcdefghij'[i % 10])).flat().join('\n') + '\n');
+    const out = path.join(root, 'seq');
+    const r = vaekit(['train', '--model', 'seqvae', '--dataset', `words:${list}`, '--epochs', '2', '--batch-size', '32', '--rnn-hidden', '16', '--embedding', '8', '--latent', '4', '--out', out, '--report-k', '5', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rec = readFileSync(path.join(out, 'reconstructions.txt'), 'utf8').trim().split('\n');
+    assert.ok(rec.length > 0 && rec.every((l) => /^[a-z]+\t[a-z]*$/.test(l)), rec.slice(0, 3).join(' | '));
+    assert.ok(readFileSync(path.join(out, 'samples.txt'), 'utf8').trim().split('\n').length === 64);
+    const cfg = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8'));
+    assert.equal(cfg.config.kind, 'seqvae');
+    const bad = vaekit(['train', '--cell', 'lstm', '--out', path.join(root, 'x')]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--cell is an option of --model seqvae/);
+  });
 });

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type DataInfo, type ModelMeta } from '../io/model.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeRunReport } from '../io/report.js';
+import { SeqVAE, reconstructWords, sampleWords, seqVaeConfigFor, withWordDropout } from '../models/seqvae.js';
 import { createModel, type LatentVariableModel, type ModelConfig } from '../models/index.js';
 import type { NetworkSpec } from '../nn/index.js';
 import { ACTIVATIONS, type Activation } from '../nn/mlp.js';
@@ -27,7 +28,7 @@ const PRESETS: Record<string, { network: NetworkSpec; latent: number }> = {
   mlp: { network: { type: 'mlp', hidden: [400] }, latent: 20 },
   conv: { network: { type: 'conv', channels: [32, 64], kernel: 4, stride: 2, dense: [256] }, latent: 16 },
 };
-const MODEL_KINDS = ['vae', 'cvae', 'hvae'] as const;
+const MODEL_KINDS = ['vae', 'cvae', 'hvae', 'seqvae'] as const;
 
 /** The model config of `vaekit train`'s flags (--model, --preset, --network and the model options). */
 function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
@@ -38,6 +39,20 @@ function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
     if (presetName !== undefined && presetName !== f.model) throw new Error(`--model ${f.model} is the ${f.model} preset; it conflicts with --preset ${presetName}`);
     presetName = f.model;
   } else kind = f.model;
+  if (kind !== 'seqvae')
+    for (const flag of ['cell', 'rnnHidden', 'embedding', 'wordDropout'] as const)
+      if (f[flag] !== undefined) throw new Error(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is an option of --model seqvae`);
+  if (kind === 'seqvae') {
+    // Bowman et al. 2016: a recurrent VAE over sequences ([steps, width] data: --dataset words)
+    return seqVaeConfigFor(data as Dataset & { vocabulary?: string }, {
+      latentDim: f.latent ?? 16,
+      cell: f.cell ?? 'gru',
+      hidden: f.rnnHidden ?? 192,
+      embedding: f.embedding ?? 32,
+      wordDropout: f.wordDropout ?? 0,
+      beta: f.beta,
+    });
+  }
   const netType: string = f.network ?? PRESETS[presetName ?? 'mlp']?.network.type ?? 'mlp';
   presetName ??= netType;
   const preset = PRESETS[presetName];
@@ -77,7 +92,12 @@ function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
 
 function describeModel(c: ModelConfig): string {
   const n = c.network;
-  const net = n.type === 'conv' ? `conv [${n.channels.join(',')}] ${n.kernel}×${n.kernel}/${n.stride} dense [${n.dense.join(',')}]` : `mlp [${n.hidden.join(',')}]`;
+  const net =
+    n.type === 'conv'
+      ? `conv [${n.channels.join(',')}] ${n.kernel}×${n.kernel}/${n.stride} dense [${n.dense.join(',')}]`
+      : n.type === 'rnn'
+        ? `${n.bidirectional === false ? '' : 'bi'}${n.cell} ${n.hidden}`
+        : `mlp [${n.hidden.join(',')}]`;
   const z = c.kind === 'hvae' ? c.latentDims.join('+') : String(c.latentDim);
   const extra = c.kind === 'cvae' ? ` ${c.numClasses} classes (${c.labelEncoding}, ${c.prior} prior)` : c.kind === 'hvae' ? ` layers [${c.layerHidden.join(',')}]` : '';
   return `${c.kind} ${net} z=${z}${extra}`;
@@ -162,7 +182,7 @@ export function buildProgram(): Command {
   backendOption(trainCmd);
   trainCmd
     .addOption(
-      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical); mlp | conv: the VAE of that preset')
+      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical) | seqvae (recurrent, --dataset words); mlp | conv: the VAE of that preset')
         .choices([...MODEL_KINDS, ...Object.keys(PRESETS)])
         .default('vae'),
     )
@@ -177,6 +197,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--label-encoding <e>', 'cvae: how y enters the networks (default onehot)').choices(['onehot', 'embedding']))
     .option('--embedding-dim <E>', 'cvae: width of the learned label embedding (default 16)', posInt('--embedding-dim'))
     .addOption(new Option('--prior <p>', 'cvae: p(z|y) = N(0, I), or a learned Gaussian per class (default standard)').choices(['standard', 'learned']))
+    .addOption(new Option('--cell <type>', 'seqvae: recurrent cell').choices(['gru', 'lstm']))
+    .option('--rnn-hidden <n>', 'seqvae: recurrent units per direction (default 192)', posInt('--rnn-hidden'))
+    .option('--embedding <n>', 'seqvae: width of the input embedding (default 32)', posInt('--embedding'))
+    .option('--word-dropout <p>', 'seqvae: word dropout rate in training (default 0)', nonNegNum('--word-dropout'))
     .option('--latents <widths>', 'hvae: widths of the stochastic layers z_1 … z_L, bottom to top (default: --latent, half of it)', intList('--latents'))
     .option('--layer-hidden <widths>', 'hvae: hidden widths of the MLPs between stochastic layers (default 128)', intList('--layer-hidden'))
     .addOption(new Option('--likelihood <name>', 'p(x|z): bernoulli for binary data, gaussian for continuous (default: by protocol)').choices(['bernoulli', 'gaussian']))
@@ -208,8 +232,9 @@ export function buildProgram(): Command {
       const likelihood = config.likelihood;
       const rng = new Rng(f.seed);
       const model = createModel(config, rng.fork());
-      const objective: Objective =
-        f.objective === 'iwae' ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y });
+      const objective: Objective = withWordDropout(
+        f.objective === 'iwae' ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y }),
+      );
       const di = dataInfo(data);
       process.stderr.write(
         `vaekit: ${data.name} (${data.protocol}, ${data.train.n} train / ${data.test.n} test, ${data.shape.join('×')}), ` +
@@ -235,7 +260,15 @@ export function buildProgram(): Command {
       });
       // Artefacts of the run: samples, reconstructions, report.
       const artefacts: Record<string, string> = {};
-      const K = model.numClasses; // a conditional model: one row of samples per class, reconstructions given the labels
+      if (model instanceof SeqVAE && model.config.vocabulary !== undefined) {
+        const words = (data as unknown as { words: { test: string[] } }).words.test.slice(0, 32);
+        const rec = reconstructWords(model, words);
+        artefacts.samples = path.join(f.out, 'samples.txt');
+        await writeFileAtomic(artefacts.samples, sampleWords(model, 64, new Rng(f.seed + 1)).join('\n') + '\n');
+        artefacts.reconstructions = path.join(f.out, 'reconstructions.txt');
+        await writeFileAtomic(artefacts.reconstructions, words.map((w, i) => `${w}\t${rec[i]}`).join('\n') + '\n');
+      } else {
+      const K = (model as LatentVariableModel).numClasses; // a conditional model: one row of samples per class, reconstructions given the labels
       const nShow = K ? 8 * K : 64;
       const showY = K ? classRows(K, 8) : undefined;
       artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), generate(model, nShow, new Rng(f.seed + 1), { y: showY }), nShow, data.shape, { cols: 8, normalizer: data.normalizer });
@@ -249,6 +282,7 @@ export function buildProgram(): Command {
         data.shape,
         { normalizer: data.normalizer },
       );
+      }
       const final: Record<string, number> = {};
       if (evalTest) Object.assign(final, evaluateElbo(model, data.test, { rng: new Rng(f.seed + 2), beta: 1 }));
       if (f.reportK > 0) {

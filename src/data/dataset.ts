@@ -11,6 +11,7 @@
 import { Rng } from '../rng.js';
 import { applyNormalizer, encodeLabels, fitNormalizer, validateNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
 import { dspritesDataset } from './dsprites.js';
+import { loadWords } from './words.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { loadImageFolder, type ColorMode } from './images.js';
 import { loadMnist } from './mnist.js';
@@ -46,8 +47,8 @@ export interface Dataset {
   splitSeed?: number;
 }
 
-export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites';
-export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images', 'dsprites'];
+export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites' | 'words';
+export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images', 'dsprites', 'words'];
 /** Images drawn for `dsprites` without --limit (all 737,280 would take 12 GB as float32). */
 export const DSPRITES_DEFAULT_N = 60000;
 
@@ -97,8 +98,8 @@ export interface DatasetSpec {
  */
 export function parseDatasetName(str: string): { name: DatasetKind; path?: string } {
   const s = str.trim();
-  if (s === 'fashion-mnist' || s === 'mnist' || s === 'dsprites') return { name: s };
-  const m = /^(csv|images):(.*)$/.exec(s);
+  if (s === 'fashion-mnist' || s === 'mnist' || s === 'dsprites' || s === 'words') return { name: s };
+  const m = /^(csv|images|words):(.*)$/.exec(s);
   if (m) {
     if (m[2] === '') throw new Error(`dataset '${s}': give a path after '${m[1]}:', e.g. ${m[1] === 'csv' ? 'csv:data/train.csv' : 'images:data/faces'}`);
     return { name: m[1] as DatasetKind, path: m[2] };
@@ -371,6 +372,10 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
       const train = imageSplit(cut(gatherRaw(folder, trIdx), lim?.train), protocol);
       const test = imageSplit(cut(gatherRaw(folder, teIdx), lim?.test), protocol);
       return { name: `images:${spec.path}`, train, test, shape: train.shape, protocol, source: spec.path, splitSeed: splitSeedOf(spec) };
+    }
+    case 'words': {
+      // character-level words (Debian wamerican's /usr/share/dict/words, or words:PATH), one-hot with an end token
+      return loadWords({ path: spec.path, limit: spec.limit, seed: spec.seed });
     }
     case 'dsprites': {
       // rendered by vaekit (src/data/dsprites.ts): binary 64×64; a seeded draw of DSPRITES_DEFAULT_N images unless --limit

@@ -4,6 +4,7 @@ import { CVAE } from './cvae.js';
 import { HVAE } from './hvae.js';
 import type { LatentVariableModel, ModelConfig } from './types.js';
 import { VAE } from './vae.js';
+import { SeqVAE } from './seqvae.js';
 
 export function createModel(config: ModelConfig, rng: Rng): LatentVariableModel {
   switch (config.kind) {
@@ -13,8 +14,10 @@ export function createModel(config: ModelConfig, rng: Rng): LatentVariableModel 
       return new CVAE(config, rng);
     case 'hvae':
       return new HVAE(config, rng);
+    case 'seqvae':
+      return new SeqVAE(config, rng);
     default:
-      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae or hvae)`);
+      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae, hvae or seqvae)`);
   }
 }
 
@@ -22,3 +25,4 @@ export type { LatentVariableModel, ModelConfig, VaeConfig, CvaeConfig, HvaeConfi
 export { VAE } from './vae.js';
 export { CVAE } from './cvae.js';
 export { HVAE, HierarchicalPosterior, HierarchicalPrior } from './hvae.js';
+export { SeqVAE, type SeqVaeConfig } from './seqvae.js';

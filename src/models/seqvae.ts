@@ -157,9 +157,8 @@ export class SeqVAE implements LatentVariableModel {
     }
   }
 
-  // TODO(lead): once SeqVaeConfig is in the ModelConfig union (src/models/types.ts), `config` can be `spec` itself.
-  get config(): ModelConfig {
-    return this.spec as unknown as ModelConfig;
+  get config(): SeqVaeConfig {
+    return this.spec;
   }
 
   prior(batch: number): StdNormal {

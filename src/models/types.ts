@@ -6,6 +6,7 @@ import type { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import type { NetworkSpec } from '../nn/index.js';
 import type { Rng } from '../rng.js';
+import type { SeqVaeConfig } from './seqvae.js';
 
 export type Likelihood = 'bernoulli' | 'gaussian';
 
@@ -45,7 +46,7 @@ export interface HvaeConfig extends Omit<VaeConfig, 'kind'> {
 }
 
 /** Every model's config is plain JSON with a `kind`; createModel (src/models/index.ts) dispatches on it. */
-export type ModelConfig = VaeConfig | CvaeConfig | HvaeConfig;
+export type ModelConfig = VaeConfig | CvaeConfig | HvaeConfig | SeqVaeConfig;
 
 /**
  * A distribution over a tuple of latent layers [z_1, …, z_L], z flat [B, Σ d_l] with the layers side by
