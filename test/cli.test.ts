@@ -64,6 +64,16 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     assert.ok(e.nll_stderr > 0);
   });
 
+  it('grad-variance measures both encoder-gradient estimators; --estimator score trains', () => {
+    const g = vaekit(['grad-variance', path.join(run, 'model'), '--limit', '600', '--draws', '10', '--batch', '8', '--json']);
+    assert.equal(g.code, 0, g.stderr);
+    const rep = JSON.parse(g.stdout);
+    assert.ok(JSON.stringify(rep).includes('score'), 'reports the score-function estimator');
+    const t = vaekit(['train', ...small, '--epochs', '1', '--estimator', 'score', '--baseline', 'moving-average', '--out', path.join(root, 'sf'), '--report-k', '0', '--json']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.ok(Number.isFinite(JSON.parse(t.stdout).final.total));
+  });
+
   it('resume after a kill gives the same model as an uninterrupted run', async () => {
     const args = ['train', ...small, '--epochs', '2', '--seed', '4', '--no-eval', '--report-k', '0', '--checkpoint-every', '2'];
     const whole = path.join(root, 'whole');

@@ -10,6 +10,9 @@ import { loadModel, type DataInfo, type ModelMeta } from '../io/model.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeRunReport } from '../io/report.js';
 import { SeqVAE, reconstructWords, sampleWords, seqVaeConfigFor, withWordDropout } from '../models/seqvae.js';
+import { BASELINES, scoreFunctionObjective } from '../objectives/score-function.js';
+import { formatGradientVariance, gradientVariance } from '../eval/gradient-variance.js';
+import * as tf from '@tensorflow/tfjs-core';
 import { createModel, type LatentVariableModel, type ModelConfig } from '../models/index.js';
 import type { NetworkSpec } from '../nn/index.js';
 import { ACTIVATIONS, type Activation } from '../nn/mlp.js';
@@ -210,6 +213,8 @@ export function buildProgram(): Command {
     .option('--samples <L>', 'samples of ε per example in the ELBO', posInt('--samples'), 1)
     .addOption(new Option('--objective <name>', 'training objective').choices(['elbo', 'iwae']).default('elbo'))
     .option('--k <k>', 'importance samples for --objective iwae', posInt('--k'), 5)
+    .addOption(new Option('--estimator <name>', 'encoder gradient: reparameterization or score function (REINFORCE)').choices(['reparam', 'score']).default('reparam'))
+    .addOption(new Option('--baseline <name>', 'score-function baseline').choices([...BASELINES]).default('moving-average'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default('adam'))
     .option('--lr <rate>', 'learning rate', posNum('--lr'), 1e-3)
     .option('--momentum <m>', 'sgd momentum', nonNegNum('--momentum'), 0)
@@ -232,8 +237,13 @@ export function buildProgram(): Command {
       const likelihood = config.likelihood;
       const rng = new Rng(f.seed);
       const model = createModel(config, rng.fork());
+      if (f.estimator === 'score' && f.objective === 'iwae') throw new Error('--estimator score trains the ELBO; it does not combine with --objective iwae');
       const objective: Objective = withWordDropout(
-        f.objective === 'iwae' ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y }),
+        f.estimator === 'score'
+          ? scoreFunctionObjective({ samples: f.samples, baseline: f.baseline })
+          : f.objective === 'iwae'
+            ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y })
+            : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y }),
       );
       const di = dataInfo(data);
       process.stderr.write(
@@ -512,6 +522,30 @@ export function buildProgram(): Command {
     } finally {
       model.dispose();
     }
+  });
+
+  // ---------------------------------------------------------------------------------------------- grad-variance
+  const gvCmd = program
+    .command('grad-variance <model>')
+    .description('variance of the encoder gradient: reparameterization vs score-function estimators, over many draws on one batch')
+    .option('--draws <n>', 'gradient draws per estimator', posInt('--draws'), 200)
+    .option('--batch <n>', 'examples in the fixed batch', posInt('--batch'), 64)
+    .option('--split <name>', 'train or test', 'test')
+    .option('--seed <n>', 'seed', int('--seed'), 0)
+    .option('--json', 'print the report as JSON');
+  dataOptions(gvCmd, false);
+  backendOption(gvCmd).action(async (dir, f) => {
+    await initBackend(f.backend);
+    const { model, meta } = await loadModel(dir);
+    const data = await loadData(f, meta);
+    checkShape(model, data);
+    const split = pickSplit(data, f.split);
+    const n = Math.min(f.batch, split.n);
+    const x = tf.tensor2d(rowsAt(split, Array.from({ length: n }, (_, i) => i)), [n, split.x.length / split.n]);
+    const report = gradientVariance(model, x, { draws: f.draws, seed: f.seed });
+    x.dispose();
+    model.dispose();
+    out(!!f.json, report as unknown as Record<string, unknown>, formatGradientVariance(report));
   });
 
   // ---------------------------------------------------------------------------------------------- info
