@@ -13,7 +13,9 @@ test('parseDatasetName', () => {
   assert.deepEqual(parseDatasetName('csv:data/x.csv'), { name: 'csv', path: 'data/x.csv' });
   assert.deepEqual(parseDatasetName('images:/a/b:c'), { name: 'images', path: '/a/b:c' });
   assert.throws(() => parseDatasetName('csv:'), /give a path after 'csv:'/);
-  assert.throws(() => parseDatasetName('cifar10'), /unknown dataset 'cifar10' \(use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR\)/);
+  assert.throws(() => parseDatasetName('cifar10'), /unknown dataset 'cifar10' \(use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words\[:PATH\], timeseries:PATH\)/);
+  assert.deepEqual(parseDatasetName('timeseries:a/b.csv'), { name: 'timeseries', path: 'a/b.csv' });
+  assert.throws(() => parseDatasetName('timeseries'), /timeseries:PATH/);
 });
 
 test('loadDataset: unknown names and protocols are errors', async () => {

@@ -11,6 +11,7 @@
 import { Rng } from '../rng.js';
 import { applyNormalizer, encodeLabels, fitNormalizer, validateNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
 import { dspritesDataset } from './dsprites.js';
+import { loadTimeSeries } from './timeseries.js';
 import { loadWords } from './words.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { loadImageFolder, type ColorMode } from './images.js';
@@ -47,8 +48,8 @@ export interface Dataset {
   splitSeed?: number;
 }
 
-export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites' | 'words';
-export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images', 'dsprites', 'words'];
+export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites' | 'words' | 'timeseries';
+export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images', 'dsprites', 'words', 'timeseries'];
 /** Images drawn for `dsprites` without --limit (all 737,280 would take 12 GB as float32). */
 export const DSPRITES_DEFAULT_N = 60000;
 
@@ -88,8 +89,10 @@ export interface DatasetSpec {
   imageSize?: [number, number];
   resize?: 'none' | 'nearest';
   log?: (msg: string) => void;
-  /** csv: apply this saved normaliser instead of fitting one (evaluating a trained model on new data). */
+  /** csv, timeseries: apply this saved normaliser instead of fitting one (evaluating a trained model on new data). */
   normalizer?: Normalizer;
+  /** timeseries: values per step (default 1); the columns are step-major (src/data/timeseries.ts). */
+  channels?: number;
 }
 
 /**
@@ -99,12 +102,14 @@ export interface DatasetSpec {
 export function parseDatasetName(str: string): { name: DatasetKind; path?: string } {
   const s = str.trim();
   if (s === 'fashion-mnist' || s === 'mnist' || s === 'dsprites' || s === 'words') return { name: s };
-  const m = /^(csv|images|words):(.*)$/.exec(s);
+  const m = /^(csv|images|words|timeseries):(.*)$/.exec(s);
   if (m) {
-    if (m[2] === '') throw new Error(`dataset '${s}': give a path after '${m[1]}:', e.g. ${m[1] === 'csv' ? 'csv:data/train.csv' : 'images:data/faces'}`);
+    const eg: Record<string, string> = { csv: 'csv:data/train.csv', images: 'images:data/faces', words: 'words:data/words.txt', timeseries: 'timeseries:data/series.csv' };
+    if (m[2] === '') throw new Error(`dataset '${s}': give a path after '${m[1]}:', e.g. ${eg[m[1]]}`);
     return { name: m[1] as DatasetKind, path: m[2] };
   }
-  throw new Error(`unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR)`);
+  if (s === 'timeseries') throw new Error(`dataset 'timeseries': give the CSV file, timeseries:PATH (one series per row)`);
+  throw new Error(`unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words[:PATH], timeseries:PATH)`);
 }
 
 /** The first k examples of a split, as views (no copy). */
@@ -376,6 +381,14 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
     case 'words': {
       // character-level words (Debian wamerican's /usr/share/dict/words, or words:PATH), one-hot with an end token
       return loadWords({ path: spec.path, limit: spec.limit, seed: spec.seed });
+    }
+    case 'timeseries': {
+      // numeric series, one per row (src/data/timeseries.ts): shape [T, C], a per-channel normaliser saved with the model
+      if (!spec.path) throw new Error(`dataset timeseries: give the file (timeseries:PATH)`);
+      const kind = spec.protocol ?? spec.normalize;
+      if (kind !== undefined && !(NORMALIZE_KINDS as readonly string[]).includes(kind))
+        throw new Error(`dataset timeseries: protocol '${kind}' does not apply to time series; use ${NORMALIZE_KINDS.join(' | ')}`);
+      return loadTimeSeries({ path: spec.path, channels: spec.channels, normalize: kind as NormalizeKind | undefined, testFraction: spec.testFraction, seed: spec.seed, limit: spec.limit, normalizer: spec.normalizer });
     }
     case 'dsprites': {
       // rendered by vaekit (src/data/dsprites.ts): binary 64×64; a seeded draw of DSPRITES_DEFAULT_N images unless --limit

@@ -9,9 +9,13 @@
 // Normalisation is per channel, over all steps of the training rows ('standardize': (x − mean_c) / std_c;
 // 'minmax': into [0, 1]; 'none'), not per column: a per-column scale would change the shape of every
 // series. It is saved as the CSV normaliser (per column, equal within a channel), so the CSV tools
-// (applyNormalizer / invertNormalizer) map model outputs back to data units.
+// (applyNormalizer / invertNormalizer) map model outputs back to data units. A saved model's normaliser
+// (`normalizer`) is re-applied as it is instead of fitting a new one (its columns must match the file's).
+//
+// Bad input stops with the file, line and column (src/data/csv.ts): a ragged row, an empty, non-numeric
+// or non-finite (NaN/Inf) cell; a series shorter than 2 steps or fewer than 2 rows are errors too.
 import { Rng } from '../rng.js';
-import { applyNormalizer, NORMALIZE_KINDS, readCsvFile, type NormalizeKind, type Normalizer } from './csv.js';
+import { applyNormalizer, NORMALIZE_KINDS, readCsvFile, validateNormalizer, type NormalizeKind, type Normalizer } from './csv.js';
 import type { Dataset } from './dataset.js';
 
 export interface TimeSeriesOptions {
@@ -25,6 +29,8 @@ export interface TimeSeriesOptions {
   seed?: number;
   /** Quick runs: the first N training series and the first ceil(N/6) test series. */
   limit?: number;
+  /** Re-apply this saved normaliser (a trained model's) instead of fitting one on the training rows. */
+  normalizer?: Normalizer;
 }
 
 /** Fits a per-channel normaliser on n rows of T·C values; stored per column (columns t·C + c share channel c's figures). */
@@ -58,13 +64,15 @@ export function fitChannelNormalizer(x: Float32Array, n: number, columns: string
 
 export async function loadTimeSeries(opts: TimeSeriesOptions): Promise<Dataset> {
   const C = opts.channels ?? 1;
-  const kind = opts.normalize ?? 'standardize';
+  const kind = opts.normalizer ? validateNormalizer(opts.normalizer).kind : (opts.normalize ?? 'standardize');
   const frac = opts.testFraction ?? 0.1;
   const seed = opts.seed ?? 0;
   if (!(Number.isInteger(C) && C > 0)) throw new Error(`timeseries: channels must be a positive integer, got ${C}`);
   if (!(frac > 0 && frac < 1)) throw new Error(`timeseries: testFraction must be in (0, 1), got ${frac}`);
   const table = await readCsvFile(opts.path);
   if (table.d % C !== 0) throw new Error(`timeseries ${opts.path}: ${table.d} columns are not a whole number of steps of ${C} channels`);
+  if (opts.normalizer && opts.normalizer.columns.length !== table.d)
+    throw new Error(`timeseries ${opts.path}: ${table.d} columns (${table.d / C} steps × ${C} channels), the model was trained on ${opts.normalizer.columns.length}`);
   const T = table.d / C;
   if (T < 2) throw new Error(`timeseries ${opts.path}: a series needs at least 2 steps, the file has ${T}`);
   if (table.n < 2) throw new Error(`timeseries ${opts.path}: need at least 2 series (rows) for a train/test split, found ${table.n}`);
@@ -73,6 +81,7 @@ export async function loadTimeSeries(opts: TimeSeriesOptions): Promise<Dataset> 
   let trIdx = perm.subarray(0, table.n - nTest);
   let teIdx = perm.subarray(table.n - nTest);
   if (opts.limit !== undefined) {
+    if (!(Number.isInteger(opts.limit) && opts.limit > 0)) throw new Error(`timeseries: limit must be a positive integer, got ${opts.limit}`);
     trIdx = trIdx.subarray(0, opts.limit);
     teIdx = teIdx.subarray(0, Math.ceil(opts.limit / 6));
   }
@@ -82,7 +91,7 @@ export async function loadTimeSeries(opts: TimeSeriesOptions): Promise<Dataset> 
     return out;
   };
   const trainRaw = gather(trIdx);
-  const normalizer = fitChannelNormalizer(trainRaw, trIdx.length, table.columns, C, kind);
+  const normalizer = opts.normalizer ? validateNormalizer(opts.normalizer) : fitChannelNormalizer(trainRaw, trIdx.length, table.columns, C, kind);
   const shape = [T, C];
   return {
     name: `timeseries:${opts.path}`,
