@@ -12,6 +12,33 @@ const HAVE_FMNIST = existsSync('/usr/share/datasets/fashion-mnist/train-images-i
 const dataset = HAVE_FMNIST ? 'fashion-mnist' : 'mnist';
 const small = ['--dataset', dataset, '--limit', '600', '--batch-size', '100', '--hidden', '64', '--latent', '8', '--progress', 'lines'];
 
+/** Frames of a GIF: its image descriptors (0x2C), walking the block structure. */
+function gifFrames(buf: Uint8Array): number {
+  assert.equal(Buffer.from(buf.subarray(0, 6)).toString('latin1'), 'GIF89a');
+  let p = 13;
+  if (buf[10] & 0x80) p += 3 * (1 << ((buf[10] & 7) + 1)); // global colour table
+  const skipSubBlocks = () => {
+    while (buf[p] !== 0) p += buf[p] + 1;
+    p++;
+  };
+  let frames = 0;
+  for (;;) {
+    const b = buf[p++];
+    if (b === 0x3b) return frames;
+    if (b === 0x21) {
+      p++; // label
+      skipSubBlocks();
+    } else if (b === 0x2c) {
+      frames++;
+      const flags = buf[p + 8];
+      p += 9;
+      if (flags & 0x80) p += 3 * (1 << ((flags & 7) + 1)); // local colour table
+      p++; // LZW minimum code size
+      skipSubBlocks();
+    } else throw new Error(`bad GIF block 0x${b?.toString(16)} at ${p - 1}`);
+  }
+}
+
 function vaekit(args: string[], opts: { cwd?: string } = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, FORCE_COLOR: '0' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -62,6 +89,29 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     assert.equal(e.k, 20);
     assert.ok(e.nll < e.elbo + 2 && e.nll > 0, `nll ${e.nll} elbo ${e.elbo}`);
     assert.ok(e.nll_stderr > 0);
+  });
+
+  it('traverse writes one row per latent dimension (largest KL first) and an animated GIF', () => {
+    const model = path.join(run, 'model');
+    const dir = path.join(root, 'trav');
+    const r = vaekit(['traverse', model, '--limit', '600', '--dims', '3', '--steps', '5', '--gif', '--out', dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = JSON.parse(r.stdout);
+    assert.equal(t.rows, 3);
+    assert.deepEqual(t.values, [-3, -1.5, 0, 1.5, 3]);
+    assert.ok(t.kl[0] >= t.kl[1] && t.kl[1] >= t.kl[2], `rows sorted by KL: ${t.kl}`);
+    const png = decodePng(readFileSync(path.join(dir, 'traversal.png')));
+    // imageGrid: rows·28 + (rows+1) pixels of padding, enlarged ×2
+    assert.equal(png.height, 2 * (3 * 28 + 4), 'three rows');
+    assert.equal(png.width, 2 * (5 * 28 + 6), 'five columns');
+    assert.equal(gifFrames(readFileSync(path.join(dir, 'traversal.gif'))), 2 * 5 - 2, 'forth and back: 5 + 3 frames');
+    const fwd = vaekit(['traverse', model, '--limit', '600', '--steps', '4', '--range', '2', '--gif', '--no-ping-pong', '--out', path.join(root, 'trav2'), '--json']);
+    assert.equal(fwd.code, 0, fwd.stderr);
+    assert.equal(JSON.parse(fwd.stdout).rows, 8, 'all 8 latent dimensions by default');
+    assert.equal(gifFrames(readFileSync(path.join(root, 'trav2', 'traversal.gif'))), 4);
+    const bad = vaekit(['traverse', model, '--label', '1', '--out', path.join(root, 'trav3')]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /not conditioned on labels/);
   });
 
   it('grad-variance measures both encoder-gradient estimators; --estimator score trains', () => {
@@ -140,7 +190,7 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
   });
 
   it('--help works for every command', () => {
-    for (const c of [[], ['train'], ['sample'], ['reconstruct'], ['interpolate'], ['encode'], ['eval'], ['info']]) {
+    for (const c of [[], ['train'], ['sample'], ['reconstruct'], ['interpolate'], ['traverse'], ['encode'], ['eval'], ['info']]) {
       const r = vaekit([...c, '--help']);
       assert.equal(r.code, 0, `${c.join(' ')} --help`);
       assert.match(r.stdout, /Usage: vaekit/);
@@ -179,6 +229,9 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     assert.ok(readFileSync(path.join(out, 'samples.txt'), 'utf8').trim().split('\n').length === 64);
     const cfg = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8'));
     assert.equal(cfg.config.kind, 'seqvae');
+    const tr = vaekit(['traverse', path.join(out, 'model'), '--out', path.join(root, 'seqtrav')]);
+    assert.notEqual(tr.code, 0);
+    assert.match(tr.stderr, /traverse: needs an image model with a continuous latent \(vae, cvae or hvae\); this model is a seqvae/);
     const bad = vaekit(['train', '--cell', 'lstm', '--out', path.join(root, 'x')]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--cell is an option of --model seqvae/);

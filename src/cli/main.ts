@@ -8,6 +8,8 @@ import { evaluateElbo, importanceSampledNll } from '../eval/likelihood.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type DataInfo, type ModelMeta } from '../io/model.js';
 import { writePairs, writeRows } from '../io/outputs.js';
+import { writeSeriesSvg } from '../io/lineplot.js';
+import { invertNormalizer, validateNormalizer } from '../data/csv.js';
 import { writeRunReport } from '../io/report.js';
 import { SeqVAE, reconstructWords, sampleWords, seqVaeConfigFor, withWordDropout } from '../models/seqvae.js';
 import { BASELINES, scoreFunctionObjective } from '../objectives/score-function.js';
@@ -51,7 +53,7 @@ function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
       latentDim: f.latent ?? 16,
       cell: f.cell ?? 'gru',
       hidden: f.rnnHidden ?? 192,
-      embedding: f.embedding ?? 32,
+      embedding: f.embedding, // default: 32 for tokens, none for numeric series
       wordDropout: f.wordDropout ?? 0,
       beta: f.beta,
     });
@@ -113,8 +115,9 @@ function classRows(numClasses: number, perRow: number): Int32Array {
 
 function dataOptions(cmd: Command, withDefault: boolean): Command {
   return cmd
-    .option('--dataset <name>', 'fashion-mnist | mnist | csv:PATH | images:DIR' + (withDefault ? '' : ' (default: the one the model was trained on)'), withDefault ? 'mnist' : undefined)
-    .option('--protocol <name>', 'images: binary | continuous; csv: standardize | minmax | none (default: binary for fashion-mnist/mnist)')
+    .option('--dataset <name>', 'fashion-mnist | mnist | dsprites | csv:PATH | images:DIR | words[:PATH] | timeseries:PATH (numeric series, one per row, columns = time steps; --model seqvae)' + (withDefault ? '' : ' (default: the one the model was trained on)'), withDefault ? 'mnist' : undefined)
+    .option('--protocol <name>', 'images: binary | continuous; csv, timeseries: standardize | minmax | none (default: binary for fashion-mnist/mnist, standardize for csv/timeseries)')
+    .option('--ts-channels <C>', 'timeseries: values per time step, columns step-major t0_c0,t0_c1,…,t1_c0,… (default 1; later commands: the model\'s)', posInt('--ts-channels'))
     .option('--data-dir <dir>', 'fashion-mnist: directory holding the four IDX files')
     .option('--label-column <name>', 'csv: the label column')
     .option('--limit <n>', 'use only the first N training examples (and N/6 test examples)', posInt('--limit'));
@@ -130,6 +133,7 @@ interface DataFlags {
   dataDir?: string;
   labelColumn?: string;
   limit?: number;
+  tsChannels?: number;
 }
 
 async function loadData(f: DataFlags, meta?: ModelMeta): Promise<Dataset> {
@@ -140,6 +144,12 @@ async function loadData(f: DataFlags, meta?: ModelMeta): Promise<Dataset> {
   const spec: DatasetSpec = { name: kind, path: p, protocol, dataDir: f.dataDir, labelColumn: f.labelColumn, limit: f.limit };
   if (kind === 'csv' && protocol && ['standardize', 'minmax', 'none'].includes(protocol)) spec.normalize = protocol as DatasetSpec['normalize'];
   if (kind === 'csv' && meta?.data.normalizer) spec.normalizer = meta.data.normalizer as DatasetSpec['normalizer'];
+  if (kind === 'timeseries') {
+    // a trained series model re-applies its own normaliser and channel count
+    const trained = meta?.data.dataset.startsWith('timeseries:') && meta.data.shape.length === 2 ? meta.data : undefined;
+    if (trained?.normalizer) spec.normalizer = trained.normalizer as DatasetSpec['normalizer'];
+    spec.channels = f.tsChannels ?? trained?.shape[1];
+  } else if (f.tsChannels !== undefined) throw new Error(`--ts-channels is an option of --dataset timeseries:PATH`);
   return loadDataset(spec);
 }
 
@@ -170,6 +180,42 @@ function rowsAt(split: Split, idx: number[]): Float32Array {
     outRows.set(split.x.subarray(i * D, (i + 1) * D), k * D);
   });
   return outRows;
+}
+
+/** A model of numeric series (a Gaussian SeqVAE, --dataset timeseries:PATH): its outputs are CSV tables and SVG line plots. */
+function isSeriesModel(model: LatentVariableModel): model is SeqVAE {
+  return model instanceof SeqVAE && model.config.likelihood === 'gaussian';
+}
+
+/** The CSV and the SVG line plot written for series output to `file` (its .png/.svg/.csv extension replaced). */
+function seriesFiles(file: string): { csv: string; svg: string } {
+  const stem = file.replace(/\.(png|svg|csv)$/i, '');
+  return { csv: `${stem}.csv`, svg: `${stem}.svg` };
+}
+
+/** Normalised rows back in data units (the saved normaliser inverted), for plots and errors. */
+function dataUnits(rows: Float32Array, normalizer: unknown): Float32Array {
+  return normalizer ? invertNormalizer(validateNormalizer(normalizer), rows) : rows;
+}
+
+/** Root mean squared difference of two equal-length arrays. */
+function rmse(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s / a.length);
+}
+
+/** Writes n series (rows normalised, shape [T, C]) as CSV in data units and an SVG line plot; returns both files. */
+async function writeSeries(file: string, rows: Float32Array, n: number, shape: number[], normalizer: unknown, title: string, originals?: Float32Array): Promise<{ csv: string; svg: string }> {
+  const f = seriesFiles(file);
+  const [T, C] = shape;
+  if (originals) await writePairs(f.csv, originals, rows, n, shape, { normalizer });
+  else await writeRows(f.csv, rows, n, shape, { normalizer });
+  const shown = Math.min(n, 16);
+  const cut = (a: Float32Array) => dataUnits(a.subarray(0, shown * T * C), normalizer);
+  if (originals) await writeSeriesSvg(f.svg, cut(originals), shown, T, C, { title, overlay: cut(rows) });
+  else await writeSeriesSvg(f.svg, cut(rows), shown, T, C, { title });
+  return f;
 }
 
 export function buildProgram(): Command {
@@ -281,17 +327,17 @@ export function buildProgram(): Command {
       const K = (model as LatentVariableModel).numClasses; // a conditional model: one row of samples per class, reconstructions given the labels
       const nShow = K ? 8 * K : 64;
       const showY = K ? classRows(K, 8) : undefined;
-      artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), generate(model, nShow, new Rng(f.seed + 1), { y: showY }), nShow, data.shape, { cols: 8, normalizer: data.normalizer });
+      const gen = generate(model, nShow, new Rng(f.seed + 1), { y: showY });
+      artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), gen, nShow, data.shape, { cols: 8, normalizer: data.normalizer });
       const nRec = Math.min(32, data.test.n);
       const orig = rowsAt(data.test, Array.from({ length: nRec }, (_, i) => i));
-      artefacts.reconstructions = await writePairs(
-        path.join(f.out, data.shape.length === 3 ? 'reconstructions.png' : 'reconstructions.csv'),
-        orig,
-        reconstruct(model, orig, nRec, K ? data.test.y?.subarray(0, nRec) : undefined),
-        nRec,
-        data.shape,
-        { normalizer: data.normalizer },
-      );
+      const rec = reconstruct(model, orig, nRec, K ? data.test.y?.subarray(0, nRec) : undefined);
+      artefacts.reconstructions = await writePairs(path.join(f.out, data.shape.length === 3 ? 'reconstructions.png' : 'reconstructions.csv'), orig, rec, nRec, data.shape, { normalizer: data.normalizer });
+      if (isSeriesModel(model)) {
+        // numeric series: line plots beside the CSV tables
+        artefacts.samples_plot = (await writeSeries(artefacts.samples, gen, nShow, data.shape, data.normalizer, 'samples: greedy decode at z ~ N(0, I)')).svg;
+        artefacts.reconstructions_plot = (await writeSeries(artefacts.reconstructions, rec, nRec, data.shape, data.normalizer, 'test series and their reconstructions', orig)).svg;
+      }
       }
       const final: Record<string, number> = {};
       if (evalTest) Object.assign(final, evaluateElbo(model, data.test, { rng: new Rng(f.seed + 2), beta: 1 }));
@@ -337,6 +383,11 @@ export function buildProgram(): Command {
       const n: number = grid ? (f.n ?? 10) * (K as number) : (f.n ?? 64);
       const y = K ? (grid ? classRows(K, f.n ?? 10) : new Int32Array(n).fill(f.label)) : undefined;
       const rows = generate(model, n, new Rng(f.seed), { sampleX: !!f.binarize, temperature: f.temperature, y });
+      if (isSeriesModel(model)) {
+        const files = await writeSeries(f.out, rows, n, meta.data.shape, meta.data.normalizer, `${n} samples of ${meta.data.dataset}`);
+        out(!!f.json, { file: files.csv, plot: files.svg, n }, `wrote ${n} series to ${files.csv} and a line plot to ${files.svg}`);
+        return;
+      }
       const file = await writeRows(f.out, rows, n, meta.data.shape, { normalizer: meta.data.normalizer, ...(grid ? { cols: f.n ?? 10 } : {}) });
       const names = meta.data.classNames;
       const className = (k: number) => names?.[k] ?? String(k);
@@ -366,6 +417,15 @@ export function buildProgram(): Command {
     const n = Math.min(f.n, split.n - f.start);
     if (n < 1) throw new Error(`--start ${f.start} is past the end of the ${f.split} split (${split.n} examples)`);
     const x = rowsAt(split, Array.from({ length: n }, (_, i) => f.start + i));
+    if (isSeriesModel(model)) {
+      // numeric series: originals and reconstructions in data units, the RMSE in data units and normalised
+      const r = reconstruct(model, x, n);
+      model.dispose();
+      const files = await writeSeries(f.out, r, n, data.shape, data.normalizer, `${f.split} series ${f.start}…${f.start + n - 1} and their reconstructions`, x);
+      const err = { rmse: rmse(dataUnits(x, data.normalizer), dataUnits(r, data.normalizer)), rmse_normalized: rmse(x, r) };
+      out(!!f.json, { file: files.csv, plot: files.svg, n, ...err }, `wrote ${n} originals and reconstructions to ${files.csv} and ${files.svg}\nRMSE ${err.rmse.toPrecision(4)} (data units), ${err.rmse_normalized.toPrecision(4)} (normalised, ${data.protocol})`);
+      return;
+    }
     const file = await writePairs(f.out, x, reconstruct(model, x, n), n, data.shape, { normalizer: data.normalizer });
     model.dispose();
     out(!!f.json, { file, n }, `wrote ${n} originals and reconstructions to ${file}`);
@@ -464,6 +524,66 @@ export function buildProgram(): Command {
     const info = await initBackend(f.backend);
     const { model, meta } = await loadModel(dir);
     try {
+  // ---------------------------------------------------------------------------------------------- traverse
+  const travCmd = program
+    .command('traverse <model>')
+    .description(
+      'latent traversals from the prior mean: one row per latent dimension (largest KL over the test split first), ' +
+        'each swept over −range … range; a PNG grid, and with --gif an animated GIF (frame s: every dimension at value s)',
+    )
+    .option('--out <dir>', 'output directory (traversal.png, traversal.gif)', 'traversal')
+    .option('--dims <k>', 'only the K dimensions of largest KL (default: all)', posInt('--dims'))
+    .option('--steps <n>', 'values per dimension (at least 2)', posInt('--steps'), 11)
+    .option('--range <r>', 'sweep −r … r, in prior standard deviations', posNum('--range'), 3)
+    .option('--label <k>', 'cvae: the class to decode (required there)', nonNegInt('--label'))
+    .option('--gif', 'also write traversal.gif')
+    .option('--no-ping-pong', 'GIF: play the values forth only (default: forth and back)')
+    .option('--scale <s>', 'nearest-neighbour enlargement of the PNG and GIF', posInt('--scale'), 2)
+    .option('--json', 'print what was written as JSON');
+  dataOptions(travCmd, false);
+  backendOption(travCmd).action(async (dir, f) => {
+    const { latentTraversal, traversalGif, traversalGrid } = await import('../eval/traversal.js');
+    const { latentHealth } = await import('../eval/latent.js');
+    const { imageToPng, upscale } = await import('../io/png.js');
+    await initBackend(f.backend);
+    const { model, meta } = await loadModel(dir);
+    try {
+      const kind = model.config.kind;
+      const K = model.numClasses;
+      if (kind !== 'vae' && kind !== 'cvae' && kind !== 'hvae') throw new Error(`traverse: needs an image model with a continuous latent (vae, cvae or hvae); this model is a ${kind}`);
+      const s = model.config.inputShape;
+      if (!(s.length === 3 && (s[2] === 1 || s[2] === 3))) throw new Error(`traverse: the model's inputs [${s.join(', ')}] are not images`);
+      if (f.steps < 2) throw new Error(`--steps must be at least 2, got ${f.steps}`);
+      if (K === undefined && f.label !== undefined) throw new Error(`--label: this ${kind} model is not conditioned on labels`);
+      if (K !== undefined && f.label === undefined) throw new Error(`traverse: this ${kind} is conditioned on a label: give --label (0 … ${K - 1})`);
+      if (K !== undefined && f.label >= K) throw new Error(`--label ${f.label} is out of range: the model has classes 0 … ${K - 1}`);
+      const data = await loadData(f, meta);
+      checkShape(model, data);
+      const kl = latentHealth(model, data.test).klPerDim; // per-dimension KL over the test split (cvae: given its labels)
+      const base = tf.tidy(() => model.prior(1, K !== undefined ? tf.tensor1d([f.label], 'int32') : undefined).mean().dataSync() as Float32Array);
+      const t = latentTraversal(model, base, { steps: f.steps, limit: f.range, kl, maxRows: f.dims, y: f.label });
+      mkdirSync(f.out, { recursive: true });
+      const png = path.join(f.out, 'traversal.png');
+      const grid = upscale(traversalGrid(t), f.scale);
+      await writeFileAtomic(png, imageToPng(grid));
+      const written: Record<string, unknown> = { png, rows: t.rows, steps: t.steps, dims: t.dims, kl: t.dims.map((d) => kl[d]), values: t.values, width: grid.width, height: grid.height };
+      if (f.gif) {
+        const gif = path.join(f.out, 'traversal.gif');
+        await writeFileAtomic(gif, traversalGif(t, { scale: f.scale, pingPong: f.pingPong }));
+        Object.assign(written, { gif, frames: f.pingPong ? 2 * t.steps - 2 : t.steps });
+      }
+      const cls = K !== undefined ? ` of class ${meta.data.classNames?.[f.label] ?? f.label}` : '';
+      out(
+        !!f.json,
+        written,
+        `wrote ${t.rows} latent dimensions × ${t.steps} values (−${f.range} … ${f.range})${cls} to ${png}${f.gif ? ` and ${written.gif}` : ''}\n` +
+          `rows (by KL over ${data.test.n} test examples): ${t.dims.map((d) => `z${d} ${kl[d].toFixed(2)}`).join(', ')}`,
+      );
+    } finally {
+      model.dispose();
+    }
+  });
+
       const data = await loadData(f, meta);
       checkShape(model, data);
       const split = pickSplit(data, f.split);
@@ -473,7 +593,8 @@ export function buildProgram(): Command {
       let classifier: Awaited<ReturnType<typeof classifierFor>> | undefined;
       let skipped: string | undefined = f.sampleQuality === false ? '--no-sample-quality' : samples === 0 ? '--samples 0' : undefined;
       if (samples > 0) {
-        if (!data.numClasses || !data.train.y) skipped = `data set ${data.name} has no labels to train the evaluation classifier on`;
+        if (isSeriesModel(model)) skipped = 'numeric series: the sample-quality figures (Fréchet distance, precision/recall) are measured in the features of a classifier of labelled images, which series do not have';
+        else if (!data.numClasses || !data.train.y) skipped = `data set ${data.name} has no labels to train the evaluation classifier on`;
         else {
           let last = 0;
           classifier = await classifierFor(data, {

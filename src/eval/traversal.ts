@@ -1,6 +1,9 @@
 // Latent traversals: starting from a base code z, sweep one latent dimension at a time over evenly spaced
 // values (default −3 … 3) and decode each code to the decoder's mean image. One row per dimension, rows
 // ordered by the dimension's KL to the prior (most informative first) when the KL is given.
+// A hierarchical VAE (whose decoder reads only z_1) is walked along its generative path: unit u of layer
+// l takes μ_p + v·σ_p of p(z_l | z_{l+1}) (v itself at the top layer, whose prior is N(0, I)), the layers
+// above stay at the base code and the layers below follow the prior's mean path z_k = μ_p,k(z_{k+1}).
 //
 //   latentTraversal(model, z, opts) → the decoded images, rows × steps
 //   traversalGrid(t)                → one image: a row per dimension, a column per value (io/png imageGrid)
@@ -9,6 +12,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LatentVariableModel } from '../models/types.js';
+import { HVAE } from '../models/hvae.js';
 import { imageGrid, type GridOptions, type Image } from '../io/png.js';
 import { encodeGif, type GifOptions } from '../io/gif.js';
 
@@ -96,6 +100,7 @@ export function latentTraversal(model: LatentVariableModel, z: ArrayLike<number>
       codes[o + dims[r]] = values[s];
     }
   }
+  if (model instanceof HVAE) hierarchicalCodes(model, codes, z, dims, values);
   const images = new Float32Array(total * D);
   for (let a = 0; a < total; a += bs) {
     const m = Math.min(bs, total - a);
@@ -108,6 +113,38 @@ export function latentTraversal(model: LatentVariableModel, z: ArrayLike<number>
     images.set(px, a * D);
   }
   return { images, dims, values, rows, steps, shape };
+}
+
+/** Rewrites the codes of each row (one unit of one layer swept over `values`) along the HVAE's generative path. */
+function hierarchicalCodes(model: HVAE, codes: Float32Array, z: ArrayLike<number>, dims: number[], values: number[]): void {
+  const layers = model.config.latentDims;
+  const offsets = layers.map((_, l) => layers.slice(0, l).reduce((a, b) => a + b, 0));
+  const latentDim = offsets[layers.length - 1] + layers[layers.length - 1];
+  const steps = values.length;
+  const zb = Float32Array.from(z);
+  dims.forEach((d, r) => {
+    let l = layers.length - 1;
+    while (offsets[l] > d) l--;
+    const u = d - offsets[l];
+    const rows = tf.tidy(() => {
+      const base = (k: number) => tf.tile(tf.tensor2d(zb.subarray(offsets[k], offsets[k] + layers[k]), [1, layers[k]]), [steps, 1]) as tf.Tensor2D;
+      const zs: tf.Tensor2D[] = layers.map((_, k) => base(k));
+      // unit u of layer l: v at the top, μ_p + v·σ_p of p(z_l | z_{l+1}) (at the base code above) below
+      let loc = tf.zeros([steps, 1]);
+      let scale = tf.ones([steps, 1]);
+      if (l < layers.length - 1) {
+        const p = model.conditionalPrior(l, zs[l + 1]);
+        loc = tf.slice(p.mu, [0, u], [steps, 1]);
+        scale = tf.exp(tf.mul(tf.slice(p.logVar, [0, u], [steps, 1]), 0.5));
+      }
+      const unit = tf.add(loc, tf.mul(scale, tf.tensor2d(values, [steps, 1])));
+      const parts = [tf.slice(zs[l], [0, 0], [steps, u]), unit, tf.slice(zs[l], [0, u + 1], [steps, layers[l] - u - 1])];
+      zs[l] = tf.concat(parts, 1) as tf.Tensor2D;
+      for (let k = l - 1; k >= 0; k--) zs[k] = model.conditionalPrior(k, zs[k + 1]).mu;
+      return tf.concat(zs, 1).dataSync() as Float32Array;
+    });
+    codes.set(rows, r * steps * latentDim);
+  });
 }
 
 /** One row per dimension, one column per value. */

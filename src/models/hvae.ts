@@ -282,6 +282,12 @@ export class HVAE implements LatentVariableModel {
     return new HierarchicalPosterior(bottomUp, this.conditional);
   }
 
+  /** p(z_l | z_{l+1}) for layer l (0-based, l < L − 1), given z_{l+1} [B, d_{l+1}]: latent traversals walk the generative path with it. */
+  conditionalPrior(l: number, zAbove: tf.Tensor2D): DiagGaussian {
+    if (!Number.isInteger(l) || l < 0 || l >= this.dims.length - 1) throw new Error(`conditionalPrior: layer ${l} has no conditional prior (layers 0 … ${this.dims.length - 2})`);
+    return this.conditional(l, zAbove);
+  }
+
   // p(x | z_1): Bernoulli(logits = dec(z_1))  or  N(dec(z_1), σ²)
   decode(z: tf.Tensor2D): Distribution {
     const z1 = splitLayers(z, this.dims)[0];
