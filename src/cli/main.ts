@@ -231,7 +231,7 @@ export function buildProgram(): Command {
   backendOption(trainCmd);
   trainCmd
     .addOption(
-      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical) | seqvae (recurrent, --dataset words); mlp | conv: the VAE of that preset')
+      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical) | seqvae (recurrent, --dataset words or timeseries:PATH); mlp | conv: the VAE of that preset')
         .choices([...MODEL_KINDS, ...Object.keys(PRESETS)])
         .default('vae'),
     )
@@ -248,7 +248,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--prior <p>', 'cvae: p(z|y) = N(0, I), or a learned Gaussian per class (default standard)').choices(['standard', 'learned']))
     .addOption(new Option('--cell <type>', 'seqvae: recurrent cell').choices(['gru', 'lstm']))
     .option('--rnn-hidden <n>', 'seqvae: recurrent units per direction (default 192)', posInt('--rnn-hidden'))
-    .option('--embedding <n>', 'seqvae: width of the input embedding (default 32)', posInt('--embedding'))
+    .option('--embedding <n>', 'seqvae: width of the input embedding (default 32 for words, none for numeric series)', posInt('--embedding'))
     .option('--word-dropout <p>', 'seqvae: word dropout rate in training (default 0)', nonNegNum('--word-dropout'))
     .option('--latents <widths>', 'hvae: widths of the stochastic layers z_1 … z_L, bottom to top (default: --latent, half of it)', intList('--latents'))
     .option('--layer-hidden <widths>', 'hvae: hidden widths of the MLPs between stochastic layers (default 128)', intList('--layer-hidden'))
