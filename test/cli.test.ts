@@ -114,6 +114,69 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     assert.match(bad.stderr, /not conditioned on labels/);
   });
 
+  it('a conditional VAE: reconstruct, encode and interpolate pass the data\'s labels; traverse needs --label', () => {
+    const cv = path.join(root, 'cvae');
+    const t = vaekit(['train', ...small.map((a) => (a === '8' ? '4' : a)), '--model', 'cvae', '--epochs', '1', '--no-eval', '--report-k', '0', '--out', cv, '--json']);
+    assert.equal(t.code, 0, t.stderr);
+    const model = path.join(cv, 'model');
+    const rc = vaekit(['reconstruct', model, '--limit', '600', '--n', '6', '--out', path.join(root, 'cr.png'), '--json']);
+    assert.equal(rc.code, 0, rc.stderr);
+    assert.equal(JSON.parse(rc.stdout).n, 6);
+    assert.ok(decodePng(readFileSync(path.join(root, 'cr.png'))).width > 0);
+    const en = vaekit(['encode', model, '--limit', '600', '--out', path.join(root, 'cz.csv')]);
+    assert.equal(en.code, 0, en.stderr);
+    const rows = readFileSync(path.join(root, 'cz.csv'), 'utf8').trim().split('\n');
+    assert.equal(rows[0], 'mu0,mu1,mu2,mu3,label');
+    assert.equal(rows.length, 1 + 100);
+    const labels = rows.slice(1).map((l) => Number(l.split(',').at(-1)));
+    // two test examples of different classes, and two of the same class
+    const other = labels.findIndex((c) => c !== labels[0]);
+    const same = labels.indexOf(labels[0], 1);
+    const ip = vaekit(['interpolate', model, '--limit', '600', '--from', '0', '--to', String(other), '--steps', '5', '--out', path.join(root, 'ci.png'), '--json']);
+    assert.equal(ip.code, 0, ip.stderr);
+    assert.deepEqual(JSON.parse(ip.stdout).labels, [labels[0], labels[other]]);
+    assert.equal(JSON.parse(ip.stdout).decoded_with_label, labels[0]);
+    if (same > 0) {
+      const ip2 = vaekit(['interpolate', model, '--limit', '600', '--from', '0', '--to', String(same), '--steps', '3', '--out', path.join(root, 'ci2.png')]);
+      assert.equal(ip2.code, 0, ip2.stderr);
+      assert.match(ip2.stdout, /decoded with the label of --from/);
+    }
+    const tr = vaekit(['traverse', model, '--limit', '600', '--label', '2', '--steps', '3', '--gif', '--no-ping-pong', '--out', path.join(root, 'ctrav'), '--json']);
+    assert.equal(tr.code, 0, tr.stderr);
+    assert.equal(JSON.parse(tr.stdout).rows, 4);
+    assert.equal(decodePng(readFileSync(path.join(root, 'ctrav', 'traversal.png'))).height, 2 * (4 * 28 + 5));
+    assert.equal(gifFrames(readFileSync(path.join(root, 'ctrav', 'traversal.gif'))), 3);
+    const nolabel = vaekit(['traverse', model, '--limit', '600', '--out', path.join(root, 'ctrav2')]);
+    assert.notEqual(nolabel.code, 0);
+    assert.match(nolabel.stderr, /conditioned on a label: give --label \(0 … 9\)/);
+  });
+
+  it('traverse walks a hierarchical VAE\'s layers (one row per unit of z_1 and z_2)', () => {
+    const hv = path.join(root, 'hvae');
+    const t = vaekit(['train', ...small.filter((a) => a !== '--latent' && a !== '8'), '--model', 'hvae', '--latents', '4,2', '--layer-hidden', '32', '--epochs', '1', '--no-eval', '--report-k', '0', '--out', hv]);
+    assert.equal(t.code, 0, t.stderr);
+    const tr = vaekit(['traverse', path.join(hv, 'model'), '--limit', '600', '--steps', '3', '--scale', '1', '--out', path.join(root, 'htrav'), '--json']);
+    assert.equal(tr.code, 0, tr.stderr);
+    const r = JSON.parse(tr.stdout);
+    assert.equal(r.rows, 6);
+    assert.deepEqual([...r.dims].sort(), [0, 1, 2, 3, 4, 5]);
+    const png = decodePng(readFileSync(path.join(root, 'htrav', 'traversal.png')));
+    assert.equal(png.height, 6 * 28 + 7);
+    assert.equal(png.width, 3 * 28 + 4);
+    // the top layer's units (4, 5) reach the image through p(z_1 | z_2): their rows are not constant
+    const W = png.width;
+    for (const d of [4, 5]) {
+      const row = r.dims.indexOf(d);
+      let diff = 0;
+      for (let y = 0; y < 28; y++)
+        for (let x = 0; x < 28; x++) {
+          const top = (1 + row * 29 + y) * W;
+          diff = Math.max(diff, Math.abs(png.pixels[top + 1 + x] - png.pixels[top + 1 + 2 * 29 + x]));
+        }
+      assert.ok(diff > 0.01, `row of z${d} changes the image (max ${diff})`);
+    }
+  });
+
   it('grad-variance measures both encoder-gradient estimators; --estimator score trains', () => {
     const g = vaekit(['grad-variance', path.join(run, 'model'), '--limit', '600', '--draws', '10', '--batch', '8', '--json']);
     assert.equal(g.code, 0, g.stderr);

@@ -172,6 +172,13 @@ function pickSplit(d: Dataset, which: string): Split {
   return which === 'train' ? d.train : d.test;
 }
 
+/** The labels of examples `idx` for a conditional model (its encoder and decoder take y); undefined for other models. */
+function labelsAt(model: LatentVariableModel, split: Split, idx: number[], what: string): Int32Array | undefined {
+  if (model.numClasses === undefined) return undefined;
+  if (!split.y) throw new Error(`${what}: this ${model.config.kind} is conditioned on the labels y, and the data have none`);
+  return Int32Array.from(idx, (i) => split.y![i]);
+}
+
 function rowsAt(split: Split, idx: number[]): Float32Array {
   const D = split.x.length / split.n;
   const outRows = new Float32Array(idx.length * D);
@@ -416,7 +423,8 @@ export function buildProgram(): Command {
     const split = pickSplit(data, f.split);
     const n = Math.min(f.n, split.n - f.start);
     if (n < 1) throw new Error(`--start ${f.start} is past the end of the ${f.split} split (${split.n} examples)`);
-    const x = rowsAt(split, Array.from({ length: n }, (_, i) => f.start + i));
+    const idx = Array.from({ length: n }, (_, i) => f.start + i);
+    const x = rowsAt(split, idx);
     if (isSeriesModel(model)) {
       // numeric series: originals and reconstructions in data units, the RMSE in data units and normalised
       const r = reconstruct(model, x, n);
@@ -426,9 +434,10 @@ export function buildProgram(): Command {
       out(!!f.json, { file: files.csv, plot: files.svg, n, ...err }, `wrote ${n} originals and reconstructions to ${files.csv} and ${files.svg}\nRMSE ${err.rmse.toPrecision(4)} (data units), ${err.rmse_normalized.toPrecision(4)} (normalised, ${data.protocol})`);
       return;
     }
-    const file = await writePairs(f.out, x, reconstruct(model, x, n), n, data.shape, { normalizer: data.normalizer });
+    const y = labelsAt(model, split, idx, 'reconstruct'); // a conditional model: q(z|x, y) and p(x|z, y) with each example's label
+    const file = await writePairs(f.out, x, reconstruct(model, x, n, y), n, data.shape, { normalizer: data.normalizer });
     model.dispose();
-    out(!!f.json, { file, n }, `wrote ${n} originals and reconstructions to ${file}`);
+    out(!!f.json, { file, n }, `wrote ${n} originals and reconstructions${y ? ' (given their labels)' : ''} to ${file}`);
   });
 
   // ---------------------------------------------------------------------------------------------- interpolate
@@ -449,10 +458,18 @@ export function buildProgram(): Command {
     const data = await loadData(f, meta);
     checkShape(model, data);
     const split = pickSplit(data, f.split);
-    const rows = interpolate(model, rowsAt(split, [f.from]), rowsAt(split, [f.to]), f.steps, f.method);
+    const xa = rowsAt(split, [f.from]);
+    const xb = rowsAt(split, [f.to]);
+    // a conditional model: each end encoded with its own label, the path decoded with the first's
+    const y = labelsAt(model, split, [f.from, f.to], 'interpolate');
+    const rows = interpolate(model, xa, xb, f.steps, f.method, y && [y[0], y[1]]);
     const file = await writeRows(f.out, rows, f.steps, data.shape, { cols: f.steps, normalizer: data.normalizer });
     model.dispose();
-    out(!!f.json, { file, steps: f.steps }, `wrote a ${f.steps}-step interpolation to ${file}`);
+    const cls = (k: number) => data.classNames?.[k] ?? String(k);
+    const note = y
+      ? ` from example ${f.from} (class ${cls(y[0])}) to ${f.to} (class ${cls(y[1])}${y[0] === y[1] ? ', the same' : ''}); decoded with the label of --from (${cls(y[0])})`
+      : '';
+    out(!!f.json, { file, steps: f.steps, ...(y ? { labels: [y[0], y[1]], decoded_with_label: y[0] } : {}) }, `wrote a ${f.steps}-step interpolation${note} to ${file}`);
   });
 
   // ---------------------------------------------------------------------------------------------- encode
@@ -684,7 +701,7 @@ function encodeAll(model: LatentVariableModel, split: Split): { mu: Float32Array
   let dim = 0;
   for (let s = 0; s < split.n; s += bs) {
     const t = take({ ...split, x: split.x.subarray(s * (split.x.length / split.n)), n: split.n - s, y: undefined }, Math.min(bs, split.n - s));
-    const r = encode(model, t.x, t.n);
+    const r = encode(model, t.x, t.n, labelsAt(model, split, Array.from({ length: t.n }, (_, i) => s + i), 'encode')); // a conditional model: q(z|x, y)
     dim = r.dim;
     parts.push(r);
   }

@@ -48,10 +48,20 @@ export function encode(model: LatentVariableModel, x: Float32Array, n: number, y
 /**
  * Decoded points on the path between the posterior means of two inputs: linear, or spherical
  * (slerp, which keeps the norm typical of the Gaussian prior).
+ *
+ * A conditional model needs `labels`, [label of xa, label of xb]: each end is encoded with its own label
+ * (q(z|x, y)), and the whole path is decoded with the first's (p(x|z, y_a)).
  */
-export function interpolate(model: LatentVariableModel, xa: Float32Array, xb: Float32Array, steps: number, method: 'linear' | 'slerp' = 'linear'): Float32Array {
+export function interpolate(
+  model: LatentVariableModel,
+  xa: Float32Array,
+  xb: Float32Array,
+  steps: number,
+  method: 'linear' | 'slerp' = 'linear',
+  labels?: readonly [number, number],
+): Float32Array {
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`interpolation needs at least 2 steps, got ${steps}`);
-  const { mu, dim } = encode(model, concat(xa, xb), 2);
+  const { mu, dim } = encode(model, concat(xa, xb), 2, labels);
   const a = mu.subarray(0, dim);
   const b = mu.subarray(dim);
   const z = new Float32Array(steps * dim);
@@ -69,7 +79,7 @@ export function interpolate(model: LatentVariableModel, xa: Float32Array, xb: Fl
     }
     for (let i = 0; i < dim; i++) z[s * dim + i] = wa * a[i] + wb * b[i];
   }
-  return tf.tidy(() => model.decode(tf.tensor2d(z, [steps, dim])).mean().dataSync() as Float32Array);
+  return tf.tidy(() => model.decode(tf.tensor2d(z, [steps, dim]), labelTensor(model, labels && new Array<number>(steps).fill(labels[0]), steps)).mean().dataSync() as Float32Array);
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {
