@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadDataset, take, type Dataset } from '../src/data/dataset.js';
-import { classifierFor, classifierKey, defaultClassifierCacheDir, loadClassifier, saveClassifier, trainClassifier } from '../src/eval/classifier.js';
+import {
+  binarizeSplit,
+  classifierFor,
+  classifierKey,
+  defaultClassifierCacheDir,
+  IMAGE_BINARIZE,
+  loadClassifier,
+  saveClassifier,
+  trainClassifier,
+} from '../src/eval/classifier.js';
 import { evaluateModel, formatEvalReport, sampleRows } from '../src/eval/report.js';
 import { evaluateSampleQuality } from '../src/eval/sample-quality.js';
 import { createModel } from '../src/models/index.js';
@@ -50,22 +59,38 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
     const opts = { cacheDir: root, key: classifierKey(data.name, data.protocol, 2000), epochs: 1, log: (m: string) => logs.push(m) };
     const first = await classifierFor(data, opts);
     assert.equal(first.cached, false);
-    assert.ok(existsSync(path.join(root, `${DATASET}-continuous-limit2000`, 'classifier.json')));
+    // one classifier per data set (not per pixel protocol), measured on grayscale and binarized test images
+    assert.ok(existsSync(path.join(root, `${DATASET}-limit2000`, 'classifier.json')));
+    const m = first.classifier.meta;
+    assert.equal(m.protocol, 'continuous');
+    assert.equal(m.training?.binarize, IMAGE_BINARIZE, 'image data: half the training images binarized');
+    assert.ok(m.testAccuracyBinarized! > 0.3 && m.testAccuracyBinarized! <= 1, `binarized accuracy ${m.testAccuracyBinarized}`);
+    assert.equal(m.testAccuracyBinarized, first.classifier.accuracy(binarizeSplit(data.test)));
     const second = await classifierFor(data, opts);
     assert.equal(second.cached, true);
     assert.equal(second.classifier.meta.testAccuracy, first.classifier.meta.testAccuracy);
     const other = await classifierFor({ ...data, train: take(data.train, 500) }, { ...opts, noSave: true });
     assert.equal(other.cached, false);
     assert.match(logs.join('\n'), /trained on different data/);
+    // the binary protocol's images cannot train it: it needs the grayscale ones
+    await assert.rejects(classifierFor({ ...data, protocol: 'binary' }, { ...opts, noSave: true }), /trained on its grayscale images: load the data set with the continuous protocol/);
     for (const c of [first, second, other]) c.classifier.dispose();
   });
 
   it('cache locations and keys', () => {
     assert.equal(defaultClassifierCacheDir({ VAEKIT_CLASSIFIER_DIR: '/x/y' }), '/x/y');
     assert.equal(defaultClassifierCacheDir({ XDG_CACHE_HOME: '/c' }), '/c/vaekit/classifiers');
-    assert.equal(classifierKey('fashion-mnist', 'binary'), 'fashion-mnist-binary');
-    assert.equal(classifierKey('mnist', 'continuous', 600), 'mnist-continuous-limit600');
-    assert.match(classifierKey('images:/data/my faces', 'continuous'), /^images-my_faces-[0-9a-f]{8}-continuous$/);
+    // images: both pixel protocols share one classifier; CSV data: one per normalisation
+    assert.equal(classifierKey('fashion-mnist', 'binary'), 'fashion-mnist');
+    assert.equal(classifierKey('fashion-mnist', 'continuous'), 'fashion-mnist');
+    assert.equal(classifierKey('mnist', 'continuous', 600), 'mnist-limit600');
+    assert.match(classifierKey('images:/data/my faces', 'continuous'), /^images-my_faces-[0-9a-f]{8}$/);
+    assert.match(classifierKey('csv:/data/t.csv', 'standardize'), /^csv-t-[0-9a-f]{8}-standardize$/);
+  });
+
+  it('binarizeSplit thresholds at 0.5 exactly as the binary protocol does', () => {
+    const b = binarizeSplit(take(data.test, 20));
+    for (let i = 0; i < b.x.length; i++) assert.equal(b.x[i], data.test.x[i] > 0.5 ? 1 : 0);
   });
 });
 
@@ -113,7 +138,9 @@ describe('sample quality and the eval report on a small model', () => {
     if (!('skipped' in report.sample_quality)) assert.ok(report.sample_quality.frechet_distance > good.frechetDistance, 'an untrained VAE is worse than real data');
     assert.equal(sampleRows(model, 3, new Rng(1)).length, 3 * 784);
     const text = formatEvalReport(report);
-    for (const s of ['−ELBO', 'NLL (k=5, n=50)', 'SSIM', 'active units', 'Fréchet distance', 'precision / recall', 'class entropy']) assert.ok(text.includes(s), `table has ${s}`);
+    for (const s of ['−ELBO', 'NLL (k=5, n=50)', 'SSIM', 'active units', 'Fréchet distance', 'precision / recall', 'class entropy', 'grayscale', 'binarized'])
+      assert.ok(text.includes(s), `table has ${s}`);
+    if (!('skipped' in report.sample_quality)) assert.equal(report.sample_quality.classifier.test_accuracy_binarized, classifier.meta.testAccuracyBinarized);
     JSON.parse(JSON.stringify(report));
     const off2 = evaluateModel(model, data.test, { seed: 0, limit: 50, k: 0, samples: 0 });
     assert.deepEqual(off2.sample_quality, { skipped: 'turned off' });
@@ -142,7 +169,10 @@ describe('vaekit eval --quick (CLI)', () => {
     assert.equal(r.latent.latent_dim, 4);
     assert.equal(r.sample_quality.n_samples, 200);
     assert.equal(r.sample_quality.classifier.cached, false);
-    assert.match(ev.stderr, /training the evaluation classifier/);
+    // a binary-protocol model: the classifier is trained on the grayscale images and measured on both
+    assert.match(ev.stderr, /training the evaluation classifier for \S+ \(grayscale images/);
+    assert.ok(r.sample_quality.classifier.test_accuracy > 0.1 && r.sample_quality.classifier.test_accuracy_binarized > 0.1);
+    assert.ok(existsSync(path.join(root, 'cache', `${DATASET}-limit600`, 'classifier.json')));
     assert.equal(r.report_file, path.join(run, 'model.eval.json'));
     assert.deepEqual(JSON.parse(readFileSync(r.report_file, 'utf8')).latent, r.latent);
     // Second run: the classifier comes from the cache; the table goes to stdout.

@@ -614,7 +614,9 @@ export function buildProgram(): Command {
         else if (!data.numClasses || !data.train.y) skipped = `data set ${data.name} has no labels to train the evaluation classifier on`;
         else {
           let last = 0;
-          classifier = await classifierFor(data, {
+          // One classifier per data set, trained on the grayscale images, serves both pixel protocols.
+          const clsData = data.protocol === 'binary' ? await loadData({ ...f, protocol: 'continuous' }, meta) : data;
+          classifier = await classifierFor(clsData, {
             cacheDir: f.classifierDir,
             key: classifierKey(data.name, data.protocol, f.limit),
             epochs: f.classifierEpochs,
@@ -632,7 +634,9 @@ export function buildProgram(): Command {
             log(`vaekit: sample quality skipped: ${e.message}`);
             return undefined;
           });
-          if (classifier && !classifier.cached) log(`vaekit: classifier test accuracy ${(100 * (classifier.classifier.meta.testAccuracy ?? NaN)).toFixed(2)}% (${classifier.classifier.meta.training?.seconds.toFixed(0)} s)`);
+          const cm = classifier?.classifier.meta;
+          if (classifier && !classifier.cached && cm)
+            log(`vaekit: classifier test accuracy ${(100 * (cm.testAccuracy ?? NaN)).toFixed(2)}%${cm.testAccuracyBinarized !== undefined ? ` (binarized images: ${(100 * cm.testAccuracyBinarized).toFixed(2)}%)` : ''} (${cm.training?.seconds.toFixed(0)} s)`);
         }
       }
       const report = evaluateModel(model, split, {
@@ -646,6 +650,7 @@ export function buildProgram(): Command {
         sampleQualitySkipped: skipped,
         reference: f.split === 'test' ? data.train : data.test,
         backend: info.backend,
+        protocol: data.protocol,
         log: f.json ? undefined : (m) => log(`vaekit: ${m}…`),
       });
       classifier?.classifier.dispose();

@@ -1,5 +1,5 @@
-// The evaluation classifier: a small network trained once per data set (and pixel protocol), saved
-// to a cache directory, whose penultimate layer is the feature space of the sample-quality figures
+// The evaluation classifier: a small network trained once per data set, saved to a cache directory,
+// whose penultimate layer is the feature space of the sample-quality figures
 // (Fréchet distance, precision/recall, diversity) and whose predictions give class coverage.
 //
 //   images [h, w, c]:  conv 3×3 ×32 relu → conv 3×3 ×32 stride 2 relu → conv 3×3 ×64 stride 2 relu
@@ -10,10 +10,20 @@
 // batch order, Adam with a cosine learning-rate decay, softmax cross-entropy; no hidden randomness,
 // so a classifier is reproducible.
 //
+// Images: the classifier is a property of the data set, not of a model's pixel protocol. It is trained
+// once on the grayscale (continuous, pixel/255) images and serves models of both protocols: a binary
+// model's samples reach it as decoder means in [0, 1], and the binary protocol's real images are the
+// same images thresholded at 0.5. So that it reads both kinds, each training image is binarized with
+// probability 1/2, afresh at every step (IMAGE_BINARIZE). Its test accuracy is measured on both the
+// grayscale and the binarized test images; both are saved (classifier.json) and reported. Fashion-MNIST,
+// 3 epochs (bench/classifier.ts): 90.4% grayscale, 86.9% binarized; without the augmentation 91.0% and
+// 79.4%; trained on the binary protocol's images alone, 87.2% on binarized images.
+//
 // Cache: <root>/<key>/ with classifier.json (format, spec, data fingerprint, test accuracy, training
 // time) and tfjs/model.json + tfjs/weights.bin, written atomically as one directory. <root> is
 // $VAEKIT_CLASSIFIER_DIR, else $XDG_CACHE_HOME/vaekit/classifiers, else ~/.cache/vaekit/classifiers;
-// <key> is `<dataset>-<protocol>` (`-limit<N>` added for a --limit slice). A cached classifier is
+// <key> is `<dataset>` for image data (both pixel protocols share it) and `<dataset>-<normalisation>`
+// for CSV data (`-limit<N>` added for a --limit slice). A cached classifier is
 // reused only when its spec and the fingerprint of the data it was trained on match.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -23,6 +33,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { batches, rowSize, type Dataset, type Split } from '../data/dataset.js';
+import { isPixelProtocol } from '../data/protocol.js';
 import { readJson, recoverDir, writeDirAtomic, type FileData } from '../io/atomic.js';
 import { fanIn } from '../nn/init.js';
 import { Rng } from '../rng.js';
@@ -30,7 +41,7 @@ import { Optimizer } from '../train/optimizers.js';
 
 export const CLASSIFIER_FORMAT = 'vaekit-classifier';
 /** Bumped whenever the architecture or the training recipe changes: older caches are retrained. */
-export const CLASSIFIER_VERSION = 2;
+export const CLASSIFIER_VERSION = 3;
 export const CLASSIFIER_FEATURE_DIM = 128;
 
 export interface ClassifierSpec {
@@ -46,6 +57,8 @@ export interface ClassifierTraining {
   batchSize: number;
   lr: number;
   seed: number;
+  /** Fraction of training images binarized (x > 0.5) on the fly, per example and step (0: none). */
+  binarize?: number;
   steps: number;
   seconds: number;
   backend: string;
@@ -61,8 +74,10 @@ export interface ClassifierMeta {
   /** sha256 of the training split (x and y) the classifier was trained on. */
   trainFingerprint?: string;
   trainN?: number;
-  /** Accuracy on the held-out split given to training (the data set's test split). */
+  /** Accuracy on the held-out split given to training (the data set's test split; images: grayscale). */
   testAccuracy?: number;
+  /** Images: accuracy on the same test images binarized as the binary protocol does (x > 0.5). */
+  testAccuracyBinarized?: number;
   testN?: number;
   training?: ClassifierTraining;
   savedAt?: string;
@@ -73,12 +88,16 @@ export interface TrainClassifierOptions {
   batchSize?: number;
   lr?: number;
   seed?: number;
+  /** Augmentation: binarize each training image (x > 0.5) with this probability, afresh every step (default 0). */
+  binarize?: number;
   /** Called after every step. */
   onStep?: (info: { epoch: number; epochs: number; step: number; steps: number; loss: number }) => void;
   log?: (msg: string) => void;
 }
 
-export const DEFAULT_CLASSIFIER_TRAINING = { epochs: 3, batchSize: 64, lr: 1e-3, seed: 0 } as const;
+export const DEFAULT_CLASSIFIER_TRAINING = { epochs: 3, batchSize: 64, lr: 1e-3, seed: 0, binarize: 0 } as const;
+/** The augmentation classifierFor uses for image data: each training image binarized with this probability. */
+export const IMAGE_BINARIZE = 0.5;
 
 /** The network: flat rows in, [logits, features] out. */
 export function buildClassifierNetwork(spec: ClassifierSpec): tfl.LayersModel {
@@ -192,6 +211,21 @@ function initHeUniform(net: tfl.LayersModel, rng: Rng): void {
   }
 }
 
+/** A copy of n rows with each row thresholded at 0.5 (as the binary protocol does) with probability p. */
+function binarizeSome(x: Float32Array, n: number, D: number, p: number, rng: Rng): Float32Array {
+  const out = Float32Array.from(x);
+  for (let i = 0; i < n; i++) {
+    if (rng.uniform() >= p) continue;
+    for (let j = i * D; j < (i + 1) * D; j++) out[j] = out[j] > 0.5 ? 1 : 0;
+  }
+  return out;
+}
+
+/** The split with every value thresholded at 0.5: the binary protocol's images from the grayscale ones. */
+export function binarizeSplit(split: Split): Split {
+  return { ...split, x: binarizeSome(split.x, split.n, rowSize(split), 1, new Rng(0)) };
+}
+
 /** sha256 of a split's values and labels: identifies the data a cached classifier was trained on. */
 export function splitFingerprint(split: Split): string {
   const h = createHash('sha256');
@@ -216,6 +250,8 @@ export function trainClassifier(
   const batchSize = opts.batchSize ?? DEFAULT_CLASSIFIER_TRAINING.batchSize;
   const lr = opts.lr ?? DEFAULT_CLASSIFIER_TRAINING.lr;
   const seed = opts.seed ?? DEFAULT_CLASSIFIER_TRAINING.seed;
+  const binarize = opts.binarize ?? DEFAULT_CLASSIFIER_TRAINING.binarize;
+  if (!(binarize >= 0 && binarize <= 1)) throw new Error(`classifier: binarize must be a probability in [0, 1], got ${binarize}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`classifier: epochs must be a positive integer, got ${epochs}`);
   for (let i = 0; i < train.n; i++) {
     const c = train.y[i];
@@ -230,6 +266,7 @@ export function trainClassifier(
   const net = buildClassifierNetwork(spec);
   const rng = new Rng(seed);
   initHeUniform(net, rng.fork());
+  const augRng = rng.fork();
   const params = namedWeights(net);
   const vars = Object.values(params);
   const nameOf = new Map(Object.entries(params).map(([k, v]) => [v.name, k]));
@@ -241,7 +278,7 @@ export function trainClassifier(
   let steps = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     for (const b of batches(train, { batchSize, seed, epoch, shuffle: true })) {
-      const x = tf.tensor2d(b.x, [b.size, D]);
+      const x = tf.tensor2d(binarize > 0 ? binarizeSome(b.x, b.size, D, binarize, augRng) : b.x, [b.size, D]);
       const y = tf.tidy(() => tf.oneHot(tf.tensor1d(b.y!, 'int32'), numClasses));
       const { value, grads } = tf.variableGrads(() => {
         const [logits] = net.apply(x, { training: true }) as tf.Tensor[];
@@ -269,7 +306,7 @@ export function trainClassifier(
     version: CLASSIFIER_VERSION,
     spec,
     trainN: train.n,
-    training: { epochs, batchSize, lr, seed, steps, seconds, backend: tf.getBackend() },
+    training: { epochs, batchSize, lr, seed, ...(binarize > 0 ? { binarize } : {}), steps, seconds, backend: tf.getBackend() },
   });
   let testAccuracy: number | undefined;
   if (test?.y) {
@@ -323,7 +360,10 @@ export function defaultClassifierCacheDir(env: NodeJS.ProcessEnv = process.env):
   return path.join(base, 'vaekit', 'classifiers');
 }
 
-/** `<dataset>-<protocol>`, file-name safe (csv:/images: paths become a name plus a short hash). */
+/**
+ * `<dataset>` for image data (one classifier serves both pixel protocols), `<dataset>-<normalisation>`
+ * otherwise; file-name safe (csv:/images: paths become a name plus a short hash).
+ */
 export function classifierKey(dataset: string, protocol: string, limit?: number): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
   let name = dataset;
@@ -332,7 +372,7 @@ export function classifierKey(dataset: string, protocol: string, limit?: number)
     const abs = path.resolve(m[2]);
     name = `${m[1]}-${path.basename(abs).replace(/\.[^.]*$/, '')}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
   }
-  return `${safe(name)}-${safe(protocol)}${limit !== undefined ? `-limit${limit}` : ''}`;
+  return `${safe(name)}${isPixelProtocol(protocol) ? '' : `-${safe(protocol)}`}${limit !== undefined ? `-limit${limit}` : ''}`;
 }
 
 export interface ClassifierForOptions extends TrainClassifierOptions {
@@ -346,12 +386,19 @@ export interface ClassifierForOptions extends TrainClassifierOptions {
   noSave?: boolean;
 }
 
-/** The cached classifier for a data set, or a new one trained on its training split and cached. */
+/**
+ * The cached classifier for a data set, or a new one trained on its training split and cached. Image
+ * data must come with the continuous protocol (the grayscale images the classifier is trained on,
+ * whatever protocol the evaluated model uses).
+ */
 export async function classifierFor(
   data: Dataset,
   opts: ClassifierForOptions = {},
 ): Promise<{ classifier: Classifier; dir: string; cached: boolean }> {
   if (!data.numClasses || !data.train.y) throw new Error(`data set ${data.name} has no labels; the sample-quality figures need a labelled data set`);
+  const images = isPixelProtocol(data.protocol);
+  if (images && data.protocol !== 'continuous')
+    throw new Error(`the evaluation classifier of ${data.name} is trained on its grayscale images: load the data set with the continuous protocol (got ${data.protocol})`);
   const dir = path.join(opts.cacheDir ?? defaultClassifierCacheDir(), opts.key ?? classifierKey(data.name, data.protocol));
   const spec = classifierSpecFor(data.shape, data.numClasses);
   const fingerprint = splitFingerprint(data.train);
@@ -365,6 +412,7 @@ export async function classifierFor(
       else if (JSON.stringify(m.spec) !== JSON.stringify(spec)) why = `its spec ${JSON.stringify(m.spec)} differs from ${JSON.stringify(spec)}`;
       else if (m.trainFingerprint !== fingerprint) why = 'it was trained on different data';
       else if (opts.epochs !== undefined && m.training?.epochs !== opts.epochs) why = `it was trained for ${m.training?.epochs} epochs, not ${opts.epochs}`;
+      else if ((m.training?.binarize ?? 0) !== (opts.binarize ?? (images ? IMAGE_BINARIZE : 0))) why = `it was trained with binarize ${m.training?.binarize ?? 0}, not ${opts.binarize ?? IMAGE_BINARIZE}`;
       if (!why) return { classifier: c, dir, cached: true };
       c.dispose();
     } catch (e) {
@@ -372,8 +420,9 @@ export async function classifierFor(
     }
     log(`vaekit: cached classifier ${dir} not used: ${why}; training a new one`);
   }
-  log(`vaekit: training the evaluation classifier for ${data.name} (${data.protocol}, ${data.train.n} images, ${opts.epochs ?? DEFAULT_CLASSIFIER_TRAINING.epochs} epochs); cached in ${dir}`);
-  const { classifier } = trainClassifier(data.train, data.test.y ? data.test : undefined, data.numClasses, opts);
+  log(`vaekit: training the evaluation classifier for ${data.name} (${images ? 'grayscale images' : data.protocol}, ${data.train.n} examples, ${opts.epochs ?? DEFAULT_CLASSIFIER_TRAINING.epochs} epochs); cached in ${dir}`);
+  const { classifier } = trainClassifier(data.train, data.test.y ? data.test : undefined, data.numClasses, { ...opts, binarize: opts.binarize ?? (images ? IMAGE_BINARIZE : 0) });
+  if (images && data.test.y) classifier.meta.testAccuracyBinarized = classifier.accuracy(binarizeSplit(data.test));
   Object.assign(classifier.meta, { dataset: data.name, protocol: data.protocol, classNames: data.classNames, trainFingerprint: fingerprint });
   if (!opts.noSave) await saveClassifier(dir, classifier);
   return { classifier, dir, cached: false };
