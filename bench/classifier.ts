@@ -1,4 +1,4 @@
-// Usage: node --import tsx bench/classifier.ts [EPOCHS=3] [BINARIZE=0] [DATASET=fashion-mnist] [LIMIT]
+// Usage: node --import tsx bench/classifier.ts [EPOCHS=4] [BINARIZE=0.5] [DATASET=fashion-mnist] [LIMIT]
 // Trains the evaluation classifier (src/eval/classifier.ts) on the grayscale training images and
 // prints its test accuracy on the grayscale and on the binarized (binary-protocol) test images, and,
 // for comparison, its wall time. BINARIZE: probability of binarizing each training image per step.
@@ -6,8 +6,8 @@ import { initBackend } from '../src/backend/index.js';
 import { loadDataset, parseDatasetName, take } from '../src/data/dataset.js';
 import { binarizeSplit, trainClassifier } from '../src/eval/classifier.js';
 
-const epochs = +(process.argv[2] ?? 3);
-const binarize = +(process.argv[3] ?? 0);
+const epochs = +(process.argv[2] ?? 4);
+const binarize = +(process.argv[3] ?? 0.5);
 const name = process.argv[4] ?? 'fashion-mnist';
 const limit = process.argv[5] !== undefined ? +process.argv[5] : undefined;
 const info = await initBackend();

@@ -530,7 +530,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--sample-mode <mode>', 'samples for the sample-quality figures: decoder mean at z ~ p(z), or x ~ p(x|z)').choices(['mean', 'sample']).default('mean'))
     .option('--no-sample-quality', 'skip the sample-quality figures (and the classifier)')
     .option('--classifier-dir <dir>', 'cache of evaluation classifiers (default: $VAEKIT_CLASSIFIER_DIR, else $XDG_CACHE_HOME/vaekit/classifiers, else ~/.cache/vaekit/classifiers)')
-    .option('--classifier-epochs <n>', 'epochs when the classifier has to be trained (default 3)', posInt('--classifier-epochs'))
+    .option('--classifier-epochs <n>', 'epochs when the classifier has to be trained (default 4)', posInt('--classifier-epochs'))
     .option('--retrain-classifier', 'train the classifier again even when a matching one is cached')
     .option('--out <file>', 'the JSON report (default: <model>.eval.json beside the model directory)')
     .option('--json', 'print the report as JSON (the table goes nowhere; warnings still go to stderr)');
