@@ -253,7 +253,7 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
   });
 
   it('--help works for every command', () => {
-    for (const c of [[], ['train'], ['sample'], ['reconstruct'], ['interpolate'], ['traverse'], ['encode'], ['eval'], ['info']]) {
+    for (const c of [[], ['train'], ['train-prior'], ['sample'], ['reconstruct'], ['interpolate'], ['traverse'], ['encode'], ['eval'], ['info']]) {
       const r = vaekit([...c, '--help']);
       assert.equal(r.code, 0, `${c.join(' ')} --help`);
       assert.match(r.stdout, /Usage: vaekit/);
@@ -278,6 +278,91 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     assert.ok(mean > 140 && mean < 210, `samples are in data units (mean height ${mean})`);
     const cfg = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8'));
     assert.equal(cfg.data.normalizer.kind, 'standardize');
+  });
+
+  const vq = path.join(root, 'vq');
+  let vqFinal: Record<string, number> = {};
+  it('trains a VQ-VAE (--model vqvae) and its PixelCNN prior; sample, reconstruct and encode (code indices) use it', () => {
+    const tiny = ['--dataset', dataset, '--protocol', 'continuous', '--limit', '256', '--batch-size', '64', '--progress', 'lines'];
+    const vqFlags = ['--codebook', '32', '--code-dim', '8', '--channels', '8,16', '--commitment', '0.25', '--ema', '--restart-dead', '3', '--prior-channels', '16', '--prior-layers', '2'];
+    const r = vaekit(['train', '--model', 'vqvae', ...tiny, ...vqFlags, '--epochs', '2', '--prior-epochs', '1', '--seed', '2', '--out', vq, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /epoch 2\/2 .*codebook perplexity [\d.]+, usage [\d.]+%.*test codebook perplexity/);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.prior_epochs, 1);
+    const fin = (vqFinal = summary.final);
+    assert.ok(fin.mse > 0 && fin.mse < 0.2 && fin.psnr > 5, `test MSE ${fin.mse}, PSNR ${fin.psnr}`);
+    assert.ok(fin.perplexity >= 1 && fin.perplexity <= 32 && fin.usage > 0 && fin.usage <= 1, `perplexity ${fin.perplexity}, usage ${fin.usage}`);
+    assert.ok(fin.prior_nll > 0 && fin.prior_nll < 49 * Math.log(32) * 1.5, `prior −log p(k) ${fin.prior_nll}`);
+    for (const f of ['model/config.json', 'model/model.safetensors', 'model/tfjs/encoder/model.json', 'model/tfjs/decoder/model.json', 'model/tfjs/prior/model.json', 'metrics.jsonl', 'report.md', 'checkpoint/state.json'])
+      assert.ok(existsSync(path.join(vq, f)), `${f} exists`);
+    const metrics = readFileSync(path.join(vq, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(metrics.length, 2);
+    for (const m of metrics) for (const k of ['loss', 'rec', 'commitment', 'perplexity', 'usage', 'restarts', 'test_mse', 'test_psnr', 'test_perplexity', 'test_usage']) assert.ok(Number.isFinite(m[k]), `metrics.jsonl: ${k}`);
+    for (const f of ['samples.png', 'reconstructions.png']) assert.ok(decodePng(readFileSync(path.join(vq, f))).width >= 28 * 4, f);
+    assert.match(readFileSync(path.join(vq, 'report.md'), 'utf8'), /codebook: perplexity/);
+
+    const model = path.join(vq, 'model');
+    const s = vaekit(['sample', model, '--n', '9', '--out', path.join(root, 'vq-s.png'), '--json']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(JSON.parse(s.stdout).n, 9);
+    assert.ok(decodePng(readFileSync(path.join(root, 'vq-s.png'))).width > 0);
+    const rc = vaekit(['reconstruct', model, '--limit', '256', '--n', '8', '--out', path.join(root, 'vq-r.png'), '--json']);
+    assert.equal(rc.code, 0, rc.stderr);
+    const en = vaekit(['encode', model, '--limit', '256', '--out', path.join(root, 'vq-codes.csv'), '--json']);
+    assert.equal(en.code, 0, en.stderr);
+    const lines = readFileSync(path.join(root, 'vq-codes.csv'), 'utf8').trim().split('\n');
+    assert.equal(lines[0], [...Array.from({ length: 49 }, (_, i) => `k${i}`), 'label'].join(','), 'one column per code of the 7×7 grid');
+    assert.ok(lines.slice(1).every((l) => l.split(',').slice(0, 49).every((v) => /^\d+$/.test(v) && Number(v) < 32)), 'code indices in 0 … K−1');
+  });
+
+  it('VQ-VAE: eval reports reconstruction, codebook and prior (no ELBO/NLL); train-prior refits; no prior, no samples', () => {
+    const model = path.join(vq, 'model');
+    const fin = vqFinal;    const ev = vaekit(['eval', model, '--limit', '256', '--quick', '--no-sample-quality', '--json']);
+    assert.equal(ev.code, 0, ev.stderr);
+    const e = JSON.parse(ev.stdout);
+    assert.match(e.likelihood.skipped, /not applicable to a VQ-VAE/);
+    assert.ok(Math.abs(e.reconstruction.mse - fin.mse) < 1e-6 && e.reconstruction.ssim > 0, `eval MSE ${e.reconstruction.mse} vs train's ${fin.mse}`);
+    assert.ok(Math.abs(e.codebook.perplexity - fin.perplexity) < 1e-6);
+    assert.ok(Math.abs(e.prior.nll - fin.prior_nll) < 1e-3);
+
+    // refit the prior of the saved model (atomic save in place); then a model whose prior was never fitted cannot sample
+    const tp = vaekit(['train-prior', model, '--epochs', '1', '--limit', '256', '--batch-size', '64', '--seed', '5', '--progress', 'none', '--json']);
+    assert.equal(tp.code, 0, tp.stderr);
+    assert.equal(JSON.parse(tp.stdout).prior.epochs, 1);
+    assert.equal(vaekit(['sample', model, '--n', '4', '--out', path.join(root, 'vq-s2.png')]).code, 0);
+    const noPrior = path.join(root, 'vq-noprior');
+    cpSync(model, noPrior, { recursive: true });
+    const cfg = JSON.parse(readFileSync(path.join(noPrior, 'config.json'), 'utf8'));
+    delete cfg.training.prior;
+    writeFileSync(path.join(noPrior, 'config.json'), JSON.stringify(cfg));
+    const ns = vaekit(['sample', noPrior, '--out', path.join(root, 'vq-none.png')]);
+    assert.notEqual(ns.code, 0);
+    assert.match(ns.stderr, /this VQ-VAE has no trained prior; run vaekit train-prior/);
+    assert.ok(!existsSync(path.join(root, 'vq-none.png')));
+    const ne = vaekit(['eval', noPrior, '--limit', '256', '--quick', '--json']);
+    assert.equal(ne.code, 0, ne.stderr);
+    assert.match(JSON.parse(ne.stdout).sample_quality.skipped, /no trained prior/);
+  });
+
+  it('VQ-VAE flags: bad values and flags of other models fail with a clear message', () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--model', 'vqvae', '--codebook', '0'], /--codebook must be a positive integer, got "0"/],
+      [['train', '--model', 'vqvae', '--codebook', '1'], /--codebook 1 must be at least 2/],
+      [['train', '--model', 'vqvae', '--objective', 'iwae'], /--model vqvae: --objective iwae does not apply/],
+      [['train', '--model', 'vqvae', '--beta', '4'], /--model vqvae: --beta does not apply/],
+      [['train', '--model', 'vqvae', '--sigma', 'learned'], /fixed σ/],
+      [['train', '--model', 'vqvae', '--ema-decay', '1.5'], /--ema-decay 1.5 must be in \(0, 1\)/],
+      [['train', '--model', 'vqvae', '--commitment', '-1'], /--commitment must be a non-negative number/],
+      [['train', '--codebook', '64'], /--codebook is an option of --model vqvae/],
+    ];
+    // a VAE of the first test, when it ran
+    if (existsSync(path.join(root, 'run', 'model'))) cases.push([['train-prior', path.join(root, 'run', 'model'), '--epochs', '1'], /not a VQ-VAE/]);
+    for (const [args, re] of cases) {
+      const r = vaekit([...args, '--limit', '60', ...(args[0] === 'train' ? ['--out', path.join(root, 'vq-bad')] : [])]);
+      assert.notEqual(r.code, 0, `${args.join(' ')} should fail`);
+      assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
+    }
   });
 
   it('trains the sequence VAE on a word list (words:PATH) and writes samples and reconstructions as text', () => {

@@ -3,7 +3,12 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadDataset, type Dataset } from '../src/data/dataset.js';
-import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/io/model.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadModel, loadParametersFromSafetensors, modelFiles, parametersToSafetensors, saveModel } from '../src/io/model.js';
+import { createModel, isCodePosterior, latentPoint } from '../src/models/index.js';
+import { reconstruct } from '../src/tasks/generate.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import type { LatentVariableModel } from '../src/models/types.js';
 import { trainPrior } from '../src/models/vq-prior.js';
@@ -269,6 +274,40 @@ describe('VQ-VAE', () => {
     x.dispose();
     a.dispose();
     b.dispose();
+  });
+
+  it("createModel('vqvae') → saveModel → loadModel: the same model, prior included (encode, decode, prior, samples)", async () => {
+    const cfg = mlpCfg({ inputShape: [12, 12, 1], network: { type: 'conv', channels: [4, 6], kernel: 4, stride: 2, dense: [] }, numCodes: undefined, codebookSize: 9, codeDim: 3, prior: { type: 'pixelcnn', channels: 8, layers: 2 } });
+    const a = createModel(cfg, new Rng(4));
+    assert.ok(a instanceof VQVAE);
+    const x = tf.tidy(() => tf.sigmoid(rows(10, 144, 5)) as tf.Tensor2D);
+    // move every parameter away from its initial value: VQ-VAE steps, then the prior's own fit on the codes
+    const data: Dataset = { name: 'toy', protocol: 'continuous', shape: [12, 12, 1], train: { x: x.dataSync() as Float32Array, n: 10, shape: [12, 12, 1] }, test: { x: x.dataSync() as Float32Array, n: 10, shape: [12, 12, 1] } } as unknown as Dataset;
+    await train(a, data, vqTrainingObjective, { epochs: 2, batchSize: 5, seed: 1, optimizer: { kind: 'adam', lr: 1e-2 }, beta: 1, progress: 'none', log: () => {}, dataInfo: { dataset: 'toy', protocol: 'continuous', shape: [12, 12, 1] } });
+    if (tf.getKernel('Conv2DBackpropFilter', tf.getBackend())) await trainPrior(a, data, { epochs: 1, batchSize: 5, seed: 2, progress: 'none', log: () => {} });
+    const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-vq-'));
+    try {
+      await saveModel(path.join(dir, 'm'), a, { dataset: 'toy', protocol: 'continuous', shape: [12, 12, 1] }, { prior: { epochs: 1 } });
+      const { model: b, meta } = await loadModel(path.join(dir, 'm'));
+      assert.equal(meta.config.kind, 'vqvae');
+      assert.deepEqual((meta.training as { prior: unknown }).prior, { epochs: 1 });
+      assert.ok(b instanceof VQVAE);
+      assert.deepEqual(b.grid, [3, 3]);
+      const out = (m: VQVAE) =>
+        tf.tidy(() => {
+          const q = m.encode(x);
+          assert.ok(isCodePosterior(q));
+          const k = q.indices;
+          return [k, m.decode(k).mean(), latentPoint(q), m.prior(10).logits(k), m.prior(10).logProb(k), m.sample(4, new Rng(6)), m.codebook].map((t) => Array.from(t.dataSync()));
+        });
+      assert.deepEqual(out(b), out(a));
+      assert.deepEqual(reconstruct(b, x.dataSync() as Float32Array, 10), reconstruct(a, x.dataSync() as Float32Array, 10));
+      b.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      x.dispose();
+      a.dispose();
+    }
   });
 
   describe('on Fashion-MNIST (continuous, 512 images)', () => {

@@ -15,7 +15,7 @@ import { SeqVAE, reconstructWords, sampleWords, seqVaeConfigFor, withWordDropout
 import { BASELINES, scoreFunctionObjective } from '../objectives/score-function.js';
 import { formatGradientVariance, gradientVariance } from '../eval/gradient-variance.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { createModel, type LatentVariableModel, type ModelConfig } from '../models/index.js';
+import { createModel, type ContinuousModelConfig, type LatentVariableModel } from '../models/index.js';
 import type { NetworkSpec } from '../nn/index.js';
 import { ACTIVATIONS, type Activation } from '../nn/mlp.js';
 import { elbo } from '../objectives/elbo.js';
@@ -25,6 +25,8 @@ import { encode, generate, interpolate, reconstruct } from '../tasks/generate.js
 import { OPTIMIZERS, type OptimizerKind } from '../train/optimizers.js';
 import { train, type Objective } from '../train/trainer.js';
 import { int, intList, nonNegInt, nonNegNum, oneOf, posInt, posNum } from './options.js';
+import { VQVAE } from '../models/vqvae.js';
+import { addTrainPriorCommand, addVqTrainOptions, evalVqCommand, rejectVqFlags, sampleVq, trainVqvae, vqPriorTrained, writeCodes, type CliHelpers } from './vq.js';
 
 const BACKENDS = ['auto', 'node', 'native', 'wasm', 'cpu'] as const;
 
@@ -33,10 +35,10 @@ const PRESETS: Record<string, { network: NetworkSpec; latent: number }> = {
   mlp: { network: { type: 'mlp', hidden: [400] }, latent: 20 },
   conv: { network: { type: 'conv', channels: [32, 64], kernel: 4, stride: 2, dense: [256] }, latent: 16 },
 };
-const MODEL_KINDS = ['vae', 'cvae', 'hvae', 'seqvae'] as const;
+const MODEL_KINDS = ['vae', 'cvae', 'hvae', 'seqvae', 'vqvae'] as const;
 
 /** The model config of `vaekit train`'s flags (--model, --preset, --network and the model options). */
-function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
+function modelConfig(f: Record<string, any>, data: Dataset): ContinuousModelConfig {
   // --model mlp|conv: the canonical VAE of that name (what PROTOCOL.md and bench/run.ts call the models)
   let kind: (typeof MODEL_KINDS)[number] = 'vae';
   let presetName: string | undefined = f.preset;
@@ -44,6 +46,8 @@ function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
     if (presetName !== undefined && presetName !== f.model) throw new Error(`--model ${f.model} is the ${f.model} preset; it conflicts with --preset ${presetName}`);
     presetName = f.model;
   } else kind = f.model;
+  if (kind === 'vqvae') throw new Error('--model vqvae: its config comes from vqvaeConfigFromFlags (src/cli/vq.ts)');
+  rejectVqFlags(f, kind);
   if (kind !== 'seqvae')
     for (const flag of ['cell', 'rnnHidden', 'embedding', 'wordDropout'] as const)
       if (f[flag] !== undefined) throw new Error(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is an option of --model seqvae`);
@@ -95,7 +99,7 @@ function modelConfig(f: Record<string, any>, data: Dataset): ModelConfig {
   return { kind: 'vae', ...common };
 }
 
-function describeModel(c: ModelConfig): string {
+function describeModel(c: ContinuousModelConfig): string {
   const n = c.network;
   const net =
     n.type === 'conv'
@@ -236,9 +240,10 @@ export function buildProgram(): Command {
   const trainCmd = program.command('train').description('train a VAE (β-VAE with --beta, conditional, hierarchical) and write the model, samples and a report');
   dataOptions(trainCmd, true);
   backendOption(trainCmd);
+  addVqTrainOptions(trainCmd);
   trainCmd
     .addOption(
-      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical) | seqvae (recurrent, --dataset words or timeseries:PATH); mlp | conv: the VAE of that preset')
+      new Option('--model <kind>', 'vae | cvae (conditioned on the labels) | hvae (hierarchical) | seqvae (recurrent, --dataset words or timeseries:PATH) | vqvae (vector-quantised, discrete codes; --codebook, --code-dim, --prior-epochs); mlp | conv: the VAE of that preset')
         .choices([...MODEL_KINDS, ...Object.keys(PRESETS)])
         .default('vae'),
     )
@@ -286,6 +291,7 @@ export function buildProgram(): Command {
     .action(async (f) => {
       const info = await initBackend(f.backend as BackendChoice);
       const data = await loadData(f);
+      if (f.model === 'vqvae') return trainVqvae(f, data, info, (name) => trainCmd.getOptionValueSource(name) === 'cli', cliHelpers);
       const config = modelConfig(f, data);
       const likelihood = config.likelihood;
       const rng = new Rng(f.seed);
@@ -389,7 +395,10 @@ export function buildProgram(): Command {
       const grid = !!K && f.label === undefined; // one row per class
       const n: number = grid ? (f.n ?? 10) * (K as number) : (f.n ?? 64);
       const y = K ? (grid ? classRows(K, f.n ?? 10) : new Int32Array(n).fill(f.label)) : undefined;
-      const rows = generate(model, n, new Rng(f.seed), { sampleX: !!f.binarize, temperature: f.temperature, y });
+      const rows =
+        model instanceof VQVAE
+          ? sampleVq(model, meta, n, new Rng(f.seed), { sampleX: !!f.binarize, temperature: f.temperature }) // codes from the learned prior, logits / T
+          : generate(model, n, new Rng(f.seed), { sampleX: !!f.binarize, temperature: f.temperature, y });
       if (isSeriesModel(model)) {
         const files = await writeSeries(f.out, rows, n, meta.data.shape, meta.data.normalizer, `${n} samples of ${meta.data.dataset}`);
         out(!!f.json, { file: files.csv, plot: files.svg, n }, `wrote ${n} series to ${files.csv} and a line plot to ${files.svg}`);
@@ -547,6 +556,11 @@ export function buildProgram(): Command {
     const data = await loadData(f, meta);
     checkShape(model, data);
     const split = pickSplit(data, f.split);
+    if (model instanceof VQVAE) {
+      // a VQ-VAE's latent: its code indices k(x), one column per grid position
+      const r = await writeCodes(model, split, f.out, !!f.withLogvar).finally(() => model.dispose());
+      return out(!!f.json, { file: f.out, n: r.n, dim: r.dim }, `wrote ${r.n} × ${r.dim} code indices to ${f.out}`);
+    }
     const { mu, logVar, dim } = encodeAll(model, split);
     const cols = [...Array.from({ length: dim }, (_, i) => `mu${i}`), ...(f.withLogvar ? Array.from({ length: dim }, (_, i) => `logvar${i}`) : []), ...(split.y ? ['label'] : [])];
     let text: string;
@@ -605,7 +619,8 @@ export function buildProgram(): Command {
       checkShape(model, data);
       const split = pickSplit(data, f.split);
       const quick = !!f.quick;
-      const samples: number = f.sampleQuality === false ? 0 : (f.samples ?? (quick ? 1000 : 10000));
+      const vqNoPrior = model instanceof VQVAE && !vqPriorTrained(meta); // nothing to sample from: no classifier needed
+      const samples: number = f.sampleQuality === false || vqNoPrior ? 0 : (f.samples ?? (quick ? 1000 : 10000));
       const log = (m: string) => process.stderr.write(m + '\n');
       let classifier: Awaited<ReturnType<typeof classifierFor>> | undefined;
       let skipped: string | undefined = f.sampleQuality === false ? '--no-sample-quality' : samples === 0 ? '--samples 0' : undefined;
@@ -638,6 +653,10 @@ export function buildProgram(): Command {
           if (classifier && !classifier.cached && cm)
             log(`vaekit: classifier test accuracy ${(100 * (cm.testAccuracy ?? NaN)).toFixed(2)}%${cm.testAccuracyBinarized !== undefined ? ` (binarized images: ${(100 * cm.testAccuracyBinarized).toFixed(2)}%)` : ''} (${cm.training?.seconds.toFixed(0)} s)`);
         }
+      }
+      if (model instanceof VQVAE) {
+        await evalVqCommand(model, meta, dir, data, split, f, { samples, classifier, skipped, backend: info.backend }, { out }).finally(() => classifier?.classifier.dispose());
+        return;
       }
       const report = evaluateModel(model, split, {
         seed: f.seed,
@@ -697,8 +716,11 @@ export function buildProgram(): Command {
     out(!!f.json, { ...info }, `backend: ${info.backend} (${info.detail})${info.warnings.length ? '\n' + info.warnings.join('\n') : ''}`);
   });
 
+  addTrainPriorCommand(program, cliHelpers);
   return program;
 }
+
+const cliHelpers: CliHelpers = { out, dataInfo, loadData, checkShape, dataOptions, backendOption, initBackend: (c, q) => initBackend(c, q) };
 
 function encodeAll(model: LatentVariableModel, split: Split): { mu: Float32Array; logVar: Float32Array; dim: number } {
   const bs = 1000;

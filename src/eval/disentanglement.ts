@@ -63,7 +63,7 @@
 //     library reports the mask's length).
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { LatentVariableModel } from '../models/types.js';
+import { gaussianPosterior, latentDimOf, type LatentVariableModel } from '../models/types.js';
 import { Rng } from '../rng.js';
 import { sampleUniformFactors, type GroundTruthData } from '../data/dsprites.js';
 
@@ -95,7 +95,7 @@ export function representationFromModel(model: LatentVariableModel, opts: { batc
   const bs = opts.batchSize ?? 256;
   if (model.numClasses !== undefined) throw new Error('representationFromModel: a conditional model needs labels to encode; the metrics have none to give it');
   const D = model.config.inputShape.reduce((a, b) => a * b, 1);
-  const d = model.config.latentDim;
+  const d = latentDimOf(model.config, 'representationFromModel');
   return (x, n) => {
     if (x.length !== n * D) throw new Error(`representation: ${n} observations need ${n * D} values, got ${x.length}`);
     const out = new Float32Array(n * d);
@@ -103,7 +103,7 @@ export function representationFromModel(model: LatentVariableModel, opts: { batc
       const m = Math.min(bs, n - s);
       const mu = tf.tidy(() => {
         const q = model.encode(tf.tensor2d(x.subarray(s * D, (s + m) * D), [m, D]));
-        return q.mu.dataSync();
+        return gaussianPosterior(q, 'representationFromModel').mu.dataSync();
       });
       out.set(mu, s * d);
     }

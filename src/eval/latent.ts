@@ -10,7 +10,7 @@
 // information; otherwise 'healthy' (inactive units are still listed: that is common and fine).
 import * as tf from '@tensorflow/tfjs-core';
 import { rowSize, type Split } from '../data/dataset.js';
-import type { LatentVariableModel } from '../models/types.js';
+import { gaussianPosterior, type LatentVariableModel } from '../models/types.js';
 import { conditionalLabels } from './reconstruction.js';
 
 export const ACTIVE_UNIT_THRESHOLD = 0.01;
@@ -94,7 +94,7 @@ export function latentHealth(
     const { mu, kl, d } = tf.tidy(() => {
       const x = tf.tensor2d(split.x.subarray(s * D, e * D), [e - s, D]);
       const y = conditionalLabels(model, labels, s, e);
-      const q = model.encode(x, y);
+      const q = gaussianPosterior(model.encode(x, y), 'latent health');
       return { mu: q.mu.dataSync() as Float32Array, kl: q.klStdNormalPerDim().dataSync() as Float32Array, d: q.mu.shape[1] };
     });
     if (!mus) {

@@ -11,7 +11,7 @@
 // Everything is computed in Float64.
 import * as tf from '@tensorflow/tfjs-core';
 import { rowSize, type Split } from '../data/dataset.js';
-import type { LatentVariableModel } from '../models/types.js';
+import { latentPoint, type LatentVariableModel } from '../models/types.js';
 
 export interface SsimOptions {
   /** Data range R (default 1). */
@@ -230,7 +230,7 @@ export function evaluateReconstruction(
       const x = tf.tensor2d(xs, [e - s, D]);
       const y = conditionalLabels(model, labels, s, e);
       const q = model.encode(x, y);
-      const px = model.decode(q.mu, y);
+      const px = model.decode(latentPoint(q), y);
       return {
         mean: px.mean().dataSync() as Float32Array,
         logp: binary && bernoulli ? (px.logProb(x).dataSync() as Float32Array) : undefined,

@@ -11,7 +11,7 @@
 //                                     played forth and back
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { LatentVariableModel } from '../models/types.js';
+import { latentDimOf, type LatentVariableModel } from '../models/types.js';
 import { HVAE } from '../models/hvae.js';
 import { imageGrid, type GridOptions, type Image } from '../io/png.js';
 import { encodeGif, type GifOptions } from '../io/gif.js';
@@ -76,7 +76,7 @@ function imageShape(model: LatentVariableModel): [number, number, number] {
 
 /** Decodes the traversal codes of `z` (length latentDim) to the decoder's mean images. */
 export function latentTraversal(model: LatentVariableModel, z: ArrayLike<number>, opts: TraversalOptions = {}): Traversal {
-  const latentDim = model.config.latentDim;
+  const latentDim = latentDimOf(model.config, 'traversal');
   if (z.length !== latentDim) throw new Error(`traversal: base z has ${z.length} values, the model ${latentDim} latent dimensions`);
   for (let i = 0; i < z.length; i++) if (!Number.isFinite(z[i])) throw new Error(`traversal: base z[${i}] is not finite`);
   const steps = opts.steps ?? 11;

@@ -5,6 +5,7 @@ import { HVAE } from './hvae.js';
 import type { LatentVariableModel, ModelConfig } from './types.js';
 import { VAE } from './vae.js';
 import { SeqVAE } from './seqvae.js';
+import { VQVAE } from './vqvae.js';
 
 export function createModel(config: ModelConfig, rng: Rng): LatentVariableModel {
   switch (config.kind) {
@@ -16,13 +17,18 @@ export function createModel(config: ModelConfig, rng: Rng): LatentVariableModel 
       return new HVAE(config, rng);
     case 'seqvae':
       return new SeqVAE(config, rng);
+    case 'vqvae':
+      return new VQVAE(config, rng);
     default:
-      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae, hvae or seqvae)`);
+      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae, hvae, seqvae or vqvae)`);
   }
 }
 
-export type { LatentVariableModel, ModelConfig, VaeConfig, CvaeConfig, HvaeConfig, Likelihood, Posterior, Prior, LayeredLatent, LayeredPosterior } from './types.js';
+export type { LatentVariableModel, ModelConfig, ContinuousModelConfig, VaeConfig, CvaeConfig, HvaeConfig, Likelihood, Posterior, GaussianPosterior, Prior, LayeredLatent, LayeredPosterior } from './types.js';
+export { isCodePosterior, latentPoint, gaussianPosterior, latentDimOf } from './types.js';
 export { VAE } from './vae.js';
 export { CVAE } from './cvae.js';
 export { HVAE, HierarchicalPosterior, HierarchicalPrior } from './hvae.js';
 export { SeqVAE, type SeqVaeConfig } from './seqvae.js';
+export { VQVAE, CodePosterior, VQVAE_DEFAULTS, type VqvaeConfig } from './vqvae.js';
+export { CodePrior, DEFAULT_VQ_PRIOR, trainPrior, type VqPriorConfig } from './vq-prior.js';

@@ -7,6 +7,8 @@ import type { Distribution } from '../distributions/types.js';
 import type { NetworkSpec } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import type { SeqVaeConfig } from './seqvae.js';
+import type { CodePrior } from './vq-prior.js';
+import type { CodePosterior, VqvaeConfig } from './vqvae.js';
 
 export type Likelihood = 'bernoulli' | 'gaussian';
 
@@ -46,7 +48,9 @@ export interface HvaeConfig extends Omit<VaeConfig, 'kind'> {
 }
 
 /** Every model's config is plain JSON with a `kind`; createModel (src/models/index.ts) dispatches on it. */
-export type ModelConfig = VaeConfig | CvaeConfig | HvaeConfig | SeqVaeConfig;
+export type ModelConfig = VaeConfig | CvaeConfig | HvaeConfig | SeqVaeConfig | VqvaeConfig;
+/** The configs of models with a continuous latent z of `latentDim` units (all but the VQ-VAE's discrete code grid). */
+export type ContinuousModelConfig = Exclude<ModelConfig, VqvaeConfig>;
 
 /**
  * A distribution over a tuple of latent layers [z_1, …, z_L], z flat [B, Σ d_l] with the layers side by
@@ -74,10 +78,43 @@ export interface LayeredPosterior extends LayeredLatent {
   klStdNormalPerDim(): tf.Tensor2D;
 }
 
-/** What encode returns: one diagonal-Gaussian layer (VAE, CVAE) or a tuple of layers (HVAE). */
-export type Posterior = DiagGaussian | LayeredPosterior;
-/** What prior returns. */
-export type Prior = StdNormal | DiagGaussian | LayeredLatent;
+/**
+ * What encode returns: one diagonal-Gaussian layer (VAE, CVAE), a tuple of layers (HVAE), or the VQ-VAE's
+ * point mass on a grid of code indices (no μ, no log σ²: see latentPoint in src/models/index.ts, and
+ * isCodePosterior).
+ */
+export type Posterior = DiagGaussian | LayeredPosterior | CodePosterior;
+/** What prior returns (CodePrior: the VQ-VAE's uniform or PixelCNN prior over code grids). */
+export type Prior = StdNormal | DiagGaussian | LayeredLatent | CodePrior;
+
+/** A posterior with per-unit means and log-variances (every model's but the VQ-VAE's). */
+export type GaussianPosterior = Exclude<Posterior, CodePosterior>;
+
+/** True for the VQ-VAE's point-mass posterior over code indices (it has `indices`, not μ / log σ²). */
+export function isCodePosterior(q: Posterior): q is CodePosterior {
+  return 'indices' in q;
+}
+
+/**
+ * The point of latent space that stands for x in reconstructions and interpolations: the posterior mean μ(x),
+ * or for the VQ-VAE the one-hot grid of its codes k(x) (q.mean(), which decode takes, and which mixes codes
+ * when interpolated).
+ */
+export function latentPoint(q: Posterior): tf.Tensor2D {
+  return isCodePosterior(q) ? q.mean() : q.mu;
+}
+
+/** μ(x) of a posterior, or an error naming the model when it has none (the VQ-VAE's codes are discrete). */
+export function gaussianPosterior(q: Posterior, what: string): GaussianPosterior {
+  if (isCodePosterior(q)) throw new Error(`${what}: the VQ-VAE's posterior is a point mass on discrete codes, with no per-unit μ or σ (use its code indices instead)`);
+  return q;
+}
+
+/** The latent width of a model with continuous latents, or an error naming the VQ-VAE. */
+export function latentDimOf(config: ModelConfig, what: string): number {
+  if (config.kind === 'vqvae') throw new Error(`${what}: needs a continuous latent z; a VQ-VAE's latent is a grid of discrete codes`);
+  return config.latentDim;
+}
 
 export interface LatentVariableModel {
   readonly config: ModelConfig;

@@ -112,8 +112,13 @@ export interface VqEvaluation {
   n: number;
 }
 
-/** Held-out figures of a VQ-VAE over (the first `limit` rows of) a split. */
-export function evaluateVq(model: VQVAE, split: Split, opts: { batchSize?: number; limit?: number } = {}): VqEvaluation {
+/**
+ * Held-out figures of a VQ-VAE over (the first `limit` rows of) a split. `withPrior: false` skips the
+ * prior's −log p(k(x)) (kl and bound are then NaN): the per-epoch figures while the VQ-VAE trains, before
+ * any prior is fitted.
+ */
+export function evaluateVq(model: VQVAE, split: Split, opts: { batchSize?: number; limit?: number; withPrior?: boolean } = {}): VqEvaluation {
+  const withPrior = opts.withPrior ?? true;
   const n = Math.min(split.n, opts.limit ?? Infinity);
   const bs = opts.batchSize ?? 500;
   const D = split.x.length / split.n;
@@ -132,7 +137,7 @@ export function evaluateVq(model: VQVAE, split: Split, opts: { batchSize?: numbe
       return {
         k: q.indices.dataSync(),
         r: tf.sum(tf.neg(px.logProb(x))).dataSync()[0],
-        l: tf.sum(q.kl(model.prior(e - s))).dataSync()[0],
+        l: withPrior ? tf.sum(q.kl(model.prior(e - s))).dataSync()[0] : NaN,
         xhat: px.mean().dataSync() as Float32Array,
       };
     });

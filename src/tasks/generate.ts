@@ -1,7 +1,7 @@
 // Using a trained model: generation from the prior, reconstruction, latent interpolation and encoding.
 // Inputs and outputs are flat Float32Array rows; images are made from them in src/io.
 import * as tf from '@tensorflow/tfjs-core';
-import type { LatentVariableModel } from '../models/types.js';
+import { gaussianPosterior, isCodePosterior, latentPoint, type LatentVariableModel } from '../models/types.js';
 import type { Rng } from '../rng.js';
 
 /** Labels as an int32 tensor for a conditional model (required there, checked against its classes); else undefined. */
@@ -28,26 +28,44 @@ export function generate(model: LatentVariableModel, n: number, rng: Rng, opts: 
   });
 }
 
-/** The decoder's mean at the posterior mean: x̂ = E[x | z = μ(x)] (given the labels `y` for a conditional model). */
+/** The decoder's mean at the posterior mean: x̂ = E[x | z = μ(x)] (given the labels `y` for a conditional model; a VQ-VAE: at its codes k(x)). */
 export function reconstruct(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): Float32Array {
   return tf.tidy(() => {
     const yt = labelTensor(model, y, n);
     const q = model.encode(tf.tensor2d(x, [n, x.length / n]), yt);
-    return model.decode(q.mu, yt).mean().dataSync() as Float32Array;
+    return model.decode(latentPoint(q), yt).mean().dataSync() as Float32Array;
   });
 }
 
 /** Posterior means and log-variances of q(z|x) (q(z|x,y) given labels), [n, d] each. */
 export function encode(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): { mu: Float32Array; logVar: Float32Array; dim: number } {
   return tf.tidy(() => {
-    const q = model.encode(tf.tensor2d(x, [n, x.length / n]), labelTensor(model, y, n));
+    const q = gaussianPosterior(model.encode(tf.tensor2d(x, [n, x.length / n]), labelTensor(model, y, n)), 'encode');
     return { mu: q.mu.dataSync() as Float32Array, logVar: q.logVar.dataSync() as Float32Array, dim: q.mu.shape[1] };
+  });
+}
+
+/** A VQ-VAE's code grids k(x): int32 indices, [n, M] (M codes per example, raster order over its h×w grid). */
+export function encodeCodes(model: LatentVariableModel, x: Float32Array, n: number): { codes: Int32Array; dim: number } {
+  return tf.tidy(() => {
+    const q = model.encode(tf.tensor2d(x, [n, x.length / n]));
+    if (!isCodePosterior(q)) throw new Error(`encodeCodes: this ${model.config.kind} has a continuous latent (use encode)`);
+    return { codes: q.indices.dataSync() as Int32Array, dim: q.indices.shape[1] };
+  });
+}
+
+/** The points latentPoint(q(·|x)) of n inputs, [n, d]: μ(x), or a VQ-VAE's one-hot code grids. */
+function latentPoints(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): { mu: Float32Array; dim: number } {
+  return tf.tidy(() => {
+    const z = latentPoint(model.encode(tf.tensor2d(x, [n, x.length / n]), labelTensor(model, y, n)));
+    return { mu: z.dataSync() as Float32Array, dim: z.shape[1] };
   });
 }
 
 /**
  * Decoded points on the path between the posterior means of two inputs: linear, or spherical
- * (slerp, which keeps the norm typical of the Gaussian prior).
+ * (slerp, which keeps the norm typical of the Gaussian prior). A VQ-VAE's path runs between the one-hot
+ * grids of its two code grids: the decoder sees mixtures of the two codes at each position.
  *
  * A conditional model needs `labels`, [label of xa, label of xb]: each end is encoded with its own label
  * (q(z|x, y)), and the whole path is decoded with the first's (p(x|z, y_a)).
@@ -61,7 +79,7 @@ export function interpolate(
   labels?: readonly [number, number],
 ): Float32Array {
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`interpolation needs at least 2 steps, got ${steps}`);
-  const { mu, dim } = encode(model, concat(xa, xb), 2, labels);
+  const { mu, dim } = latentPoints(model, concat(xa, xb), 2, labels);
   const a = mu.subarray(0, dim);
   const b = mu.subarray(dim);
   const z = new Float32Array(steps * dim);

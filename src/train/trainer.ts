@@ -186,10 +186,7 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
         partial.seconds = seconds;
       }
       if (metricsFile) appendFileSync(metricsFile, JSON.stringify(m) + '\n');
-      const test = m.test_loss !== undefined ? `  test −ELBO ${m.test_loss.toFixed(2)}` : '';
-      progress.endEpoch(
-        `epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  loss ${m.loss.toFixed(2)} (rec ${(m.rec ?? NaN).toFixed(2)}, kl ${(m.kl ?? NaN).toFixed(2)})${test}  ${seconds.toFixed(1)}s`,
-      );
+      progress.endEpoch(`epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  ${epochFigures(m)}  ${seconds.toFixed(1)}s`);
       await checkpoint();
       if (!complete) break;
     }
@@ -208,4 +205,22 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
     });
   }
   return { metrics: history, state };
+}
+
+/**
+ * The figures of an epoch line: loss (rec, kl), test −ELBO; and where the objective reports them (the
+ * VQ-VAE), the codebook's perplexity and usage, in training (batch means) and on the test split.
+ */
+export function epochFigures(m: EpochMetrics): string {
+  const f = (v: number) => v.toFixed(2);
+  const parts = [m.rec, m.kl].some((v) => v !== undefined)
+    ? ` (${[m.rec !== undefined ? `rec ${f(m.rec)}` : '', m.kl !== undefined ? `kl ${f(m.kl)}` : ''].filter(Boolean).join(', ')})`
+    : '';
+  let s = `loss ${f(m.loss)}${parts}`;
+  const codes = (p: string) => (m[`${p}perplexity`] !== undefined ? `perplexity ${f(m[`${p}perplexity`])}, usage ${(100 * m[`${p}usage`]).toFixed(1)}%` : '');
+  if (codes('')) s += `  codebook ${codes('')}`;
+  if (m.test_loss !== undefined) s += `  test ${m.kl !== undefined ? '−ELBO' : 'loss'} ${f(m.test_loss)}`;
+  if (m.test_mse !== undefined) s += `  test MSE ${m.test_mse.toFixed(5)}${m.test_psnr !== undefined ? `, PSNR ${f(m.test_psnr)} dB` : ''}`;
+  if (codes('test_')) s += `  test codebook ${codes('test_')}`;
+  return s;
 }
