@@ -167,7 +167,7 @@ test('bernoulliNllWithLogits: native equals the composite tfjs formula on tfjs-c
   near('native vs composite', nat, comp, 1e-5, 1e-4);
 });
 
-test('gaussianNll: broadcast logVar shapes, value and gradients (mean, logVar)', async () => {
+test('gaussianNll: broadcast logVar shapes, value and gradients (x, mean, logVar)', async () => {
   const N = 6, D = 5;
   const shapes: number[][] = [[], [1], [D], [1, D], [N, D], [N, 1]];
   for (const lvShape of shapes) {
@@ -176,16 +176,18 @@ test('gaussianNll: broadcast logVar shapes, value and gradients (mean, logVar)',
     const want = refGauss(x, m, lv, lvShape, N, D);
     for (const b of BACKENDS) {
       await use(b);
-      const [v, gm, glv] = tf.tidy(() => {
+      const [v, gm, glv, gx] = tf.tidy(() => {
         const xt = tf.tensor2d(x, [N, D]), mt = tf.tensor2d(m, [N, D]), lvt = tf.tensor(lv, lvShape);
         const val = gaussianNll(xt, mt, lvt);
-        const [a, c] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(gaussianNll(xt, p, q), tf.tensor1d(w))))([mt, lvt]);
-        return [val.dataSync().slice(), a.dataSync().slice(), c.dataSync().slice()];
+        const [e, a, c] = tf.grads((o: tf.Tensor, p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(gaussianNll(o as tf.Tensor2D, p, q), tf.tensor1d(w))))([xt, mt, lvt]);
+        return [val.dataSync().slice(), a.dataSync().slice(), c.dataSync().slice(), e.dataSync().slice()];
       });
       const what = `${b} gaussianNll lv [${lvShape}]`;
       near(`${what} value`, v, want, 1e-5, 1e-5);
       const im = sample(N * D, 8);
       near(`${what} d/dmean`, im.map((i) => gm[i]), fd((p) => refGauss(x, p, lv, lvShape, N, D), m, w, im), 1e-3, 1e-4);
+      // x is differentiated too: log q(z|x) at a reparameterized z (IWAE, HVAE layer terms) needs ∂/∂z
+      near(`${what} d/dx`, im.map((i) => gx[i]), fd((p) => refGauss(p, m, lv, lvShape, N, D), x, w, im), 1e-3, 1e-4);
       const il = sample(lvSize, 6);
       near(`${what} d/dlogVar`, il.map((i) => glv[i]), fd((p) => refGauss(x, m, p, lvShape, N, D), lv, w, il), 1e-3, 1e-4);
     }

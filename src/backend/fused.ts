@@ -64,7 +64,8 @@ export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.
 /**
  * Per-example Gaussian negative log-likelihood Σ_d ½[log 2π + logVar + (x−mean)²·exp(−logVar)].
  * `x` is [N, D]; `mean` is [N, D] (or broadcastable to it); `logVar` is broadcastable to [N, D]
- * (scalar, [D], [1, D], [N, 1], [N, D]). Differentiable w.r.t. `mean` and `logVar`; `x` is data.
+ * (scalar, [D], [1, D], [N, 1], [N, D]). Differentiable w.r.t. `x`, `mean` and `logVar`: x is not always
+ * data — log q(z|x) at a reparameterized z = μ + σε (IWAE, a hierarchical VAE's layer terms) needs ∂/∂z.
  */
 export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): tf.Tensor1D {
   if (x.rank !== 2) throw new Error(`gaussianNll: x must be rank 2 [N, D], got [${x.shape}]`);
@@ -80,9 +81,8 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
     (logVar.rank === 2 && sameShape(logVar.shape, fullShape)) ||
     (lvSize === D && logVar.rank >= 1 && logVar.shape[logVar.rank - 1] === D && logVar.rank <= 2);
   const native = isNativeActive() && sameShape(mean.shape, fullShape) && lvNative;
-  const xf = asFloat(x);
-  const f = customGrad((m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
-    const mf = asFloat(m), lvf = asFloat(lv);
+  const f = customGrad((xi: tf.Tensor, m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
+    const xf = asFloat(xi), mf = asFloat(m), lvf = asFloat(lv);
     save([xf, mf, lvf]);
     const value = native
       ? (tf.engine().runKernel(FUSED.gaussianNll, { x: xf, mean: mf, logVar: lvf }) as tf.Tensor)
@@ -93,19 +93,21 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
         });
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xs, ms, lvs] = saved;
+      // ∂/∂x = −∂/∂mean (before any reduction to mean's shape)
       if (native) {
-        return tf.engine().runKernel(FUSED.gaussianNllGrad, { x: xs, mean: ms, logVar: lvs, dy }) as tf.Tensor[];
+        const [dMean, dLv] = tf.engine().runKernel(FUSED.gaussianNllGrad, { x: xs, mean: ms, logVar: lvs, dy }) as tf.Tensor[];
+        return [tf.neg(dMean), dMean, dLv]; // native: mean has x's shape
       }
       const dyc = tf.expandDims(dy, 1);
       const iv = tf.exp(tf.neg(lvs));
       const diff = tf.sub(ms, xs); // [N, D]
       const dMean = tf.mul(tf.mul(dyc, diff), iv);
       const dLv = tf.mul(tf.mul(dyc, 0.5), tf.sub(1, tf.mul(tf.square(diff), iv)));
-      return [reduceTo(dMean, ms.shape), reduceTo(dLv, lvs.shape)];
+      return [tf.neg(dMean), reduceTo(dMean, ms.shape), reduceTo(dLv, lvs.shape)];
     };
     return { value, gradFunc };
   });
-  return f(mean, logVar) as tf.Tensor1D;
+  return f(x, mean, logVar) as tf.Tensor1D;
 }
 
 /**
