@@ -51,7 +51,7 @@ export async function writeRunReport(dir: string, r: RunReport): Promise<string>
   md.push('', `## Outputs`, '');
   for (const [k, file] of Object.entries(r.artefacts)) {
     const rel = path.relative(dir, file);
-    md.push(file.endsWith('.png') ? `### ${k}\n\n![${k}](${rel})\n` : `- ${k}: ${rel}`);
+    md.push(/\.(png|svg)$/.test(file) ? `### ${k}\n\n![${k}](${rel})\n` : `- ${k}: ${rel}`);
   }
   md.push('', `The trained model is in \`model/\` (config.json, model.safetensors, tfjs/ for the browser).`, '');
   const file = path.join(dir, 'report.md');
