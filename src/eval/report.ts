@@ -11,7 +11,7 @@ import type { Classifier } from './classifier.js';
 import { latentHealth } from './latent.js';
 import { evaluateElbo, importanceSampledNll } from './likelihood.js';
 import { evaluateReconstruction } from './reconstruction.js';
-import { evaluateSampleQuality, type ConditionalGenerator } from './sample-quality.js';
+import { evaluateSampleQuality, type ConditionalGenerator, type SampleQualityResult } from './sample-quality.js';
 
 /** How samples for the sample-quality figures are drawn: the decoder mean at z ~ p(z), or x ~ p(x|z). */
 export type SampleMode = 'mean' | 'sample';
@@ -218,25 +218,8 @@ export function evaluateModel(model: LatentVariableModel, split: Split, opts: Ev
         epochs: meta.training?.epochs,
       },
       samples: mode,
-      n_real: sq.nReal,
-      n_samples: sq.nSamples,
-      feature_dim: sq.featureDim,
-      frechet_distance: sq.frechetDistance,
-      frechet_distance_reference: sq.frechetDistanceReference,
-      precision: sq.precision,
-      recall: sq.recall,
-      k: sq.k,
-      diversity: {
-        mean_pairwise_distance: sq.diversity.meanPairwiseDistance,
-        real_mean_pairwise_distance: sq.diversity.realMeanPairwiseDistance,
-        class_coverage: sq.diversity.classCoverage,
-        class_entropy: sq.diversity.classEntropy,
-        class_entropy_normalized: sq.diversity.classEntropyNormalized,
-        class_histogram: sq.diversity.classHistogram,
-        real_class_entropy: sq.diversity.realClassEntropy,
-      },
+      ...sampleQualityFigures(sq),
       conditional: sq.conditional ? { accuracy: sq.conditional.accuracy, per_class: sq.conditional.perClass, per_class_n: sq.conditional.perClassN } : undefined,
-      seconds: sq.seconds,
     };
     const binary = opts.protocol === 'binary' && meta.testAccuracyBinarized !== undefined;
     const acc = binary ? meta.testAccuracyBinarized : meta.testAccuracy;
@@ -250,6 +233,30 @@ export function evaluateModel(model: LatentVariableModel, split: Split, opts: Ev
 
 // ---------------------------------------------------------------------------------------------------
 // Text
+
+/** The figures of a sample-quality evaluation as the JSON reports (this one and a VQ-VAE's) write them. */
+export function sampleQualityFigures(sq: SampleQualityResult) {
+  return {
+    n_real: sq.nReal,
+    n_samples: sq.nSamples,
+    feature_dim: sq.featureDim,
+    frechet_distance: sq.frechetDistance,
+    frechet_distance_reference: sq.frechetDistanceReference,
+    precision: sq.precision,
+    recall: sq.recall,
+    k: sq.k,
+    diversity: {
+      mean_pairwise_distance: sq.diversity.meanPairwiseDistance,
+      real_mean_pairwise_distance: sq.diversity.realMeanPairwiseDistance,
+      class_coverage: sq.diversity.classCoverage,
+      class_entropy: sq.diversity.classEntropy,
+      class_entropy_normalized: sq.diversity.classEntropyNormalized,
+      class_histogram: sq.diversity.classHistogram,
+      real_class_entropy: sq.diversity.realClassEntropy,
+    },
+    seconds: sq.seconds,
+  };
+}
 
 const fx = (v: number | undefined, d = 3) => (v === undefined || v === null || Number.isNaN(v) ? '—' : v.toFixed(d));
 const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).toFixed(1)}%`);

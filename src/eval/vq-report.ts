@@ -14,7 +14,7 @@ import { evaluateVq } from '../objectives/vq.js';
 import { Rng } from '../rng.js';
 import type { Classifier } from './classifier.js';
 import { evaluateReconstruction } from './reconstruction.js';
-import { sampleRows, type SampleMode } from './report.js';
+import { sampleQualityFigures, sampleRows, type SampleMode } from './report.js';
 import { evaluateSampleQuality } from './sample-quality.js';
 
 export const VQ_LIKELIHOOD_NOT_APPLICABLE =
@@ -133,22 +133,7 @@ export function evaluateVqModel(model: VQVAE, split: Split, opts: VqEvalOptions)
     report.sample_quality = {
       classifier: { dir, cached, arch: classifier.meta.spec.arch, test_accuracy: classifier.meta.testAccuracy },
       samples: mode,
-      n_real: sq.nReal,
-      n_samples: sq.nSamples,
-      feature_dim: sq.featureDim,
-      frechet_distance: sq.frechetDistance,
-      frechet_distance_reference: sq.frechetDistanceReference,
-      precision: sq.precision,
-      recall: sq.recall,
-      k: sq.k,
-      diversity: {
-        mean_pairwise_distance: sq.diversity.meanPairwiseDistance,
-        real_mean_pairwise_distance: sq.diversity.realMeanPairwiseDistance,
-        class_coverage: sq.diversity.classCoverage,
-        class_entropy: sq.diversity.classEntropy,
-        class_histogram: sq.diversity.classHistogram,
-      },
-      seconds: sq.seconds,
+      ...sampleQualityFigures(sq),
     };
     if (sq.diversity.classCoverage < 1) warnings.push(`samples cover only ${Math.round(sq.diversity.classCoverage * classifier.spec.numClasses)} of ${classifier.spec.numClasses} classes (mode dropping)`);
   }
