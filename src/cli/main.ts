@@ -11,7 +11,8 @@ import { writePairs, writeRows } from '../io/outputs.js';
 import { writeSeriesSvg } from '../io/lineplot.js';
 import { invertNormalizer, validateNormalizer } from '../data/csv.js';
 import { writeRunReport } from '../io/report.js';
-import { SeqVAE, reconstructWords, sampleWords, seqVaeConfigFor, withWordDropout } from '../models/seqvae.js';
+import { exactMatches, interpolateWords, isWordsModel, SeqVAE, reconstructWords, sampleWords, seqVaeConfigFor, withWordDropout } from '../models/seqvae.js';
+import type { WordsDataset } from '../data/words.js';
 import { BASELINES, scoreFunctionObjective } from '../objectives/score-function.js';
 import { formatGradientVariance, gradientVariance } from '../eval/gradient-variance.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -198,6 +199,31 @@ function isSeriesModel(model: LatentVariableModel): model is SeqVAE {
   return model instanceof SeqVAE && model.config.likelihood === 'gaussian';
 }
 
+/** The words of a split of a words data set (--dataset words[:PATH]); an error for any other data set. */
+function splitWords(d: Dataset, which: string): string[] {
+  const w = (d as Partial<WordsDataset>).words;
+  if (!w) throw new Error(`data set ${d.name} has no words (a words model reads --dataset words[:PATH])`);
+  pickSplit(d, which);
+  return which === 'train' ? w.train : w.test;
+}
+
+/** Words given on the command line: comma-separated, trimmed; an empty entry is an error. */
+function wordList(flag: string, v: string): string[] {
+  const words = v.split(',').map((w) => w.trim());
+  if (words.some((w) => w === '')) throw new Error(`${flag}: empty word in "${v}" (give comma-separated words, e.g. cat,zebra)`);
+  return words;
+}
+
+/** A words model's text output file: --out when given on the command line (not an image file), else none. */
+function wordsOutFile(cmd: Command, file: string): string | undefined {
+  if (cmd.getOptionValueSource('out') !== 'cli') return undefined;
+  if (/\.(png|gif|svg)$/i.test(file)) throw new Error(`--out ${file}: a words model writes text; give a text file (e.g. .txt or .tsv)`);
+  return file;
+}
+
+/** --from/--to of interpolate: an example index (digits), or anything else as a word (words models). */
+const indexOrWord = (v: string): number | string => (/^\s*\d+\s*$/.test(v) ? nonNegInt('--from/--to')(v) : v);
+
 /** The CSV and the SVG line plot written for series output to `file` (its .png/.svg/.csv extension replaced). */
 function seriesFiles(file: string): { csv: string; svg: string } {
   const stem = file.replace(/\.(png|svg|csv)$/i, '');
@@ -383,13 +409,33 @@ export function buildProgram(): Command {
       .option('--out <file>', 'output file (.png or .csv)', 'samples.png')
       .option('--seed <n>', 'seed', int('--seed'), 0)
       .option('--temperature <t>', 'scale of z (1: the prior)', posNum('--temperature'), 1)
-      .option('--binarize', 'draw x ~ p(x|z) instead of its mean')
+      .option('--binarize', 'draw x ~ p(x|z) instead of its mean (words models: the same as --decode sample)')
+      .addOption(new Option('--decode <mode>', 'words models: greedy (the most probable character at each step) or sample (each character drawn from p(x_t | x_<t, z)); default greedy, sample with --binarize').choices(['greedy', 'sample']))
+      .option('--char-temperature <t>', 'words models, --decode sample: divide the character logits by T (<1: safer, >1: wilder; default 1)', posNum('--char-temperature'))
       .option('--json', 'print what was written as JSON'),
-  ).action(async (dir, f) => {
+  ).action(async (dir, f, cmd: Command) => {
     await initBackend(f.backend);
     const { model, meta } = await loadModel(dir);
     const K = model.numClasses;
     try {
+      if (isWordsModel(model)) {
+        // words: z ~ N(0, T²·I) decoded character by character; the words go to stdout, one a line (an empty line: the end token came first)
+        if (f.binarize && f.decode === 'greedy') throw new Error('--binarize draws the characters; it conflicts with --decode greedy');
+        const mode: 'greedy' | 'sample' = f.decode ?? (f.binarize ? 'sample' : 'greedy');
+        if (f.charTemperature !== undefined && mode !== 'sample') throw new Error('--char-temperature applies to sampled characters: add --decode sample');
+        const n: number = f.n ?? 64;
+        const words = sampleWords(model, n, new Rng(f.seed), { mode, zScale: f.temperature, temperature: f.charTemperature });
+        const file = wordsOutFile(cmd, f.out);
+        if (file) {
+          await writeFileAtomic(file, words.join('\n') + '\n');
+          if (!f.json) process.stderr.write(`vaekit: wrote ${n} words to ${file}\n`);
+        }
+        const info = { n, decode: mode, z_scale: f.temperature, ...(mode === 'sample' ? { char_temperature: f.charTemperature ?? 1 } : {}) };
+        out(!!f.json, { ...info, words, ...(file ? { file } : {}) }, words.join('\n'));
+        return;
+      }
+      for (const flag of ['decode', 'charTemperature'] as const)
+        if (f[flag] !== undefined) throw new Error(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is an option of words models (--model seqvae trained on --dataset words)`);
       if (f.label !== undefined && !K) throw new Error(`--label: this ${model.config.kind} model is not conditioned on labels`);
       if (f.label !== undefined && f.label >= (K as number)) throw new Error(`--label ${f.label} is out of range: the model has classes 0 … ${(K as number) - 1}`);
       const grid = !!K && f.label === undefined; // one row per class
@@ -421,12 +467,43 @@ export function buildProgram(): Command {
     .option('-n, --n <n>', 'how many examples', posInt('--n'), 32)
     .option('--split <name>', 'train or test', 'test')
     .option('--start <i>', 'first example index', nonNegInt('--start'), 0)
-    .option('--out <file>', 'output file (.png or .csv)', 'reconstructions.png')
+    .option('--words <list>', 'words models: comma-separated words to reconstruct, e.g. cat,zebra (default: --n words of --split from --start)')
+    .option('--out <file>', 'output file (.png or .csv; words models: a TSV, written only when --out is given)', 'reconstructions.png')
     .option('--json', 'print what was written as JSON');
   dataOptions(recCmd, false);
-  backendOption(recCmd).action(async (dir, f) => {
+  backendOption(recCmd).action(async (dir, f, cmd: Command) => {
     await initBackend(f.backend);
     const { model, meta } = await loadModel(dir);
+    if (isWordsModel(model)) {
+      // words: each word beside its greedy decode at z = μ(word), and the fraction decoded back exactly
+      try {
+        let words: string[];
+        if (f.words !== undefined) words = wordList('--words', f.words);
+        else {
+          const data = await loadData(f, meta);
+          checkShape(model, data);
+          const all = splitWords(data, f.split);
+          if (f.start >= all.length) throw new Error(`--start ${f.start} is past the end of the ${f.split} split (${all.length} words)`);
+          words = all.slice(f.start, f.start + f.n);
+        }
+        const rec = reconstructWords(model, words);
+        const { exact, rate } = exactMatches(words, rec);
+        const file = wordsOutFile(cmd, f.out);
+        if (file) await writeFileAtomic(file, ['word\treconstruction', ...words.map((w, i) => `${w}\t${rec[i]}`)].join('\n') + '\n');
+        const pairs = words.map((w, i) => ({ word: w, reconstruction: rec[i], exact: w === rec[i] }));
+        out(
+          !!f.json,
+          { n: words.length, exact, exact_match: rate, pairs, ...(file ? { file } : {}) },
+          pairs.map((p) => `${p.word} → ${p.reconstruction}${p.exact ? '' : '  ✗'}`).join('\n') +
+            `\nexact match: ${exact}/${words.length} (${(100 * rate).toFixed(1)}%)${f.words === undefined ? ` of ${f.split} words ${f.start}…${f.start + words.length - 1}` : ''}` +
+            (file ? `\nwrote ${file}` : ''),
+        );
+      } finally {
+        model.dispose();
+      }
+      return;
+    }
+    if (f.words !== undefined) throw new Error(`--words is an option of words models; this is a ${model.config.kind} of ${meta.data.dataset}`);
     const data = await loadData(f, meta);
     checkShape(model, data);
     const split = pickSplit(data, f.split);
@@ -452,18 +529,47 @@ export function buildProgram(): Command {
   // ---------------------------------------------------------------------------------------------- interpolate
   const interpCmd = program
     .command('interpolate <model>')
-    .description('decode points on the latent path between two examples')
-    .option('--from <i>', 'index of the first example', nonNegInt('--from'), 0)
-    .option('--to <i>', 'index of the second example', nonNegInt('--to'), 1)
+    .description('decode points on the latent path between two examples (words models: between two words)')
+    .option('--from <i|word>', 'index of the first example (words models: a word, or the index of one in --split)', indexOrWord, 0)
+    .option('--to <i|word>', 'index of the second example (words models: a word, or the index of one in --split)', indexOrWord, 1)
     .option('--steps <n>', 'points on the path, ends included', posInt('--steps'), 10)
     .addOption(new Option('--method <m>', 'path').choices(['linear', 'slerp']).default('linear'))
     .option('--split <name>', 'train or test', 'test')
-    .option('--out <file>', 'output file (.png or .csv)', 'interpolation.png')
+    .option('--out <file>', 'output file (.png or .csv; words models: the words, one a line, written only when --out is given)', 'interpolation.png')
     .option('--json', 'print what was written as JSON');
   dataOptions(interpCmd, false);
-  backendOption(interpCmd).action(async (dir, f) => {
+  backendOption(interpCmd).action(async (dir, f, cmd: Command) => {
     await initBackend(f.backend);
     const { model, meta } = await loadModel(dir);
+    if (isWordsModel(model)) {
+      // words: greedy decodes along the path from μ(from) to μ(to), one word a line
+      try {
+        let pool: string[] | undefined;
+        if (typeof f.from === 'number' || typeof f.to === 'number') {
+          const data = await loadData(f, meta);
+          checkShape(model, data);
+          pool = splitWords(data, f.split);
+        }
+        const pick = (v: number | string, flag: string): string => {
+          if (typeof v === 'string') return v;
+          if (v >= pool!.length) throw new Error(`${flag} ${v} is out of range: the ${f.split} split has ${pool!.length} words`);
+          return pool![v];
+        };
+        const [a, b] = [pick(f.from, '--from'), pick(f.to, '--to')];
+        const words = interpolateWords(model, a, b, f.steps, { method: f.method });
+        const file = wordsOutFile(cmd, f.out);
+        if (file) {
+          await writeFileAtomic(file, words.join('\n') + '\n');
+          if (!f.json) process.stderr.write(`vaekit: wrote ${words.length} words to ${file}\n`);
+        }
+        out(!!f.json, { from: a, to: b, steps: f.steps, method: f.method, words, ...(file ? { file } : {}) }, words.join('\n'));
+      } finally {
+        model.dispose();
+      }
+      return;
+    }
+    for (const [flag, v] of [['--from', f.from], ['--to', f.to]] as const)
+      if (typeof v !== 'number') throw new Error(`${flag} must be an example index (a non-negative integer) for this ${model.config.kind} model, got "${v}"`);
     const data = await loadData(f, meta);
     checkShape(model, data);
     const split = pickSplit(data, f.split);
@@ -562,13 +668,15 @@ export function buildProgram(): Command {
       return out(!!f.json, { file: f.out, n: r.n, dim: r.dim }, `wrote ${r.n} × ${r.dim} code indices to ${f.out}`);
     }
     const { mu, logVar, dim } = encodeAll(model, split);
-    const cols = [...Array.from({ length: dim }, (_, i) => `mu${i}`), ...(f.withLogvar ? Array.from({ length: dim }, (_, i) => `logvar${i}`) : []), ...(split.y ? ['label'] : [])];
+    const words = isWordsModel(model) ? splitWords(data, f.split) : undefined; // a words model: each row's word in a last column
+    const cols = [...Array.from({ length: dim }, (_, i) => `mu${i}`), ...(f.withLogvar ? Array.from({ length: dim }, (_, i) => `logvar${i}`) : []), ...(split.y ? ['label'] : []), ...(words ? ['word'] : [])];
     let text: string;
     if (f.out.endsWith('.json')) {
       const rows = Array.from({ length: split.n }, (_, i) => ({
         mu: Array.from(mu.subarray(i * dim, (i + 1) * dim)),
         ...(f.withLogvar ? { logvar: Array.from(logVar.subarray(i * dim, (i + 1) * dim)) } : {}),
         ...(split.y ? { label: split.y[i] } : {}),
+        ...(words ? { word: words[i] } : {}),
       }));
       text = JSON.stringify({ dim, n: split.n, rows }) + '\n';
     } else {
@@ -577,7 +685,7 @@ export function buildProgram(): Command {
         const r = Array.from(mu.subarray(i * dim, (i + 1) * dim), (v) => +v.toPrecision(7));
         if (f.withLogvar) r.push(...Array.from(logVar.subarray(i * dim, (i + 1) * dim), (v) => +v.toPrecision(7)));
         if (split.y) r.push(split.y[i]);
-        lines.push(r.join(','));
+        lines.push(r.join(',') + (words ? `,${words[i]}` : ''));
       }
       text = lines.join('\n') + '\n';
     }

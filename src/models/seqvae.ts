@@ -249,14 +249,30 @@ export class SeqVAE implements LatentVariableModel {
     return tf.tidy(() => this.generate(this.encode(x).mu, opts));
   }
 
-  /** Decodes along the straight line from μ(a) to μ(b) (a, b: [1, T·W]) at `steps` points, ends included: [steps, T·W]. */
-  interpolate(a: tf.Tensor2D, b: tf.Tensor2D, steps: number, opts: GenerateOptions = {}): tf.Tensor2D {
+  /**
+   * Decodes along the path from μ(a) to μ(b) (a, b: [1, T·W]) at `steps` points, ends included: [steps, T·W].
+   * linear (default): z(α) = (1 − α) μ_a + α μ_b; slerp: sin((1 − α)ω)/sin ω · μ_a + sin(αω)/sin ω · μ_b with
+   * cos ω = μ_a·μ_b / (|μ_a| |μ_b|), which keeps the norm typical of the prior.
+   */
+  interpolate(a: tf.Tensor2D, b: tf.Tensor2D, steps: number, opts: GenerateOptions & { method?: 'linear' | 'slerp' } = {}): tf.Tensor2D {
     if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`interpolate: steps must be an integer ≥ 2, got ${steps}`);
+    const method = opts.method ?? 'linear';
+    if (method !== 'linear' && method !== 'slerp') throw new Error(`interpolate: method must be linear or slerp, got ${method}`);
     return tf.tidy(() => {
       const za = this.encode(a).mu;
       const zb = this.encode(b).mu;
-      const alpha = tf.tensor2d(Array.from({ length: steps }, (_, i) => i / (steps - 1)), [steps, 1]);
-      const z = tf.add(tf.mul(tf.sub(1, alpha), za), tf.mul(alpha, zb)) as tf.Tensor2D; // z(α) = (1 − α) μ_a + α μ_b
+      const alpha = Array.from({ length: steps }, (_, i) => i / (steps - 1));
+      let wa = alpha.map((t) => 1 - t);
+      let wb = alpha;
+      if (method === 'slerp') {
+        const [dot, na, nb] = [tf.sum(tf.mul(za, zb)), tf.norm(za), tf.norm(zb)].map((t) => t.dataSync()[0]);
+        const omega = Math.acos(Math.max(-1, Math.min(1, dot / (na * nb || 1))));
+        if (omega > 1e-6) {
+          wa = alpha.map((t) => Math.sin((1 - t) * omega) / Math.sin(omega));
+          wb = alpha.map((t) => Math.sin(t * omega) / Math.sin(omega));
+        }
+      }
+      const z = tf.add(tf.mul(tf.tensor2d(wa, [steps, 1]), za), tf.mul(tf.tensor2d(wb, [steps, 1]), zb)) as tf.Tensor2D; // z(α) = w_a(α) μ_a + w_b(α) μ_b
       return this.generate(z, opts);
     });
   }
@@ -306,8 +322,34 @@ function vocabularyOf(model: SeqVAE): string {
   return v;
 }
 
+/** What is wrong with `word` as an input of this words model (undefined: nothing). */
+export function wordProblem(model: SeqVAE, word: string): string | undefined {
+  const vocabulary = vocabularyOf(model);
+  const max = model.steps - 1; // one step holds the end token
+  if (word.length === 0) return 'it is empty';
+  const bad = [...new Set([...word].filter((c) => !vocabulary.includes(c)))];
+  if (bad.length > 0) return `the character${bad.length > 1 ? 's' : ''} ${bad.map((c) => JSON.stringify(c)).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not in the model's vocabulary (${vocabulary === LOWERCASE ? 'lowercase a–z' : JSON.stringify(vocabulary)})`;
+  if (word.length > max) return `it has ${word.length} characters, and the model holds words of at most ${max}`;
+  return undefined;
+}
+
+/** Throws one error naming every word this words model cannot take, and why. */
+export function checkWords(model: SeqVAE, words: string[]): void {
+  const problems = words.flatMap((w) => {
+    const p = wordProblem(model, w);
+    return p === undefined ? [] : [`${JSON.stringify(w)}: ${p}`];
+  });
+  if (problems.length > 0) throw new Error(`cannot encode ${problems.length > 1 ? `${problems.length} words` : 'the word'} ${problems.join('; ')}`);
+}
+
 function encodeFor(model: SeqVAE, words: string[]): tf.Tensor2D {
+  checkWords(model, words);
   return tf.tensor2d(encodeWords(words, model.steps, vocabularyOf(model)), [words.length, model.steps * model.width]);
+}
+
+/** Is this SeqVAE a words model (categorical, with a vocabulary to map tokens to characters)? */
+export function isWordsModel(model: unknown): model is SeqVAE {
+  return model instanceof SeqVAE && model.spec.likelihood === 'categorical' && model.spec.vocabulary !== undefined;
 }
 
 function wordsOf(model: SeqVAE, x: tf.Tensor2D): string[] {
@@ -332,8 +374,15 @@ export function sampleWords(model: SeqVAE, n: number, rng: Rng, opts: GenerateOp
   return out;
 }
 
-/** The words along the line from μ(a) to μ(b), `steps` points with the ends. */
-export function interpolateWords(model: SeqVAE, a: string, b: string, steps: number, opts: GenerateOptions = {}): string[] {
+/** How many reconstructions equal their words, and that fraction. */
+export function exactMatches(words: string[], reconstructions: string[]): { exact: number; rate: number } {
+  if (words.length !== reconstructions.length) throw new Error(`exactMatches: ${words.length} words, ${reconstructions.length} reconstructions`);
+  const exact = words.reduce((k, w, i) => k + (w === reconstructions[i] ? 1 : 0), 0);
+  return { exact, rate: words.length ? exact / words.length : NaN };
+}
+
+/** The words along the path (linear or slerp) from μ(a) to μ(b), `steps` points with the ends. */
+export function interpolateWords(model: SeqVAE, a: string, b: string, steps: number, opts: GenerateOptions & { method?: 'linear' | 'slerp' } = {}): string[] {
   const xa = encodeFor(model, [a]);
   const xb = encodeFor(model, [b]);
   const out = wordsOf(model, model.interpolate(xa, xb, steps, opts));
