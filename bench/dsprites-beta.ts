@@ -2,7 +2,7 @@
 // disentanglement metrics with their spread across seeds.
 //
 //   node --import tsx bench/dsprites-beta.ts [--betas 1,4,16] [--seeds 0,1,2] [--steps 2000]
-//        [--metric-scale 0.1] [--dci-train 10000 --dci-test 5000] [--lr 5e-4] [--out bench/out/dsprites-beta] [--eval-only]
+//        [--metric-scale 0.1] [--dci-train 10000 --dci-test 5000] [--lr 5e-4] [--kl-warmup 0] [--out bench/out/dsprites-beta] [--eval-only]
 //
 // Each model is trained by the vaekit CLI, as a user would (`vaekit train --dataset dsprites --network conv
 // --channels 32,32,64,64 --hidden 256 --latent 10 --beta B --seed S --steps N --batch-size 64`: the
@@ -32,16 +32,17 @@ const betas = nums(arg('betas', '1,4,16'));
 const seeds = nums(arg('seeds', '0,1,2'));
 const steps = +arg('steps', '2000');
 const lr = arg('lr', '5e-4');
+const klWarmup = arg('kl-warmup', '0'); // steps over which β rises from 0 (vaekit train --kl-warmup), the same for every β
 const scale = +arg('metric-scale', '0.1');
 const out = arg('out', 'bench/out/dsprites-beta');
 const evalOnly = process.argv.includes('--eval-only');
-for (const v of [...betas, ...seeds, steps, scale]) if (!Number.isFinite(v)) throw new Error(`bad numeric option in ${process.argv.slice(2).join(' ')}`);
+for (const v of [...betas, ...seeds, steps, scale, +klWarmup]) if (!Number.isFinite(v)) throw new Error(`bad numeric option in ${process.argv.slice(2).join(' ')}`);
 mkdirSync(out, { recursive: true });
 
 const trainArgs = (beta: number, seed: number, dir: string) => [
   'bin/vaekit.js', 'train', '--dataset', 'dsprites', '--network', 'conv', '--channels', '32,32,64,64', '--hidden', '256',
   '--latent', '10', '--beta', String(beta), '--seed', String(seed), '--steps', String(steps), '--batch-size', '64',
-  '--lr', lr, '--out', dir, '--progress', 'lines', '--no-eval', '--report-k', '0',
+  '--lr', lr, '--kl-warmup', klWarmup, '--out', dir, '--progress', 'lines', '--no-eval', '--report-k', '0',
 ];
 
 const info = await initBackend();
@@ -94,7 +95,7 @@ const sd = (a: number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, v) => s +
 const fmt = (a: number[]) => `${mean(a).toFixed(3)} ± ${sd(a).toFixed(3)}`;
 const by = (b: number) => rows.filter((r) => r.beta === b);
 const L: string[] = [];
-L.push(`dSprites β-VAE study: conv [32,32,64,64] 4×4/2, dense 256, z=10, Bernoulli; Adam ${lr}, batch 64, ${steps} steps; ${seeds.length} seeds (${seeds.join(', ')}); mean ± sd over seeds.`);
+L.push(`dSprites β-VAE study: conv [32,32,64,64] 4×4/2, dense 256, z=10, Bernoulli; Adam ${lr}, batch 64, ${steps} steps${+klWarmup ? ` (KL warm-up over the first ${klWarmup})` : ''}; ${seeds.length} seeds (${seeds.join(', ')}); mean ± sd over seeds.`);
 L.push(`Metrics (posterior means; sample sizes train / test): MIG 20 bins, 10,000 points and SAP 10,000 / 5,000 (disentanglement_lib's defaults); DCI ${dciTrain} / ${dciTest}${dciTrain === 10000 && dciTest === 5000 ? '' : ' (default 10,000 / 5,000)'}; BetaVAE and FactorVAE with ${metricOpts.betaVae.numTrain} / ${metricOpts.betaVae.numEval} and ${metricOpts.factorVae.numTrain} / ${metricOpts.factorVae.numEval} train / eval votes of 64 images (${scale}× the defaults).`, '');
 L.push(`| β | runs | ${keys.join(' | ')} | active dims |`, `|---|---|${keys.map(() => '---').join('|')}|---|`);
 for (const b of betas) {
@@ -117,4 +118,4 @@ if (base.length) {
 const table = L.join('\n');
 console.log(table);
 await writeFileAtomic(path.join(out, 'results.md'), table + '\n');
-await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ betas, seeds, steps, lr, metricOptions: metricOpts, backend: info.backend, rows }, null, 1));
+await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ betas, seeds, steps, lr, metricOptions: metricOpts, backend: info.backend, klWarmup: +klWarmup, rows }, null, 1));
