@@ -294,6 +294,7 @@ export function buildProgram(): Command {
     .option('--sigma <s>', 'gaussian decoder: fixed σ (a number) or "learned"', '1')
     .option('--beta <b>', 'weight of the KL term (1: plain VAE, >1: β-VAE)', nonNegNum('--beta'), 1)
     .option('--kl-warmup <steps>', 'raise β linearly from 0 over this many steps', nonNegInt('--kl-warmup'), 0)
+    .option('--free-bits <nats>', 'free bits λ: the objective\'s KL is Σ_j max(λ, batch-mean KL_j) over latent units (vae, cvae, seqvae; default 0: off; --resume keeps the run\'s)', nonNegNum('--free-bits'))
     .option('--samples <L>', 'samples of ε per example in the ELBO', posInt('--samples'), 1)
     .addOption(new Option('--objective <name>', 'training objective').choices(['elbo', 'iwae']).default('elbo'))
     .option('--k <k>', 'importance samples for --objective iwae', posInt('--k'), 5)
@@ -320,20 +321,28 @@ export function buildProgram(): Command {
       if (f.model === 'vqvae') return trainVqvae(f, data, info, (name) => trainCmd.getOptionValueSource(name) === 'cli', cliHelpers);
       const config = modelConfig(f, data);
       const likelihood = config.likelihood;
+      if (f.estimator === 'score' && f.objective === 'iwae') throw new Error('--estimator score trains the ELBO; it does not combine with --objective iwae');
+      if (f.freeBits > 0) {
+        if (f.estimator === 'score') throw new Error('--free-bits does not combine with --estimator score: free bits needs the reparameterized ELBO');
+        if (f.objective === 'iwae') throw new Error('--free-bits does not combine with --objective iwae: the IWAE bound has no separate KL term to clamp');
+        if (config.kind === 'hvae') throw new Error('--free-bits does not apply to --model hvae: its KL is a per-layer sample estimate, not an analytic KL per latent unit');
+      }
       const rng = new Rng(f.seed);
       const model = createModel(config, rng.fork());
-      if (f.estimator === 'score' && f.objective === 'iwae') throw new Error('--estimator score trains the ELBO; it does not combine with --objective iwae');
       const objective: Objective = withWordDropout(
         f.estimator === 'score'
           ? scoreFunctionObjective({ samples: f.samples, baseline: f.baseline })
           : f.objective === 'iwae'
-            ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y })
-            : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y }),
+            ? (m, x, c) => {
+                if (c.freeBits) throw new Error('--free-bits does not combine with --objective iwae: the IWAE bound has no separate KL term to clamp');
+                return iwae(m, x, { k: f.k, rng: c.rng, y: c.y });
+              }
+            : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y, freeBits: c.freeBits }),
       );
       const di = dataInfo(data);
       process.stderr.write(
         `vaekit: ${data.name} (${data.protocol}, ${data.train.n} train / ${data.test.n} test, ${data.shape.join('×')}), ` +
-          `${describeModel(config)} ${likelihood}, β=${config.beta}; backend ${info.backend} (${info.detail})\n`,
+          `${describeModel(config)} ${likelihood}, β=${config.beta}${f.freeBits > 0 ? `, free bits ${f.freeBits} nats/unit` : ''}; backend ${info.backend} (${info.detail})\n`,
       );
       const evalTest = f.eval !== false;
       const result = await train(model, data, objective, {
@@ -345,6 +354,7 @@ export function buildProgram(): Command {
         lrSchedule: f.lrSchedule,
         beta: f.beta,
         klWarmup: f.klWarmup,
+        freeBits: f.freeBits,
         outDir: f.out,
         resume: !!f.resume,
         checkpointEvery: f.checkpointEvery,

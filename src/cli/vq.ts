@@ -80,6 +80,7 @@ export function vqvaeConfigFromFlags(f: Record<string, any>, data: Dataset, give
   };
   if (f.objective !== 'elbo') refuse(`--objective ${f.objective}`, 'does not apply: the VQ-VAE trains its own objective (reconstruction + codebook + β·commitment; see --commitment)');
   if (f.estimator !== 'reparam') refuse(`--estimator ${f.estimator}`, 'does not apply: the VQ-VAE passes gradients straight through the quantizer');
+  if (f.freeBits !== undefined) refuse('--free-bits', 'does not apply: the VQ-VAE has no KL term to clamp');
   for (const k of ['beta', 'klWarmup', 'samples', 'k', 'baseline']) if (given(k)) refuse(flagName(k), 'does not apply: the VQ-VAE has no KL term and no sampled latent');
   for (const k of ['labelEncoding', 'embeddingDim', 'prior', 'latents', 'layerHidden', 'cell', 'rnnHidden', 'embedding', 'wordDropout', 'latent'])
     if (f[k] !== undefined) refuse(flagName(k), k === 'latent' ? 'does not apply: set the codes with --codebook K and --code-dim D' : 'is an option of another model');

@@ -54,6 +54,16 @@ export class DiagGaussian implements Distribution {
     });
   }
 
+  /** Per-dimension KL(q ‖ p), [B, D]: the terms that kl(p) sums over the last axis. */
+  klPerDim(p: DiagGaussian | StdNormal): Tensor2D {
+    if (p instanceof StdNormal) return this.klStdNormalPerDim();
+    return tf.tidy(() => {
+      const d = tf.sub(this.mu, p.mu);
+      const t = tf.add(tf.sub(p.logVar, this.logVar), tf.mul(tf.add(tf.exp(this.logVar), tf.square(d)), tf.exp(tf.neg(p.logVar))));
+      return tf.mul(tf.sub(t, 1), 0.5) as Tensor2D;
+    });
+  }
+
   /** Per-dimension KL to N(0, I), [B, D] (for reports of KL per latent unit). */
   klStdNormalPerDim(): Tensor2D {
     return tf.tidy(() => tf.mul(tf.sub(tf.sub(tf.add(tf.square(this.mu), tf.exp(this.logVar)), this.logVar), 1), 0.5) as Tensor2D);

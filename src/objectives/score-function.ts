@@ -111,5 +111,8 @@ export function scoreFunctionElbo(model: LatentVariableModel, x: tf.Tensor2D, op
 /** A training objective for train(): the ELBO with score-function encoder gradients (`--estimator score`). */
 export function scoreFunctionObjective(opts: { samples?: number; baseline?: Baseline; decay?: number } = {}): Objective {
   const movingAverage = opts.baseline === 'moving-average' ? new MovingAverageBaseline(opts.decay ?? 0.9) : undefined;
-  return (model, x, ctx) => scoreFunctionElbo(model, x, { beta: ctx.beta, samples: opts.samples, rng: ctx.rng, y: ctx.y, baseline: opts.baseline, movingAverage });
+  return (model, x, ctx) => {
+    if (ctx.freeBits) throw new Error('--free-bits does not combine with --estimator score: free bits needs the reparameterized ELBO');
+    return scoreFunctionElbo(model, x, { beta: ctx.beta, samples: opts.samples, rng: ctx.rng, y: ctx.y, baseline: opts.baseline, movingAverage });
+  };
 }

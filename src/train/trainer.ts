@@ -20,6 +20,8 @@ export interface ObjectiveContext {
   beta: number;
   step: number;
   y?: tf.Tensor1D;
+  /** Free bits λ (nats per latent unit; 0: off) for objectives that support them (elbo's freeBits). */
+  freeBits?: number;
 }
 export type Objective = (model: LatentVariableModel, x: tf.Tensor2D, ctx: ObjectiveContext) => Terms;
 
@@ -35,6 +37,11 @@ export interface TrainOptions {
   beta: number;
   /** Linear KL warm-up over this many steps (0: none). */
   klWarmup?: number;
+  /**
+   * Free bits λ, nats per latent unit, handed to the objective (ctx.freeBits). Recorded in the checkpoint
+   * and the metrics; on resume, undefined keeps the checkpoint's λ (0 for a run without), a number sets it.
+   */
+  freeBits?: number;
   /** Where metrics.jsonl, checkpoint/ and model/ go; nothing is written without it. */
   outDir?: string;
   resume?: boolean;
@@ -77,7 +84,9 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
   const params = model.namedParameters();
   const vars = Object.values(params);
   const nameOf = new Map(Object.entries(params).map(([n, v]) => [v.name, n]));
-  const run = { dataset: data.name, protocol: data.protocol, n: split.n, batchSize: opts.batchSize, seed: opts.seed, optimizer: opts.optimizer.kind, model: model.config.kind, ...opts.run };
+  let freeBits = opts.freeBits ?? 0;
+  const run: Record<string, unknown> = { dataset: data.name, protocol: data.protocol, n: split.n, batchSize: opts.batchSize, seed: opts.seed, optimizer: opts.optimizer.kind, model: model.config.kind, ...opts.run };
+  if (freeBits > 0) run.freeBits = freeBits;
 
   const ckptDir = opts.outDir ? path.join(opts.outDir, 'checkpoint') : null;
   const metricsFile = opts.outDir ? path.join(opts.outDir, 'metrics.jsonl') : null;
@@ -103,6 +112,11 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
     }
     history = ((state.run.history as EpochMetrics[] | undefined) ?? []).slice(0, state.epoch);
     partial = (state.run.partial as typeof partial | undefined) ?? partial;
+    const saved = Number(state.run.freeBits ?? 0);
+    if (opts.freeBits === undefined) freeBits = saved;
+    else if (opts.freeBits !== saved) log(`--resume: free bits changed from ${saved} to ${opts.freeBits} nats per latent unit`);
+    if (freeBits > 0) run.freeBits = freeBits;
+    else delete run.freeBits;
     if (metricsFile) await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
     log(`resuming from ${ckptDir}: epoch ${state.epoch + 1}, step ${state.epochStep}/${perEpoch} of it (${state.step} steps done)`);
   } else if (metricsFile) {
@@ -136,7 +150,7 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
         let names: string[] = [];
         let values: Float32Array = new Float32Array(0);
         const { value, grads } = tf.variableGrads(() => {
-          const terms = objective(model, x, { rng, beta, step: state.step, y });
+          const terms = objective(model, x, { rng, beta, step: state.step, y, freeBits });
           names = Object.keys(terms);
           values = tf.stack(names.map((k) => tf.mean(terms[k]))).dataSync() as Float32Array;
           return tf.mean(terms.total) as tf.Scalar;
@@ -169,6 +183,7 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
       const complete = state.epochStep >= perEpoch;
       const seconds = partial.seconds + (performance.now() - t0) / 1000;
       const m: EpochMetrics = { epoch, steps: state.epochStep, seconds, lr, beta, num_tensors: 0 };
+      if (freeBits > 0) m.free_bits = freeBits;
       for (const [k, s] of Object.entries(partial.sums)) m[k === 'total' ? 'loss' : k] = s / state.epochStep;
       if (opts.evaluate) {
         const te = performance.now();
@@ -201,6 +216,7 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
       optimizer: opts.optimizer,
       batchSize: opts.batchSize,
       beta: opts.beta,
+      ...(freeBits > 0 ? { freeBits } : {}),
       last: history[history.length - 1],
     });
   }
