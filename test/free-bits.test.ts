@@ -211,8 +211,10 @@ describe('free bits in the trainer', () => {
     assert.equal(meta.training.freeBits, 0.75);
     assert.equal(JSON.parse(readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')).run.freeBits, 0.75);
     seen.length = 0;
-    await train(m, data, objective, { ...opts, epochs: 2, outDir: out, resume: true }); // no freeBits: the checkpoint's
+    const kept: string[] = [];
+    await train(m, data, objective, { ...opts, epochs: 2, outDir: out, resume: true, log: (l) => kept.push(l) }); // no freeBits: the checkpoint's
     assert.deepEqual([...new Set(seen)], [0.75]);
+    assert.ok(kept.some((l) => /free bits 0.75 nats per latent unit, as the run had/.test(l)), kept.join('\n'));
     const lines = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((l) => l.free_bits), [0.75, 0.75]);
     seen.length = 0;

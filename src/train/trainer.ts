@@ -118,7 +118,10 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
     if (freeBits > 0) run.freeBits = freeBits;
     else delete run.freeBits;
     if (metricsFile) await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
-    log(`resuming from ${ckptDir}: epoch ${state.epoch + 1}, step ${state.epochStep}/${perEpoch} of it (${state.step} steps done)`);
+    log(
+      `resuming from ${ckptDir}: epoch ${state.epoch + 1}, step ${state.epochStep}/${perEpoch} of it (${state.step} steps done)` +
+        (opts.freeBits === undefined && freeBits > 0 ? `; free bits ${freeBits} nats per latent unit, as the run had` : ''),
+    );
   } else if (metricsFile) {
     await writeFileAtomic(metricsFile, '');
   }
