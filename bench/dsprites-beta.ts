@@ -41,7 +41,7 @@ mkdirSync(out, { recursive: true });
 
 const trainArgs = (beta: number, seed: number, dir: string) => [
   'bin/vaekit.js', 'train', '--dataset', 'dsprites', '--network', 'conv', '--channels', '32,32,64,64', '--hidden', '256',
-  '--latent', '10', '--beta', String(beta), '--seed', String(seed), '--steps', String(steps), '--batch-size', '64',
+  '--latent', '10', '--beta', String(beta), '--seed', String(seed), '--steps', String(steps), '--epochs', String(Math.ceil(steps / 938)), '--batch-size', '64', // 938 steps of 64 make an epoch of the 60,000 training images: --steps decides
   '--lr', lr, '--kl-warmup', klWarmup, '--out', dir, '--progress', 'lines', '--no-eval', '--report-k', '0',
 ];
 
