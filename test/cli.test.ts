@@ -385,3 +385,62 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     assert.match(bad.stderr, /--cell is an option of --model seqvae/);
   });
 });
+
+describe('vaekit train --resume continues the run with its flags', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'vaekit-resume-flags-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const tiny = ['train', '--dataset', 'mnist', '--limit', '256', '--hidden', '32', '--latent', '4', '--no-eval', '--report-k', '0', '--progress', 'none'];
+  const metrics = (dir: string) => readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const files = (dir: string) => ['checkpoint/state.json', 'checkpoint/model.safetensors', 'checkpoint/optimizer.safetensors', 'metrics.jsonl', 'model/model.safetensors'].map((f) => readFileSync(path.join(dir, f)));
+  // 256 examples in batches of 128: 2 steps an epoch; β at step s (0-based) with warm-up W is β·(s + 1)/W
+  const out = path.join(root, 'run');
+
+  it('flags not given take the run\'s: β and the warm-up of the run, the model of the run', () => {
+    const a = vaekit([...tiny, '--beta', '4', '--kl-warmup', '10', '--steps', '2', '--out', out]);
+    assert.equal(a.code, 0, a.stderr);
+    const b = vaekit(['train', '--resume', '--steps', '4', '--progress', 'none', '--out', out]); // nothing else: not even the data or the model
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, /resume: continuing with the run's flags: .*--limit 256.*--hidden 32.*--beta 4 --kl-warmup 10/);
+    assert.match(b.stderr, /β=4/);
+    assert.deepEqual(metrics(out).map((m) => m.beta), [4 * (2 / 10), 4 * (4 / 10)]);
+  });
+
+  it('refuses a flag that would change the data stream, naming it and both values; nothing is written', () => {
+    const before = files(out);
+    for (const [args, re] of [
+      [['--batch-size', '64'], /--batch-size 64 would change the run's data stream: the run in .* was started with --batch-size 128/],
+      [['--latent', '8'], /--latent 8 would change the run's model: .*--latent 4/],
+      [['--optimizer', 'sgd'], /--optimizer sgd would change the run's optimizer.*--optimizer adam/],
+    ] as const) {
+      const r = vaekit(['train', '--resume', '--steps', '6', ...args, '--progress', 'none', '--out', out]);
+      assert.notEqual(r.code, 0, `${args.join(' ')} should be refused`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.deepEqual(files(out), before, 'checkpoint, metrics and model unchanged');
+  });
+
+  it('takes a changed β with a notice, and keeps it for the next resume', () => {
+    const r = vaekit(['train', '--resume', '--beta', '2', '--steps', '6', '--progress', 'none', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resume: changing the run's flags as given: --beta 4 → 2/);
+    const again = vaekit(['train', '--resume', '--steps', '8', '--progress', 'none', '--out', out]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /--beta 2 --kl-warmup 10/);
+    assert.deepEqual(metrics(out).map((m) => m.beta), [0.8, 1.6, 2 * (6 / 10), 2 * (8 / 10)]);
+  });
+
+  it('a run from before the flags were stored resumes as given, with a warning', () => {
+    const old = path.join(root, 'old');
+    assert.equal(vaekit([...tiny, '--beta', '4', '--steps', '2', '--out', old]).code, 0);
+    const stateFile = path.join(old, 'checkpoint', 'state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    assert.ok(state.run.flags, 'the checkpoint records the flags');
+    delete state.run.flags;
+    writeFileSync(stateFile, JSON.stringify(state));
+    const r = vaekit([...tiny, '--resume', '--steps', '4', '--out', old]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: resume: .* does not record the run's flags.*could not be checked/);
+    assert.deepEqual(metrics(old).map((m) => m.beta), [4, 1], 'as today: the flags given (β 1)');
+  });
+});

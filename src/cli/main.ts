@@ -27,6 +27,7 @@ import { OPTIMIZERS, type OptimizerKind } from '../train/optimizers.js';
 import { train, type Objective } from '../train/trainer.js';
 import { int, intList, nonNegInt, nonNegNum, oneOf, posInt, posNum } from './options.js';
 import { VQVAE } from '../models/vqvae.js';
+import { readRunFlags, resumeRunFlags, runFlags, unrecordedFlagsWarning } from './run-flags.js';
 import { addTrainPriorCommand, addVqTrainOptions, evalVqCommand, rejectVqFlags, sampleVq, trainVqvae, vqPriorTrained, writeCodes, type CliHelpers } from './vq.js';
 
 const BACKENDS = ['auto', 'node', 'native', 'wasm', 'cpu'] as const;
@@ -309,16 +310,23 @@ export function buildProgram(): Command {
     .option('--batch-size <n>', 'minibatch size', posInt('--batch-size'), 128)
     .option('--seed <n>', 'seed of everything random (init, data order, ε)', int('--seed'), 0)
     .option('--out <dir>', 'run directory (metrics.jsonl, checkpoint/, model/, samples, report)', 'runs/vae')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--resume', 'continue the run in --out from its last checkpoint, with the run\'s flags (--epochs, --steps may extend it; a different data set, model or objective is refused)')
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps inside an epoch', nonNegInt('--checkpoint-every'), 0)
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--no-eval', 'skip the test −ELBO after each epoch')
     .option('--report-k <k>', 'importance samples for the report\'s test NLL (0: skip)', nonNegInt('--report-k'), 100)
     .option('--json', 'print the final summary as JSON')
     .action(async (f) => {
+      if (f.resume) {
+        // continue the run that was started: its flags where none are given; a change of data, model or objective is refused here, before anything is written
+        const run = await readRunFlags(f.out);
+        if (run?.flags) for (const line of resumeRunFlags(trainCmd, f, run.flags, run.checkpoint)) process.stderr.write(line + '\n');
+        else if (run) process.stderr.write(unrecordedFlagsWarning(run.checkpoint) + '\n');
+      }
+      const flags = runFlags(trainCmd, f); // kept in the checkpoint for --resume
       const info = await initBackend(f.backend as BackendChoice);
       const data = await loadData(f);
-      if (f.model === 'vqvae') return trainVqvae(f, data, info, (name) => trainCmd.getOptionValueSource(name) === 'cli', cliHelpers);
+      if (f.model === 'vqvae') return trainVqvae(f, data, info, (name) => trainCmd.getOptionValueSource(name) === 'cli', cliHelpers, flags);
       const config = modelConfig(f, data);
       const likelihood = config.likelihood;
       if (f.estimator === 'score' && f.objective === 'iwae') throw new Error('--estimator score trains the ELBO; it does not combine with --objective iwae');
@@ -354,13 +362,13 @@ export function buildProgram(): Command {
         lrSchedule: f.lrSchedule,
         beta: f.beta,
         klWarmup: f.klWarmup,
-        freeBits: f.freeBits,
+        freeBits: trainCmd.getOptionValueSource('freeBits') === 'cli' ? f.freeBits : undefined, // not given: the trainer keeps the checkpoint's λ, and says so
         outDir: f.out,
         resume: !!f.resume,
         checkpointEvery: f.checkpointEvery,
         progress: f.progress,
         dataInfo: di,
-        run: { objective: f.objective, samples: f.samples, backend: info.backend },
+        run: { objective: f.objective, samples: f.samples, backend: info.backend, flags },
         evaluate: evalTest ? (m, epoch) => evaluateElbo(m, data.test, { rng: new Rng(f.seed + 7919 * epoch), beta: f.beta }) : undefined,
       });
       // Artefacts of the run: samples, reconstructions, report.

@@ -235,7 +235,7 @@ export interface CliHelpers {
 }
 
 /** `vaekit train --model vqvae`: the VQ-VAE with the shared trainer, then (--prior-epochs) its prior; samples, reconstructions, report. */
-export async function trainVqvae(f: Record<string, any>, data: Dataset, info: BackendInfo, given: (name: string) => boolean, h: CliHelpers): Promise<void> {
+export async function trainVqvae(f: Record<string, any>, data: Dataset, info: BackendInfo, given: (name: string) => boolean, h: CliHelpers, flags?: Record<string, unknown>): Promise<void> {
   const config = vqvaeConfigFromFlags(f, data, given);
   const rng = new Rng(f.seed);
   const model = new VQVAE(config, rng.fork());
@@ -260,7 +260,7 @@ export async function trainVqvae(f: Record<string, any>, data: Dataset, info: Ba
       checkpointEvery: f.checkpointEvery,
       progress: f.progress,
       dataInfo: di,
-      run: { objective: 'vq', backend: info.backend },
+      run: { objective: 'vq', backend: info.backend, ...(flags ? { flags } : {}) },
       evaluate: evalTest && data.test.n > 0 ? () => testFigures(model, data.test) : undefined,
     });
     const modelDir = path.join(f.out, 'model');
