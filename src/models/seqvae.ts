@@ -20,6 +20,7 @@ import { decodeWords, encodeWords, END_TOKEN, LOWERCASE } from '../data/words.js
 import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec, type RnnSpec } from '../nn/rnn.js';
 import type { Rng } from '../rng.js';
 import type { Objective } from '../train/trainer.js';
+import { pathWeights, type PathMethod } from './latent-path.js';
 import type { LatentVariableModel, ModelConfig } from './types.js';
 
 export interface SeqVaeConfig {
@@ -254,24 +255,14 @@ export class SeqVAE implements LatentVariableModel {
    * linear (default): z(α) = (1 − α) μ_a + α μ_b; slerp: sin((1 − α)ω)/sin ω · μ_a + sin(αω)/sin ω · μ_b with
    * cos ω = μ_a·μ_b / (|μ_a| |μ_b|), which keeps the norm typical of the prior.
    */
-  interpolate(a: tf.Tensor2D, b: tf.Tensor2D, steps: number, opts: GenerateOptions & { method?: 'linear' | 'slerp' } = {}): tf.Tensor2D {
+  interpolate(a: tf.Tensor2D, b: tf.Tensor2D, steps: number, opts: GenerateOptions & { method?: PathMethod } = {}): tf.Tensor2D {
     if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`interpolate: steps must be an integer ≥ 2, got ${steps}`);
     const method = opts.method ?? 'linear';
     if (method !== 'linear' && method !== 'slerp') throw new Error(`interpolate: method must be linear or slerp, got ${method}`);
     return tf.tidy(() => {
       const za = this.encode(a).mu;
       const zb = this.encode(b).mu;
-      const alpha = Array.from({ length: steps }, (_, i) => i / (steps - 1));
-      let wa = alpha.map((t) => 1 - t);
-      let wb = alpha;
-      if (method === 'slerp') {
-        const [dot, na, nb] = [tf.sum(tf.mul(za, zb)), tf.norm(za), tf.norm(zb)].map((t) => t.dataSync()[0]);
-        const omega = Math.acos(Math.max(-1, Math.min(1, dot / (na * nb || 1))));
-        if (omega > 1e-6) {
-          wa = alpha.map((t) => Math.sin((1 - t) * omega) / Math.sin(omega));
-          wb = alpha.map((t) => Math.sin(t * omega) / Math.sin(omega));
-        }
-      }
+      const { wa, wb } = pathWeights(za.dataSync(), zb.dataSync(), steps, method);
       const z = tf.add(tf.mul(tf.tensor2d(wa, [steps, 1]), za), tf.mul(tf.tensor2d(wb, [steps, 1]), zb)) as tf.Tensor2D; // z(α) = w_a(α) μ_a + w_b(α) μ_b
       return this.generate(z, opts);
     });
@@ -382,7 +373,7 @@ export function exactMatches(words: string[], reconstructions: string[]): { exac
 }
 
 /** The words along the path (linear or slerp) from μ(a) to μ(b), `steps` points with the ends. */
-export function interpolateWords(model: SeqVAE, a: string, b: string, steps: number, opts: GenerateOptions & { method?: 'linear' | 'slerp' } = {}): string[] {
+export function interpolateWords(model: SeqVAE, a: string, b: string, steps: number, opts: GenerateOptions & { method?: PathMethod } = {}): string[] {
   const xa = encodeFor(model, [a]);
   const xb = encodeFor(model, [b]);
   const out = wordsOf(model, model.interpolate(xa, xb, steps, opts));

@@ -2,6 +2,7 @@
 // Inputs and outputs are flat Float32Array rows; images are made from them in src/io.
 import * as tf from '@tensorflow/tfjs-core';
 import { gaussianPosterior, isCodePosterior, latentPoint, type LatentVariableModel } from '../models/types.js';
+import { pathWeights } from '../models/latent-path.js';
 import type { Rng } from '../rng.js';
 
 /** Labels as an int32 tensor for a conditional model (required there, checked against its classes); else undefined. */
@@ -82,21 +83,9 @@ export function interpolate(
   const { mu, dim } = latentPoints(model, concat(xa, xb), 2, labels);
   const a = mu.subarray(0, dim);
   const b = mu.subarray(dim);
+  const { wa, wb } = pathWeights(a, b, steps, method); // z(t) = w_a(t) μ_a + w_b(t) μ_b
   const z = new Float32Array(steps * dim);
-  const dot = a.reduce((s, v, i) => s + v * b[i], 0);
-  const na = Math.hypot(...a);
-  const nb = Math.hypot(...b);
-  const omega = Math.acos(Math.max(-1, Math.min(1, dot / (na * nb || 1))));
-  for (let s = 0; s < steps; s++) {
-    const t = s / (steps - 1);
-    let wa = 1 - t;
-    let wb = t;
-    if (method === 'slerp' && omega > 1e-6) {
-      wa = Math.sin((1 - t) * omega) / Math.sin(omega);
-      wb = Math.sin(t * omega) / Math.sin(omega);
-    }
-    for (let i = 0; i < dim; i++) z[s * dim + i] = wa * a[i] + wb * b[i];
-  }
+  for (let s = 0; s < steps; s++) for (let i = 0; i < dim; i++) z[s * dim + i] = wa[s] * a[i] + wb[s] * b[i];
   return tf.tidy(() => model.decode(tf.tensor2d(z, [steps, dim]), labelTensor(model, labels && new Array<number>(steps).fill(labels[0]), steps)).mean().dataSync() as Float32Array);
 }
 
