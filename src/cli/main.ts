@@ -341,10 +341,7 @@ export function buildProgram(): Command {
         f.estimator === 'score'
           ? scoreFunctionObjective({ samples: f.samples, baseline: f.baseline })
           : f.objective === 'iwae'
-            ? (m, x, c) => {
-                if (c.freeBits) throw new Error('--free-bits does not combine with --objective iwae: the IWAE bound has no separate KL term to clamp');
-                return iwae(m, x, { k: f.k, rng: c.rng, y: c.y });
-              }
+            ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) // --free-bits with iwae is refused above
             : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y, freeBits: c.freeBits }),
       );
       const di = dataInfo(data);
