@@ -7,7 +7,9 @@
 // Each model is trained by the vaekit CLI, as a user would (`vaekit train --dataset dsprites --network conv
 // --channels 32,32,64,64 --hidden 256 --latent 10 --beta B --seed S --steps N --batch-size 64`: the
 // architecture of disentanglement_lib's conv encoder/decoder, Bernoulli decoder), into OUT/b<B>-s<S>/; a run
-// whose model/ exists is not trained again, so the study resumes where it stopped. The metrics then run
+// whose model/ exists is not trained again, so the study resumes where it stopped, and a run that stopped short
+// of --steps is extended with `vaekit train --resume` (its weights, Adam state and data order go on from the
+// checkpoint: a 5,000-step study becomes a 10,000-step one by running again with --steps 10000). The metrics then run
 // in-process on each model's posterior mean, over freshly rendered dSprites images
 // (src/eval/disentanglement.ts, disentanglement_lib's definitions). MIG and SAP use
 // disentanglement_lib's default sample sizes (DCI too unless --dci-train/--dci-test: its gradient-boosted
@@ -56,35 +58,47 @@ const metricOpts = {
   factorVae: { numTrain: scaled(FACTOR_VAE_DEFAULTS.numTrain), numEval: scaled(FACTOR_VAE_DEFAULTS.numEval) },
 };
 
-interface Row { beta: number; seed: number; trainSeconds?: number; finalLoss?: Record<string, number>; summary: Record<string, number>; activeDims?: number; seconds: Record<string, number> }
+interface Row { beta: number; seed: number; steps?: number; trainSeconds?: number; finalLoss?: Record<string, number>; summary: Record<string, number>; activeDims?: number; seconds: Record<string, number> }
+// steps of the run in DIR, from its checkpoint; undefined when there is no finished model
+function trainedSteps(dir: string): number | undefined {
+  if (!existsSync(path.join(dir, 'model', 'config.json'))) return undefined;
+  const state = path.join(dir, 'checkpoint', 'state.json');
+  return existsSync(state) ? JSON.parse(readFileSync(state, 'utf8')).step : undefined;
+}
 const rows: Row[] = [];
 for (const seed of seeds) {
   for (const beta of betas) {
     const dir = path.join(out, `b${beta}-s${seed}`);
-    let trainSeconds: number | undefined;
-    if (!existsSync(path.join(dir, 'model', 'config.json'))) {
+    let trainSeconds: number | undefined = existsSync(path.join(dir, 'train-seconds.txt')) ? +readFileSync(path.join(dir, 'train-seconds.txt'), 'utf8') : undefined;
+    const done = trainedSteps(dir);
+    if (done === undefined || (done < steps && !evalOnly)) {
       if (evalOnly) { console.error(`${dir}: no model, skipped (--eval-only)`); continue; }
-      console.error(`train β=${beta} seed=${seed} → ${dir}`);
+      // a finished run with fewer steps is extended: `vaekit train --resume` continues from its checkpoint (weights, Adam state, data order)
+      // (all the flags again: checkpoints from before vaekit recorded a run's flags need them, and newer ones check them)
+      const args = done === undefined ? trainArgs(beta, seed, dir) : [...trainArgs(beta, seed, dir), '--resume'];
+      console.error(`${done === undefined ? 'train' : `extend (${done} → ${steps} steps)`} β=${beta} seed=${seed} → ${dir}`);
       const t0 = performance.now();
-      const r = spawnSync(process.execPath, trainArgs(beta, seed, dir), { stdio: ['ignore', 'inherit', 'inherit'] });
+      const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       if (r.status !== 0) throw new Error(`training β=${beta} seed=${seed} failed (exit ${r.status})`);
-      trainSeconds = (performance.now() - t0) / 1000;
+      trainSeconds = (trainSeconds ?? 0) + (performance.now() - t0) / 1000;
       writeFileSync(path.join(dir, 'train-seconds.txt'), `${trainSeconds}\n`);
-    } else if (existsSync(path.join(dir, 'train-seconds.txt'))) trainSeconds = +readFileSync(path.join(dir, 'train-seconds.txt'), 'utf8');
+    } else if (done !== steps) console.error(`${dir}: trained ${done} steps, not ${steps}${evalOnly ? ' (--eval-only: evaluated as it is)' : ''}`);
+    const stepsTrained = trainedSteps(dir);
     const resFile = path.join(dir, 'disentanglement.json');
-    let rep: DisentanglementReport & { metricOptions?: unknown };
-    if (existsSync(resFile) && JSON.stringify(JSON.parse(readFileSync(resFile, 'utf8')).metricOptions) === JSON.stringify(metricOpts)) {
+    let rep: DisentanglementReport & { metricOptions?: unknown; steps?: number };
+    const cached = existsSync(resFile) ? JSON.parse(readFileSync(resFile, 'utf8')) : undefined; // reused when the same metrics ran on the same model
+    if (cached && JSON.stringify(cached.metricOptions) === JSON.stringify(metricOpts) && cached.steps === stepsTrained) {
       rep = JSON.parse(readFileSync(resFile, 'utf8'));
     } else {
       const { model } = await loadModel(path.join(dir, 'model'));
       console.error(`metrics β=${beta} seed=${seed}`);
-      rep = { ...(await evaluateDisentanglement(dspritesGroundTruth(), representationFromModel(model, { batchSize: 512 }), { seed: 0, ...metricOpts, log: (m) => console.error(`  ${m}`) })), metricOptions: metricOpts };
+      rep = { ...(await evaluateDisentanglement(dspritesGroundTruth(), representationFromModel(model, { batchSize: 512 }), { seed: 0, ...metricOpts, log: (m) => console.error(`  ${m}`) })), metricOptions: metricOpts, steps: stepsTrained };
       model.dispose();
       await writeFileAtomic(resFile, JSON.stringify(rep, null, 1));
     }
     const lines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const last = lines[lines.length - 1];
-    rows.push({ beta, seed, trainSeconds, finalLoss: last?.train ?? last, summary: rep.summary, activeDims: rep.factorVae?.numActiveDims, seconds: rep.seconds });
+    rows.push({ beta, seed, steps: stepsTrained, trainSeconds, finalLoss: last?.train ?? last, summary: rep.summary, activeDims: rep.factorVae?.numActiveDims, seconds: rep.seconds });
     console.error(`  β=${beta} seed=${seed}: ${Object.entries(rep.summary).map(([k, v]) => `${k} ${v.toFixed(3)}`).join('  ')}`);
   }
 }
@@ -95,7 +109,7 @@ const sd = (a: number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, v) => s +
 const fmt = (a: number[]) => `${mean(a).toFixed(3)} ± ${sd(a).toFixed(3)}`;
 const by = (b: number) => rows.filter((r) => r.beta === b);
 const L: string[] = [];
-L.push(`dSprites β-VAE study: conv [32,32,64,64] 4×4/2, dense 256, z=10, Bernoulli; Adam ${lr}, batch 64, ${steps} steps${+klWarmup ? ` (KL warm-up over the first ${klWarmup})` : ''}; ${seeds.length} seeds (${seeds.join(', ')}); mean ± sd over seeds.`);
+L.push(`dSprites β-VAE study: conv [32,32,64,64] 4×4/2, dense 256, z=10, Bernoulli; Adam ${lr}, batch 64, ${[...new Set(rows.map((r) => r.steps))].join(' / ')} steps${+klWarmup ? ` (KL warm-up over the first ${klWarmup})` : ''}; ${seeds.length} seeds (${seeds.join(', ')}); mean ± sd over seeds.`);
 L.push(`Metrics (posterior means; sample sizes train / test): MIG 20 bins, 10,000 points and SAP 10,000 / 5,000 (disentanglement_lib's defaults); DCI ${dciTrain} / ${dciTest}${dciTrain === 10000 && dciTest === 5000 ? '' : ' (default 10,000 / 5,000)'}; BetaVAE and FactorVAE with ${metricOpts.betaVae.numTrain} / ${metricOpts.betaVae.numEval} and ${metricOpts.factorVae.numTrain} / ${metricOpts.factorVae.numEval} train / eval votes of 64 images (${scale}× the defaults).`, '');
 L.push(`| β | runs | ${keys.join(' | ')} | active dims |`, `|---|---|${keys.map(() => '---').join('|')}|---|`);
 for (const b of betas) {
