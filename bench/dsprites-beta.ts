@@ -59,11 +59,16 @@ const metricOpts = {
 };
 
 interface Row { beta: number; seed: number; steps?: number; trainSeconds?: number; finalLoss?: Record<string, number>; summary: Record<string, number>; activeDims?: number; seconds: Record<string, number> }
-// steps of the run in DIR, from its checkpoint; undefined when there is no finished model
+// Steps of the run in DIR; undefined when there is no finished model. The model records the steps it was saved
+// after; the checkpoint may be further on (an extension stopped between epochs: --resume goes on from there).
+function modelSteps(dir: string): number | undefined {
+  const config = path.join(dir, 'model', 'config.json');
+  return existsSync(config) ? JSON.parse(readFileSync(config, 'utf8')).training?.steps : undefined;
+}
 function trainedSteps(dir: string): number | undefined {
-  if (!existsSync(path.join(dir, 'model', 'config.json'))) return undefined;
+  const m = modelSteps(dir);
   const state = path.join(dir, 'checkpoint', 'state.json');
-  return existsSync(state) ? JSON.parse(readFileSync(state, 'utf8')).step : undefined;
+  return m !== undefined && existsSync(state) ? Math.max(m, JSON.parse(readFileSync(state, 'utf8')).step) : m;
 }
 const rows: Row[] = [];
 for (const seed of seeds) {
@@ -83,7 +88,7 @@ for (const seed of seeds) {
       trainSeconds = (trainSeconds ?? 0) + (performance.now() - t0) / 1000;
       writeFileSync(path.join(dir, 'train-seconds.txt'), `${trainSeconds}\n`);
     } else if (done !== steps) console.error(`${dir}: trained ${done} steps, not ${steps}${evalOnly ? ' (--eval-only: evaluated as it is)' : ''}`);
-    const stepsTrained = trainedSteps(dir);
+    const stepsTrained = modelSteps(dir); // the steps of the model the metrics score
     const resFile = path.join(dir, 'disentanglement.json');
     let rep: DisentanglementReport & { metricOptions?: unknown; steps?: number };
     const cached = existsSync(resFile) ? JSON.parse(readFileSync(resFile, 'utf8')) : undefined; // reused when the same metrics ran on the same model
