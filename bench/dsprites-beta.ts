@@ -87,13 +87,14 @@ for (const seed of seeds) {
       if (r.status !== 0) throw new Error(`training β=${beta} seed=${seed} failed (exit ${r.status})`);
       trainSeconds = (trainSeconds ?? 0) + (performance.now() - t0) / 1000;
       writeFileSync(path.join(dir, 'train-seconds.txt'), `${trainSeconds}\n`);
-    } else if (done !== steps) console.error(`${dir}: trained ${done} steps, not ${steps}${evalOnly ? ' (--eval-only: evaluated as it is)' : ''}`);
+    }
     const stepsTrained = modelSteps(dir); // the steps of the model the metrics score
+    if (stepsTrained !== steps) console.error(`${dir}: the model was trained ${stepsTrained} steps, not ${steps}${evalOnly ? ' (--eval-only: evaluated as it is)' : ''}`);
     const resFile = path.join(dir, 'disentanglement.json');
     let rep: DisentanglementReport & { metricOptions?: unknown; steps?: number };
     const cached = existsSync(resFile) ? JSON.parse(readFileSync(resFile, 'utf8')) : undefined; // reused when the same metrics ran on the same model
     if (cached && JSON.stringify(cached.metricOptions) === JSON.stringify(metricOpts) && cached.steps === stepsTrained) {
-      rep = JSON.parse(readFileSync(resFile, 'utf8'));
+      rep = cached;
     } else {
       const { model } = await loadModel(path.join(dir, 'model'));
       console.error(`metrics β=${beta} seed=${seed}`);
