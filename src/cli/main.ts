@@ -23,11 +23,11 @@ import { elbo } from '../objectives/elbo.js';
 import { iwae } from '../objectives/iwae.js';
 import { Rng } from '../rng.js';
 import { encode, generate, interpolate, reconstruct } from '../tasks/generate.js';
-import { OPTIMIZERS, type OptimizerKind } from '../train/optimizers.js';
+import { OPTIMIZERS } from '../train/optimizers.js';
 import { train, type Objective } from '../train/trainer.js';
 import { int, intList, nonNegInt, nonNegNum, oneOf, posInt, posNum } from './options.js';
 import { VQVAE } from '../models/vqvae.js';
-import { readRunFlags, resumeRunFlags, runFlags, unrecordedFlagsWarning } from './run-flags.js';
+import { readRunFlags, resumeRunFlags, runFlags, trainerOptionsFromFlags, unrecordedFlagsWarning } from './run-flags.js';
 import { addTrainPriorCommand, addVqTrainOptions, evalVqCommand, rejectVqFlags, sampleVq, trainVqvae, vqPriorTrained, writeCodes, type CliHelpers } from './vq.js';
 
 const BACKENDS = ['auto', 'node', 'native', 'wasm', 'cpu'] as const;
@@ -351,20 +351,10 @@ export function buildProgram(): Command {
       );
       const evalTest = f.eval !== false;
       const result = await train(model, data, objective, {
-        epochs: f.epochs,
-        maxSteps: f.steps,
-        batchSize: f.batchSize,
-        seed: f.seed,
-        optimizer: { kind: f.optimizer as OptimizerKind, lr: f.lr, momentum: f.momentum },
-        lrSchedule: f.lrSchedule,
+        ...trainerOptionsFromFlags(f, di),
         beta: f.beta,
         klWarmup: f.klWarmup,
         freeBits: trainCmd.getOptionValueSource('freeBits') === 'cli' ? f.freeBits : undefined, // not given: the trainer keeps the checkpoint's λ, and says so
-        outDir: f.out,
-        resume: !!f.resume,
-        checkpointEvery: f.checkpointEvery,
-        progress: f.progress,
-        dataInfo: di,
         run: { objective: f.objective, samples: f.samples, backend: info.backend, flags },
         evaluate: evalTest ? (m, epoch) => evaluateElbo(m, data.test, { rng: new Rng(f.seed + 7919 * epoch), beta: f.beta }) : undefined,
       });
@@ -378,20 +368,20 @@ export function buildProgram(): Command {
         artefacts.reconstructions = path.join(f.out, 'reconstructions.txt');
         await writeFileAtomic(artefacts.reconstructions, words.map((w, i) => `${w}\t${rec[i]}`).join('\n') + '\n');
       } else {
-      const K = (model as LatentVariableModel).numClasses; // a conditional model: one row of samples per class, reconstructions given the labels
-      const nShow = K ? 8 * K : 64;
-      const showY = K ? classRows(K, 8) : undefined;
-      const gen = generate(model, nShow, new Rng(f.seed + 1), { y: showY });
-      artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), gen, nShow, data.shape, { cols: 8, normalizer: data.normalizer });
-      const nRec = Math.min(32, data.test.n);
-      const orig = rowsAt(data.test, Array.from({ length: nRec }, (_, i) => i));
-      const rec = reconstruct(model, orig, nRec, K ? data.test.y?.subarray(0, nRec) : undefined);
-      artefacts.reconstructions = await writePairs(path.join(f.out, data.shape.length === 3 ? 'reconstructions.png' : 'reconstructions.csv'), orig, rec, nRec, data.shape, { normalizer: data.normalizer });
-      if (isSeriesModel(model)) {
-        // numeric series: line plots beside the CSV tables
-        artefacts.samples_plot = (await writeSeries(artefacts.samples, gen, nShow, data.shape, data.normalizer, 'samples: greedy decode at z ~ N(0, I)')).svg;
-        artefacts.reconstructions_plot = (await writeSeries(artefacts.reconstructions, rec, nRec, data.shape, data.normalizer, 'test series and their reconstructions', orig)).svg;
-      }
+        const K = (model as LatentVariableModel).numClasses; // a conditional model: one row of samples per class, reconstructions given the labels
+        const nShow = K ? 8 * K : 64;
+        const showY = K ? classRows(K, 8) : undefined;
+        const gen = generate(model, nShow, new Rng(f.seed + 1), { y: showY });
+        artefacts.samples = await writeRows(path.join(f.out, data.shape.length === 3 ? 'samples.png' : 'samples.csv'), gen, nShow, data.shape, { cols: 8, normalizer: data.normalizer });
+        const nRec = Math.min(32, data.test.n);
+        const orig = rowsAt(data.test, Array.from({ length: nRec }, (_, i) => i));
+        const rec = reconstruct(model, orig, nRec, K ? data.test.y?.subarray(0, nRec) : undefined);
+        artefacts.reconstructions = await writePairs(path.join(f.out, data.shape.length === 3 ? 'reconstructions.png' : 'reconstructions.csv'), orig, rec, nRec, data.shape, { normalizer: data.normalizer });
+        if (isSeriesModel(model)) {
+          // numeric series: line plots beside the CSV tables
+          artefacts.samples_plot = (await writeSeries(artefacts.samples, gen, nShow, data.shape, data.normalizer, 'samples: greedy decode at z ~ N(0, I)')).svg;
+          artefacts.reconstructions_plot = (await writeSeries(artefacts.reconstructions, rec, nRec, data.shape, data.normalizer, 'test series and their reconstructions', orig)).svg;
+        }
       }
       const final: Record<string, number> = {};
       if (evalTest) Object.assign(final, evaluateElbo(model, data.test, { rng: new Rng(f.seed + 2), beta: 1 }));

@@ -5,7 +5,10 @@
 import type { Command, Option } from 'commander';
 import path from 'node:path';
 import { readJson, recoverDir } from '../io/atomic.js';
+import type { DataInfo } from '../io/model.js';
 import { hasCheckpoint, type TrainState } from '../train/checkpoint.js';
+import type { OptimizerKind } from '../train/optimizers.js';
+import type { TrainOptions } from '../train/trainer.js';
 
 /** Not stored: how this invocation runs and shows itself, not what it trains. */
 const NOT_STORED = new Set(['out', 'resume', 'json', 'progress', 'backend']);
@@ -117,4 +120,21 @@ export function resumeRunFlags(cmd: Command, f: Record<string, unknown>, stored:
 /** The warning for a checkpoint that does not record its run's flags. */
 export function unrecordedFlagsWarning(checkpoint: string): string {
   return `vaekit: warning: resume: ${checkpoint} does not record the run's flags (a checkpoint from before vaekit stored them); they could not be checked: continuing with the flags given`;
+}
+
+/** The trainer options every `vaekit train` run takes from its flags alike (the model-specific ones are added by the caller). */
+export function trainerOptionsFromFlags(f: Record<string, any>, dataInfo: DataInfo): Omit<TrainOptions, 'beta'> {
+  return {
+    epochs: f.epochs,
+    maxSteps: f.steps,
+    batchSize: f.batchSize,
+    seed: f.seed,
+    optimizer: { kind: f.optimizer as OptimizerKind, lr: f.lr, momentum: f.momentum },
+    lrSchedule: f.lrSchedule,
+    outDir: f.out,
+    resume: !!f.resume,
+    checkpointEvery: f.checkpointEvery,
+    progress: f.progress,
+    dataInfo,
+  };
 }

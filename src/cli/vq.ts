@@ -18,10 +18,10 @@ import type { NetworkSpec } from '../nn/index.js';
 import { evaluateVq, vqTrainingObjective } from '../objectives/vq.js';
 import { Rng } from '../rng.js';
 import { encodeCodes, reconstruct } from '../tasks/generate.js';
-import type { OptimizerKind } from '../train/optimizers.js';
 import { train } from '../train/trainer.js';
 import { evaluateVqModel, formatVqEvalReport, NO_TRAINED_PRIOR, type VqEvalOptions } from '../eval/vq-report.js';
 import { int, nonNegInt, nonNegNum, posInt, posNum } from './options.js';
+import { trainerOptionsFromFlags } from './run-flags.js';
 
 /** Defaults of `vaekit train --model vqvae`: for 28×28 images two stride-2 4×4 convolutions give a 7×7 grid of codes. */
 export const VQ_CLI_DEFAULTS = {
@@ -248,18 +248,8 @@ export async function trainVqvae(f: Record<string, any>, data: Dataset, info: Ba
   try {
     const evalTest = f.eval !== false;
     const result = await train(model, data, vqTrainingObjective, {
-      epochs: f.epochs,
-      maxSteps: f.steps,
-      batchSize: f.batchSize,
-      seed: f.seed,
-      optimizer: { kind: f.optimizer as OptimizerKind, lr: f.lr, momentum: f.momentum },
-      lrSchedule: f.lrSchedule,
+      ...trainerOptionsFromFlags(f, di),
       beta: 1,
-      outDir: f.out,
-      resume: !!f.resume,
-      checkpointEvery: f.checkpointEvery,
-      progress: f.progress,
-      dataInfo: di,
       run: { objective: 'vq', backend: info.backend, ...(flags ? { flags } : {}) },
       evaluate: evalTest && data.test.n > 0 ? () => testFigures(model, data.test) : undefined,
     });
