@@ -17,7 +17,7 @@
 // defaults: 15,000 votes of 64 images each, about 2 million encoder passes per model), stated in the table.
 // Writes OUT/<run>/disentanglement.json, OUT/results.json and OUT/results.md (the table), and prints the table.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { dspritesGroundTruth } from '../src/data/dsprites.js';
@@ -86,7 +86,7 @@ for (const seed of seeds) {
       const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       if (r.status !== 0) throw new Error(`training β=${beta} seed=${seed} failed (exit ${r.status})`);
       trainSeconds = (trainSeconds ?? 0) + (performance.now() - t0) / 1000;
-      writeFileSync(path.join(dir, 'train-seconds.txt'), `${trainSeconds}\n`);
+      await writeFileAtomic(path.join(dir, 'train-seconds.txt'), `${trainSeconds}\n`);
     }
     const stepsTrained = modelSteps(dir); // the steps of the model the metrics score
     if (stepsTrained !== steps) console.error(`${dir}: the model was trained ${stepsTrained} steps, not ${steps}${evalOnly ? ' (--eval-only: evaluated as it is)' : ''}`);
