@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { NATIVE_BACKEND, nativeAddon, poolStats, registerNativeBackend } from '../src/backend/native.js';
 import { adamStepInPlace, bernoulliNllWithLogits, gaussianKlStdNormal } from '../src/backend/fused.js';
+import { Rng } from '../src/rng.js';
 
 const D = 784, H = 400, Z = 20;
 
@@ -34,14 +35,8 @@ const noTorch = process.argv.includes('--no-torch');
 const asJson = process.argv.includes('--json');
 const B = Number(arg('batch', '128'));
 
-let seed = 42;
-function rnd(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+let rng = new Rng(42); // reset per model: every backend starts from the same weights
+const rnd = (): number => rng.uniform();
 function uniform(n: number, a: number): Float32Array {
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = (2 * rnd() - 1) * a;
@@ -61,7 +56,7 @@ interface Model {
 }
 
 function buildModel(): Model {
-  seed = 42;
+  rng = new Rng(42);
   const layer = (i: number, o: number, name: string): tf.Variable[] => {
     const a = 1 / Math.sqrt(i);
     return [tf.variable(tf.tensor2d(uniform(i * o, a), [i, o]), true, `${name}.w`), tf.variable(tf.tensor1d(uniform(o, a)), true, `${name}.b`)];
@@ -189,6 +184,7 @@ function sgemmFloor(addon: any, calls: any[][], reps: number): { ms: number; cpu
 
 const TORCH_SCRIPT = String.raw`
 import sys, time, json, torch, torch.nn as nn, torch.nn.functional as F
+import { Rng } from '../src/rng.js';
 torch.set_num_threads(2); torch.manual_seed(0)
 B, D, H, Z = 128, 784, 400, 20
 class VAE(nn.Module):

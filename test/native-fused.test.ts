@@ -18,19 +18,14 @@ import {
   isNativeActive,
   sgdStepInPlace,
 } from '../src/backend/fused.js';
+import { Rng } from '../src/rng.js';
 
 const reg = registerNativeBackend();
 const skip = reg.ok ? false : `native backend unavailable: ${reg.reason}`;
 const BACKENDS = reg.ok ? ['cpu', NATIVE_BACKEND] : ['cpu'];
 
-let seed = 777;
-function rnd(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rng = new Rng(777);
+const rnd = (): number => rng.uniform();
 function uni(n: number, lo: number, hi: number): Float32Array {
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rnd();

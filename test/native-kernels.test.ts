@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
 import { NATIVE_BACKEND, registerNativeBackend } from '../src/backend/native.js';
+import { Rng } from '../src/rng.js';
 
 const reg = registerNativeBackend();
 const skip = reg.ok ? false : `native backend unavailable: ${reg.reason}`;
@@ -26,15 +27,8 @@ interface Out {
   data: Arr;
 }
 
-let seed = 12345;
-function rnd(): number {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rng = new Rng(12345);
+const rnd = (): number => rng.uniform();
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 function randn(shape: number[], lo = -2, hi = 2): In {
   const d = new Float32Array(size(shape));
