@@ -90,3 +90,12 @@ export class StdNormal implements Distribution {
     return tf.zeros([this.batch, this.dim]);
   }
 }
+
+/**
+ * The log σ² of a Gaussian decoder p(x|z) = N(μ(z), σ²I), [1, width]: a fixed σ (a kept constant), or
+ * 'learned' (a trainable per-dimension log σ², starting at σ = 1; no fixed name: two models may live at once).
+ */
+export function decoderLogVariance(sigma: number | 'learned' | undefined, width: number): Tensor2D {
+  const s = sigma ?? 1;
+  return s === 'learned' ? tf.variable(tf.zeros([1, width]), true) : tf.keep(tf.fill([1, width], Math.log(s * s)) as Tensor2D);
+}

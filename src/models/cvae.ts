@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
-import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildDecoderNet, buildEncoderNet, initTorchStyle, netBody, type Conditioning } from '../nn/index.js';
 import type { Rng } from '../rng.js';
@@ -78,13 +78,7 @@ export class CVAE implements LatentVariableModel {
       const out = tfl.layers.dense({ units: 2 * d, useBias: false, kernelInitializer: 'zeros', name: 'prior_out' }).apply(y) as tfl.SymbolicTensor;
       this.priorNet = tfl.model({ inputs: y, outputs: out, name: 'prior' });
     }
-    if (config.likelihood === 'gaussian') {
-      const sigma = config.sigma ?? 1;
-      this.decoderLogVar =
-        sigma === 'learned'
-          ? tf.variable(tf.zeros([1, this.D]), true) // no fixed name: two models may live at once
-          : tf.keep(tf.fill([1, this.D], Math.log(sigma * sigma)) as tf.Tensor2D);
-    }
+    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
   }
 
   /** onehot(y) as float rows [B, K]; y: int32 labels [B]. */

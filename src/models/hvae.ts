@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
-import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import { normalNoise, type Distribution } from '../distributions/types.js';
 import { buildMlp, buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
@@ -256,13 +256,7 @@ export class HVAE implements LatentVariableModel {
     for (let l = 0; l < dims.length - 1; l++) this.priorNets.push(buildMlp(`prior${l + 1}`, dims[l + 1], config.layerHidden, 2 * dims[l], act));
     for (const net of Object.values(this.networks())) initTorchStyle(net, rng);
     this.conditional = (l, zAbove) => gaussianOf(this.priorNets[l].apply(zAbove) as tf.Tensor2D);
-    if (config.likelihood === 'gaussian') {
-      const sigma = config.sigma ?? 1;
-      this.decoderLogVar =
-        sigma === 'learned'
-          ? tf.variable(tf.zeros([1, this.D]), true) // no fixed name: two models may live at once
-          : tf.keep(tf.fill([1, this.D], Math.log(sigma * sigma)) as tf.Tensor2D);
-    }
+    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
   }
 
   // p(z) = N(z_L; 0, I) Π_l p(z_l | z_{l+1})

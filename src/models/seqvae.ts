@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Categorical, drawToken } from '../distributions/categorical.js';
-import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { decodeWords, encodeWords, END_TOKEN, LOWERCASE } from '../data/words.js';
 import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec, type RnnSpec } from '../nn/rnn.js';
@@ -151,11 +151,7 @@ export class SeqVAE implements LatentVariableModel {
     this.decoder = new RnnDecoder('decoder', spec.network, this.steps, this.width, d, this.width);
     initRnnNetwork(this.encoder.model, rng);
     initRnnNetwork(this.decoder.model, rng);
-    if (spec.likelihood === 'gaussian') {
-      const sigma = spec.sigma ?? 1;
-      this.decoderLogVar =
-        sigma === 'learned' ? tf.variable(tf.zeros([1, this.width]), true) : tf.keep(tf.fill([1, this.width], Math.log(sigma * sigma)) as tf.Tensor2D);
-    }
+    if (spec.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(spec.sigma, this.width);
   }
 
   get config(): SeqVaeConfig {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
-import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
@@ -45,13 +45,7 @@ export class VAE implements LatentVariableModel {
     this.decoder = nets.decoder;
     initTorchStyle(this.encoder, rng);
     initTorchStyle(this.decoder, rng);
-    if (config.likelihood === 'gaussian') {
-      const sigma = config.sigma ?? 1;
-      this.decoderLogVar =
-        sigma === 'learned'
-          ? tf.variable(tf.zeros([1, this.D]), true)
-          : tf.keep(tf.fill([1, this.D], Math.log(sigma * sigma)) as tf.Tensor2D);
-    }
+    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
   }
 
   prior(batch: number): StdNormal {

@@ -31,7 +31,7 @@ import { BernoulliLogits } from '../distributions/bernoulli.js';
 import { DiagGaussian } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildMlp, initTorchStyle, netBody, type NetworkSpec } from '../nn/index.js';
-import { convSizes, imageDims, type ConvSpec } from '../nn/conv.js';
+import { convSizes, deconvToImage, imageDims, type ConvSpec } from '../nn/conv.js';
 import type { Rng } from '../rng.js';
 import { layerParameters } from './cvae.js';
 import type { Likelihood } from './types.js';
@@ -126,30 +126,15 @@ function buildVqConvDecoder(spec: ConvSpec, inputShape: number[], grid: [number,
   const body = netBody(spec);
   const act = body.activation ?? 'relu';
   const [H, W] = imageDims(inputShape);
-  const { channels, kernel, stride } = body.conv!;
-  const L = channels.length;
+  const { channels, kernel } = body.conv!;
   const [hL, wL] = grid;
   const z = tfl.input({ shape: [hL * wL * D], name: 'decoder_z' });
   let h = tfl.layers.reshape({ targetShape: [hL, wL, D], name: 'decoder_grid' }).apply(z) as tfl.SymbolicTensor;
   [...body.dense].reverse().forEach((filters, i) => {
     h = tfl.layers.conv2d({ filters, kernelSize: 1, activation: act, name: `decoder_pointwise${i}` }).apply(h) as tfl.SymbolicTensor;
   });
-  h = tfl.layers.conv2d({ filters: channels[L - 1], kernelSize: kernel, padding: 'same', activation: act, name: 'decoder_map' }).apply(h) as tfl.SymbolicTensor;
-  for (let i = L - 1; i >= 0; i--) {
-    const last = i === 0;
-    h = tfl.layers
-      .conv2dTranspose({ filters: last ? outChannels : channels[i - 1], kernelSize: kernel, strides: stride, padding: 'same', activation: last ? 'linear' : act, name: `decoder_deconv${L - 1 - i}` })
-      .apply(h) as tfl.SymbolicTensor;
-  }
-  const dh = hL * stride ** L - H;
-  const dw = wL * stride ** L - W;
-  if (dh > 0 || dw > 0) {
-    const crop: [[number, number], [number, number]] = [
-      [Math.floor(dh / 2), dh - Math.floor(dh / 2)],
-      [Math.floor(dw / 2), dw - Math.floor(dw / 2)],
-    ];
-    h = tfl.layers.cropping2D({ cropping: crop, name: 'decoder_crop' }).apply(h) as tfl.SymbolicTensor;
-  }
+  h = tfl.layers.conv2d({ filters: channels[channels.length - 1], kernelSize: kernel, padding: 'same', activation: act, name: 'decoder_map' }).apply(h) as tfl.SymbolicTensor;
+  h = deconvToImage('decoder', h, body.conv!, act, [H, W, outChannels], grid);
   const out = tfl.layers.flatten({ name: 'decoder_flatten' }).apply(h) as tfl.SymbolicTensor;
   return tfl.model({ inputs: z, outputs: out, name: 'decoder' });
 }

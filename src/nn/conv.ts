@@ -144,13 +144,25 @@ export function buildDecoderNet(name: string, body: NetBody, zDim: number, outSh
   h = tfl.layers.dense({ units: hL * wL * channels[L - 1], activation: act, name: `${name}_map` }).apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.reshape({ targetShape: [channels[L - 1], hL, wL], name: `${name}_unflatten` }).apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.permute({ dims: [2, 3, 1], name: `${name}_hwc` }).apply(h) as tfl.SymbolicTensor;
+  h = deconvToImage(name, h, body.conv, act, [H, W, C], [hL, wL]);
+  const out = tfl.layers.flatten({ name: `${name}_flatten` }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs, outputs: out, name });
+}
+
+/**
+ * The transposed convolutions of a conv decoder, from an h_L×w_L map up to H×W×C: c_{i−1} channels, k×k,
+ * stride s, `act` (the last one C channels, linear); 'same' padding gives h_L·s^L ≥ H rows, and the excess
+ * is cropped evenly (none for 28 → 7 → 28).
+ */
+export function deconvToImage(name: string, h: tfl.SymbolicTensor, conv: Pick<ConvSpec, 'channels' | 'kernel' | 'stride'>, act: Activation, [H, W, C]: [number, number, number], [hL, wL]: [number, number]): tfl.SymbolicTensor {
+  const { channels, kernel, stride } = conv;
+  const L = channels.length;
   for (let i = L - 1; i >= 0; i--) {
     const last = i === 0;
     h = tfl.layers
       .conv2dTranspose({ filters: last ? C : channels[i - 1], kernelSize: kernel, strides: stride, padding: 'same', activation: last ? 'linear' : act, name: `${name}_deconv${L - 1 - i}` })
       .apply(h) as tfl.SymbolicTensor;
   }
-  // 'same' transposed convolutions give h_L·s^L ≥ H rows: crop the excess evenly (none for 28 → 7 → 28).
   const dh = hL * stride ** L - H;
   const dw = wL * stride ** L - W;
   if (dh > 0 || dw > 0) {
@@ -160,8 +172,7 @@ export function buildDecoderNet(name: string, body: NetBody, zDim: number, outSh
     ];
     h = tfl.layers.cropping2D({ cropping: crop, name: `${name}_crop` }).apply(h) as tfl.SymbolicTensor;
   }
-  const out = tfl.layers.flatten({ name: `${name}_flatten` }).apply(h) as tfl.SymbolicTensor;
-  return tfl.model({ inputs, outputs: out, name });
+  return h;
 }
 
 /** The body of a network spec: an MLP's hidden widths, or a conv spec's convolutions and dense widths. */
