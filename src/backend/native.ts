@@ -439,18 +439,14 @@ function sliceKernel(addon: any): KernelFunc {
   return (args) => {
     const backend = args.backend as Backend;
     const x = (args.inputs as Record<string, TI>).x;
-    const v = backend.data.get(x.dataId)?.values;
-    if (!(v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array)) return fallback(args);
-    if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return fallback(args);
+    const v = plainValues(backend, x);
+    if (!v) return fallback(args);
     const attrs = args.attrs as any;
     const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
     tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
     // contiguous slices are zero-copy views in tfjs-cpu: keep that
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return fallback(args);
-    const n = sizeOf(size);
-    const o = x.dtype === 'float32' ? allocF32(n) : x.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
-    addon.slice(v, x.shape, begin, size, o);
-    return out(backend, size, o, x.dtype);
+    return sliceInto(addon, backend, x, v, begin, size);
   };
 }
 
