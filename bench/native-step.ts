@@ -184,7 +184,6 @@ function sgemmFloor(addon: any, calls: any[][], reps: number): { ms: number; cpu
 
 const TORCH_SCRIPT = String.raw`
 import sys, time, json, torch, torch.nn as nn, torch.nn.functional as F
-import { Rng } from '../src/rng.js';
 torch.set_num_threads(2); torch.manual_seed(0)
 B, D, H, Z = 128, 784, 400, 20
 class VAE(nn.Module):
