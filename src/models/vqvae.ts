@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
-import { DiagGaussian } from '../distributions/gaussian.js';
+import { decoderLogVariance, DiagGaussian } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildMlp, initTorchStyle, netBody, type NetworkSpec } from '../nn/index.js';
 import { convSizes, deconvToImage, imageDims, type ConvSpec } from '../nn/conv.js';
@@ -282,10 +282,7 @@ export class VQVAE {
       this.emaW = tf.variable(tf.tensor2d(e0, [K, D]), false);
     }
     if (config.restartAfter) this.unusedSteps = tf.variable(tf.zeros([K]), false);
-    if (config.likelihood === 'gaussian') {
-      const sigma = config.sigma ?? VQVAE_DEFAULTS.sigma;
-      this.decoderLogVar = tf.keep(tf.fill([1, this.xDim], Math.log(sigma * sigma)) as tf.Tensor2D);
-    }
+    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma ?? VQVAE_DEFAULTS.sigma, this.xDim); // fixed σ only
   }
 
   /** z_e(x), [B, M, D]. */
