@@ -14,7 +14,9 @@ const info = await initBackend();
 const full = await loadDataset({ ...parseDatasetName(name), protocol: 'continuous' });
 const train = limit ? take(full.train, limit) : full.train;
 const test = limit ? take(full.test, Math.ceil(limit / 6)) : full.test;
-console.log(`backend ${info.backend} (${info.detail}); ${name}: ${train.n} train / ${test.n} test; epochs ${epochs}, binarize ${binarize}`);
+console.log(
+  `backend ${info.backend} (${info.detail}); ${name}: ${train.n} train / ${test.n} test; epochs ${epochs}, binarize ${binarize}`,
+);
 let last = performance.now();
 const { classifier, testAccuracy, seconds } = trainClassifier(train, test, full.numClasses!, {
   epochs,
@@ -27,5 +29,13 @@ const { classifier, testAccuracy, seconds } = trainClassifier(train, test, full.
   },
 });
 const bin = classifier.accuracy(binarizeSplit(test));
-console.log(JSON.stringify({ epochs, binarize, seconds: +seconds.toFixed(1), test_accuracy: testAccuracy, test_accuracy_binarized: bin }));
+console.log(
+  JSON.stringify({
+    epochs,
+    binarize,
+    seconds: +seconds.toFixed(1),
+    test_accuracy: testAccuracy,
+    test_accuracy_binarized: bin,
+  }),
+);
 classifier.dispose();

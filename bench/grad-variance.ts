@@ -11,7 +11,9 @@ const draws = +(process.argv[3] ?? 200);
 const batch = +(process.argv[4] ?? 64);
 const info = await initBackend();
 const { model, meta } = await loadModel(dir);
-console.log(`backend ${info.backend}; model ${meta.config.kind} from ${dir}; data ${meta.data.dataset} (${meta.data.protocol})`);
+console.log(
+  `backend ${info.backend}; model ${meta.config.kind} from ${dir}; data ${meta.data.dataset} (${meta.data.protocol})`,
+);
 const data = await loadDataset({ ...parseDatasetName(meta.data.dataset), protocol: meta.data.protocol });
 const D = data.test.x.length / data.test.n;
 const x = tf.tensor2d(data.test.x.subarray(0, batch * D), [batch, D]);
@@ -20,4 +22,16 @@ const r = gradientVariance(model, x, { draws, seed: 0 });
 const cu = process.cpuUsage(c0);
 console.log(formatGradientVariance(r));
 console.log(`cpu ${((cu.user + cu.system) / 1e6).toFixed(0)} s`);
-console.log(JSON.stringify(r.estimators.map((s) => ({ name: s.name, meanVariance: s.meanVariance, ratio: s.varianceRatio, normVariance: s.normVariance, normMean: s.normMean, meanGradNorm: s.meanGradNorm, biasZ: s.biasZ }))));
+console.log(
+  JSON.stringify(
+    r.estimators.map((s) => ({
+      name: s.name,
+      meanVariance: s.meanVariance,
+      ratio: s.varianceRatio,
+      normVariance: s.normVariance,
+      normMean: s.normMean,
+      meanGradNorm: s.meanGradNorm,
+      biasZ: s.biasZ,
+    })),
+  ),
+);

@@ -91,14 +91,22 @@ interface Params {
 
 function makeParams(): Params {
   const p: Record<string, [number[], number]> = {
-    c1w: [[4, 4, 1, 32], 16], c1b: [[32], 16],
-    c2w: [[4, 4, 32, 64], 512], c2b: [[64], 512],
-    e1w: [[3136, 256], 3136], e1b: [[256], 3136],
-    e2w: [[256, 32], 256], e2b: [[32], 256],
-    d1w: [[16, 256], 16], d1b: [[256], 16],
-    d2w: [[256, 3136], 256], d2b: [[3136], 256],
-    t1w: [[4, 4, 32, 64], 512], t1b: [[32], 512], // conv2dTranspose filter: [kh, kw, out, in]
-    t2w: [[4, 4, 1, 32], 512], t2b: [[1], 512],
+    c1w: [[4, 4, 1, 32], 16],
+    c1b: [[32], 16],
+    c2w: [[4, 4, 32, 64], 512],
+    c2b: [[64], 512],
+    e1w: [[3136, 256], 3136],
+    e1b: [[256], 3136],
+    e2w: [[256, 32], 256],
+    e2b: [[32], 256],
+    d1w: [[16, 256], 16],
+    d1b: [[256], 16],
+    d2w: [[256, 3136], 256],
+    d2b: [[3136], 256],
+    t1w: [[4, 4, 32, 64], 512],
+    t1b: [[32], 512], // conv2dTranspose filter: [kh, kw, out, in]
+    t2w: [[4, 4, 1, 32], 512],
+    t2b: [[1], 512],
   };
   const out: Params = {};
   Object.entries(p).forEach(([k, [shape, fanIn]], i) => {
@@ -113,14 +121,17 @@ function makeParams(): Params {
 function convLoss(p: Params, x: tf.Tensor4D, h: tf.Variable, r1: tf.Tensor, r2: tf.Tensor): tf.Scalar {
   const e1 = tf.relu(tf.add(tf.conv2d(x, p.c1w as tf.Tensor4D, 2, 'same'), p.c1b));
   const e2 = tf.relu(tf.add(tf.conv2d(e1 as tf.Tensor4D, p.c2w as tf.Tensor4D, 2, 'same'), p.c2b));
-  const d1 = tf.relu(tf.add(tf.conv2dTranspose(h as tf.Tensor4D, p.t1w as tf.Tensor4D, [B, 14, 14, 32], 2, 'same'), p.t1b));
+  const d1 = tf.relu(
+    tf.add(tf.conv2dTranspose(h as tf.Tensor4D, p.t1w as tf.Tensor4D, [B, 14, 14, 32], 2, 'same'), p.t1b),
+  );
   const d2 = tf.add(tf.conv2dTranspose(d1 as tf.Tensor4D, p.t2w as tf.Tensor4D, [B, 28, 28, 1], 2, 'same'), p.t2b);
   return tf.add(tf.sum(tf.mul(e2, r1)), tf.sum(tf.mul(d2, r2)));
 }
 
 // The whole model: −ELBO with a Bernoulli decoder (BCE with logits summed over pixels) + analytic KL.
 function elbo(p: Params, x: tf.Tensor4D, eps: tf.Tensor2D): tf.Scalar {
-  const dense = (a: tf.Tensor, w: tf.Variable, b: tf.Variable) => tf.add(tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D), b);
+  const dense = (a: tf.Tensor, w: tf.Variable, b: tf.Variable) =>
+    tf.add(tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D), b);
   let h: tf.Tensor = tf.relu(tf.add(tf.conv2d(x, p.c1w as tf.Tensor4D, 2, 'same'), p.c1b));
   h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, p.c2w as tf.Tensor4D, 2, 'same'), p.c2b));
   h = tf.relu(dense(tf.reshape(h, [B, 3136]), p.e1w, p.e1b));
@@ -129,8 +140,16 @@ function elbo(p: Params, x: tf.Tensor4D, eps: tf.Tensor2D): tf.Scalar {
   const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
   h = tf.relu(dense(z, p.d1w, p.d1b));
   h = tf.relu(dense(h, p.d2w, p.d2b));
-  h = tf.relu(tf.add(tf.conv2dTranspose(tf.reshape(h, [B, 7, 7, 64]) as tf.Tensor4D, p.t1w as tf.Tensor4D, [B, 14, 14, 32], 2, 'same'), p.t1b));
-  const logits = tf.reshape(tf.add(tf.conv2dTranspose(h as tf.Tensor4D, p.t2w as tf.Tensor4D, [B, 28, 28, 1], 2, 'same'), p.t2b), [B, 784]);
+  h = tf.relu(
+    tf.add(
+      tf.conv2dTranspose(tf.reshape(h, [B, 7, 7, 64]) as tf.Tensor4D, p.t1w as tf.Tensor4D, [B, 14, 14, 32], 2, 'same'),
+      p.t1b,
+    ),
+  );
+  const logits = tf.reshape(
+    tf.add(tf.conv2dTranspose(h as tf.Tensor4D, p.t2w as tf.Tensor4D, [B, 28, 28, 1], 2, 'same'), p.t2b),
+    [B, 784],
+  );
   const xf = tf.reshape(x, [B, 784]);
   // BCE with logits: max(l, 0) − l·x + log(1 + exp(−|l|))
   const bce = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, xf)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
@@ -237,7 +256,13 @@ function timeTorch(): (Timing & { note: string }) | { error: string } {
   });
   if (r.status !== 0) return { error: (r.stderr || 'python failed').trim().split('\n').slice(-1)[0] };
   const o = JSON.parse(r.stdout.trim().split('\n').slice(-1)[0]);
-  return { convMs: o.convMs, stepMs: o.stepMs, convMinMs: o.convMinMs, stepMinMs: o.stepMinMs, note: `PyTorch ${o.torch}, ${o.threads} threads` };
+  return {
+    convMs: o.convMs,
+    stepMs: o.stepMs,
+    convMinMs: o.convMinMs,
+    stepMinMs: o.stepMinMs,
+    note: `PyTorch ${o.torch}, ${o.threads} threads`,
+  };
 }
 
 // -------------------------------------------------------------------------------------------- main
@@ -271,10 +296,13 @@ if (asJson) {
 } else {
   const f = (v?: number) => (v === undefined ? '—' : v.toFixed(1));
   console.log(`canonical conv VAE, batch ${BATCH}; ms/step: median (min) of ${steps} steps after ${warmup} warm-up`);
-  console.log(`native conv: oneDNN ${info.onednnVersion} (${info.runtime}, ${info.threads} threads), mode ${info.mode}, im2col sgemm ${info.blas}`);
+  console.log(
+    `native conv: oneDNN ${info.onednnVersion} (${info.runtime}, ${info.threads} threads), mode ${info.mode}, im2col sgemm ${info.blas}`,
+  );
   console.log(`${'backend'.padEnd(14)} ${'conv fwd+bwd'.padStart(20)} ${'whole step'.padStart(20)}  note`);
   const cell = (m?: number, lo?: number) => (m === undefined ? '—' : `${f(m)} (${f(lo)})`).padStart(20);
-  for (const r of rows) console.log(`${r.backend.padEnd(14)} ${cell(r.convMs, r.convMinMs)} ${cell(r.stepMs, r.stepMinMs)}  ${r.note}`);
+  for (const r of rows)
+    console.log(`${r.backend.padEnd(14)} ${cell(r.convMs, r.convMinMs)} ${cell(r.stepMs, r.stepMinMs)}  ${r.note}`);
   const torch = rows.find((r) => r.backend === 'pytorch' && r.stepMs !== undefined);
   if (torch) {
     const q = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
@@ -286,7 +314,10 @@ if (asJson) {
   console.log('native conv paths (per shape: N IH IW IC → OH OW OC):');
   for (const s of stats) {
     const q = s.params;
-    const t = [s.tOnednnMs !== undefined ? `oneDNN ${s.tOnednnMs.toFixed(2)} ms` : '', s.tGemmMs !== undefined ? `gemm ${s.tGemmMs.toFixed(2)} ms` : '']
+    const t = [
+      s.tOnednnMs !== undefined ? `oneDNN ${s.tOnednnMs.toFixed(2)} ms` : '',
+      s.tGemmMs !== undefined ? `gemm ${s.tGemmMs.toFixed(2)} ms` : '',
+    ]
       .filter(Boolean)
       .join(', ');
     console.log(

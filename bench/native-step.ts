@@ -21,7 +21,9 @@ import { NATIVE_BACKEND, nativeAddon, poolStats, registerNativeBackend } from '.
 import { adamStepInPlace, bernoulliNllWithLogits, gaussianKlStdNormal } from '../src/backend/fused.js';
 import { Rng } from '../src/rng.js';
 
-const D = 784, H = 400, Z = 20;
+const D = 784,
+  H = 400,
+  Z = 20;
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,12 +61,21 @@ function buildModel(): Model {
   rng = new Rng(42);
   const layer = (i: number, o: number, name: string): tf.Variable[] => {
     const a = 1 / Math.sqrt(i);
-    return [tf.variable(tf.tensor2d(uniform(i * o, a), [i, o]), true, `${name}.w`), tf.variable(tf.tensor1d(uniform(o, a)), true, `${name}.b`)];
+    return [
+      tf.variable(tf.tensor2d(uniform(i * o, a), [i, o]), true, `${name}.w`),
+      tf.variable(tf.tensor1d(uniform(o, a)), true, `${name}.b`),
+    ];
   };
   const vars = [...layer(D, H, 'enc1'), ...layer(H, 2 * Z, 'enc2'), ...layer(Z, H, 'dec1'), ...layer(H, D, 'dec2')];
   const xv = new Float32Array(B * D);
   for (let i = 0; i < xv.length; i++) xv[i] = rnd() < 0.3 ? 1 : 0;
-  return { vars, m: vars.map((v) => new Float32Array(v.size)), s: vars.map((v) => new Float32Array(v.size)), t: 0, x: tf.tensor2d(xv, [B, D]) };
+  return {
+    vars,
+    m: vars.map((v) => new Float32Array(v.size)),
+    s: vars.map((v) => new Float32Array(v.size)),
+    t: 0,
+    x: tf.tensor2d(xv, [B, D]),
+  };
 }
 
 function step(md: Model): number {
@@ -81,8 +92,11 @@ function step(md: Model): number {
     return tf.mean(tf.add(bernoulliNllWithLogits(logits, md.x), gaussianKlStdNormal(mu, lv))) as tf.Scalar;
   }, md.vars);
   md.t += 1;
-  const c0 = clock(), t0 = performance.now();
-  md.vars.forEach((v, i) => adamStepInPlace(v, grads[v.name], md.m[i], md.s[i], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: md.t }));
+  const c0 = clock(),
+    t0 = performance.now();
+  md.vars.forEach((v, i) =>
+    adamStepInPlace(v, grads[v.name], md.m[i], md.s[i], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: md.t }),
+  );
   optStat.ms += performance.now() - t0;
   optStat.cpu += clock() - c0;
   const loss = value.dataSync()[0];
@@ -163,7 +177,24 @@ function recordGemms(addon: any): { calls: any[][]; restore: () => void } {
 function sgemmFloor(addon: any, calls: any[][], reps: number): { ms: number; cpuMs: number } {
   const prepared = calls.map((c) => {
     const [a, b, o, M, N, K, tA, tB, batch, aOffs, bOffs, aS, bS] = c;
-    return [new Float32Array(a.length).fill(0.01), new Float32Array(b.length).fill(0.02), new Float32Array(o.length), M, N, K, tA, tB, batch, aOffs, bOffs, aS, bS, null, 0, 0];
+    return [
+      new Float32Array(a.length).fill(0.01),
+      new Float32Array(b.length).fill(0.02),
+      new Float32Array(o.length),
+      M,
+      N,
+      K,
+      tA,
+      tB,
+      batch,
+      aOffs,
+      bOffs,
+      aS,
+      bS,
+      null,
+      0,
+      0,
+    ];
   });
   const run = () => {
     for (const p of prepared) addon.gemm(...p);
@@ -236,7 +267,9 @@ if (cpuSteps > 0) {
   const md = buildModel();
   const r = timeSteps(md, cpuSteps, 1);
   out.cpu = { median: median(r.ms), steps: r.ms.length, loss: r.loss };
-  lines.push(`tfjs-cpu       ${median(r.ms).toFixed(1).padStart(9)} ms/step  (median of ${r.ms.length}, loss ${r.loss.toFixed(2)})`);
+  lines.push(
+    `tfjs-cpu       ${median(r.ms).toFixed(1).padStart(9)} ms/step  (median of ${r.ms.length}, loss ${r.loss.toFixed(2)})`,
+  );
   tf.dispose([md.x, ...md.vars]);
 }
 
@@ -244,7 +277,15 @@ if (reg.ok) {
   await tf.setBackend(NATIVE_BACKEND);
   const md = buildModel();
   const r = timeSteps(md, steps, warmup);
-  out.native = { median: median(r.ms), min: Math.min(...r.ms), cpuMs: r.cpuMs, steps: r.ms.length, loss: r.loss, blas: reg.blas, threads: reg.threads };
+  out.native = {
+    median: median(r.ms),
+    min: Math.min(...r.ms),
+    cpuMs: r.cpuMs,
+    steps: r.ms.length,
+    loss: r.loss,
+    blas: reg.blas,
+    threads: reg.threads,
+  };
   lines.push(
     `vaekit-native  ${median(r.ms).toFixed(2).padStart(9)} ms/step  (median of ${r.ms.length}, min ${Math.min(...r.ms).toFixed(2)}, CPU ${r.cpuMs.toFixed(2)} ms/step, loss ${r.loss.toFixed(2)}; ${reg.threads} threads, ${reg.blas})`,
   );
@@ -266,10 +307,13 @@ if (reg.ok) {
     inst.restore();
     const floor = sgemmFloor(addon, gemmCalls, 100);
     const rows = [...inst.stats.entries()].sort((a, b) => b[1].cpu - a[1].cpu);
-    let kernelMs = 0, kernelCpu = 0;
+    let kernelMs = 0,
+      kernelCpu = 0;
     lines.push('', `profile of the native step (${n} steps; per step: wall ms, main-thread CPU ms, calls):`);
     const row = (name: string, ms: number, cpu: number, calls = '') =>
-      lines.push(`  ${name.padEnd(24)} ${ms.toFixed(3).padStart(8)} ${cpu.toFixed(3).padStart(8)} ${calls.padStart(4)}`);
+      lines.push(
+        `  ${name.padEnd(24)} ${ms.toFixed(3).padStart(8)} ${cpu.toFixed(3).padStart(8)} ${calls.padStart(4)}`,
+      );
     for (const [name, s] of rows) {
       kernelMs += s.ms / n;
       kernelCpu += s.cpu / n;
@@ -284,7 +328,14 @@ if (reg.ok) {
       `  step / sgemm: ${(median(r.ms) / floor.ms).toFixed(2)} (wall), ${(r.cpuMs / floor.cpuMs).toFixed(2)} (CPU)`,
       `  output pool: ${poolStats.hits} reused, ${poolStats.misses} allocated, ${poolStats.recycled} returned`,
     );
-    out.profile = { kernels: Object.fromEntries(rows.map(([k, s]) => [k, { ms: s.ms / n, calls: s.n / n }])), kernelMs, total, sgemmMs: floor.ms, sgemmCpuMs: floor.cpuMs, gemms: gemmCalls.length };
+    out.profile = {
+      kernels: Object.fromEntries(rows.map(([k, s]) => [k, { ms: s.ms / n, calls: s.n / n }])),
+      kernelMs,
+      total,
+      sgemmMs: floor.ms,
+      sgemmCpuMs: floor.cpuMs,
+      gemms: gemmCalls.length,
+    };
   }
   tf.dispose([md.x, ...md.vars]);
 }
@@ -293,7 +344,15 @@ if (!noTorch) {
   const t = torchStep(Math.max(10, Math.min(steps, 50)), 5);
   out.torch = t;
   if ('error' in t) lines.push(`PyTorch: not measured (${t.error})`);
-  else lines.push(`PyTorch ${t.torch.padEnd(6)} ${t.median.toFixed(2).padStart(9)} ms/step  (median; torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1)`);
+  else
+    lines.push(
+      `PyTorch ${t.torch.padEnd(6)} ${t.median.toFixed(2).padStart(9)} ms/step  (median; torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1)`,
+    );
 }
-lines.push(`load average: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+lines.push(
+  `load average: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log(asJson ? JSON.stringify(out) : lines.join('\n'));

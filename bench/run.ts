@@ -18,8 +18,19 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const PYTHON = '/usr/bin/python3';
 const DATA_DIR = '/usr/share/datasets/fashion-mnist';
-const DATA_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-const CBLAS_DIRS = ['/usr/include/x86_64-linux-gnu/openblas-pthread', '/usr/include/x86_64-linux-gnu/openblas-openmp', '/usr/include/x86_64-linux-gnu', '/usr/include/openblas', '/usr/include'];
+const DATA_FILES = [
+  'train-images-idx3-ubyte.gz',
+  'train-labels-idx1-ubyte.gz',
+  't10k-images-idx3-ubyte.gz',
+  't10k-labels-idx1-ubyte.gz',
+];
+const CBLAS_DIRS = [
+  '/usr/include/x86_64-linux-gnu/openblas-pthread',
+  '/usr/include/x86_64-linux-gnu/openblas-openmp',
+  '/usr/include/x86_64-linux-gnu',
+  '/usr/include/openblas',
+  '/usr/include',
+];
 const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
 const NATIVE_ADDON = path.join(ROOT, 'build', 'Release', 'vaekit_native.node');
 const CLI = path.join(ROOT, 'bin', 'vaekit.js');
@@ -72,43 +83,84 @@ function usage(): string {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    epochs: 3, only: new Set(ALL_TASKS), quality: false, qualityEpochs: 10, convSteps: 50, k: 1000,
-    nllImages: 10000, seed: 1, backend: 'auto', reps: 500, waitIdle: 0,
+    epochs: 3,
+    only: new Set(ALL_TASKS),
+    quality: false,
+    qualityEpochs: 10,
+    convSteps: 50,
+    k: 1000,
+    nllImages: 10000,
+    seed: 1,
+    backend: 'auto',
+    reps: 500,
+    waitIdle: 0,
   };
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${name} needs an integer >= ${min}, got ${v}`);
+    if (v === undefined || !Number.isInteger(n) || n < min)
+      throw new Error(`${name} needs an integer >= ${min}, got ${v}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
     const val = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
-      case '--epochs': o.epochs = int(flag, val(), 1); break;
-      case '--quality': o.quality = true; break;
-      case '--quality-epochs': o.qualityEpochs = int(flag, val(), 1); break;
-      case '--conv-steps': o.convSteps = int(flag, val(), 1); break;
-      case '--k': o.k = int(flag, val(), 1); break;
-      case '--nll-images': o.nllImages = int(flag, val(), 1); break;
-      case '--seed': o.seed = int(flag, val(), 0); break;
-      case '--reps': o.reps = int(flag, val(), 1); break;
-      case '--wait-idle': o.waitIdle = int(flag, val(), 0); break;
+      case '--epochs':
+        o.epochs = int(flag, val(), 1);
+        break;
+      case '--quality':
+        o.quality = true;
+        break;
+      case '--quality-epochs':
+        o.qualityEpochs = int(flag, val(), 1);
+        break;
+      case '--conv-steps':
+        o.convSteps = int(flag, val(), 1);
+        break;
+      case '--k':
+        o.k = int(flag, val(), 1);
+        break;
+      case '--nll-images':
+        o.nllImages = int(flag, val(), 1);
+        break;
+      case '--seed':
+        o.seed = int(flag, val(), 0);
+        break;
+      case '--reps':
+        o.reps = int(flag, val(), 1);
+        break;
+      case '--wait-idle':
+        o.waitIdle = int(flag, val(), 0);
+        break;
       case '--backend': {
         const b = val();
-        if (!b || !['auto', 'native', 'cpu', 'wasm', 'node'].includes(b)) throw new Error(`--backend: auto, native, cpu, wasm or node, got ${b}`);
+        if (!b || !['auto', 'native', 'cpu', 'wasm', 'node'].includes(b))
+          throw new Error(`--backend: auto, native, cpu, wasm or node, got ${b}`);
         o.backend = b;
         break;
       }
       case '--only': {
-        const list = (val() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const list = (val() ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         const bad = list.filter((t) => !ALL_TASKS.includes(t as Task));
-        if (!list.length || bad.length) throw new Error(`--only: expected some of ${ALL_TASKS.join(',')}, got ${bad.join(',') || 'nothing'}`);
+        if (!list.length || bad.length)
+          throw new Error(`--only: expected some of ${ALL_TASKS.join(',')}, got ${bad.join(',') || 'nothing'}`);
         o.only = new Set(list as Task[]);
         break;
       }
-      case '-h': case '--help': console.log(usage()); process.exit(0);
-      default: throw new Error(`unknown option ${a}\n${usage()}`);
+      case '-h':
+      case '--help':
+        console.log(usage());
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${a}\n${usage()}`);
     }
   }
   return o;
@@ -116,7 +168,10 @@ function parseArgs(argv: string[]): Options {
 
 // ------------------------------------------------------------------------------------ prerequisites
 
-interface Prereqs { missing: string[]; cblasDir: string | null }
+interface Prereqs {
+  missing: string[];
+  cblasDir: string | null;
+}
 
 function checkPrereqs(o: Options): Prereqs {
   const missing: string[] = [];
@@ -124,32 +179,50 @@ function checkPrereqs(o: Options): Prereqs {
     missing.push(`python3-torch: ${PYTHON} not found (apt-get install python3-torch)`);
   } else {
     const r = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
-    if (r.status !== 0) missing.push(`python3-torch: \`${PYTHON} -c "import torch, numpy"\` fails (apt-get install python3-torch)`);
+    if (r.status !== 0)
+      missing.push(`python3-torch: \`${PYTHON} -c "import torch, numpy"\` fails (apt-get install python3-torch)`);
   }
   const cblasDir = CBLAS_DIRS.find((d) => existsSync(path.join(d, 'cblas.h'))) ?? null;
   const lib = LIB_DIRS.some((d) => existsSync(path.join(d, 'libopenblas.so')));
-  if (!cblasDir || !lib) missing.push(`libopenblas-dev: ${!cblasDir ? 'cblas.h' : 'libopenblas.so'} not found (apt-get install libopenblas-dev)`);
-  if (o.only.has('sgemm') && spawnSync('cc', ['--version']).status !== 0) missing.push('a C compiler: `cc` not found (apt-get install gcc)');
+  if (!cblasDir || !lib)
+    missing.push(
+      `libopenblas-dev: ${!cblasDir ? 'cblas.h' : 'libopenblas.so'} not found (apt-get install libopenblas-dev)`,
+    );
+  if (o.only.has('sgemm') && spawnSync('cc', ['--version']).status !== 0)
+    missing.push('a C compiler: `cc` not found (apt-get install gcc)');
   const noData = DATA_FILES.filter((f) => !existsSync(path.join(DATA_DIR, f)));
-  if (noData.length) missing.push(`dataset-fashion-mnist: ${noData.map((f) => path.join(DATA_DIR, f)).join(', ')} missing (apt-get install dataset-fashion-mnist)`);
+  if (noData.length)
+    missing.push(
+      `dataset-fashion-mnist: ${noData.map((f) => path.join(DATA_DIR, f)).join(', ')} missing (apt-get install dataset-fashion-mnist)`,
+    );
   const needVaekit = o.quality || o.only.has('mlp') || o.only.has('conv') || o.only.has('nll');
   if (needVaekit && (o.backend === 'auto' || o.backend === 'native') && !existsSync(NATIVE_ADDON)) {
-    missing.push(`the native addon ${path.relative(ROOT, NATIVE_ADDON)}: not built (npm run build:native; it needs g++, make, libopenblas-dev and libdnnl-dev)`);
+    missing.push(
+      `the native addon ${path.relative(ROOT, NATIVE_ADDON)}: not built (npm run build:native; it needs g++, make, libopenblas-dev and libdnnl-dev)`,
+    );
   }
-  if (needVaekit && (!existsSync(CLI) || !existsSync(path.join(ROOT, 'src', 'cli', 'main.ts')))) missing.push('the vaekit CLI: bin/vaekit.js or src/cli/main.ts missing');
+  if (needVaekit && (!existsSync(CLI) || !existsSync(path.join(ROOT, 'src', 'cli', 'main.ts'))))
+    missing.push('the vaekit CLI: bin/vaekit.js or src/cli/main.ts missing');
   return { missing, cblasDir };
 }
 
 // ------------------------------------------------------------------------------------ sub-processes
 
-interface Proc { code: number | null; stdout: string; stderrTail: string; wall: number }
+interface Proc {
+  code: number | null;
+  stdout: string;
+  stderrTail: string;
+  wall: number;
+}
 
 /** 1-minute load average when each sub-process started, for results.json. */
 const loads: { label: string; load1: number }[] = [];
 
 /** Runs one command to completion; stdout is captured, both streams are echoed to our stderr. */
 function run(label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
-  process.stderr.write(`\n== ${label}\n$ ${[cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
+  process.stderr.write(
+    `\n== ${label}\n$ ${[cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`,
+  );
   loads.push({ label, load1: os.loadavg()[0]! });
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -164,7 +237,14 @@ function run(label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv 
       stderr = (stderr + d.toString()).slice(-4000);
       process.stderr.write(d);
     });
-    const tail = (): string => stderr.trim().split('\n').filter((l) => l.trim()).pop()?.trim().slice(0, 160) ?? '';
+    const tail = (): string =>
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim())
+        .pop()
+        ?.trim()
+        .slice(0, 160) ?? '';
     p.on('error', (e) => {
       process.stderr.write(`${label}: ${e.message}\n`);
       resolve({ code: -1, stdout, stderrTail: e.message, wall: (performance.now() - t0) / 1000 });
@@ -173,7 +253,8 @@ function run(label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv 
   });
 }
 
-const failure = (p: Proc, what?: string): string => [`exit ${p.code}`, what, p.stderrTail].filter(Boolean).join(': ').replace(/\|/g, '/');
+const failure = (p: Proc, what?: string): string =>
+  [`exit ${p.code}`, what, p.stderrTail].filter(Boolean).join(': ').replace(/\|/g, '/');
 
 /** The last line of stdout that parses as a JSON object. */
 function lastJson(stdout: string): Record<string, unknown> | null {
@@ -183,7 +264,9 @@ function lastJson(stdout: string): Record<string, unknown> | null {
     if (!s.startsWith('{')) continue;
     try {
       return JSON.parse(s) as Record<string, unknown>;
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return null;
 }
@@ -213,11 +296,17 @@ interface TrainResult {
   raw?: unknown;
 }
 
-function summarise(epochs: Record<string, unknown>[]): Pick<TrainResult, 'secondsPerEpoch' | 'secondsPerStep' | 'steps'> {
+function summarise(
+  epochs: Record<string, unknown>[],
+): Pick<TrainResult, 'secondsPerEpoch' | 'secondsPerStep' | 'steps'> {
   const timed = epochs.length > 1 ? epochs.filter((e) => (num(e.epoch) ?? 0) >= 2) : epochs;
   const secs = timed.map((e) => num(e.seconds)).filter((x): x is number => x !== undefined);
   const perStep = timed
-    .map((e) => { const s = num(e.seconds), n = num(e.steps); return s !== undefined && n ? s / n : undefined; })
+    .map((e) => {
+      const s = num(e.seconds),
+        n = num(e.steps);
+      return s !== undefined && n ? s / n : undefined;
+    })
     .filter((x): x is number => x !== undefined);
   return {
     secondsPerEpoch: secs.length ? median(secs) : undefined,
@@ -228,18 +317,47 @@ function summarise(epochs: Record<string, unknown>[]): Pick<TrainResult, 'second
 
 async function torchTrain(o: Options, model: 'mlp' | 'conv', epochs: number, extra: string[]): Promise<TrainResult> {
   const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
-  const p = await run(`PyTorch ${model}`, PYTHON, [path.join('bench', 'torch_vae.py'), '--model', model, '--epochs', String(epochs), '--seed', String(o.seed), '--json', ...extra], env);
+  const p = await run(
+    `PyTorch ${model}`,
+    PYTHON,
+    [
+      path.join('bench', 'torch_vae.py'),
+      '--model',
+      model,
+      '--epochs',
+      String(epochs),
+      '--seed',
+      String(o.seed),
+      '--json',
+      ...extra,
+    ],
+    env,
+  );
   const j = lastJson(p.stdout);
   if (p.code !== 0 || !j) return { ok: false, error: failure(p, j ? undefined : 'no JSON'), epochs: [], wall: p.wall };
   const eps = (j.epochs as Record<string, unknown>[]) ?? [];
   return {
-    ok: true, epochs: eps, ...summarise(eps), testElbo: num(j.test_elbo), nll: num(j.nll), nllSeconds: num(j.nll_seconds),
-    nllImages: num(j.nll_images), wall: p.wall, raw: j,
+    ok: true,
+    epochs: eps,
+    ...summarise(eps),
+    testElbo: num(j.test_elbo),
+    nll: num(j.nll),
+    nllSeconds: num(j.nll_seconds),
+    nllImages: num(j.nll_images),
+    wall: p.wall,
+    raw: j,
   };
 }
 
 /** What this checkout's `vaekit train` accepts, read from its --help (the CLI is young and may change). */
-interface CliCaps { modelFlag: '--model' | '--preset'; progress: string[]; reportK: boolean; noEval: boolean; limit: boolean; help: string }
+interface CliCaps {
+  modelFlag: '--model' | '--preset';
+  progress: string[];
+  reportK: boolean;
+  noEval: boolean;
+  limit: boolean;
+  help: string;
+}
 let caps: CliCaps | null = null;
 
 function cliCaps(): CliCaps {
@@ -248,7 +366,11 @@ function cliCaps(): CliCaps {
   const help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   caps = {
     modelFlag: /--model\b/.test(help) ? '--model' : '--preset',
-    progress: /--no-progress\b/.test(help) ? ['--no-progress'] : /--progress\b/.test(help) ? ['--progress', 'none'] : [],
+    progress: /--no-progress\b/.test(help)
+      ? ['--no-progress']
+      : /--progress\b/.test(help)
+        ? ['--progress', 'none']
+        : [],
     reportK: /--report-k\b/.test(help),
     noEval: /--no-eval\b/.test(help),
     limit: /--limit\b/.test(help),
@@ -265,33 +387,90 @@ function vaekitDir(name: string): string {
  * Trains with the vaekit CLI. `stepsPerEpoch` (conv) caps an epoch by training on the first
  * 128 x N examples (`--limit`), so each epoch is N full steps. `eval`: keep the per-epoch test -ELBO.
  */
-async function vaekitTrain(o: Options, model: 'mlp' | 'conv', epochs: number, stepsPerEpoch: number | null, name: string, evalEpochs: boolean): Promise<TrainResult> {
+async function vaekitTrain(
+  o: Options,
+  model: 'mlp' | 'conv',
+  epochs: number,
+  stepsPerEpoch: number | null,
+  name: string,
+  evalEpochs: boolean,
+): Promise<TrainResult> {
   const c = cliCaps();
   const dir = vaekitDir(name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.dirname(dir), { recursive: true });
-  const args = [CLI, 'train', '--dataset', 'fashion-mnist', '--protocol', 'binary', c.modelFlag, model, '--epochs', String(epochs),
-    '--batch-size', '128', '--lr', '1e-3', '--seed', String(o.seed), '--out', dir, '--backend', o.backend, ...c.progress];
+  const args = [
+    CLI,
+    'train',
+    '--dataset',
+    'fashion-mnist',
+    '--protocol',
+    'binary',
+    c.modelFlag,
+    model,
+    '--epochs',
+    String(epochs),
+    '--batch-size',
+    '128',
+    '--lr',
+    '1e-3',
+    '--seed',
+    String(o.seed),
+    '--out',
+    dir,
+    '--backend',
+    o.backend,
+    ...c.progress,
+  ];
   if (c.reportK) args.push('--report-k', '0'); // the NLL is timed by `vaekit eval`, not inside training
   if (!evalEpochs && c.noEval) args.push('--no-eval');
   if (stepsPerEpoch !== null) {
-    if (!c.limit) return { ok: false, error: '`vaekit train` has no --limit to cap the steps of an epoch', epochs: [], wall: 0 };
+    if (!c.limit)
+      return { ok: false, error: '`vaekit train` has no --limit to cap the steps of an epoch', epochs: [], wall: 0 };
     args.push('--limit', String(stepsPerEpoch * 128));
   }
   const p = await run(`vaekit ${model}`, process.execPath, args);
   const metricsFile = path.join(dir, 'metrics.jsonl');
   let eps: Record<string, unknown>[] = [];
   if (existsSync(metricsFile)) {
-    eps = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => {
-      try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
-    }).filter((e) => num(e.epoch) !== undefined);
+    eps = readFileSync(metricsFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      })
+      .filter((e) => num(e.epoch) !== undefined);
   }
-  if (p.code !== 0 || !eps.length) return { ok: false, error: failure(p, eps.length ? undefined : 'no epochs in metrics.jsonl'), epochs: eps, wall: p.wall };
+  if (p.code !== 0 || !eps.length)
+    return {
+      ok: false,
+      error: failure(p, eps.length ? undefined : 'no epochs in metrics.jsonl'),
+      epochs: eps,
+      wall: p.wall,
+    };
   const withTest = eps.filter((e) => num(e.test_loss) !== undefined);
-  return { ok: true, epochs: eps, ...summarise(eps), testElbo: num(withTest[withTest.length - 1]?.test_loss), wall: p.wall };
+  return {
+    ok: true,
+    epochs: eps,
+    ...summarise(eps),
+    testElbo: num(withTest[withTest.length - 1]?.test_loss),
+    wall: p.wall,
+  };
 }
 
-interface EvalResult { ok: boolean; error?: string; elbo?: number; nll?: number; nllSeconds?: number; wall: number; raw?: unknown }
+interface EvalResult {
+  ok: boolean;
+  error?: string;
+  elbo?: number;
+  nll?: number;
+  nllSeconds?: number;
+  wall: number;
+  raw?: unknown;
+}
 
 let evalHelp: string | null = null;
 
@@ -300,7 +479,18 @@ async function vaekitEval(o: Options, name: string): Promise<EvalResult> {
     const r = spawnSync(process.execPath, [CLI, 'eval', '--help'], { cwd: ROOT, encoding: 'utf8' });
     return `${r.stdout ?? ''}${r.stderr ?? ''}`;
   })();
-  const args = [CLI, 'eval', path.join(vaekitDir(name), 'model'), '--dataset', 'fashion-mnist', '--protocol', 'binary', '--k', String(o.k), '--json'];
+  const args = [
+    CLI,
+    'eval',
+    path.join(vaekitDir(name), 'model'),
+    '--dataset',
+    'fashion-mnist',
+    '--protocol',
+    'binary',
+    '--k',
+    String(o.k),
+    '--json',
+  ];
   // Only the -ELBO and the NLL are benchmarked: skip the report's other sections where the CLI allows.
   if (/--no-sample-quality\b/.test(evalHelp)) args.push('--no-sample-quality');
   if (o.nllImages < 10000) {
@@ -315,22 +505,52 @@ async function vaekitEval(o: Options, name: string): Promise<EvalResult> {
   return { ok: true, elbo: num(j.elbo), nll: num(j.nll), nllSeconds: num(j.nll_seconds), wall: p.wall, raw: j };
 }
 
-interface Floor { ok: boolean; error?: string; msPerStep?: number; secondsPerEpoch?: number; torchLayoutSecondsPerEpoch?: number; raw?: unknown }
+interface Floor {
+  ok: boolean;
+  error?: string;
+  msPerStep?: number;
+  secondsPerEpoch?: number;
+  torchLayoutSecondsPerEpoch?: number;
+  raw?: unknown;
+}
 
 async function sgemmFloor(o: Options, cblasDir: string | null): Promise<Floor> {
   const bin = path.join(OUT, 'sgemm_floor');
-  const cc = await run('compile sgemm floor', 'cc', ['-O2', '-o', bin, path.join('bench', 'sgemm_floor.c'), ...(cblasDir ? [`-I${cblasDir}`] : []), '-lopenblas']);
+  const cc = await run('compile sgemm floor', 'cc', [
+    '-O2',
+    '-o',
+    bin,
+    path.join('bench', 'sgemm_floor.c'),
+    ...(cblasDir ? [`-I${cblasDir}`] : []),
+    '-lopenblas',
+  ]);
   if (cc.code !== 0) return { ok: false, error: `cc ${failure(cc)}` };
-  const p = await run('sgemm floor (OpenBLAS, 2 threads)', bin, ['--threads', '2', '--reps', String(o.reps), '--steps-per-epoch', String(STEPS_PER_EPOCH), '--json']);
+  const p = await run('sgemm floor (OpenBLAS, 2 threads)', bin, [
+    '--threads',
+    '2',
+    '--reps',
+    String(o.reps),
+    '--steps-per-epoch',
+    String(STEPS_PER_EPOCH),
+    '--json',
+  ]);
   const j = lastJson(p.stdout);
   if (p.code !== 0 || !j) return { ok: false, error: failure(p) };
-  return { ok: true, msPerStep: num(j.ms_per_step), secondsPerEpoch: num(j.seconds_per_epoch), torchLayoutSecondsPerEpoch: num(j.torch_layout_seconds_per_epoch), raw: j };
+  return {
+    ok: true,
+    msPerStep: num(j.ms_per_step),
+    secondsPerEpoch: num(j.seconds_per_epoch),
+    torchLayoutSecondsPerEpoch: num(j.torch_layout_seconds_per_epoch),
+    raw: j,
+  };
 }
 
 // -------------------------------------------------------------------------------------------- table
 
-const fmt = (x: number | undefined, d = 3): string => (x === undefined ? '—' : x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(d));
-const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+const fmt = (x: number | undefined, d = 3): string =>
+  x === undefined ? '—' : x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(d);
+const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+  a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
 
 function ratioCell(r: number | undefined, target: number): string {
   if (r === undefined) return '—';
@@ -355,7 +575,9 @@ async function waitIdle(maxSeconds: number): Promise<void> {
   const limit = os.cpus().length / 2;
   const t0 = Date.now();
   while (os.loadavg()[0]! >= limit && Date.now() - t0 < maxSeconds * 1000) {
-    process.stderr.write(`bench: 1-minute load ${os.loadavg()[0]!.toFixed(2)} >= ${limit}; waiting for an idle machine (${Math.round((Date.now() - t0) / 1000)}/${maxSeconds} s)\n`);
+    process.stderr.write(
+      `bench: 1-minute load ${os.loadavg()[0]!.toFixed(2)} >= ${limit}; waiting for an idle machine (${Math.round((Date.now() - t0) / 1000)}/${maxSeconds} s)\n`,
+    );
     await new Promise((r) => setTimeout(r, 15000));
   }
 }
@@ -411,39 +633,72 @@ async function main(): Promise<void> {
   const nEp = (n: number): string => (n > 2 ? `median of epochs 2–${n}` : n === 2 ? 'epoch 2' : 'epoch 1 only');
   const rows: string[][] = [];
   if (o.only.has('mlp') || o.quality) {
-    rows.push([`mlp training, s/epoch (${nEp(mlpEpochs)}, ${STEPS_PER_EPOCH} steps)`, cell(vMlp, vMlp?.secondsPerEpoch), cell(tMlp, tMlp?.secondsPerEpoch),
-      ratioCell(ratio(vMlp?.secondsPerEpoch, tMlp?.secondsPerEpoch), TARGETS.mlpRatio), `≤ ${TARGETS.mlpRatio}×`]);
+    rows.push([
+      `mlp training, s/epoch (${nEp(mlpEpochs)}, ${STEPS_PER_EPOCH} steps)`,
+      cell(vMlp, vMlp?.secondsPerEpoch),
+      cell(tMlp, tMlp?.secondsPerEpoch),
+      ratioCell(ratio(vMlp?.secondsPerEpoch, tMlp?.secondsPerEpoch), TARGETS.mlpRatio),
+      `≤ ${TARGETS.mlpRatio}×`,
+    ]);
   }
   if (vConv || tConv) {
-    rows.push([`conv training, s/step (${nEp(o.epochs)}, ${o.convSteps} steps each)`, cell(vConv, vConv?.secondsPerStep, 4), cell(tConv, tConv?.secondsPerStep, 4),
-      ratioCell(ratio(vConv?.secondsPerStep, tConv?.secondsPerStep), TARGETS.convRatio), `≤ ${TARGETS.convRatio}×`]);
+    rows.push([
+      `conv training, s/step (${nEp(o.epochs)}, ${o.convSteps} steps each)`,
+      cell(vConv, vConv?.secondsPerStep, 4),
+      cell(tConv, tConv?.secondsPerStep, 4),
+      ratioCell(ratio(vConv?.secondsPerStep, tConv?.secondsPerStep), TARGETS.convRatio),
+      `≤ ${TARGETS.convRatio}×`,
+    ]);
   }
   if (wantNll) {
     const vn = vEval ?? (vMlp && !vMlp.ok ? { ok: false, error: 'no model: training failed' } : undefined);
-    rows.push([`NLL k=${o.k}, ${o.nllImages.toLocaleString('en-US')} test images (mlp), s`, cell(vn, vEval?.nllSeconds, 2), cell(tMlp, tMlp?.nllSeconds, 2),
-      ratioCell(ratio(vEval?.nllSeconds, tMlp?.nllSeconds), TARGETS.nllRatio), `≤ ${TARGETS.nllRatio}×`]);
+    rows.push([
+      `NLL k=${o.k}, ${o.nllImages.toLocaleString('en-US')} test images (mlp), s`,
+      cell(vn, vEval?.nllSeconds, 2),
+      cell(tMlp, tMlp?.nllSeconds, 2),
+      ratioCell(ratio(vEval?.nllSeconds, tMlp?.nllSeconds), TARGETS.nllRatio),
+      `≤ ${TARGETS.nllRatio}×`,
+    ]);
   }
   if (wantMlp) {
-    const vElbo = (o.nllImages >= 10000 || /--nll-n\b/.test(evalHelp ?? '') ? vEval?.elbo : undefined) ?? vMlp?.testElbo;
+    const vElbo =
+      (o.nllImages >= 10000 || /--nll-n\b/.test(evalHelp ?? '') ? vEval?.elbo : undefined) ?? vMlp?.testElbo;
     const q = o.quality ? `≤ ${TARGETS.qualityNats} nat apart` : '(informative)';
     const qt = o.quality ? TARGETS.qualityNats : null;
-    rows.push([`mlp test −ELBO after ${mlpEpochs} epochs, nats`, cell(vMlp, vElbo, 2), cell(tMlp, tMlp?.testElbo, 2),
-      diffCell(vElbo, tMlp?.testElbo, qt), q]);
+    rows.push([
+      `mlp test −ELBO after ${mlpEpochs} epochs, nats`,
+      cell(vMlp, vElbo, 2),
+      cell(tMlp, tMlp?.testElbo, 2),
+      diffCell(vElbo, tMlp?.testElbo, qt),
+      q,
+    ]);
     if (wantNll) {
       const sub = o.nllImages < 10000 ? `, first ${o.nllImages} test images` : '';
-      rows.push([`mlp test NLL (k=${o.k}${sub}) after ${mlpEpochs} epochs, nats`, cell(vEval ?? vMlp, vEval?.nll, 2), cell(tMlp, tMlp?.nll, 2),
-        diffCell(vEval?.nll, tMlp?.nll, qt), q]);
+      rows.push([
+        `mlp test NLL (k=${o.k}${sub}) after ${mlpEpochs} epochs, nats`,
+        cell(vEval ?? vMlp, vEval?.nll, 2),
+        cell(tMlp, tMlp?.nll, 2),
+        diffCell(vEval?.nll, tMlp?.nll, qt),
+        q,
+      ]);
     }
   }
   const lines: string[] = [];
   lines.push(`# vaekit vs PyTorch — ${started.toISOString()}`, '');
   const torchRaw = (tMlp?.raw ?? tConv?.raw) as Record<string, unknown> | undefined;
   const vBackend = backendInfo ? `${backendInfo.backend ?? '?'}: ${backendInfo.detail ?? ''}` : undefined;
-  lines.push(`Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after.`);
+  lines.push(
+    `Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after.`,
+  );
   if (Math.max(load0[0]!, load1[0]!) > 0.75 * os.cpus().length) {
-    lines.push(`**Warning: the machine was busy** (1-minute load ${load0[0]!.toFixed(1)} before, ${load1[0]!.toFixed(1)} after, on ${os.cpus().length} cores): other processes shared the cores, absolute times are inflated and even the ratios are unreliable; rerun on an idle machine.`);
+    lines.push(
+      `**Warning: the machine was busy** (1-minute load ${load0[0]!.toFixed(1)} before, ${load1[0]!.toFixed(1)} after, on ${os.cpus().length} cores): other processes shared the cores, absolute times are inflated and even the ratios are unreliable; rerun on an idle machine.`,
+    );
   }
-  lines.push(`vaekit: node ${process.version}, --backend ${o.backend}${vBackend ? ` (${vBackend})` : ''}. PyTorch ${torchRaw?.torch ?? '?'} (${PYTHON}), torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1. Seed ${o.seed}, batch 128, binary Fashion-MNIST.`, '');
+  lines.push(
+    `vaekit: node ${process.version}, --backend ${o.backend}${vBackend ? ` (${vBackend})` : ''}. PyTorch ${torchRaw?.torch ?? '?'} (${PYTHON}), torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1. Seed ${o.seed}, batch 128, binary Fashion-MNIST.`,
+    '',
+  );
   if (rows.length) {
     lines.push('| task | vaekit | PyTorch | ratio vaekit/PyTorch | target |', '|---|---:|---:|---:|---|');
     for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
@@ -452,26 +707,50 @@ async function main(): Promise<void> {
   if (floor) {
     if (!floor.ok) lines.push(`sgemm floor: failed (${floor.error})`);
     else {
-      lines.push(`sgemm floor (the 11 GEMMs of one mlp step alone, OpenBLAS cblas_sgemm, 2 threads): ${fmt(floor.msPerStep)} ms/step × ${STEPS_PER_EPOCH} = ${fmt(floor.secondsPerEpoch)} s/epoch` +
-        ` (PyTorch's [out,in] weight layout: ${fmt(floor.torchLayoutSecondsPerEpoch)} s/epoch).`, '');
+      lines.push(
+        `sgemm floor (the 11 GEMMs of one mlp step alone, OpenBLAS cblas_sgemm, 2 threads): ${fmt(floor.msPerStep)} ms/step × ${STEPS_PER_EPOCH} = ${fmt(floor.secondsPerEpoch)} s/epoch` +
+          ` (PyTorch's [out,in] weight layout: ${fmt(floor.torchLayoutSecondsPerEpoch)} s/epoch).`,
+        '',
+      );
       if (o.only.has('mlp') || o.quality) {
-        const rv = ratio(vMlp?.secondsPerEpoch, floor.secondsPerEpoch), rt = ratio(tMlp?.secondsPerEpoch, floor.secondsPerEpoch);
+        const rv = ratio(vMlp?.secondsPerEpoch, floor.secondsPerEpoch),
+          rt = ratio(tMlp?.secondsPerEpoch, floor.secondsPerEpoch);
         lines.push('| mlp vs sgemm floor | s/epoch | ratio to floor | target |', '|---|---:|---:|---|');
-        lines.push(`| vaekit | ${cell(vMlp, vMlp?.secondsPerEpoch)} | ${ratioCell(rv, TARGETS.floorRatio)} | ≤ ${TARGETS.floorRatio}× |`);
-        lines.push(`| PyTorch | ${cell(tMlp, tMlp?.secondsPerEpoch)} | ${rt === undefined ? '—' : `${rt.toFixed(2)}×`} | |`);
+        lines.push(
+          `| vaekit | ${cell(vMlp, vMlp?.secondsPerEpoch)} | ${ratioCell(rv, TARGETS.floorRatio)} | ≤ ${TARGETS.floorRatio}× |`,
+        );
+        lines.push(
+          `| PyTorch | ${cell(tMlp, tMlp?.secondsPerEpoch)} | ${rt === undefined ? '—' : `${rt.toFixed(2)}×`} | |`,
+        );
         lines.push('');
       }
     }
   }
-  lines.push('Ratios < 1 mean vaekit is faster. Timings on a shared machine are noisy: the ratio from one run is the figure that counts.');
+  lines.push(
+    'Ratios < 1 mean vaekit is faster. Timings on a shared machine are noisy: the ratio from one run is the figure that counts.',
+  );
   const table = lines.join('\n') + '\n';
 
   const raw = {
-    started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, only: [...o.only] }, targets: TARGETS,
-    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, loadBefore: load0, loadAfter: load1, node: process.version, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null },
-    vaekitBackend: backendInfo, loadAtStart: loads,
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    options: { ...o, only: [...o.only] },
+    targets: TARGETS,
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.cpus().length,
+      memGiB: os.totalmem() / 2 ** 30,
+      loadBefore: load0,
+      loadAfter: load1,
+      node: process.version,
+      OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null,
+    },
+    vaekitBackend: backendInfo,
+    loadAtStart: loads,
     git: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null,
-    sgemmFloor: floor, vaekit: { mlp: vMlp, eval: vEval, conv: vConv }, pytorch: { mlp: tMlp, conv: tConv },
+    sgemmFloor: floor,
+    vaekit: { mlp: vMlp, eval: vEval, conv: vConv },
+    pytorch: { mlp: tMlp, conv: tConv },
   };
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   writeFileSync(path.join(OUT, 'results.md'), table);
@@ -480,7 +759,9 @@ async function main(): Promise<void> {
   writeFileSync(path.join(OUT, `results-${stamp}.json`), JSON.stringify(raw, null, 2) + '\n');
   process.stderr.write('\n');
   process.stdout.write(table);
-  process.stderr.write(`\n(written to ${path.relative(ROOT, path.join(OUT, 'results.md'))} and results.json, and timestamped copies)\n`);
+  process.stderr.write(
+    `\n(written to ${path.relative(ROOT, path.join(OUT, 'results.md'))} and results.json, and timestamped copies)\n`,
+  );
   const failed = [floor, vMlp, tMlp, vEval, vConv, tConv].some((r) => r && !r.ok);
   process.exit(failed ? 1 : 0);
 }

@@ -1,7 +1,16 @@
 // vaekit's public API.
 export { initBackend, backendInfo, type BackendChoice, type BackendInfo } from './backend/index.js';
 export { Rng, type RngState } from './rng.js';
-export { loadDataset, batches, take, parseDatasetName, type Dataset, type DatasetSpec, type Split, type Batch } from './data/dataset.js';
+export {
+  loadDataset,
+  batches,
+  take,
+  parseDatasetName,
+  type Dataset,
+  type DatasetSpec,
+  type Split,
+  type Batch,
+} from './data/dataset.js';
 export { DiagGaussian, StdNormal, BernoulliLogits, type Distribution } from './distributions/index.js';
 export { buildMlp, initTorchStyle, type NetworkSpec } from './nn/index.js';
 export { createModel, VAE, type LatentVariableModel, type ModelConfig, type VaeConfig } from './models/index.js';

@@ -12,7 +12,10 @@ import { Rng } from '../src/rng.js';
 const BIN = path.resolve('bin/vaekit.js');
 
 function vaekit(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -22,7 +25,11 @@ function sines(n: number, T: number, seed: number): string {
   const lines = [Array.from({ length: T }, (_, t) => `t${t}`).join(',')];
   for (let i = 0; i < n; i++) {
     const [a, f, phi] = [1 + rng.uniform(), 0.15 + 0.25 * rng.uniform(), 2 * Math.PI * rng.uniform()];
-    lines.push(Array.from({ length: T }, (_, t) => (10 + a * Math.sin(f * t + phi) + 0.05 * (rng.uniform() - 0.5)).toFixed(4)).join(','));
+    lines.push(
+      Array.from({ length: T }, (_, t) =>
+        (10 + a * Math.sin(f * t + phi) + 0.05 * (rng.uniform() - 0.5)).toFixed(4),
+      ).join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -39,10 +46,38 @@ describe('vaekit CLI: sequence VAE on a time-series CSV', () => {
   const model = path.join(run, 'model');
 
   it('train writes the model with its normaliser, series samples and reconstructions (CSV + SVG) and a report', () => {
-    const r = vaekit(['train', '--model', 'seqvae', '--dataset', `timeseries:${data}`, '--epochs', '2', '--batch-size', '32', '--rnn-hidden', '16', '--latent', '3', '--kl-warmup', '4', '--lr', '0.01', '--out', run, '--report-k', '5', '--progress', 'none', '--json']);
+    const r = vaekit([
+      'train',
+      '--model',
+      'seqvae',
+      '--dataset',
+      `timeseries:${data}`,
+      '--epochs',
+      '2',
+      '--batch-size',
+      '32',
+      '--rnn-hidden',
+      '16',
+      '--latent',
+      '3',
+      '--kl-warmup',
+      '4',
+      '--lr',
+      '0.01',
+      '--out',
+      run,
+      '--report-k',
+      '5',
+      '--progress',
+      'none',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout);
-    assert.ok(Number.isFinite(summary.final.total) && Number.isFinite(summary.final.nll), JSON.stringify(summary.final));
+    assert.ok(
+      Number.isFinite(summary.final.total) && Number.isFinite(summary.final.nll),
+      JSON.stringify(summary.final),
+    );
     const cfg = JSON.parse(readFileSync(path.join(model, 'config.json'), 'utf8'));
     assert.equal(cfg.config.kind, 'seqvae');
     assert.equal(cfg.config.likelihood, 'gaussian');
@@ -54,14 +89,19 @@ describe('vaekit CLI: sequence VAE on a time-series CSV', () => {
     const values = samples.slice(1).flatMap((l) => l.split(',').map(Number));
     const mean = values.reduce((a, b) => a + b, 0) / values.length;
     assert.ok(mean > 8 && mean < 12, `samples are in data units (mean ${mean})`);
-    for (const f of ['samples.svg', 'reconstructions.svg']) assert.match(readFileSync(path.join(run, f), 'utf8'), /^<svg [^]*<polyline[^]*<\/svg>\n$/);
+    for (const f of ['samples.svg', 'reconstructions.svg'])
+      assert.match(readFileSync(path.join(run, f), 'utf8'), /^<svg [^]*<polyline[^]*<\/svg>\n$/);
     assert.match(readFileSync(path.join(run, 'report.md'), 'utf8'), /!\[samples_plot\]\(samples\.svg\)/);
   });
 
   it('sample, reconstruct (with RMSE), encode and eval use the saved model and its normaliser', () => {
     const s = vaekit(['sample', model, '--n', '6', '--out', path.join(root, 'gen.png'), '--json']);
     assert.equal(s.code, 0, s.stderr);
-    assert.deepEqual(JSON.parse(s.stdout), { file: path.join(root, 'gen.csv'), plot: path.join(root, 'gen.svg'), n: 6 });
+    assert.deepEqual(JSON.parse(s.stdout), {
+      file: path.join(root, 'gen.csv'),
+      plot: path.join(root, 'gen.svg'),
+      n: 6,
+    });
     assert.equal(csvRows(path.join(root, 'gen.csv')).length, 7);
 
     const rc = vaekit(['reconstruct', model, '--n', '5', '--out', path.join(root, 'rec.csv'), '--json']);
@@ -73,7 +113,10 @@ describe('vaekit CLI: sequence VAE on a time-series CSV', () => {
     assert.equal(rows[0].split(',').length, 2 * T);
     assert.ok(rows[0].startsWith('orig_t0,') && rows[0].includes(',rec_t0,'));
     const orig = rows[1].split(',').slice(0, T).map(Number);
-    assert.ok(orig.every((v) => v > 7 && v < 13), 'originals are in data units');
+    assert.ok(
+      orig.every((v) => v > 7 && v < 13),
+      'originals are in data units',
+    );
     const text = vaekit(['reconstruct', model, '--n', '5', '--out', path.join(root, 'rec2.csv')]);
     assert.match(text.stdout, /RMSE [\d.]+ \(data units\), [\d.]+ \(normalised, standardize\)/);
 
@@ -97,8 +140,21 @@ describe('vaekit CLI: sequence VAE on a time-series CSV', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^vaekit: error: CSV .*bad\.csv: line 3, column 2 \('t1'\): value 'nan' is not finite/m);
     writeFileSync(bad, 't0,t1,t2\n1,2,3\n4,5\n');
-    assert.match(vaekit(['train', '--model', 'seqvae', '--dataset', `timeseries:${bad}`, '--out', path.join(root, 'x')]).stderr, /line 3 has 2 fields, the header has 3 \(ragged row\)/);
-    const ch = vaekit(['train', '--model', 'seqvae', '--dataset', `timeseries:${data}`, '--ts-channels', '5', '--out', path.join(root, 'x')]);
+    assert.match(
+      vaekit(['train', '--model', 'seqvae', '--dataset', `timeseries:${bad}`, '--out', path.join(root, 'x')]).stderr,
+      /line 3 has 2 fields, the header has 3 \(ragged row\)/,
+    );
+    const ch = vaekit([
+      'train',
+      '--model',
+      'seqvae',
+      '--dataset',
+      `timeseries:${data}`,
+      '--ts-channels',
+      '5',
+      '--out',
+      path.join(root, 'x'),
+    ]);
     assert.notEqual(ch.code, 0);
     assert.match(ch.stderr, /24 columns are not a whole number of steps of 5 channels/);
     const wrong = vaekit(['train', '--dataset', 'mnist', '--ts-channels', '2', '--out', path.join(root, 'x')]);

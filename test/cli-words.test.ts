@@ -15,7 +15,10 @@ import { Rng } from '../src/rng.js';
 const BIN = path.resolve('bin/vaekit.js');
 
 function vaekit(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', VAEKIT_THREADS: '1' } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FORCE_COLOR: '0', VAEKIT_THREADS: '1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -52,14 +55,23 @@ describe('vaekit CLI: sequence VAE on words', () => {
   const testWords = loadWords({ path: list }).words.test;
 
   it('the library names every word a words model cannot take', () => {
-    const m = new SeqVAE(seqVaeConfigFor({ shape: [6, 27], vocabulary: 'abcdefghijklmnopqrstuvwxyz' }, { hidden: 4, latentDim: 2 }), new Rng(0));
+    const m = new SeqVAE(
+      seqVaeConfigFor({ shape: [6, 27], vocabulary: 'abcdefghijklmnopqrstuvwxyz' }, { hidden: 4, latentDim: 2 }),
+      new Rng(0),
+    );
     try {
       assert.equal(wordProblem(m, 'zebra'), undefined);
-      assert.match(wordProblem(m, 'Cat!') ?? '', /the characters "C", "!" are not in the model's vocabulary \(lowercase a–z\)/);
+      assert.match(
+        wordProblem(m, 'Cat!') ?? '',
+        /the characters "C", "!" are not in the model's vocabulary \(lowercase a–z\)/,
+      );
       assert.match(wordProblem(m, 'héllo') ?? '', /the character "é" is not in/);
       assert.match(wordProblem(m, 'horses') ?? '', /6 characters, and the model holds words of at most 5/);
       assert.match(wordProblem(m, '') ?? '', /empty/);
-      assert.throws(() => checkWords(m, ['cat', 'Cat!', 'horses']), /cannot encode 2 words "Cat!": .*; "horses": .*at most 5/);
+      assert.throws(
+        () => checkWords(m, ['cat', 'Cat!', 'horses']),
+        /cannot encode 2 words "Cat!": .*; "horses": .*at most 5/,
+      );
       assert.doesNotThrow(() => checkWords(m, ['cat', 'zebra']));
       assert.deepEqual(exactMatches(['cat', 'dog', 'emu'], ['cat', 'dot', 'emu']), { exact: 2, rate: 2 / 3 });
     } finally {
@@ -68,7 +80,30 @@ describe('vaekit CLI: sequence VAE on words', () => {
   });
 
   it('train writes a words model (vocabulary in its config) with text samples and reconstructions', () => {
-    const r = vaekit(['train', '--model', 'seqvae', '--dataset', `words:${list}`, '--epochs', '1', '--batch-size', '32', '--rnn-hidden', '16', '--latent', '4', '--embedding', '8', '--report-k', '2', '--progress', 'none', '--out', run, '--json']);
+    const r = vaekit([
+      'train',
+      '--model',
+      'seqvae',
+      '--dataset',
+      `words:${list}`,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '32',
+      '--rnn-hidden',
+      '16',
+      '--latent',
+      '4',
+      '--embedding',
+      '8',
+      '--report-k',
+      '2',
+      '--progress',
+      'none',
+      '--out',
+      run,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const cfg = JSON.parse(readFileSync(path.join(model, 'config.json'), 'utf8'));
     assert.equal(cfg.config.vocabulary, 'abcdefghijklmnopqrstuvwxyz');
@@ -94,19 +129,27 @@ describe('vaekit CLI: sequence VAE on words', () => {
     assert.equal(js.decode, 'greedy');
     assert.equal(js.file, undefined, 'no file without --out');
 
-    const d = JSON.parse(vaekit(['sample', model, '--n', '40', '--seed', '3', '--decode', 'sample', '--char-temperature', '1.5', '--json']).stdout);
+    const d = JSON.parse(
+      vaekit(['sample', model, '--n', '40', '--seed', '3', '--decode', 'sample', '--char-temperature', '1.5', '--json'])
+        .stdout,
+    );
     assert.equal(d.decode, 'sample');
     assert.equal(d.char_temperature, 1.5);
     assert.equal(d.words.length, 40);
     for (const w of d.words) assert.match(w, /^[a-z]{0,13}$/);
-    const b = JSON.parse(vaekit(['sample', model, '--n', '40', '--seed', '3', '--binarize', '--char-temperature', '1.5', '--json']).stdout);
+    const b = JSON.parse(
+      vaekit(['sample', model, '--n', '40', '--seed', '3', '--binarize', '--char-temperature', '1.5', '--json']).stdout,
+    );
     assert.deepEqual(b.words, d.words, '--binarize is --decode sample');
     const g = JSON.parse(vaekit(['sample', model, '--n', '40', '--seed', '3', '--json']).stdout);
     assert.notDeepEqual(g.words, d.words, 'sampled characters differ from the greedy decode');
 
     const bad = vaekit(['sample', model, '--char-temperature', '2']);
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /^vaekit: error: --char-temperature applies to sampled characters: add --decode sample\n$/);
+    assert.match(
+      bad.stderr,
+      /^vaekit: error: --char-temperature applies to sampled characters: add --decode sample\n$/,
+    );
     const png = vaekit(['sample', model, '--out', path.join(root, 's.png')]);
     assert.notEqual(png.code, 0);
     assert.match(png.stderr, /a words model writes text/);
@@ -126,7 +169,10 @@ describe('vaekit CLI: sequence VAE on words', () => {
     const rec = JSON.parse(j.stdout);
     assert.equal(rec.n, 3);
     assert.equal(rec.file, tsv);
-    assert.deepEqual(rec.pairs.map((p: { word: string }) => p.word), ['cat', 'zebra', 'dog']);
+    assert.deepEqual(
+      rec.pairs.map((p: { word: string }) => p.word),
+      ['cat', 'zebra', 'dog'],
+    );
     for (const p of rec.pairs) {
       assert.match(p.reconstruction, /^[a-z]{0,13}$/);
       assert.equal(p.exact, p.word === p.reconstruction);
@@ -134,15 +180,26 @@ describe('vaekit CLI: sequence VAE on words', () => {
     const exact = rec.pairs.filter((p: { exact: boolean }) => p.exact).length;
     assert.equal(rec.exact, exact);
     assert.equal(rec.exact_match, exact / 3);
-    ls.slice(0, 3).forEach((l, i) => assert.ok(l.startsWith(`${rec.pairs[i].word} → ${rec.pairs[i].reconstruction}`), l));
-    assert.equal(readFileSync(tsv, 'utf8'), ['word\treconstruction', ...rec.pairs.map((p: { word: string; reconstruction: string }) => `${p.word}\t${p.reconstruction}`)].join('\n') + '\n');
+    ls.slice(0, 3).forEach((l, i) =>
+      assert.ok(l.startsWith(`${rec.pairs[i].word} → ${rec.pairs[i].reconstruction}`), l),
+    );
+    assert.equal(
+      readFileSync(tsv, 'utf8'),
+      [
+        'word\treconstruction',
+        ...rec.pairs.map((p: { word: string; reconstruction: string }) => `${p.word}\t${p.reconstruction}`),
+      ].join('\n') + '\n',
+    );
   });
 
-  it('reconstruct without --words takes --n words of the model\'s test split', () => {
+  it("reconstruct without --words takes --n words of the model's test split", () => {
     const r = vaekit(['reconstruct', model, '--n', '5', '--start', '2', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const rec = JSON.parse(r.stdout);
-    assert.deepEqual(rec.pairs.map((p: { word: string }) => p.word), testWords.slice(2, 7));
+    assert.deepEqual(
+      rec.pairs.map((p: { word: string }) => p.word),
+      testWords.slice(2, 7),
+    );
     const past = vaekit(['reconstruct', model, '--start', String(testWords.length)]);
     assert.notEqual(past.code, 0);
     assert.match(past.stderr, /--start \d+ is past the end of the test split \(\d+ words\)/);
@@ -150,9 +207,15 @@ describe('vaekit CLI: sequence VAE on words', () => {
 
   it('words the model cannot take stop with one line naming the word and the problem', () => {
     for (const [words, re] of [
-      ['cat,Cat!', /^vaekit: error: cannot encode the word "Cat!": the characters "C", "!" are not in the model's vocabulary \(lowercase a–z\)\n$/],
+      [
+        'cat,Cat!',
+        /^vaekit: error: cannot encode the word "Cat!": the characters "C", "!" are not in the model's vocabulary \(lowercase a–z\)\n$/,
+      ],
       ['héllo', /^vaekit: error: cannot encode the word "héllo": the character "é" is not in the model's vocabulary/],
-      ['abcdefghijklmnop', /^vaekit: error: cannot encode the word "abcdefghijklmnop": it has 16 characters, and the model holds words of at most 12\n$/],
+      [
+        'abcdefghijklmnop',
+        /^vaekit: error: cannot encode the word "abcdefghijklmnop": it has 16 characters, and the model holds words of at most 12\n$/,
+      ],
       ['cat,,dog', /^vaekit: error: --words: empty word in "cat,,dog"/],
     ] as const) {
       const r = vaekit(['reconstruct', model, '--words', words]);
@@ -179,13 +242,18 @@ describe('vaekit CLI: sequence VAE on words', () => {
     assert.deepEqual(ip, { from: 'cat', to: 'dog', steps: 5, method: 'linear', words: path5, file });
     assert.equal(readFileSync(file, 'utf8'), path5.join('\n') + '\n');
 
-    const s = JSON.parse(vaekit(['interpolate', model, '--from', 'cat', '--to', 'dog', '--steps', '4', '--method', 'slerp', '--json']).stdout);
+    const s = JSON.parse(
+      vaekit(['interpolate', model, '--from', 'cat', '--to', 'dog', '--steps', '4', '--method', 'slerp', '--json'])
+        .stdout,
+    );
     assert.equal(s.method, 'slerp');
     assert.equal(s.words.length, 4);
     assert.equal(s.words[0], path5[0], 'both paths start at μ(cat)');
     assert.equal(s.words[3], path5[4], 'both paths end at μ(dog)');
 
-    const idx = JSON.parse(vaekit(['interpolate', model, '--from', '0', '--to', 'dog', '--steps', '3', '--json']).stdout);
+    const idx = JSON.parse(
+      vaekit(['interpolate', model, '--from', '0', '--to', 'dog', '--steps', '3', '--json']).stdout,
+    );
     assert.equal(idx.from, testWords[0]);
     const far = vaekit(['interpolate', model, '--from', '9999', '--to', 'dog']);
     assert.notEqual(far.code, 0);
@@ -203,7 +271,10 @@ describe('vaekit CLI: sequence VAE on words', () => {
     rows.slice(1).forEach((row, i) => {
       const cells = row.split(',');
       assert.equal(cells[4], testWords[i]);
-      assert.ok(cells.slice(0, 4).every((v) => Number.isFinite(Number(v))), row);
+      assert.ok(
+        cells.slice(0, 4).every((v) => Number.isFinite(Number(v))),
+        row,
+      );
     });
   });
 });

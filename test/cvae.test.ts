@@ -25,21 +25,34 @@ const HAVE_FMNIST = existsSync('/usr/share/datasets/fashion-mnist/train-images-i
 
 function cfg(o: Partial<CvaeConfig> = {}): CvaeConfig {
   return {
-    kind: 'cvae', inputShape: [6, 4, 1], latentDim: 3, network: { type: 'mlp', hidden: [10] }, likelihood: 'bernoulli', beta: 1,
-    numClasses: 4, labelEncoding: 'onehot', prior: 'standard', ...o,
+    kind: 'cvae',
+    inputShape: [6, 4, 1],
+    latentDim: 3,
+    network: { type: 'mlp', hidden: [10] },
+    likelihood: 'bernoulli',
+    beta: 1,
+    numClasses: 4,
+    labelEncoding: 'onehot',
+    prior: 'standard',
+    ...o,
   };
 }
 
 const binaryRows = (n: number, D: number, seed: number) => {
   const r = new Rng(seed);
-  return tf.tensor2d(Float32Array.from({ length: n * D }, () => (r.uniform() < 0.4 ? 1 : 0)), [n, D]);
+  return tf.tensor2d(
+    Float32Array.from({ length: n * D }, () => (r.uniform() < 0.4 ? 1 : 0)),
+    [n, D],
+  );
 };
 
 async function loadBrowserNet(dir: string, net: string): Promise<tfl.LayersModel> {
   const json = JSON.parse(readFileSync(path.join(dir, 'tfjs', net, 'model.json'), 'utf8'));
   const bin = readFileSync(path.join(dir, 'tfjs', net, 'weights.bin'));
   const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
-  return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+  return tfl.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }),
+  );
 }
 
 describe('conditional VAE', () => {
@@ -63,7 +76,14 @@ describe('conditional VAE', () => {
 
   for (const labelEncoding of ['onehot', 'embedding'] as const) {
     it(`${labelEncoding}: the label conditions q(z|x,y) and p(x|z,y); samples of a chosen class`, () => {
-      const m = new CVAE(cfg({ labelEncoding, embeddingDim: 5, network: { type: 'conv', channels: [4, 8], kernel: 3, stride: 2, dense: [12] } }), new Rng(2));
+      const m = new CVAE(
+        cfg({
+          labelEncoding,
+          embeddingDim: 5,
+          network: { type: 'conv', channels: [4, 8], kernel: 3, stride: 2, dense: [12] },
+        }),
+        new Rng(2),
+      );
       tf.tidy(() => {
         const x = binaryRows(3, 24, 2);
         const qa = m.encode(x, tf.tensor1d([0, 0, 0], 'int32'));
@@ -80,7 +100,10 @@ describe('conditional VAE', () => {
       assert.ok(s3.every((v) => v >= 0 && v <= 1));
       const want = tf.tidy(() => {
         const y = tf.tensor1d([3, 3, 3, 3, 3], 'int32');
-        return m.decode(m.prior(5, y).sample(new Rng(7)), y).mean().dataSync();
+        return m
+          .decode(m.prior(5, y).sample(new Rng(7)), y)
+          .mean()
+          .dataSync();
       });
       assert.ok(maxAbsDiff(s3, want) < 1e-6);
       const s1 = generate(m, 5, new Rng(7), { y: [1, 1, 1, 1, 1] });
@@ -114,10 +137,16 @@ describe('conditional VAE', () => {
     const params = m.namedParameters();
     const name = Object.keys(params).find((k) => k.startsWith('prior.'))!;
     assert.ok(name, `a prior parameter among ${Object.keys(params)}`);
-    const { grads } = tf.variableGrads(() => tf.mean(elbo(m, x, { rng: new Rng(6), y }).total) as tf.Scalar, [params[name]]);
+    const { grads } = tf.variableGrads(
+      () => tf.mean(elbo(m, x, { rng: new Rng(6), y }).total) as tf.Scalar,
+      [params[name]],
+    );
     const g = grads[params[name].name].arraySync() as number[][]; // [K, 2d]
     assert.ok(g[0].some((v) => v !== 0) && g[1].some((v) => v !== 0) && g[2].some((v) => v !== 0));
-    assert.ok(g[3].every((v) => v === 0), 'class 3 is not in the batch');
+    assert.ok(
+      g[3].every((v) => v === 0),
+      'class 3 is not in the batch',
+    );
     m.dispose();
   });
 
@@ -131,16 +160,31 @@ describe('conditional VAE', () => {
     const z = q.sample(Rng.fromState(s));
     const mc = tf.sub(tf.add(m.decode(z, y).logProb(x), m.prior(3, y).logProb(z)), q.logProb(z)).dataSync();
     for (let b = 0; b < 3; b++) assert.ok(Math.abs(lw1[b] - mc[b]) < 1e-4, `${lw1[b]} vs ${mc[b]}`);
-    const bound = (k: number) => -tf.mean(iwae(m, tf.tile(x, [100, 1]) as tf.Tensor2D, { k, rng: new Rng(k), y: tf.tile(y, [100]) as tf.Tensor1D }).total).dataSync()[0];
+    const bound = (k: number) =>
+      -tf
+        .mean(
+          iwae(m, tf.tile(x, [100, 1]) as tf.Tensor2D, { k, rng: new Rng(k), y: tf.tile(y, [100]) as tf.Tensor1D })
+            .total,
+        )
+        .dataSync()[0];
     assert.ok(bound(1) < bound(20), `L_1 ${bound(1)} vs L_20 ${bound(20)}`);
     m.dispose();
   });
 
-  for (const variant of [{ labelEncoding: 'onehot', prior: 'learned' }, { labelEncoding: 'embedding', embeddingDim: 3, prior: 'standard', network: { type: 'conv', channels: [4], kernel: 3, stride: 2, dense: [8] } }] as Partial<CvaeConfig>[]) {
+  for (const variant of [
+    { labelEncoding: 'onehot', prior: 'learned' },
+    {
+      labelEncoding: 'embedding',
+      embeddingDim: 3,
+      prior: 'standard',
+      network: { type: 'conv', channels: [4], kernel: 3, stride: 2, dense: [8] },
+    },
+  ] as Partial<CvaeConfig>[]) {
     it(`save → load → identical outputs, and the browser networks take [x, onehot(y)] (${variant.labelEncoding}, ${variant.prior} prior${variant.network ? ', conv' : ''})`, async () => {
       const m = createModel(cfg({ ...variant, likelihood: 'gaussian', sigma: 'learned' }), new Rng(9));
       // move every parameter off its initial value, so loading has something to restore
-      for (const v of Object.values(m.namedParameters())) v.assign(tf.add(v, tf.tensor(new Rng(v.size).fillNormal(new Float32Array(v.size)), v.shape)));
+      for (const v of Object.values(m.namedParameters()))
+        v.assign(tf.add(v, tf.tensor(new Rng(v.size).fillNormal(new Float32Array(v.size)), v.shape)));
       const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-cvae-'));
       dirs.push(dir);
       await saveModel(dir, m, { dataset: 'toy', protocol: 'continuous', shape: [6, 4, 1], numClasses: 4 });
@@ -150,9 +194,18 @@ describe('conditional VAE', () => {
       const x = tf.tensor2d(new Rng(10).fillUniform(new Float32Array(5 * 24)), [5, 24]);
       const y = tf.tensor1d([0, 3, 1, 2, 3], 'int32');
       const out = (mm: typeof m) =>
-        tf.tidy(() => [elbo(mm, x, { rng: new Rng(11), y }).total, latentPoint(mm.encode(x, y)), mm.prior(5, y).sample(new Rng(12))].map((t) => Array.from(t.dataSync())));
+        tf.tidy(() =>
+          [
+            elbo(mm, x, { rng: new Rng(11), y }).total,
+            latentPoint(mm.encode(x, y)),
+            mm.prior(5, y).sample(new Rng(12)),
+          ].map((t) => Array.from(t.dataSync())),
+        );
       assert.deepEqual(out(back), out(m));
-      assert.deepEqual(generate(back, 4, new Rng(13), { y: [2, 2, 0, 1] }), generate(m, 4, new Rng(13), { y: [2, 2, 0, 1] }));
+      assert.deepEqual(
+        generate(back, 4, new Rng(13), { y: [2, 2, 0, 1] }),
+        generate(m, 4, new Rng(13), { y: [2, 2, 0, 1] }),
+      );
       const onehot = tf.cast(tf.oneHot(y, 4), 'float32');
       for (const net of Object.keys(m.networks())) {
         const browser = await loadBrowserNet(dir, net);
@@ -175,22 +228,50 @@ describe('conditional VAE', () => {
     const split: Split = { x, n: 20, shape: [6, 4, 1], y: Int32Array.from({ length: 20 }, (_, i) => i % 4) };
     const e = evaluateElbo(m, split, { rng: new Rng(17), batchSize: 7 });
     // the same as the elbo given the labels, batch by batch
-    const want = tf.tidy(() => tf.mean(elbo(m, tf.tensor2d(x, [20, 24]), { rng: new Rng(17), y: tf.tensor1d(split.y!, 'int32') }).kl).dataSync()[0]);
+    const want = tf.tidy(
+      () =>
+        tf
+          .mean(elbo(m, tf.tensor2d(x, [20, 24]), { rng: new Rng(17), y: tf.tensor1d(split.y!, 'int32') }).kl)
+          .dataSync()[0],
+    );
     assert.ok(Math.abs(e.kl - want) < 1e-4, `kl ${e.kl} vs ${want}`);
-    const shifted = evaluateElbo(m, { ...split, y: split.y!.map((v) => (v + 1) % 4) }, { rng: new Rng(17), batchSize: 7 });
+    const shifted = evaluateElbo(
+      m,
+      { ...split, y: split.y!.map((v) => (v + 1) % 4) },
+      { rng: new Rng(17), batchSize: 7 },
+    );
     assert.notEqual(shifted.kl, e.kl, 'other labels, another KL');
     const nll = importanceSampledNll(m, split, { k: 30, rng: new Rng(18), maxRows: 200 });
     assert.ok(Number.isFinite(nll.nll) && nll.nll <= e.total + 1, `NLL ${nll.nll} vs −ELBO ${e.total}`);
-    assert.throws(() => evaluateElbo(m, { ...split, y: undefined }, { rng: new Rng(1) }), /conditioned on labels, and the data have none/);
+    assert.throws(
+      () => evaluateElbo(m, { ...split, y: undefined }, { rng: new Rng(1) }),
+      /conditioned on labels, and the data have none/,
+    );
     m.dispose();
   });
 
   it(`learns on real labelled images (${HAVE_FMNIST ? 'Fashion-MNIST' : 'MNIST'}, 600 examples): the loss falls and the learned prior moves`, async () => {
     const data = await loadDataset({ name: HAVE_FMNIST ? 'fashion-mnist' : 'mnist', protocol: 'binary', limit: 600 });
     assert.ok(data.train.y);
-    const m = createModel(cfg({ inputShape: data.shape, latentDim: 8, network: { type: 'mlp', hidden: [128] }, numClasses: data.numClasses ?? 10, prior: 'learned' }), new Rng(19));
+    const m = createModel(
+      cfg({
+        inputShape: data.shape,
+        latentDim: 8,
+        network: { type: 'mlp', hidden: [128] },
+        numClasses: data.numClasses ?? 10,
+        prior: 'learned',
+      }),
+      new Rng(19),
+    );
     const r = await train(m, data, (mm, x, c) => elbo(mm, x, { rng: c.rng, beta: c.beta, y: c.y }), {
-      epochs: 3, batchSize: 50, seed: 1, optimizer: { kind: 'adam', lr: 2e-3 }, beta: 1, progress: 'none', dataInfo: { dataset: data.name, protocol: 'binary', shape: data.shape }, log: () => {},
+      epochs: 3,
+      batchSize: 50,
+      seed: 1,
+      optimizer: { kind: 'adam', lr: 2e-3 },
+      beta: 1,
+      progress: 'none',
+      dataInfo: { dataset: data.name, protocol: 'binary', shape: data.shape },
+      log: () => {},
     });
     const losses = r.metrics.map((e) => e.loss);
     assert.ok(losses[2] < losses[0] - 30, `loss per epoch ${losses.map((l) => l.toFixed(1))}`);

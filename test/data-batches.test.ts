@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batches, epochOrder, epochSeed, gatherRows, stepsPerEpoch, take, type Batch, type Split } from '../src/data/dataset.js';
+import {
+  batches,
+  epochOrder,
+  epochSeed,
+  gatherRows,
+  stepsPerEpoch,
+  take,
+  type Batch,
+  type Split,
+} from '../src/data/dataset.js';
 
 /** n rows of 3 values; row i = [i, i + 0.25, -i], label i % 7. */
 function split(n: number): Split {
@@ -24,8 +33,14 @@ test('batches: every index exactly once per epoch, rows and labels gathered corr
   const s = split(103);
   const bs = all(s, { batchSize: 10, seed: 42, epoch: 0 });
   assert.equal(bs.length, 11);
-  assert.deepEqual(bs.map((b) => b.step), [...Array(11).keys()]);
-  assert.deepEqual(bs.map((b) => b.size), [...Array(10).fill(10), 3]);
+  assert.deepEqual(
+    bs.map((b) => b.step),
+    [...Array(11).keys()],
+  );
+  assert.deepEqual(
+    bs.map((b) => b.size),
+    [...Array(10).fill(10), 3],
+  );
   const seen = new Uint8Array(103);
   for (const b of bs) {
     assert.equal(b.x.length, b.size * 3);
@@ -45,7 +60,8 @@ test('batches: every index exactly once per epoch, rows and labels gathered corr
 
 test('batches: deterministic in (seed, epoch); epochs and seeds differ', () => {
   const s = split(50);
-  const order = (seed: number, epoch: number) => all(s, { batchSize: 8, seed, epoch }).flatMap((b) => Array.from(b.indices));
+  const order = (seed: number, epoch: number) =>
+    all(s, { batchSize: 8, seed, epoch }).flatMap((b) => Array.from(b.indices));
   assert.deepEqual(order(1, 0), order(1, 0));
   assert.deepEqual(order(1, 3), Array.from(epochOrder(50, { seed: 1, epoch: 3 })));
   assert.notDeepEqual(order(1, 0), order(1, 1));
@@ -75,7 +91,10 @@ test('batches: dropLast, no shuffle, split without labels', () => {
   const dropped = new Set(d.flatMap((b) => Array.from(b.indices)));
   assert.equal(dropped.size, 20);
   const ns = all(s, { batchSize: 10, seed: 1, epoch: 0, shuffle: false });
-  assert.deepEqual(ns.flatMap((b) => Array.from(b.indices)), [...Array(25).keys()]);
+  assert.deepEqual(
+    ns.flatMap((b) => Array.from(b.indices)),
+    [...Array(25).keys()],
+  );
   const unl = all({ x: s.x, n: s.n, shape: s.shape }, { batchSize: 10, seed: 1, epoch: 0 });
   assert.equal(unl[0].y, undefined);
 });

@@ -3,11 +3,23 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyNormalizer, encodeLabels, fitNormalizer, invertNormalizer, parseCsv, readCsvFile, validateNormalizer, type Normalizer } from '../src/data/csv.js';
+import {
+  applyNormalizer,
+  encodeLabels,
+  fitNormalizer,
+  invertNormalizer,
+  parseCsv,
+  readCsvFile,
+  validateNormalizer,
+  type Normalizer,
+} from '../src/data/csv.js';
 import { loadDataset } from '../src/data/dataset.js';
 
 test('CSV: good file with header, label column, CRLF, BOM, blank lines, quoted names', () => {
-  const t = parseCsv('\ufeff"a",b,label,c\r\n1,2.5,cat,-3e2\r\n\r\n4,.5,dog,+6\r\n', { file: 'f.csv', labelColumn: 'label' });
+  const t = parseCsv('\ufeff"a",b,label,c\r\n1,2.5,cat,-3e2\r\n\r\n4,.5,dog,+6\r\n', {
+    file: 'f.csv',
+    labelColumn: 'label',
+  });
   assert.deepEqual(t.columns, ['a', 'b', 'c']);
   assert.equal(t.n, 2);
   assert.equal(t.d, 3);
@@ -24,7 +36,10 @@ test('CSV errors give file, line and column', () => {
   assert.throws(() => parseCsv('\n  \n', f), /file is empty/);
   assert.throws(() => parseCsv('a,b\n', f), /CSV bad\.csv: no data rows after the header \(line 1\)/);
   assert.throws(() => parseCsv('a,b\n1,2\n3,x\n', f), /CSV bad\.csv: line 3, column 2 \('b'\): 'x' is not a number/);
-  assert.throws(() => parseCsv('a,b\n1,2\n3,4,5\n', f), /CSV bad\.csv: line 3 has 3 fields, the header has 2 \(ragged row\)/);
+  assert.throws(
+    () => parseCsv('a,b\n1,2\n3,4,5\n', f),
+    /CSV bad\.csv: line 3 has 3 fields, the header has 2 \(ragged row\)/,
+  );
   assert.throws(() => parseCsv('a,b\n1\n', f), /line 2 has 1 fields, the header has 2/);
   assert.throws(() => parseCsv('a,b\n1,NaN\n', f), /line 2, column 2 \('b'\): value 'NaN' is not finite/);
   assert.throws(() => parseCsv('a,b\n-inf,1\n', f), /line 2, column 1 \('a'\): value '-inf' is not finite/);
@@ -35,7 +50,10 @@ test('CSV errors give file, line and column', () => {
   assert.throws(() => parseCsv('a,b\n0x10,1\n', f), /'0x10' is not a number/);
   assert.throws(() => parseCsv('a,a\n1,2\n', f), /column name 'a' appears twice/);
   assert.throws(() => parseCsv('a,,c\n1,2,3\n', f), /line 1, column 2: empty column name/);
-  assert.throws(() => parseCsv('a,b\n1,2\n', { ...f, labelColumn: 'y' }), /no label column 'y' in the header \(columns: a, b\)/);
+  assert.throws(
+    () => parseCsv('a,b\n1,2\n', { ...f, labelColumn: 'y' }),
+    /no label column 'y' in the header \(columns: a, b\)/,
+  );
   assert.throws(() => parseCsv('y\n1\n', { ...f, labelColumn: 'y' }), /no feature columns/);
   assert.throws(() => parseCsv('a,y\n1,\n', { ...f, labelColumn: 'y' }), /line 2, column 2 \('y'\): empty label/);
 });
@@ -45,7 +63,10 @@ test('CSV labels: integers as given, strings as sorted classes', () => {
   const s = encodeLabels(['dog', 'cat', 'dog', 'ant']);
   assert.deepEqual(s.classNames, ['ant', 'cat', 'dog']);
   assert.deepEqual(Array.from(s.y), [2, 1, 2, 0]);
-  assert.throws(() => encodeLabels(['emu'], { classNames: ['ant'], file: 't.csv' }), /label 'emu' \(row 1\) is not one of the training classes/);
+  assert.throws(
+    () => encodeLabels(['emu'], { classNames: ['ant'], file: 't.csv' }),
+    /label 'emu' \(row 1\) is not one of the training classes/,
+  );
 });
 
 test('normaliser: standardize and minmax round-trip through JSON, constant columns safe', () => {
@@ -59,7 +80,8 @@ test('normaliser: standardize and minmax round-trip through JSON, constant colum
     assert.ok(y.every(Number.isFinite));
     for (let i = 0; i < 4; i++) if (kind !== 'none') assert.equal(y[i * 3 + 1], 0); // constant column -> exactly 0
     const back = invertNormalizer(saved, y);
-    for (let i = 0; i < x.length; i++) assert.ok(Math.abs(back[i] - x[i]) < 1e-5 * Math.max(1, Math.abs(x[i])), `${kind} ${i}`);
+    for (let i = 0; i < x.length; i++)
+      assert.ok(Math.abs(back[i] - x[i]) < 1e-5 * Math.max(1, Math.abs(x[i])), `${kind} ${i}`);
     if (kind === 'minmax') {
       assert.deepEqual(norm.min, [1, 5, -4]);
       assert.deepEqual(norm.max, [6, 5, 60]);
@@ -69,7 +91,8 @@ test('normaliser: standardize and minmax round-trip through JSON, constant colum
       assert.equal(norm.std![1], 0);
       assert.equal(norm.mean![0], 3);
       for (const j of [0, 2]) {
-        let m = 0, v = 0;
+        let m = 0,
+          v = 0;
         for (let i = 0; i < 4; i++) m += y[i * 3 + j] / 4;
         for (let i = 0; i < 4; i++) v += (y[i * 3 + j] - m) ** 2 / 4;
         assert.ok(Math.abs(m) < 1e-6 && Math.abs(v - 1) < 1e-5);
@@ -80,7 +103,10 @@ test('normaliser: standardize and minmax round-trip through JSON, constant colum
   const c = new Float32Array(1000).fill(0.1);
   const nc = fitNormalizer(c, 1000, ['c'], 'standardize');
   assert.ok(applyNormalizer(nc, c).every((v) => v === 0));
-  assert.throws(() => validateNormalizer({ kind: 'standardize', columns: ['a'], mean: [0] }), /'std' must be 1 finite numbers/);
+  assert.throws(
+    () => validateNormalizer({ kind: 'standardize', columns: ['a'], mean: [0] }),
+    /'std' must be 1 finite numbers/,
+  );
   assert.throws(() => validateNormalizer({ kind: 'zscore', columns: [] }), /bad or missing kind/);
 });
 

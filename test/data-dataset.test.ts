@@ -13,7 +13,10 @@ test('parseDatasetName', () => {
   assert.deepEqual(parseDatasetName('csv:data/x.csv'), { name: 'csv', path: 'data/x.csv' });
   assert.deepEqual(parseDatasetName('images:/a/b:c'), { name: 'images', path: '/a/b:c' });
   assert.throws(() => parseDatasetName('csv:'), /give a path after 'csv:'/);
-  assert.throws(() => parseDatasetName('cifar10'), /unknown dataset 'cifar10' \(use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words\[:PATH\], timeseries:PATH\)/);
+  assert.throws(
+    () => parseDatasetName('cifar10'),
+    /unknown dataset 'cifar10' \(use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words\[:PATH\], timeseries:PATH\)/,
+  );
   assert.deepEqual(parseDatasetName('timeseries:a/b.csv'), { name: 'timeseries', path: 'a/b.csv' });
   assert.throws(() => parseDatasetName('timeseries'), /timeseries:PATH/);
 });
@@ -30,8 +33,12 @@ test('loadDataset fashion-mnist from --data-dir: checksums are enforced', async 
   try {
     const img = encodeIdx({ dims: [6, 28, 28], data: new Uint8Array(6 * 784).fill(200) }, { gzip: true });
     const lbl = encodeIdx({ dims: [6], data: Uint8Array.from([0, 1, 2, 3, 4, 5]) }, { gzip: true });
-    for (const [k, f] of Object.entries(FASHION_MNIST_FILES)) writeFileSync(join(dir, f), k.endsWith('Images') ? img : lbl);
-    await assert.rejects(loadDataset({ name: 'fashion-mnist', dataDir: dir }), /SHA-256 .* not the canonical Fashion-MNIST file/);
+    for (const [k, f] of Object.entries(FASHION_MNIST_FILES))
+      writeFileSync(join(dir, f), k.endsWith('Images') ? img : lbl);
+    await assert.rejects(
+      loadDataset({ name: 'fashion-mnist', dataDir: dir }),
+      /SHA-256 .* not the canonical Fashion-MNIST file/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

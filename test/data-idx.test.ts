@@ -46,7 +46,10 @@ test('IDX header layout is big-endian with magic 00 00 type ndims', () => {
 
 test('IDX truncated data and truncated header are errors naming the file', () => {
   const buf = encodeIdx({ dims, data: u8 });
-  assert.throws(() => parseIdx(buf.subarray(0, buf.length - 1), 'cut.idx'), /IDX file cut\.idx: truncated: dimensions 3×4×5 uint8 need 60 data bytes, only 59 present/);
+  assert.throws(
+    () => parseIdx(buf.subarray(0, buf.length - 1), 'cut.idx'),
+    /IDX file cut\.idx: truncated: dimensions 3×4×5 uint8 need 60 data bytes, only 59 present/,
+  );
   assert.throws(() => parseIdx(buf.subarray(0, 10), 'hdr.idx'), /IDX file hdr\.idx: truncated header/);
   assert.throws(() => parseIdx(buf.subarray(0, 2), 'tiny.idx'), /IDX file tiny\.idx: too short/);
   // Truncated gzip stream.

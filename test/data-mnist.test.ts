@@ -39,11 +39,12 @@ test('mnist split: 8000/2000, disjoint, fixed seed, deterministic', () => {
   const all = loadMnistAll();
   const count = new Map<string, number>();
   for (let i = 0; i < all.n; i++) count.set(key(all.pixels, i), (count.get(key(all.pixels, i)) ?? 0) + 1);
-  for (const s of [a.train, a.test]) for (let i = 0; i < s.n; i++) {
-    const k = key(s.pixels, i);
-    assert.ok((count.get(k) ?? 0) > 0, 'example not in the set or used twice');
-    count.set(k, count.get(k)! - 1);
-  }
+  for (const s of [a.train, a.test])
+    for (let i = 0; i < s.n; i++) {
+      const k = key(s.pixels, i);
+      assert.ok((count.get(k) ?? 0) > 0, 'example not in the set or used twice');
+      count.set(k, count.get(k)! - 1);
+    }
   // A different seed gives a different split.
   assert.notDeepEqual(loadMnist({ splitSeed: MNIST_SPLIT_SEED + 1 }).test.labels, a.test.labels);
 });

@@ -27,19 +27,29 @@ test('protocols: binary = pixels/255 > 0.5, continuous = pixels/255', () => {
 
 function png(w: number, h: number, f: (x: number, y: number) => [number, number, number]): Buffer {
   const p = new PNG({ width: w, height: h });
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const [r, g, b] = f(x, y);
-    const o = 4 * (y * w + x);
-    p.data[o] = r; p.data[o + 1] = g; p.data[o + 2] = b; p.data[o + 3] = 255;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const [r, g, b] = f(x, y);
+      const o = 4 * (y * w + x);
+      p.data[o] = r;
+      p.data[o + 1] = g;
+      p.data[o + 2] = b;
+      p.data[o + 3] = 255;
+    }
   return PNG.sync.write(p);
 }
 
 test('image folder: grayscale/RGB, sorted files, size checks, nearest resize', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vaekit-img-'));
   try {
-    writeFileSync(join(dir, 'b.png'), png(4, 3, (x, y) => [10 * x, 20 * y, 0]));
-    writeFileSync(join(dir, 'a.PNG'), png(4, 3, () => [255, 255, 255]));
+    writeFileSync(
+      join(dir, 'b.png'),
+      png(4, 3, (x, y) => [10 * x, 20 * y, 0]),
+    );
+    writeFileSync(
+      join(dir, 'a.PNG'),
+      png(4, 3, () => [255, 255, 255]),
+    );
     writeFileSync(join(dir, 'notes.txt'), 'ignored');
     const g = await loadImageFolder(dir);
     assert.deepEqual(g.files, ['a.PNG', 'b.png']);
@@ -53,8 +63,16 @@ test('image folder: grayscale/RGB, sorted files, size checks, nearest resize', a
     assert.equal(rgb.channels, 3);
     assert.deepEqual(Array.from(rgb.pixels.subarray(36 + 3 * (1 * 4 + 2), 36 + 3 * (1 * 4 + 3))), [20, 20, 0]);
 
-    writeFileSync(join(dir, 'c.png'), png(8, 6, (x, y) => [x * 30, x * 30, x * 30]));
-    await assert.rejects(loadImageFolder(dir), (e: Error) => /c\.png is 6×8 \(H×W\) but 3×4 is expected \(the size of a\.PNG\)/.test(e.message) && /resize 'nearest'/.test(e.message));
+    writeFileSync(
+      join(dir, 'c.png'),
+      png(8, 6, (x) => [x * 30, x * 30, x * 30]),
+    );
+    await assert.rejects(
+      loadImageFolder(dir),
+      (e: Error) =>
+        /c\.png is 6×8 \(H×W\) but 3×4 is expected \(the size of a\.PNG\)/.test(e.message) &&
+        /resize 'nearest'/.test(e.message),
+    );
     const r = await loadImageFolder(dir, { resize: 'nearest' });
     assert.equal(r.n, 3);
     assert.deepEqual(Array.from(r.pixels.subarray(24, 28)), [30, 90, 150, 210]); // 8 -> 4 columns: x = 1, 3, 5, 7
@@ -66,7 +84,13 @@ test('image folder: grayscale/RGB, sorted files, size checks, nearest resize', a
     rmSync(join(dir, 'd.png'));
 
     // Through loadDataset: a seeded split and the protocol.
-    const ds = await loadDataset({ name: 'images', path: dir, resize: 'nearest', protocol: 'binary', testFraction: 0.34 });
+    const ds = await loadDataset({
+      name: 'images',
+      path: dir,
+      resize: 'nearest',
+      protocol: 'binary',
+      testFraction: 0.34,
+    });
     assert.equal(ds.train.n + ds.test.n, 3);
     assert.equal(ds.test.n, 1);
     assert.deepEqual(ds.shape, [3, 4, 1]);

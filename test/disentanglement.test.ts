@@ -40,7 +40,9 @@ function referenceData() {
   });
   const yBin = Int32Array.from({ length: n }, (_, i) => (x[i * d + 2] * x[i * d] + 0.2 * r.normal() > 0 ? 5 : 2));
   const x1 = Float32Array.from({ length: n }, () => r.normal() * 2 + 1);
-  const y1 = Int32Array.from({ length: n }, (_, i) => Math.max(0, Math.min(4, Math.floor(x1[i] + 0.5 * r.normal() + 1))));
+  const y1 = Int32Array.from({ length: n }, (_, i) =>
+    Math.max(0, Math.min(4, Math.floor(x1[i] + 0.5 * r.normal() + 1))),
+  );
   const y1b = Int32Array.from({ length: n }, (_, i) => (x1[i] + r.normal() > 1.5 ? 1 : 0));
   return { n, d, x, yMulti, yBin, x1, y1, y1b };
 }
@@ -53,7 +55,8 @@ const acc = (p: ArrayLike<number>, y: ArrayLike<number>) => {
 
 function assertClose(actual: ArrayLike<number>, expected: number[], tol: number, what: string) {
   assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  for (let i = 0; i < expected.length; i++)
+    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
 }
 
 test('gradient boosting matches sklearn GradientBoostingClassifier (importances, accuracy)', () => {
@@ -71,15 +74,30 @@ test('gradient boosting matches sklearn GradientBoostingClassifier (importances,
   assert.equal(acc(full.predict(D.x, D.n), D.yMulti), 1);
   assert.deepEqual(full.fittedPredictions, full.predict(D.x, D.n));
   assert.deepEqual(b.fittedPredictions, b.predict(D.x, D.n));
-  assertClose(full.featureImportances, [0.6125, 0.34, 0.047], 0.004, 'default importances (sklearn, 5 seeds: 0.612-0.613, 0.339-0.340, 0.047-0.048)');
+  assertClose(
+    full.featureImportances,
+    [0.6125, 0.34, 0.047],
+    0.004,
+    'default importances (sklearn, 5 seeds: 0.612-0.613, 0.339-0.340, 0.047-0.048)',
+  );
 });
 
 test('LinearSVC(C=0.01, class_weight=balanced) on one feature matches sklearn', () => {
   const D = referenceData();
   const m = fitLinearSvc1d(D.x1, D.y1, 0.01);
   // sklearn LinearSVC(C=0.01, class_weight='balanced', tol=1e-10).fit(x1[:, None], y1).coef_ / intercept_
-  assertClose(m.w, [-0.6316199377167269, -0.06319103160109063, 0.022740516095167904, 0.0897113651899001, 0.2964337161018804], 1e-9, 'w');
-  assertClose(m.b, [-0.12068526937897514, -0.47809610182214574, -0.5468700445818803, -0.6536796059288752, -0.9393184726000835], 1e-9, 'b');
+  assertClose(
+    m.w,
+    [-0.6316199377167269, -0.06319103160109063, 0.022740516095167904, 0.0897113651899001, 0.2964337161018804],
+    1e-9,
+    'w',
+  );
+  assertClose(
+    m.b,
+    [-0.12068526937897514, -0.47809610182214574, -0.5468700445818803, -0.6536796059288752, -0.9393184726000835],
+    1e-9,
+    'b',
+  );
   assert.equal(acc(m.predict(D.x1), D.y1), 0.5575);
   const b = fitLinearSvc1d(D.x1, D.y1b, 0.01);
   assertClose(b.w, [0.42177889087363624], 1e-9, 'binary w');
@@ -92,12 +110,28 @@ test('logistic regression, histogram discretisation and mutual information match
   const lr = fitLogisticRegression(D.x, D.yMulti, D.d);
   assert.equal(acc(lr.predict(D.x, D.n), D.yMulti), 0.68); // sklearn LogisticRegression().fit: 0.68
   // sklearn LogisticRegression(tol=1e-12).fit(x, y).coef_ (intercepts centred: the softmax ignores a common shift)
-  assertClose(lr.coef!, [-2.94342552, 0.17419464, -0.03162562, -1.01545872, 0.0631842, -0.09504021, 1.45399016, 0.00543587, 0.00912298, 2.50489409, -0.24281471, 0.11754286], 1e-4, 'coef');
+  assertClose(
+    lr.coef!,
+    [
+      -2.94342552, 0.17419464, -0.03162562, -1.01545872, 0.0631842, -0.09504021, 1.45399016, 0.00543587, 0.00912298,
+      2.50489409, -0.24281471, 0.11754286,
+    ],
+    1e-4,
+    'coef',
+  );
   const b = Array.from(lr.intercept!);
   const mb = b.reduce((a, v) => a + v, 0) / b.length;
-  assertClose(b.map((v) => v - mb), [-0.99439293, 0.9760634, 0.68345642, -0.6651269], 1e-4, 'intercept');
+  assertClose(
+    b.map((v) => v - mb),
+    [-0.99439293, 0.9760634, 0.68345642, -0.6651269],
+    1e-4,
+    'intercept',
+  );
   const h = histogramDiscretize(D.x1, 20); // np.digitize(x, np.histogram(x, 20)[1][:-1])
-  assert.deepEqual(Array.from(h.subarray(0, 20)), [14, 16, 11, 11, 18, 10, 8, 4, 18, 7, 9, 11, 12, 9, 18, 10, 11, 10, 10, 11]);
+  assert.deepEqual(
+    Array.from(h.subarray(0, 20)),
+    [14, 16, 11, 11, 18, 10, 8, 4, 18, 7, 9, 11, 12, 9, 18, 10, 11, 10, 10, 11],
+  );
   assert.ok(Math.abs(discreteMutualInfo(D.y1, h) - 1.0153554352701983) < 1e-12);
   assert.ok(Math.abs(discreteEntropy(D.y1) - 1.5758280940930438) < 1e-12);
   assert.deepEqual(Array.from(histogramDiscretize([3, 3, 3], 20)), [11, 11, 11]); // constant: range ±0.5
@@ -110,11 +144,16 @@ test('logistic regression, histogram discretisation and mutual information match
 });
 
 test('DCI disentanglement / completeness of importance matrices (disentanglement_lib dci_test)', () => {
-  const diag = (k: number, v = 5) => Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (i === j ? v : 0)));
+  const diag = (k: number, v = 5) =>
+    Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (i === j ? v : 0)));
   const close = (a: number, b: number, tol = 1e-7) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
   close(dciDisentanglement(diag(5)), 1);
   close(dciCompleteness(diag(5)), 1);
-  const emptyCodes = [[1, 0], [0, 1], [0, 0]];
+  const emptyCodes = [
+    [1, 0],
+    [0, 1],
+    [0, 0],
+  ];
   close(dciDisentanglement(emptyCodes), 1);
   close(dciCompleteness(emptyCodes), 1);
   const zero = Array.from({ length: 10 }, () => new Array(10).fill(0));
@@ -152,7 +191,12 @@ function random(d: number, seed = 99): Representation {
   const r = new Rng(seed);
   return (_x, n) => r.fillNormal(new Float32Array(n * d));
 }
-const log = (name: string, o: Record<string, number>) => console.log(`# ${name}: ${Object.entries(o).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+const log = (name: string, o: Record<string, number>) =>
+  console.log(
+    `# ${name}: ${Object.entries(o)
+      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+      .join(', ')}`,
+  );
 
 test('BetaVAE score: ground truth 1, permuted/rescaled 1, random at chance (1/5)', async () => {
   const o = { numTrain: 1500, numEval: 750 };
@@ -179,7 +223,11 @@ test('FactorVAE score (library sizes): ground truth 1, permuted/rescaled identic
   for (let k = 0; k < 5; k++) for (let j = 0; j < 5; j++) assert.equal(pr.votes[k][j], gt.votes[k][PERM[j]]);
   assert.ok(rnd.evalAccuracy < 0.3, `random ${rnd.evalAccuracy}`);
   // A collapsed dimension (std < 0.05) is pruned.
-  const collapsed = await factorVaeScore(data, permuted([1, 1, 1, 0.001, 1], [0, 0, 0, 0, 0]), { numTrain: 200, numEval: 100, numVarianceEstimate: 1000 });
+  const collapsed = await factorVaeScore(data, permuted([1, 1, 1, 0.001, 1], [0, 0, 0, 0, 0]), {
+    numTrain: 200,
+    numEval: 100,
+    numVarianceEstimate: 1000,
+  });
   assert.equal(collapsed.numActiveDims, 4);
   assert.ok(collapsed.votes.every((r) => r[3] === 0));
 });
@@ -197,7 +245,10 @@ test('MIG (library sizes): ground truth at the 20-bin ceiling, ≈1 with 40 bins
   assert.ok(bins40.mig > 0.98, `40 bins ${bins40.mig}`);
   assert.ok(Math.abs(pr.mig - gt.mig) < 1e-12, `permuted ${pr.mig}`);
   assert.ok(rnd.mig >= 0 && rnd.mig < 0.01, `random ${rnd.mig}`);
-  await assert.rejects(migScore(data, (_x, n) => new Float32Array(n)), /at least 2 dimensions/);
+  await assert.rejects(
+    migScore(data, (_x, n) => new Float32Array(n)),
+    /at least 2 dimensions/,
+  );
 });
 
 test('DCI: ground truth D = C = I = 1, permuted/rescaled identical, random ≈ 0', async () => {
@@ -206,9 +257,15 @@ test('DCI: ground truth D = C = I = 1, permuted/rescaled identical, random ≈ 0
   const pr = await dciScore(data, permuted(), o);
   const rnd = await dciScore(data, random(5), o);
   log('dci', {
-    gtD: gt.disentanglement, gtC: gt.completeness, gtI: gt.informativenessTest,
-    permD: pr.disentanglement, permC: pr.completeness, permI: pr.informativenessTest,
-    randD: rnd.disentanglement, randC: rnd.completeness, randI: rnd.informativenessTest,
+    gtD: gt.disentanglement,
+    gtC: gt.completeness,
+    gtI: gt.informativenessTest,
+    permD: pr.disentanglement,
+    permC: pr.completeness,
+    permI: pr.informativenessTest,
+    randD: rnd.disentanglement,
+    randC: rnd.completeness,
+    randI: rnd.informativenessTest,
   });
   assert.ok(gt.disentanglement > 0.99 && gt.completeness > 0.99, `gt D ${gt.disentanglement} C ${gt.completeness}`);
   assert.equal(gt.informativenessTest, 1);
@@ -216,8 +273,12 @@ test('DCI: ground truth D = C = I = 1, permuted/rescaled identical, random ≈ 0
   assert.ok(Math.abs(pr.disentanglement - gt.disentanglement) < 1e-9);
   assert.ok(Math.abs(pr.completeness - gt.completeness) < 1e-9);
   assert.equal(pr.informativenessTest, 1);
-  for (let j = 0; j < 5; j++) for (let k = 0; k < 5; k++) assert.ok(Math.abs(pr.importance[j][k] - gt.importance[PERM[j]][k]) < 1e-9);
-  assert.ok(rnd.disentanglement < 0.05 && rnd.completeness < 0.05, `random D ${rnd.disentanglement} C ${rnd.completeness}`);
+  for (let j = 0; j < 5; j++)
+    for (let k = 0; k < 5; k++) assert.ok(Math.abs(pr.importance[j][k] - gt.importance[PERM[j]][k]) < 1e-9);
+  assert.ok(
+    rnd.disentanglement < 0.05 && rnd.completeness < 0.05,
+    `random D ${rnd.disentanglement} C ${rnd.completeness}`,
+  );
   assert.ok(rnd.informativenessTest < 0.25, `random I ${rnd.informativenessTest}`);
 });
 
@@ -227,7 +288,13 @@ test('SAP (library sizes): ground truth far above random, invariant to permutati
   const rnd = await sapScore(data, random(10));
   const cont = await sapScore(data, identity, { continuousFactors: true });
   const contPr = await sapScore(data, permuted(), { continuousFactors: true });
-  log('sap', { gt: gt.sap, permuted: pm.sap, random: rnd.sap, continuousGt: cont.sap, continuousPermutedRescaled: contPr.sap });
+  log('sap', {
+    gt: gt.sap,
+    permuted: pm.sap,
+    random: rnd.sap,
+    continuousGt: cont.sap,
+    continuousPermutedRescaled: contPr.sap,
+  });
   // Each factor's best latent is its own code. A 1-D one-vs-rest linear SVM cannot separate a factor's middle
   // values, so the discrete score of the ground truth is well below 1 (0.23 on dSprites' factors).
   for (let k = 0; k < 5; k++) {
@@ -270,7 +337,10 @@ const moments: Representation = (() => {
 test('metrics on rendered dSprites: pixel centroids capture the positions, area the scale', async () => {
   const ds = dspritesGroundTruth();
   const mig = await migScore(ds, moments, { numTrain: 3000, chunk: 500 });
-  log('dsprites moments MIG per factor', Object.fromEntries(mig.perFactor.map((v, k) => [['shape', 'scale', 'orientation', 'posX', 'posY'][k], v])));
+  log(
+    'dsprites moments MIG per factor',
+    Object.fromEntries(mig.perFactor.map((v, k) => [['shape', 'scale', 'orientation', 'posX', 'posY'][k], v])),
+  );
   assert.ok(mig.perFactor[3] > 0.6 && mig.perFactor[4] > 0.6, `positions ${mig.perFactor}`);
   assert.ok(mig.perFactor[2] < 0.05, `orientation ${mig.perFactor[2]}`);
   // The MI matrix puts posX on code 0, posY on code 1, scale on code 2 (area).
@@ -283,7 +353,17 @@ test('metrics on rendered dSprites: pixel centroids capture the positions, area 
 
 test('representationFromModel: posterior means in batches; evaluateDisentanglement runs the chosen metrics', async () => {
   await setupBackend();
-  const model = createModel({ kind: 'vae', inputShape: [64, 64, 1], latentDim: 3, network: { type: 'mlp', hidden: [] }, likelihood: 'bernoulli', beta: 1 }, new Rng(0));
+  const model = createModel(
+    {
+      kind: 'vae',
+      inputShape: [64, 64, 1],
+      latentDim: 3,
+      network: { type: 'mlp', hidden: [] },
+      likelihood: 'bernoulli',
+      beta: 1,
+    },
+    new Rng(0),
+  );
   try {
     const rep = representationFromModel(model, { batchSize: 7 });
     const ds = dspritesGroundTruth();
@@ -306,9 +386,18 @@ test('representationFromModel: posterior means in batches; evaluateDisentangleme
   } finally {
     model.dispose();
   }
-  await assert.rejects(evaluateDisentanglement(data, identity, { metrics: ['nope' as 'mig'] }), /unknown disentanglement metric 'nope'/);
-  await assert.rejects(migScore(data, (_x, n) => new Float32Array(n * 2 + 1)), /returned \d+ values for \d+ observations/);
-  await assert.rejects(migScore(data, (_x, n) => new Float32Array(n * 2).fill(NaN)), /non-finite/);
+  await assert.rejects(
+    evaluateDisentanglement(data, identity, { metrics: ['nope' as 'mig'] }),
+    /unknown disentanglement metric 'nope'/,
+  );
+  await assert.rejects(
+    migScore(data, (_x, n) => new Float32Array(n * 2 + 1)),
+    /returned \d+ values for \d+ observations/,
+  );
+  await assert.rejects(
+    migScore(data, (_x, n) => new Float32Array(n * 2).fill(NaN)),
+    /non-finite/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -316,7 +405,17 @@ test('representationFromModel: posterior means in batches; evaluateDisentangleme
 
 test('latent traversals: rows by KL, values −3…3, grid and GIF', async () => {
   await setupBackend();
-  const model = createModel({ kind: 'vae', inputShape: [8, 8, 1], latentDim: 3, network: { type: 'mlp', hidden: [4] }, likelihood: 'bernoulli', beta: 1 }, new Rng(1));
+  const model = createModel(
+    {
+      kind: 'vae',
+      inputShape: [8, 8, 1],
+      latentDim: 3,
+      network: { type: 'mlp', hidden: [4] },
+      likelihood: 'bernoulli',
+      beta: 1,
+    },
+    new Rng(1),
+  );
   try {
     assert.deepEqual(traversalOrder(3, { kl: [0.1, 2, 0.5] }), [1, 2, 0]);
     assert.deepEqual(traversalOrder(3, { kl: [1, 1, 0.5], maxRows: 2 }), [0, 1]);
@@ -328,7 +427,12 @@ test('latent traversals: rows by KL, values −3…3, grid and GIF', async () =>
     assert.deepEqual(t.values, [-3, -1.5, 0, 1.5, 3]);
     assert.equal(t.images.length, 3 * 5 * 64);
     // Row 0 sweeps dimension 1; cell (0, 4) decodes [0.5, 3, 2].
-    const ref = tf.tidy(() => model.decode(tf.tensor2d([0.5, 3, 2], [1, 3])).mean().dataSync());
+    const ref = tf.tidy(() =>
+      model
+        .decode(tf.tensor2d([0.5, 3, 2], [1, 3]))
+        .mean()
+        .dataSync(),
+    );
     const cell = t.images.subarray(4 * 64, 5 * 64);
     for (let i = 0; i < 64; i++) assert.ok(Math.abs(cell[i] - ref[i]) < 1e-6);
     const grid = traversalGrid(t);
@@ -341,7 +445,18 @@ test('latent traversals: rows by KL, values −3…3, grid and GIF', async () =>
   } finally {
     model.dispose();
   }
-  const flat = createModel({ kind: 'vae', inputShape: [6], latentDim: 2, network: { type: 'mlp', hidden: [] }, likelihood: 'gaussian', sigma: 1, beta: 1 }, new Rng(0));
+  const flat = createModel(
+    {
+      kind: 'vae',
+      inputShape: [6],
+      latentDim: 2,
+      network: { type: 'mlp', hidden: [] },
+      likelihood: 'gaussian',
+      sigma: 1,
+      beta: 1,
+    },
+    new Rng(0),
+  );
   try {
     assert.throws(() => latentTraversal(flat, [0, 0]), /not images/);
   } finally {

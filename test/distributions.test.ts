@@ -6,7 +6,8 @@ import { DiagGaussian, StdNormal } from '../src/distributions/gaussian.js';
 import { Rng } from '../src/rng.js';
 import { setupBackend } from './helpers.js';
 
-const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 describe('distributions: logProb and KL against closed forms', () => {
   before(setupBackend);
@@ -62,15 +63,26 @@ describe('distributions: logProb and KL against closed forms', () => {
     const p = new DiagGaussian(tf.tensor2d([[-0.3, 0.4]]), tf.tensor2d([[0.9, 0.1]]));
     const kl = q.kl(p).dataSync()[0];
     let exact = 0;
-    const m1 = [0.5, -1], l1 = [0.2, -0.7], m2 = [-0.3, 0.4], l2 = [0.9, 0.1];
-    for (let d = 0; d < 2; d++) exact += 0.5 * (l2[d] - l1[d] + (Math.exp(l1[d]) + (m1[d] - m2[d]) ** 2) / Math.exp(l2[d]) - 1);
+    const m1 = [0.5, -1],
+      l1 = [0.2, -0.7],
+      m2 = [-0.3, 0.4],
+      l2 = [0.9, 0.1];
+    for (let d = 0; d < 2; d++)
+      exact += 0.5 * (l2[d] - l1[d] + (Math.exp(l1[d]) + (m1[d] - m2[d]) ** 2) / Math.exp(l2[d]) - 1);
     close(kl, exact, 1e-5, 'kl');
     // Monte Carlo: E_q[log q − log p] over 200k draws
     const r = new Rng(3);
     const n = 200000;
     const qq = q.repeat(n);
     const z = qq.sample(r);
-    const mc = tf.mean(tf.sub(qq.logProb(z), new DiagGaussian(tf.tile(p.mu, [n, 1]) as tf.Tensor2D, tf.tile(p.logVar, [n, 1]) as tf.Tensor2D).logProb(z))).dataSync()[0];
+    const mc = tf
+      .mean(
+        tf.sub(
+          qq.logProb(z),
+          new DiagGaussian(tf.tile(p.mu, [n, 1]) as tf.Tensor2D, tf.tile(p.logVar, [n, 1]) as tf.Tensor2D).logProb(z),
+        ),
+      )
+      .dataSync()[0];
     assert.ok(Math.abs(mc - exact) < 0.02, `MC KL ${mc} vs ${exact}`);
   });
 
@@ -84,7 +96,8 @@ describe('distributions: logProb and KL against closed forms', () => {
     const q = new DiagGaussian(tf.tensor2d([[2, -1]]), tf.tensor2d([[Math.log(4), Math.log(0.25)]])).repeat(50000);
     const z = q.sample(new Rng(5));
     const { mean, variance } = tf.moments(z, 0);
-    const m = mean.dataSync(), v = variance.dataSync();
+    const m = mean.dataSync(),
+      v = variance.dataSync();
     assert.ok(Math.abs(m[0] - 2) < 0.05 && Math.abs(m[1] + 1) < 0.02, `mean ${m}`);
     assert.ok(Math.abs(v[0] - 4) < 0.15 && Math.abs(v[1] - 0.25) < 0.01, `variance ${v}`);
   });

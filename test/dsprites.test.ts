@@ -25,7 +25,10 @@ const area = (img: Float32Array) => img.reduce((a, v) => a + v, 0);
 const img = (f: number[]) => render(indexOf(f));
 
 test('dsprites factors: names, sizes, values and bases as the original', () => {
-  assert.deepEqual(DSPRITES_FACTORS.map((f) => f.name), ['shape', 'scale', 'orientation', 'posX', 'posY']);
+  assert.deepEqual(
+    DSPRITES_FACTORS.map((f) => f.name),
+    ['shape', 'scale', 'orientation', 'posX', 'posY'],
+  );
   assert.deepEqual(DSPRITES_FACTOR_SIZES, [3, 6, 40, 32, 32]);
   assert.deepEqual(DSPRITES_BASES, [245760, 40960, 1024, 32, 1]);
   assert.equal(DSPRITES_COUNT, 737280);
@@ -95,11 +98,19 @@ test('dsprites render: ellipse and heart at orientation 0', () => {
   // Heart: mirror-symmetric about its centre column, point down at row 31 + 12 (a single pixel), lobes up to row 31 − 12.
   for (const sc of [0, 2, 5]) {
     const h = img([2, sc, 0, 15, 15]);
-    for (let r = 0; r < S; r++) for (let k = 1; k <= 31; k++) if (at(h, r, 31 - k) !== at(h, r, 31 + k)) assert.fail(`heart (scale ${sc}) not symmetric at row ${r}, offset ${k}`);
+    for (let r = 0; r < S; r++)
+      for (let k = 1; k <= 31; k++)
+        if (at(h, r, 31 - k) !== at(h, r, 31 + k))
+          assert.fail(`heart (scale ${sc}) not symmetric at row ${r}, offset ${k}`);
   }
   const h = img([2, 5, 0, 15, 15]);
-  const rows = Array.from({ length: S }, (_, r) => Array.from({ length: S }, (_, c) => at(h, r, c)).reduce((a, b) => a + b, 0));
-  assert.equal(rows.findIndex((n) => n > 0), 19);
+  const rows = Array.from({ length: S }, (_, r) =>
+    Array.from({ length: S }, (_, c) => at(h, r, c)).reduce((a, b) => a + b, 0),
+  );
+  assert.equal(
+    rows.findIndex((n) => n > 0),
+    19,
+  );
   assert.equal(rows.length - 1 - [...rows].reverse().findIndex((n) => n > 0), 43);
   assert.equal(rows[43], 1);
   assert.equal(at(h, 43, 31), 1);
@@ -124,7 +135,12 @@ test('dsprites render: orientation 0 and 2π are the same image; positions are e
     let sr = 0;
     let sc = 0;
     let n = 0;
-    for (let i = 0; i < im.length; i++) if (im[i]) (sr += Math.floor(i / S)), (sc += i % S), n++;
+    for (let i = 0; i < im.length; i++)
+      if (im[i]) {
+        sr += Math.floor(i / S);
+        sc += i % S;
+        n++;
+      }
     return [sr / n, sc / n];
   };
   assert.deepEqual(centroid(img([0, 5, 0, 0, 31])), [47, 16]);
@@ -135,12 +151,18 @@ test('dsprites render: no shape ever touches the border, at any scale, rotation 
   for (let s = 0; s < 3; s++) {
     for (let sc = 0; sc < 6; sc++) {
       for (let o = 0; o < 40; o++) {
-        for (const [px, py] of [[0, 0], [31, 31], [0, 31], [31, 0]]) {
+        for (const [px, py] of [
+          [0, 0],
+          [31, 31],
+          [0, 31],
+          [31, 0],
+        ]) {
           const im = img([s, sc, o, px, py]);
           assert.ok(area(im) > 50, 'sprite is visible');
           for (let k = 0; k < S; k++) {
             for (const b of [0, 1, 62, 63]) {
-              if (at(im, b, k) || at(im, k, b)) assert.fail(`sprite (${s}, ${sc}, ${o}) at (${px}, ${py}) reaches the border band at ${b}/${k}`);
+              if (at(im, b, k) || at(im, k, b))
+                assert.fail(`sprite (${s}, ${sc}, ${o}) at (${px}, ${py}) reaches the border band at ${b}/${k}`);
             }
           }
         }

@@ -8,13 +8,27 @@ import { Rng } from '../src/rng.js';
 import { assertFiniteDifference, setupBackend } from './helpers.js';
 
 function tinyVae(likelihood: 'bernoulli' | 'gaussian', sigma?: number | 'learned') {
-  return new VAE({ kind: 'vae', inputShape: [6], latentDim: 2, network: { type: 'mlp', hidden: [5], activation: 'tanh' }, likelihood, sigma, beta: 1 }, new Rng(11));
+  return new VAE(
+    {
+      kind: 'vae',
+      inputShape: [6],
+      latentDim: 2,
+      network: { type: 'mlp', hidden: [5], activation: 'tanh' },
+      likelihood,
+      sigma,
+      beta: 1,
+    },
+    new Rng(11),
+  );
 }
 
 describe('the reparameterized −ELBO', () => {
   before(setupBackend);
 
-  for (const [lik, sigma] of [['bernoulli', undefined], ['gaussian', 'learned']] as const) {
+  for (const [lik, sigma] of [
+    ['bernoulli', undefined],
+    ['gaussian', 'learned'],
+  ] as const) {
     it(`${lik}${sigma ? ` (σ ${sigma})` : ''}: analytic gradient matches central finite differences`, async () => {
       const model = tinyVae(lik, sigma);
       const r = new Rng(2);
@@ -39,7 +53,10 @@ describe('the reparameterized −ELBO', () => {
 
   it('−ELBO = rec + β·KL, and β scales only the KL', () => {
     const model = tinyVae('bernoulli');
-    const x = tf.tensor2d(Array.from({ length: 12 }, (_, i) => i % 2), [2, 6]);
+    const x = tf.tensor2d(
+      Array.from({ length: 12 }, (_, i) => i % 2),
+      [2, 6],
+    );
     const s = new Rng(5).getState();
     const t1 = elbo(model, x, { rng: Rng.fromState(s), beta: 1 });
     const t4 = elbo(model, x, { rng: Rng.fromState(s), beta: 4 });
@@ -58,7 +75,10 @@ describe('the reparameterized −ELBO', () => {
     // log q(z|x) is taken at z = μ + σε, so ∂/∂z flows back into the encoder; a gradient that treats z as
     // data there makes training diverge
     const model = tinyVae('bernoulli');
-    const x = tf.tensor2d(Array.from({ length: 18 }, (_, i) => ((i * 5) % 3 === 0 ? 1 : 0)), [3, 6]);
+    const x = tf.tensor2d(
+      Array.from({ length: 18 }, (_, i) => ((i * 5) % 3 === 0 ? 1 : 0)),
+      [3, 6],
+    );
     const s = new Rng(9).getState();
     const loss = () => tf.sum(iwae(model, x, { k: 3, rng: Rng.fromState(s) }).total) as tf.Scalar;
     const params = model.namedParameters();
@@ -71,7 +91,10 @@ describe('the reparameterized −ELBO', () => {
 
   it('the IWAE bound with k = 1 equals the ELBO on the same samples, and grows with k', () => {
     const model = tinyVae('bernoulli');
-    const x = tf.tensor2d(Array.from({ length: 18 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0), [3, 6]);
+    const x = tf.tensor2d(
+      Array.from({ length: 18 }, (_, i) => ((i * 7) % 3 === 0 ? 1 : 0)),
+      [3, 6],
+    );
     const s = new Rng(8).getState();
     // ELBO with the analytic KL and IWAE's k=1 differ by the MC vs analytic KL; compare on the same z with the MC form
     const lw1 = logImportanceWeights(model, x, 1, Rng.fromState(s)).dataSync();
@@ -82,8 +105,13 @@ describe('the reparameterized −ELBO', () => {
     const iw1 = iwae(model, x, { k: 1, rng: Rng.fromState(s) }).total.dataSync();
     for (let b = 0; b < 3; b++) assert.ok(Math.abs(-iw1[b] - mcElbo[b]) < 1e-4);
     // E[L_k] is non-decreasing in k: average over many draws
-    const bound = (k: number) => tf.mean(logMeanExp(logImportanceWeights(model, tf.tile(x, [200, 1]) as tf.Tensor2D, k, new Rng(k)))).dataSync()[0];
-    const b1 = bound(1), b10 = bound(10), b100 = bound(100);
+    const bound = (k: number) =>
+      tf
+        .mean(logMeanExp(logImportanceWeights(model, tf.tile(x, [200, 1]) as tf.Tensor2D, k, new Rng(k))))
+        .dataSync()[0];
+    const b1 = bound(1),
+      b10 = bound(10),
+      b100 = bound(100);
     assert.ok(b1 < b10 && b10 < b100, `L_1 ${b1}, L_10 ${b10}, L_100 ${b100}`);
   });
 });

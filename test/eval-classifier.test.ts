@@ -47,7 +47,8 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
     const a = classifier.run(data.test.x.subarray(0, 20 * 784), 20);
     const b = back.run(data.test.x.subarray(0, 20 * 784), 20);
     // Same weights; the native backend may pick another convolution kernel per shape (tiny round-off).
-    for (let i = 0; i < a.logits.length; i++) assert.ok(Math.abs(a.logits[i] - b.logits[i]) < 1e-4, `logit ${i}: ${a.logits[i]} vs ${b.logits[i]}`);
+    for (let i = 0; i < a.logits.length; i++)
+      assert.ok(Math.abs(a.logits[i] - b.logits[i]) < 1e-4, `logit ${i}: ${a.logits[i]} vs ${b.logits[i]}`);
     assert.deepEqual(b.labels, a.labels);
     assert.equal(a.featureDim, 128);
     assert.equal(back.meta.testAccuracy, testAccuracy);
@@ -56,7 +57,12 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
 
     // classifierFor: trains once, then the cache answers; other data → retrained.
     const logs: string[] = [];
-    const opts = { cacheDir: root, key: classifierKey(data.name, data.protocol, 2000), epochs: 1, log: (m: string) => logs.push(m) };
+    const opts = {
+      cacheDir: root,
+      key: classifierKey(data.name, data.protocol, 2000),
+      epochs: 1,
+      log: (m: string) => logs.push(m),
+    };
     const first = await classifierFor(data, opts);
     assert.equal(first.cached, false);
     // one classifier per data set (not per pixel protocol), measured on grayscale and binarized test images
@@ -64,7 +70,10 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
     const m = first.classifier.meta;
     assert.equal(m.protocol, 'continuous');
     assert.equal(m.training?.binarize, IMAGE_BINARIZE, 'image data: half the training images binarized');
-    assert.ok(m.testAccuracyBinarized! > 0.3 && m.testAccuracyBinarized! <= 1, `binarized accuracy ${m.testAccuracyBinarized}`);
+    assert.ok(
+      m.testAccuracyBinarized! > 0.3 && m.testAccuracyBinarized! <= 1,
+      `binarized accuracy ${m.testAccuracyBinarized}`,
+    );
     assert.equal(m.testAccuracyBinarized, first.classifier.accuracy(binarizeSplit(data.test)));
     const second = await classifierFor(data, opts);
     assert.equal(second.cached, true);
@@ -73,7 +82,10 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
     assert.equal(other.cached, false);
     assert.match(logs.join('\n'), /trained on different data/);
     // the binary protocol's images cannot train it: it needs the grayscale ones
-    await assert.rejects(classifierFor({ ...data, protocol: 'binary' }, { ...opts, noSave: true }), /trained on its grayscale images: load the data set with the continuous protocol/);
+    await assert.rejects(
+      classifierFor({ ...data, protocol: 'binary' }, { ...opts, noSave: true }),
+      /trained on its grayscale images: load the data set with the continuous protocol/,
+    );
     for (const c of [first, second, other]) c.classifier.dispose();
   });
 
@@ -96,7 +108,11 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
 
 describe('sample quality and the eval report on a small model', () => {
   it('real images score better than noise; the report has every section', async () => {
-    const { classifier } = await classifierFor(data, { cacheDir: root, key: classifierKey(data.name, data.protocol, 2000), epochs: 1 }); // cached by the test above
+    const { classifier } = await classifierFor(data, {
+      cacheDir: root,
+      key: classifierKey(data.name, data.protocol, 2000),
+      epochs: 1,
+    }); // cached by the test above
     const rng = new Rng(3);
     // "Samples" that are real training images vs uniform noise.
     let off = 0;
@@ -105,9 +121,25 @@ describe('sample quality and the eval report on a small model', () => {
       off += n;
       return x;
     };
-    const good = evaluateSampleQuality({ classifier, real: data.test, generate: realGen, n: 400, rng: rng.fork(), reference: data.train });
-    const noise = evaluateSampleQuality({ classifier, real: data.test, generate: (n) => rng.fillUniform(new Float32Array(n * 784)), n: 400, rng: rng.fork() });
-    assert.ok(good.frechetDistance < noise.frechetDistance / 5, `FD real ${good.frechetDistance} vs noise ${noise.frechetDistance}`);
+    const good = evaluateSampleQuality({
+      classifier,
+      real: data.test,
+      generate: realGen,
+      n: 400,
+      rng: rng.fork(),
+      reference: data.train,
+    });
+    const noise = evaluateSampleQuality({
+      classifier,
+      real: data.test,
+      generate: (n) => rng.fillUniform(new Float32Array(n * 784)),
+      n: 400,
+      rng: rng.fork(),
+    });
+    assert.ok(
+      good.frechetDistance < noise.frechetDistance / 5,
+      `FD real ${good.frechetDistance} vs noise ${noise.frechetDistance}`,
+    );
     assert.ok(good.precision > 0.5 && good.recall > 0.5, `real: P ${good.precision} R ${good.recall}`);
     // Noise images all land in one small region of feature space: no recall (precision alone can be
     // fooled by that when the region falls in the k-NN ball of an outlying real image).
@@ -123,24 +155,66 @@ describe('sample quality and the eval report on a small model', () => {
       idx.forEach((j, k) => x.set(data.test.x.subarray(j * 784, (j + 1) * 784), k * 784));
       return x;
     };
-    const cond = evaluateSampleQuality({ classifier, real: data.test, generate: realGen, n: 100, rng: rng.fork(), conditional: byClass, conditionalPerClass: 20 });
+    const cond = evaluateSampleQuality({
+      classifier,
+      real: data.test,
+      generate: realGen,
+      n: 100,
+      rng: rng.fork(),
+      conditional: byClass,
+      conditionalPerClass: 20,
+    });
     assert.ok(cond.conditional!.accuracy > 0.6, `conditional accuracy ${cond.conditional!.accuracy}`);
     assert.equal(cond.conditional!.perClass.length, 10);
 
-    const model = createModel({ kind: 'vae', inputShape: [28, 28, 1], latentDim: 8, network: { type: 'mlp', hidden: [64] }, likelihood: 'gaussian', sigma: 1, beta: 1 }, new Rng(0));
-    const report = evaluateModel(model, data.test, { seed: 0, limit: 200, k: 5, nllLimit: 50, samples: 300, classifier: { classifier, cached: true }, reference: data.train });
+    const model = createModel(
+      {
+        kind: 'vae',
+        inputShape: [28, 28, 1],
+        latentDim: 8,
+        network: { type: 'mlp', hidden: [64] },
+        likelihood: 'gaussian',
+        sigma: 1,
+        beta: 1,
+      },
+      new Rng(0),
+    );
+    const report = evaluateModel(model, data.test, {
+      seed: 0,
+      limit: 200,
+      k: 5,
+      nllLimit: 50,
+      samples: 300,
+      classifier: { classifier, cached: true },
+      reference: data.train,
+    });
     assert.equal(report.n, 200);
     assert.equal(report.nll_n, 50);
     assert.ok(Number.isFinite(report.elbo) && Number.isFinite(report.nll!) && report.bits_per_dim! > 0);
     assert.ok(report.reconstruction.ssim! > -1 && report.reconstruction.ssim! < 1 && report.reconstruction.psnr! > 0);
     assert.equal(report.latent.latent_dim, 8);
     assert.ok(!('skipped' in report.sample_quality));
-    if (!('skipped' in report.sample_quality)) assert.ok(report.sample_quality.frechet_distance > good.frechetDistance, 'an untrained VAE is worse than real data');
+    if (!('skipped' in report.sample_quality))
+      assert.ok(
+        report.sample_quality.frechet_distance > good.frechetDistance,
+        'an untrained VAE is worse than real data',
+      );
     assert.equal(sampleRows(model, 3, new Rng(1)).length, 3 * 784);
     const text = formatEvalReport(report);
-    for (const s of ['−ELBO', 'NLL (k=5, n=50)', 'SSIM', 'active units', 'Fréchet distance', 'precision / recall', 'class entropy', 'grayscale', 'binarized'])
+    for (const s of [
+      '−ELBO',
+      'NLL (k=5, n=50)',
+      'SSIM',
+      'active units',
+      'Fréchet distance',
+      'precision / recall',
+      'class entropy',
+      'grayscale',
+      'binarized',
+    ])
       assert.ok(text.includes(s), `table has ${s}`);
-    if (!('skipped' in report.sample_quality)) assert.equal(report.sample_quality.classifier.test_accuracy_binarized, classifier.meta.testAccuracyBinarized);
+    if (!('skipped' in report.sample_quality))
+      assert.equal(report.sample_quality.classifier.test_accuracy_binarized, classifier.meta.testAccuracyBinarized);
     JSON.parse(JSON.stringify(report));
     const off2 = evaluateModel(model, data.test, { seed: 0, limit: 50, k: 0, samples: 0 });
     assert.deepEqual(off2.sample_quality, { skipped: 'turned off' });
@@ -156,10 +230,35 @@ describe('vaekit eval --quick (CLI)', () => {
     const run = path.join(root, 'run');
     const env = { ...process.env, FORCE_COLOR: '0', VAEKIT_CLASSIFIER_DIR: path.join(root, 'cache') };
     const common = ['--dataset', DATASET, '--limit', '600'];
-    const tr = spawnSync(process.execPath, [BIN, 'train', ...common, '--epochs', '1', '--hidden', '64', '--latent', '4', '--report-k', '0', '--no-eval', '--progress', 'none', '--out', run], { encoding: 'utf8', env });
+    const tr = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'train',
+        ...common,
+        '--epochs',
+        '1',
+        '--hidden',
+        '64',
+        '--latent',
+        '4',
+        '--report-k',
+        '0',
+        '--no-eval',
+        '--progress',
+        'none',
+        '--out',
+        run,
+      ],
+      { encoding: 'utf8', env },
+    );
     assert.equal(tr.status, 0, tr.stderr);
     const model = path.join(run, 'model');
-    const ev = spawnSync(process.execPath, [BIN, 'eval', model, '--limit', '600', '--quick', '--classifier-epochs', '1', '--samples', '200', '--json'], { encoding: 'utf8', env });
+    const ev = spawnSync(
+      process.execPath,
+      [BIN, 'eval', model, '--limit', '600', '--quick', '--classifier-epochs', '1', '--samples', '200', '--json'],
+      { encoding: 'utf8', env },
+    );
     assert.equal(ev.status, 0, ev.stderr);
     const r = JSON.parse(ev.stdout);
     assert.equal(r.k, 100);
@@ -171,14 +270,36 @@ describe('vaekit eval --quick (CLI)', () => {
     assert.equal(r.sample_quality.classifier.cached, false);
     // a binary-protocol model: the classifier is trained on the grayscale images and measured on both
     assert.match(ev.stderr, /training the evaluation classifier for \S+ \(grayscale images/);
-    assert.ok(r.sample_quality.classifier.test_accuracy > 0.1 && r.sample_quality.classifier.test_accuracy_binarized > 0.1);
+    assert.ok(
+      r.sample_quality.classifier.test_accuracy > 0.1 && r.sample_quality.classifier.test_accuracy_binarized > 0.1,
+    );
     assert.ok(existsSync(path.join(root, 'cache', `${DATASET}-limit600`, 'classifier.json')));
     assert.equal(r.report_file, path.join(run, 'model.eval.json'));
     assert.deepEqual(JSON.parse(readFileSync(r.report_file, 'utf8')).latent, r.latent);
     // Second run: the classifier comes from the cache; the table goes to stdout.
-    const tb = spawnSync(process.execPath, [BIN, 'eval', model, '--limit', '600', '--quick', '--samples', '200', '--k', '3', '--out', path.join(root, 'e.json')], { encoding: 'utf8', env });
+    const tb = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'eval',
+        model,
+        '--limit',
+        '600',
+        '--quick',
+        '--samples',
+        '200',
+        '--k',
+        '3',
+        '--out',
+        path.join(root, 'e.json'),
+      ],
+      { encoding: 'utf8', env },
+    );
     assert.equal(tb.status, 0, tb.stderr);
-    assert.match(tb.stdout, /Likelihood[\s\S]*Reconstruction[\s\S]*SSIM[\s\S]*Latent units[\s\S]*Sample quality[\s\S]*\(cached\)/);
+    assert.match(
+      tb.stdout,
+      /Likelihood[\s\S]*Reconstruction[\s\S]*SSIM[\s\S]*Latent units[\s\S]*Sample quality[\s\S]*\(cached\)/,
+    );
     assert.equal(JSON.parse(readFileSync(path.join(root, 'e.json'), 'utf8')).k, 3);
   });
 });

@@ -16,7 +16,18 @@ const Z = 4;
 
 /** A linear-encoder VAE (no hidden layers): [μ, log σ²] = x W + b with W [D, 2Z], b [2Z]. */
 function linearVae(W: number[][], b: number[]): VAE {
-  const m = createModel({ kind: 'vae', inputShape: [D], latentDim: Z, network: { type: 'mlp', hidden: [] }, likelihood: 'gaussian', sigma: 1, beta: 1 }, new Rng(0)) as VAE;
+  const m = createModel(
+    {
+      kind: 'vae',
+      inputShape: [D],
+      latentDim: Z,
+      network: { type: 'mlp', hidden: [] },
+      likelihood: 'gaussian',
+      sigma: 1,
+      beta: 1,
+    },
+    new Rng(0),
+  ) as VAE;
   tf.tidy(() => m.encoder.layers[0].setWeights([tf.tensor2d(W.flat(), [D, 2 * Z]), tf.tensor1d(b)]));
   return m;
 }
@@ -59,7 +70,8 @@ describe('latent health', () => {
     }
     const v = columnVariance(mu, n, Z);
     assert.ok(v[1] < 1e-20 && h.activity[1] < 1e-12, `dead unit activity ${h.activity[1]}`);
-    for (let j = 0; j < Z; j++) assert.ok(Math.abs(h.activity[j] - v[j]) < 1e-5 * (1 + v[j]), `activity ${j}: ${h.activity[j]} vs ${v[j]}`);
+    for (let j = 0; j < Z; j++)
+      assert.ok(Math.abs(h.activity[j] - v[j]) < 1e-5 * (1 + v[j]), `activity ${j}: ${h.activity[j]} vs ${v[j]}`);
     assert.ok(h.activity[3] > 0 && h.activity[3] < 0.01);
     // KL_j = ½ mean(μ_j² + σ_j² − log σ_j² − 1)
     const lv = [-1, 0, -1, 0];

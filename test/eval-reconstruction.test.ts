@@ -4,7 +4,14 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../src/data/dataset.js';
-import { evaluateReconstruction, gaussianKernel1d, isBinaryData, psnr, PSNR_CAP_DB, ssim } from '../src/eval/reconstruction.js';
+import {
+  evaluateReconstruction,
+  gaussianKernel1d,
+  isBinaryData,
+  psnr,
+  PSNR_CAP_DB,
+  ssim,
+} from '../src/eval/reconstruction.js';
 import { createModel, type VAE } from '../src/models/index.js';
 import { Rng } from '../src/rng.js';
 import { setupBackend } from './helpers.js';
@@ -16,7 +23,9 @@ before(async () => {
 /** ((7i + 13j + 5k + s) mod 17) / 16: a deterministic high-frequency pattern (as in the Python reference). */
 function pattern(h: number, w: number, c = 1, s = 0): Float64Array {
   const o = new Float64Array(h * w * c);
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let k = 0; k < c; k++) o[(i * w + j) * c + k] = ((i * 7 + j * 13 + k * 5 + s) % 17) / 16;
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++)
+      for (let k = 0; k < c; k++) o[(i * w + j) * c + k] = ((i * 7 + j * 13 + k * 5 + s) % 17) / 16;
   return o;
 }
 
@@ -27,14 +36,28 @@ function smooth(h: number, w: number): Float64Array {
   return o;
 }
 
-const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
 describe('PSNR', () => {
   it('identical images: +Infinity; known errors: exact dB', () => {
     const a = smooth(28, 28);
     assert.equal(psnr(a, a), Infinity);
-    close(psnr(a, a.map((v) => v + 0.1)), 20, 1e-9, 'shift by 0.1 → MSE 0.01 → 20 dB');
-    close(psnr(new Float64Array(16).fill(0.5), new Float64Array(16).fill(0.25)), 10 * Math.log10(1 / 0.0625), 1e-12, 'constant images');
+    close(
+      psnr(
+        a,
+        a.map((v) => v + 0.1),
+      ),
+      20,
+      1e-9,
+      'shift by 0.1 → MSE 0.01 → 20 dB',
+    );
+    close(
+      psnr(new Float64Array(16).fill(0.5), new Float64Array(16).fill(0.25)),
+      10 * Math.log10(1 / 0.0625),
+      1e-12,
+      'constant images',
+    );
     close(psnr(new Float64Array(4).fill(0), new Float64Array(4).fill(255), 255), 0, 1e-12, 'data range 255');
   });
 });
@@ -43,7 +66,12 @@ describe('SSIM (Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 1)', () =
   it('the window is scipy’s 11-tap normalised Gaussian', () => {
     const k = gaussianKernel1d(1.5);
     assert.equal(k.length, 11);
-    close(k.reduce((a, b) => a + b, 0), 1, 1e-15, 'sum');
+    close(
+      k.reduce((a, b) => a + b, 0),
+      1,
+      1e-15,
+      'sum',
+    );
     close(k[5] / k[6], Math.exp(0.5 / 2.25), 1e-12, 'shape');
   });
 
@@ -54,8 +82,18 @@ describe('SSIM (Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 1)', () =
     const C1 = 0.01 ** 2;
     const p = 0.5;
     const q = 0.25;
-    close(ssim(new Float64Array(784).fill(p), new Float64Array(784).fill(q), [28, 28]), (2 * p * q + C1) / (p * p + q * q + C1), 1e-12, 'constants');
-    close(ssim(new Float64Array(784).fill(0.3), new Float64Array(784).fill(0.3), [28, 28]), 1, 1e-12, 'equal constants');
+    close(
+      ssim(new Float64Array(784).fill(p), new Float64Array(784).fill(q), [28, 28]),
+      (2 * p * q + C1) / (p * p + q * q + C1),
+      1e-12,
+      'constants',
+    );
+    close(
+      ssim(new Float64Array(784).fill(0.3), new Float64Array(784).fill(0.3), [28, 28]),
+      1,
+      1e-12,
+      'equal constants',
+    );
   });
 
   it('matches skimage.metrics.structural_similarity (0.19.3) on fixed images', () => {
@@ -69,8 +107,24 @@ describe('SSIM (Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 1)', () =
     for (let i = 0; i < 28; i++) for (let j = 0; j < 28; j++) roll2[i * 28 + j] = S[((i + 26) % 28) * 28 + j];
     const cases: [string, number, number][] = [
       ['pattern vs its 1-pixel shift', ssim(A, roll1, [28, 28]), -0.07870252066705098],
-      ['smooth vs smooth + 0.1', ssim(S, S.map((v) => v + 0.1), [28, 28]), 0.979418038407437],
-      ['smooth vs 0.5 · smooth', ssim(S, S.map((v) => 0.5 * v), [28, 28]), 0.6502462161070096],
+      [
+        'smooth vs smooth + 0.1',
+        ssim(
+          S,
+          S.map((v) => v + 0.1),
+          [28, 28],
+        ),
+        0.979418038407437,
+      ],
+      [
+        'smooth vs 0.5 · smooth',
+        ssim(
+          S,
+          S.map((v) => 0.5 * v),
+          [28, 28],
+        ),
+        0.6502462161070096,
+      ],
       ['smooth vs pattern', ssim(S, A, [28, 28]), 0.011580681669321639],
       ['smooth vs its 2-row shift', ssim(S, roll2, [28, 28]), 0.7382733626416408],
       ['RGB 16×20 patterns', ssim(pattern(16, 20, 3), pattern(16, 20, 3, 3), [16, 20, 3]), 0.12736543340709863],
@@ -86,7 +140,18 @@ describe('SSIM (Gaussian window σ = 1.5, K1 0.01, K2 0.03, data range 1)', () =
 /** A VAE with no hidden layers and latentDim = D whose encoder mean is x and whose decoder is z·scale + shift. */
 function identityVae(shape: number[], likelihood: 'gaussian' | 'bernoulli', scale: number, shift: number): VAE {
   const D = shape.reduce((a, b) => a * b, 1);
-  const model = createModel({ kind: 'vae', inputShape: shape, latentDim: D, network: { type: 'mlp', hidden: [] }, likelihood, sigma: 1, beta: 1 }, new Rng(0)) as VAE;
+  const model = createModel(
+    {
+      kind: 'vae',
+      inputShape: shape,
+      latentDim: D,
+      network: { type: 'mlp', hidden: [] },
+      likelihood,
+      sigma: 1,
+      beta: 1,
+    },
+    new Rng(0),
+  ) as VAE;
   const enc = new Float32Array(D * 2 * D);
   for (let i = 0; i < D; i++) enc[i * 2 * D + i] = 1; // μ = x, log σ² = 0
   const dec = new Float32Array(D * D);
@@ -140,7 +205,12 @@ describe('evaluateReconstruction', () => {
     let want = 0;
     for (let i = 0; i < 5; i++) {
       const xi = x.subarray(i * D, (i + 1) * D);
-      want += ssim(xi, xi.map((v) => (v ? 1 - e : e)), [12, 12]) / 5;
+      want +=
+        ssim(
+          xi,
+          xi.map((v) => (v ? 1 - e : e)),
+          [12, 12],
+        ) / 5;
     }
     close(r.ssim!, want, 1e-5, 'SSIM: mean over images');
   });

@@ -33,7 +33,8 @@ function randomSpd(d: number, rng: Rng, lo = 0.1, hi = 3): { A: Float64Array; Q:
   }
   const lambda = Float64Array.from({ length: d }, () => lo + (hi - lo) * rng.uniform());
   const A = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) A[i * d + j] += Q[i * d + k] * lambda[k] * Q[j * d + k];
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) A[i * d + j] += Q[i * d + k] * lambda[k] * Q[j * d + k];
   return { A, Q, lambda };
 }
 
@@ -68,7 +69,10 @@ describe('symmetric eigendecomposition (Jacobi)', () => {
 
   it('handles singular and indefinite matrices; sqrtPsd squares back', () => {
     const { values } = symmetricEigen([2, 1, 1, 2], 2);
-    assert.deepEqual(Array.from(values, (v) => +v.toFixed(12)), [1, 3]);
+    assert.deepEqual(
+      Array.from(values, (v) => +v.toFixed(12)),
+      [1, 3],
+    );
     const s = symmetricEigen([1, 1, 1, 1], 2).values; // rank 1
     assert.ok(Math.abs(s[0]) < 1e-14 && Math.abs(s[1] - 2) < 1e-14);
     const rng = new Rng(2);
@@ -109,7 +113,8 @@ describe('Fréchet distance', () => {
     const { Q } = randomSpd(4, rng);
     const rot = (v: number[]) => {
       const R = new Float64Array(16);
-      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) for (let k = 0; k < 4; k++) R[i * 4 + j] += Q[i * 4 + k] * v[k] * Q[j * 4 + k];
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) for (let k = 0; k < 4; k++) R[i * 4 + j] += Q[i * 4 + k] * v[k] * Q[j * 4 + k];
       return R;
     };
     const fdr = frechetDistance({ mean: m1, cov: rot(a) }, { mean: m2, cov: rot(b) });
@@ -120,10 +125,18 @@ describe('Fréchet distance', () => {
     // For 2×2 PSD A, B: tr (AB)^{1/2} = √(tr AB + 2 √det AB).
     const A = [2, 0.5, 0.5, 1];
     const B = [1, -0.7, -0.7, 3];
-    const AB = [A[0] * B[0] + A[1] * B[2], A[0] * B[1] + A[1] * B[3], A[2] * B[0] + A[3] * B[2], A[2] * B[1] + A[3] * B[3]];
+    const AB = [
+      A[0] * B[0] + A[1] * B[2],
+      A[0] * B[1] + A[1] * B[3],
+      A[2] * B[0] + A[3] * B[2],
+      A[2] * B[1] + A[3] * B[3],
+    ];
     const trSqrt = Math.sqrt(AB[0] + AB[3] + 2 * Math.sqrt(AB[0] * AB[3] - AB[1] * AB[2]));
     assert.ok(Math.abs(traceSqrtProduct(A, B, 2) - trSqrt) < 1e-12);
-    const fd = frechetDistance({ mean: Float64Array.from([1, 2]), cov: Float64Array.from(A) }, { mean: Float64Array.from([0, 0]), cov: Float64Array.from(B) });
+    const fd = frechetDistance(
+      { mean: Float64Array.from([1, 2]), cov: Float64Array.from(A) },
+      { mean: Float64Array.from([0, 0]), cov: Float64Array.from(B) },
+    );
     assert.ok(Math.abs(fd - (5 + 3 + 4 - 2 * trSqrt)) < 1e-12);
   });
 

@@ -23,11 +23,27 @@ const d = 3; // latent units
 const B = 4;
 
 /** q(z|x) = N(xW, diag exp(xV)), p(x|z) = N(zU, I) or, with zDecoder false, N(0, I) (no z, no parameters). */
-function toyModel(W: number[], V: number[], zDecoder = true): LatentVariableModel & { W: tf.Variable; V: tf.Variable; U: tf.Variable } {
+function toyModel(
+  W: number[],
+  V: number[],
+  zDecoder = true,
+): LatentVariableModel & { W: tf.Variable; V: tf.Variable; U: tf.Variable } {
   const Wv = tf.variable(tf.tensor2d(W, [D, d]), true, `fb_W_${Math.random()}`);
   const Vv = tf.variable(tf.tensor2d(V, [D, d]), true, `fb_V_${Math.random()}`);
-  const Uv = tf.variable(tf.tensor2d([0.5, -0.3, 0.2, 0.1, 0.4, -0.6, -0.2, 0.3, 0.7], [d, D]), true, `fb_U_${Math.random()}`);
-  const config: VaeConfig = { kind: 'vae', inputShape: [D], latentDim: d, network: { type: 'mlp', hidden: [1] }, likelihood: 'gaussian', sigma: 1, beta: 1 };
+  const Uv = tf.variable(
+    tf.tensor2d([0.5, -0.3, 0.2, 0.1, 0.4, -0.6, -0.2, 0.3, 0.7], [d, D]),
+    true,
+    `fb_U_${Math.random()}`,
+  );
+  const config: VaeConfig = {
+    kind: 'vae',
+    inputShape: [D],
+    latentDim: d,
+    network: { type: 'mlp', hidden: [1] },
+    likelihood: 'gaussian',
+    sigma: 1,
+    beta: 1,
+  };
   return {
     config,
     W: Wv,
@@ -35,7 +51,10 @@ function toyModel(W: number[], V: number[], zDecoder = true): LatentVariableMode
     U: Uv,
     prior: (batch) => new StdNormal(batch, d),
     encode: (x) => new DiagGaussian(tf.matMul(x, Wv), tf.matMul(x, Vv)),
-    decode: (z) => (zDecoder ? new DiagGaussian(tf.matMul(z, Uv), tf.zeros([1, D])) : new DiagGaussian(tf.zeros([z.shape[0], D]), tf.zeros([1, D]))),
+    decode: (z) =>
+      zDecoder
+        ? new DiagGaussian(tf.matMul(z, Uv), tf.zeros([1, D]))
+        : new DiagGaussian(tf.zeros([z.shape[0], D]), tf.zeros([1, D])),
     variables: () => [Wv, Vv, Uv],
     networks: () => ({}),
     namedParameters: () => ({ W: Wv, V: Vv, U: Uv }),
@@ -84,7 +103,8 @@ describe('free bits in the ELBO', () => {
     const s = new Rng(3).getState();
     const plain = elbo(m, x, { rng: Rng.fromState(s), beta: 0.7, samples: 2 });
     const zero = elbo(m, x, { rng: Rng.fromState(s), beta: 0.7, samples: 2, freeBits: 0 });
-    for (const k of ['total', 'rec', 'kl']) assert.deepEqual(Array.from(zero[k].dataSync()), Array.from(plain[k].dataSync()), k);
+    for (const k of ['total', 'rec', 'kl'])
+      assert.deepEqual(Array.from(zero[k].dataSync()), Array.from(plain[k].dataSync()), k);
     m.dispose();
   });
 
@@ -117,16 +137,26 @@ describe('free bits in the ELBO', () => {
     const m = toyModel(W, V, false);
     const s = new Rng(5).getState();
     const grads = (freeBits: number) => {
-      const { grads: g } = tf.variableGrads(() => tf.mean(elbo(m, x, { rng: Rng.fromState(s), freeBits }).total) as tf.Scalar, [m.W, m.V]);
+      const { grads: g } = tf.variableGrads(
+        () => tf.mean(elbo(m, x, { rng: Rng.fromState(s), freeBits }).total) as tf.Scalar,
+        [m.W, m.V],
+      );
       return { W: Array.from(g[m.W.name].dataSync()), V: Array.from(g[m.V.name].dataSync()) };
     };
     const plain = grads(0);
     const fb = grads(0.5);
-    for (const [name, gp, gf] of [['W', plain.W, fb.W], ['V', plain.V, fb.V]] as const) {
+    for (const [name, gp, gf] of [
+      ['W', plain.W, fb.W],
+      ['V', plain.V, fb.V],
+    ] as const) {
       for (let k = 0; k < D; k++) {
         assert.equal(gf[k * d + 0], 0, `∂/∂${name}[${k},0] (unit 0, KL̄ ${klBar[0].toFixed(3)} < λ) must be 0`);
         assert.notEqual(gp[k * d + 0], 0, `without free bits unit 0 does get a KL gradient (${name}[${k},0])`);
-        for (const j of [1, 2]) assert.ok(Math.abs(gf[k * d + j] - gp[k * d + j]) < 1e-6, `∂/∂${name}[${k},${j}]: ${gf[k * d + j]} vs plain ${gp[k * d + j]}`);
+        for (const j of [1, 2])
+          assert.ok(
+            Math.abs(gf[k * d + j] - gp[k * d + j]) < 1e-6,
+            `∂/∂${name}[${k},${j}]: ${gf[k * d + j]} vs plain ${gp[k * d + j]}`,
+          );
       }
     }
     m.dispose();
@@ -136,7 +166,10 @@ describe('free bits in the ELBO', () => {
     const m = toyModel(W, V);
     const s = new Rng(6).getState();
     const g = (f: (t: ReturnType<typeof elbo>) => tf.Tensor) => {
-      const { grads } = tf.variableGrads(() => tf.mean(f(elbo(m, x, { rng: Rng.fromState(s), freeBits: 0.5 }))) as tf.Scalar, [m.W, m.V]);
+      const { grads } = tf.variableGrads(
+        () => tf.mean(f(elbo(m, x, { rng: Rng.fromState(s), freeBits: 0.5 }))) as tf.Scalar,
+        [m.W, m.V],
+      );
       return [...grads[m.W.name].dataSync(), ...grads[m.V.name].dataSync()];
     };
     const total = g((t) => t.total);
@@ -146,11 +179,14 @@ describe('free bits in the ELBO', () => {
       const idx = (i < D ? 0 : D * d) + k * d; // column 0 of W, then of V
       assert.ok(Math.abs(total[idx] - rec[idx]) < 1e-6, `unit 0 entry ${idx}: total ${total[idx]} vs rec ${rec[idx]}`);
     }
-    assert.ok(total.some((v, i) => Math.abs(v - rec[i]) > 1e-3), 'units above λ do get a KL gradient');
+    assert.ok(
+      total.some((v, i) => Math.abs(v - rec[i]) > 1e-3),
+      'units above λ do get a KL gradient',
+    );
     m.dispose();
   });
 
-  it('a learned Gaussian prior (the CVAE\'s): per-unit KLs sum to kl(p), and the clamp uses them', () => {
+  it("a learned Gaussian prior (the CVAE's): per-unit KLs sum to kl(p), and the clamp uses them", () => {
     const q = new DiagGaussian(tf.tensor2d([0.3, -1, 0.1, 2], [2, 2]), tf.tensor2d([-0.5, 0.2, 0.1, -1], [2, 2]));
     const p = new DiagGaussian(tf.tensor2d([0.1, 0.5, -0.2, 0.4], [2, 2]), tf.tensor2d([0.3, -0.2, 0, 0.5], [2, 2]));
     const per = q.klPerDim(p).arraySync();
@@ -162,8 +198,17 @@ describe('free bits in the ELBO', () => {
   });
 
   it('the sequence VAE trains with free bits (its posterior is one Gaussian layer)', () => {
-    const m = new SeqVAE(seqVaeConfigFor({ shape: [5, 27], vocabulary: 'abcdefghijklmnopqrstuvwxyz' }, { hidden: 4, latentDim: 3, embedding: 4 }), new Rng(0));
-    const words = tf.reshape(tf.oneHot(tf.tensor1d([3, 1, 20, 0, 0, 4, 15, 7, 0, 0], 'int32'), 27), [2, 5 * 27]) as tf.Tensor2D;
+    const m = new SeqVAE(
+      seqVaeConfigFor(
+        { shape: [5, 27], vocabulary: 'abcdefghijklmnopqrstuvwxyz' },
+        { hidden: 4, latentDim: 3, embedding: 4 },
+      ),
+      new Rng(0),
+    );
+    const words = tf.reshape(tf.oneHot(tf.tensor1d([3, 1, 20, 0, 0, 4, 15, 7, 0, 0], 'int32'), 27), [
+      2,
+      5 * 27,
+    ]) as tf.Tensor2D;
     const s = new Rng(1).getState();
     const plain = elbo(m, words, { rng: Rng.fromState(s) });
     const fb = elbo(m, words, { rng: Rng.fromState(s), freeBits: 2 });
@@ -176,12 +221,29 @@ describe('free bits in the ELBO', () => {
 
   it('refuses a bad λ, and a hierarchical posterior, with one clear line', () => {
     const m = toyModel(W, V);
-    for (const bad of [-0.5, NaN, Infinity]) assert.throws(() => elbo(m, x, { rng: new Rng(0), freeBits: bad }), /free bits must be a non-negative number of nats per latent unit, got /);
+    for (const bad of [-0.5, NaN, Infinity])
+      assert.throws(
+        () => elbo(m, x, { rng: new Rng(0), freeBits: bad }),
+        /free bits must be a non-negative number of nats per latent unit, got /,
+      );
     m.dispose();
-    const h: HvaeConfig = { kind: 'hvae', inputShape: [D], latentDims: [2, 1], latentDim: 3, layerHidden: [4], network: { type: 'mlp', hidden: [4] }, likelihood: 'gaussian', sigma: 1, beta: 1 };
+    const h: HvaeConfig = {
+      kind: 'hvae',
+      inputShape: [D],
+      latentDims: [2, 1],
+      latentDim: 3,
+      layerHidden: [4],
+      network: { type: 'mlp', hidden: [4] },
+      likelihood: 'gaussian',
+      sigma: 1,
+      beta: 1,
+    };
     const hm = createModel(h, new Rng(2));
     assert.doesNotThrow(() => elbo(hm, x, { rng: new Rng(0), freeBits: 0 }));
-    assert.throws(() => elbo(hm, x, { rng: new Rng(0), freeBits: 0.5 }), /free bits needs the analytic KL of each latent unit.*hierarchical/);
+    assert.throws(
+      () => elbo(hm, x, { rng: new Rng(0), freeBits: 0.5 }),
+      /free bits needs the analytic KL of each latent unit.*hierarchical/,
+    );
     hm.dispose();
   });
 });
@@ -191,15 +253,34 @@ describe('free bits in the trainer', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((dd) => rmSync(dd, { recursive: true, force: true })));
   const r = new Rng(1);
-  const make = (n: number) => ({ x: Float32Array.from({ length: n * 8 }, () => (r.uniform() < 0.5 ? 1 : 0)), n, shape: [8] });
+  const make = (n: number) => ({
+    x: Float32Array.from({ length: n * 8 }, () => (r.uniform() < 0.5 ? 1 : 0)),
+    n,
+    shape: [8],
+  });
   const data: Dataset = { name: 'toy', train: make(64), test: make(16), shape: [8], protocol: 'binary' };
-  const config: VaeConfig = { kind: 'vae', inputShape: [8], latentDim: 2, network: { type: 'mlp', hidden: [4] }, likelihood: 'bernoulli', beta: 1 };
+  const config: VaeConfig = {
+    kind: 'vae',
+    inputShape: [8],
+    latentDim: 2,
+    network: { type: 'mlp', hidden: [4] },
+    likelihood: 'bernoulli',
+    beta: 1,
+  };
   const seen: number[] = [];
   const objective: Objective = (m, xx, c) => {
     seen.push(c.freeBits ?? -1);
     return elbo(m, xx, { beta: c.beta, rng: c.rng, freeBits: c.freeBits });
   };
-  const opts = { batchSize: 32, seed: 1, optimizer: { kind: 'adam' as const, lr: 1e-2 }, beta: 1, progress: 'none' as const, dataInfo: { dataset: 'toy', protocol: 'binary', shape: [8] }, log: () => {} };
+  const opts = {
+    batchSize: 32,
+    seed: 1,
+    optimizer: { kind: 'adam' as const, lr: 1e-2 },
+    beta: 1,
+    progress: 'none' as const,
+    dataInfo: { dataset: 'toy', protocol: 'binary', shape: [8] },
+    log: () => {},
+  };
 
   it('hands λ to the objective, records it in the metrics, the checkpoint and the model meta; --resume keeps it unless given', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'vaekit-fb-'));
@@ -214,14 +295,33 @@ describe('free bits in the trainer', () => {
     const kept: string[] = [];
     await train(m, data, objective, { ...opts, epochs: 2, outDir: out, resume: true, log: (l) => kept.push(l) }); // no freeBits: the checkpoint's
     assert.deepEqual([...new Set(seen)], [0.75]);
-    assert.ok(kept.some((l) => /free bits 0.75 nats per latent unit, as the run had/.test(l)), kept.join('\n'));
-    const lines = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.free_bits), [0.75, 0.75]);
+    assert.ok(
+      kept.some((l) => /free bits 0.75 nats per latent unit, as the run had/.test(l)),
+      kept.join('\n'),
+    );
+    const lines = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.free_bits),
+      [0.75, 0.75],
+    );
     seen.length = 0;
     const logs: string[] = [];
-    await train(m, data, objective, { ...opts, epochs: 3, outDir: out, resume: true, freeBits: 0, log: (l) => logs.push(l) }); // given: it wins, and says so
+    await train(m, data, objective, {
+      ...opts,
+      epochs: 3,
+      outDir: out,
+      resume: true,
+      freeBits: 0,
+      log: (l) => logs.push(l),
+    }); // given: it wins, and says so
     assert.deepEqual([...new Set(seen)], [0]);
-    assert.ok(logs.some((l) => /free bits changed from 0.75 to 0/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /free bits changed from 0.75 to 0/.test(l)),
+      logs.join('\n'),
+    );
     m.dispose();
   });
 
@@ -239,7 +339,10 @@ describe('free bits in the trainer', () => {
 describe('vaekit train --free-bits', () => {
   const BIN = path.resolve('bin/vaekit.js');
   const vaekit = (args: string[]) => {
-    const res = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', VAEKIT_THREADS: '1' } });
+    const res = spawnSync(process.execPath, [BIN, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, FORCE_COLOR: '0', VAEKIT_THREADS: '1' },
+    });
     return { code: res.status, stdout: res.stdout, stderr: res.stderr };
   };
   const root = mkdtempSync(path.join(tmpdir(), 'vaekit-fb-cli-'));
@@ -247,9 +350,26 @@ describe('vaekit train --free-bits', () => {
   const list = path.join(root, 'words.txt');
   const rr = new Rng(3);
   const words = new Set<string>();
-  while (words.size < 120) words.add(Array.from({ length: 2 + Math.floor(rr.uniform() * 5) }, () => 'abcdefghij'[Math.floor(rr.uniform() * 10)]).join(''));
+  while (words.size < 120)
+    words.add(
+      Array.from({ length: 2 + Math.floor(rr.uniform() * 5) }, () => 'abcdefghij'[Math.floor(rr.uniform() * 10)]).join(
+        '',
+      ),
+    );
   writeFileSync(list, [...words].join('\n') + '\n');
-  const common = ['train', '--dataset', `words:${list}`, '--latent', '3', '--batch-size', '32', '--report-k', '0', '--progress', 'none'];
+  const common = [
+    'train',
+    '--dataset',
+    `words:${list}`,
+    '--latent',
+    '3',
+    '--batch-size',
+    '32',
+    '--report-k',
+    '0',
+    '--progress',
+    'none',
+  ];
   const base = [...common, '--model', 'seqvae', '--rnn-hidden', '8', '--embedding', '4'];
 
   for (const [args, re] of [
@@ -263,7 +383,14 @@ describe('vaekit train --free-bits', () => {
   ] as const) {
     it(`refuses ${args.join(' ')}`, () => {
       const other = (args as readonly string[]).some((a) => a === 'hvae' || a === 'vqvae');
-      const res = vaekit([...(other ? common.filter((a) => a !== '--latent' && a !== '3') : base), '--epochs', '1', '--out', path.join(root, 'bad'), ...args]);
+      const res = vaekit([
+        ...(other ? common.filter((a) => a !== '--latent' && a !== '3') : base),
+        '--epochs',
+        '1',
+        '--out',
+        path.join(root, 'bad'),
+        ...args,
+      ]);
       assert.notEqual(res.code, 0);
       assert.match(res.stderr, re);
       assert.doesNotMatch(res.stderr, /\n\s+at /, 'one line, no stack trace');
@@ -277,8 +404,14 @@ describe('vaekit train --free-bits', () => {
     assert.match(a.stderr, /free bits 0.5 nats\/unit/);
     const b = vaekit([...base, '--epochs', '2', '--resume', '--out', out]);
     assert.equal(b.code, 0, b.stderr);
-    const lines = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.free_bits), [0.5, 0.5]);
+    const lines = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.free_bits),
+      [0.5, 0.5],
+    );
     assert.equal(JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')).training.freeBits, 0.5);
   });
 });

@@ -19,7 +19,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Central finite difference of `loss` in entry i of variable v (step 1e-2), asserted equal to the analytic
  * gradient g[i] within 2e-2·(1 + |fd|). The variable is restored afterwards.
  */
-export function assertFiniteDifference(v: tf.Variable, loss: () => tf.Scalar, g: ArrayLike<number>, i: number, label: string): void {
+export function assertFiniteDifference(
+  v: tf.Variable,
+  loss: () => tf.Scalar,
+  g: ArrayLike<number>,
+  i: number,
+  label: string,
+): void {
   const vals = v.dataSync().slice();
   const h = 1e-2;
   const at = (delta: number) => {
@@ -30,5 +36,8 @@ export function assertFiniteDifference(v: tf.Variable, loss: () => tf.Scalar, g:
   };
   const fd = (at(h) - at(-h)) / (2 * h);
   v.assign(tf.tensor(vals, v.shape));
-  assert.ok(Math.abs(fd - g[i]) <= 2e-2 * (1 + Math.abs(fd)), `${label}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
+  assert.ok(
+    Math.abs(fd - g[i]) <= 2e-2 * (1 + Math.abs(fd)),
+    `${label}[${i}]: analytic ${g[i]} vs finite difference ${fd}`,
+  );
 }

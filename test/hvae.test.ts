@@ -24,14 +24,24 @@ const HAVE_FMNIST = existsSync('/usr/share/datasets/fashion-mnist/train-images-i
 function cfg(o: Partial<HvaeConfig> = {}): HvaeConfig {
   const latentDims = o.latentDims ?? [3, 2];
   return {
-    kind: 'hvae', inputShape: [8], latentDims, latentDim: latentDims.reduce((a, b) => a + b, 0), layerHidden: [6],
-    network: { type: 'mlp', hidden: [7], activation: 'tanh' }, likelihood: 'bernoulli', beta: 1, ...o,
+    kind: 'hvae',
+    inputShape: [8],
+    latentDims,
+    latentDim: latentDims.reduce((a, b) => a + b, 0),
+    layerHidden: [6],
+    network: { type: 'mlp', hidden: [7], activation: 'tanh' },
+    likelihood: 'bernoulli',
+    beta: 1,
+    ...o,
   };
 }
 
 const binaryRows = (n: number, D: number, seed: number) => {
   const r = new Rng(seed);
-  return tf.tensor2d(Float32Array.from({ length: n * D }, () => (r.uniform() < 0.4 ? 1 : 0)), [n, D]);
+  return tf.tensor2d(
+    Float32Array.from({ length: n * D }, () => (r.uniform() < 0.4 ? 1 : 0)),
+    [n, D],
+  );
 };
 
 describe('hierarchical VAE', () => {
@@ -64,7 +74,10 @@ describe('hierarchical VAE', () => {
   it('the ELBO reports per-layer KL terms: kl = Σ kl_l ≥ 0, total = rec + β·kl', () => {
     const m = new HVAE(cfg({ latentDims: [4, 3, 2] }), new Rng(7));
     const x = binaryRows(6, 8, 8);
-    for (const [beta, samples] of [[1, 1], [2.5, 3]]) {
+    for (const [beta, samples] of [
+      [1, 1],
+      [2.5, 3],
+    ]) {
       const t = elbo(m, x, { rng: new Rng(9), beta, samples });
       assert.deepEqual(Object.keys(t).sort(), ['kl', 'kl1', 'kl2', 'kl3', 'rec', 'total']);
       const [tot, rec, kl, k1, k2, k3] = [t.total, t.rec, t.kl, t.kl1, t.kl2, t.kl3].map((v) => v.dataSync());
@@ -118,7 +131,10 @@ describe('hierarchical VAE', () => {
     value.dispose();
     for (const [name, v] of Object.entries(params)) {
       const g = grads[v.name].dataSync();
-      assert.ok(g.some((a) => a !== 0), `${name}: zero gradient`);
+      assert.ok(
+        g.some((a) => a !== 0),
+        `${name}: zero gradient`,
+      );
       for (const i of [0, v.size - 1]) {
         assertFiniteDifference(v, loss, g, i, name);
       }
@@ -127,9 +143,16 @@ describe('hierarchical VAE', () => {
   });
 
   it('save → load → identical outputs; the browser networks sample top-down', async () => {
-    const config = cfg({ inputShape: [10, 6, 1], latentDims: [4, 2], network: { type: 'conv', channels: [4, 8], kernel: 3, stride: 2, dense: [10] }, likelihood: 'gaussian', sigma: 'learned' });
+    const config = cfg({
+      inputShape: [10, 6, 1],
+      latentDims: [4, 2],
+      network: { type: 'conv', channels: [4, 8], kernel: 3, stride: 2, dense: [10] },
+      likelihood: 'gaussian',
+      sigma: 'learned',
+    });
     const m = createModel(config, new Rng(21));
-    for (const v of Object.values(m.namedParameters())) v.assign(tf.add(v, tf.mul(tf.tensor(new Rng(v.size).fillNormal(new Float32Array(v.size)), v.shape), 0.1)));
+    for (const v of Object.values(m.namedParameters()))
+      v.assign(tf.add(v, tf.mul(tf.tensor(new Rng(v.size).fillNormal(new Float32Array(v.size)), v.shape), 0.1)));
     const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-hvae-'));
     dirs.push(dir);
     await saveModel(dir, m, { dataset: 'toy', protocol: 'continuous', shape: [10, 6, 1] });
@@ -138,7 +161,9 @@ describe('hierarchical VAE', () => {
     const out = (mm: typeof m) =>
       tf.tidy(() => {
         const t = elbo(mm, x, { rng: new Rng(23) });
-        return [t.total, t.kl1, t.kl2, latentPoint(mm.encode(x)), logImportanceWeights(mm, x, 7, new Rng(24))].map((v) => Array.from(v.dataSync()));
+        return [t.total, t.kl1, t.kl2, latentPoint(mm.encode(x)), logImportanceWeights(mm, x, 7, new Rng(24))].map(
+          (v) => Array.from(v.dataSync()),
+        );
       });
     assert.deepEqual(out(back), out(m));
     assert.deepEqual(generate(back, 3, new Rng(25)), generate(m, 3, new Rng(25)));
@@ -146,13 +171,22 @@ describe('hierarchical VAE', () => {
     const load = async (net: string) => {
       const json = JSON.parse(readFileSync(path.join(dir, 'tfjs', net, 'model.json'), 'utf8'));
       const bin = readFileSync(path.join(dir, 'tfjs', net, 'weights.bin'));
-      return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
+      return tfl.loadLayersModel(
+        tf.io.fromMemory({
+          modelTopology: json.modelTopology,
+          weightSpecs: json.weightsManifest[0].weights,
+          weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+        }),
+      );
     };
     const [prior1, decoder] = [await load('prior1'), await load('decoder')];
     const z2 = tf.randomNormal([3, 2]);
     const z1 = tf.slice(prior1.predict(z2) as tf.Tensor, [0, 0], [3, 4]);
     const browser = (decoder.predict(z1) as tf.Tensor).dataSync();
-    const want = m.decode(tf.concat([z1, z2], 1) as tf.Tensor2D).mean().dataSync();
+    const want = m
+      .decode(tf.concat([z1, z2], 1) as tf.Tensor2D)
+      .mean()
+      .dataSync();
     assert.ok(maxAbsDiff(browser, want) < 1e-5);
     [m, back, prior1, decoder].forEach((v) => v.dispose());
   });
@@ -169,9 +203,19 @@ describe('hierarchical VAE', () => {
 
   it(`learns on real images (${HAVE_FMNIST ? 'Fashion-MNIST' : 'MNIST'}, 600 examples): the loss falls, both layers in use, tensor count flat`, async () => {
     const data = await loadDataset({ name: HAVE_FMNIST ? 'fashion-mnist' : 'mnist', protocol: 'binary', limit: 600 });
-    const m = createModel(cfg({ inputShape: data.shape, latentDims: [16, 8], layerHidden: [64], network: { type: 'mlp', hidden: [128] } }), new Rng(30));
+    const m = createModel(
+      cfg({ inputShape: data.shape, latentDims: [16, 8], layerHidden: [64], network: { type: 'mlp', hidden: [128] } }),
+      new Rng(30),
+    );
     const r = await train(m, data, (mm, x, c) => elbo(mm, x, { rng: c.rng, beta: c.beta }), {
-      epochs: 4, batchSize: 50, seed: 1, optimizer: { kind: 'adam', lr: 2e-3 }, beta: 1, progress: 'none', dataInfo: { dataset: data.name, protocol: 'binary', shape: data.shape }, log: () => {},
+      epochs: 4,
+      batchSize: 50,
+      seed: 1,
+      optimizer: { kind: 'adam', lr: 2e-3 },
+      beta: 1,
+      progress: 'none',
+      dataInfo: { dataset: data.name, protocol: 'binary', shape: data.shape },
+      log: () => {},
       evaluate: (mm) => evaluateElbo(mm, data.test, { rng: new Rng(31) }),
     });
     const losses = r.metrics.map((e) => e.loss);
@@ -179,7 +223,11 @@ describe('hierarchical VAE', () => {
     const last = r.metrics[3];
     assert.ok(last.kl1 > 0.5 && last.kl2 > 0.05, `per-layer KL ${last.kl1}, ${last.kl2}`);
     assert.ok(Number.isFinite(last.test_kl2));
-    assert.equal(new Set(r.metrics.slice(1).map((e) => e.num_tensors)).size, 1, `numTensors ${r.metrics.map((e) => e.num_tensors)}`);
+    assert.equal(
+      new Set(r.metrics.slice(1).map((e) => e.num_tensors)).size,
+      1,
+      `numTensors ${r.metrics.map((e) => e.num_tensors)}`,
+    );
     m.dispose();
   });
 });

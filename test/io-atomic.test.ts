@@ -123,7 +123,15 @@ test('writeDirAtomic failure keeps the old directory and removes the temp direct
   assert.deepEqual(snapshot(d), { 'state.json': 'old' });
   assert.deepEqual(ls(root), ['ckpt']);
   await assert.rejects(
-    writeDirAtomic(d, { 'state.json': 'new' }, { beforeSwap: () => { throw new Error('boom'); } }),
+    writeDirAtomic(
+      d,
+      { 'state.json': 'new' },
+      {
+        beforeSwap: () => {
+          throw new Error('boom');
+        },
+      },
+    ),
     /boom/,
   );
   assert.deepEqual(snapshot(d), { 'state.json': 'old' });

@@ -39,7 +39,11 @@ test('png: uint8 encode → decode is pixel-exact for 1, 3 and 4 channels', () =
     assert.equal(back.width, w);
     assert.equal(back.height, h);
     assert.equal(back.channels, c);
-    assert.deepEqual([...back.pixels].map((v) => Math.round(v * 255)), [...px], `channels ${c}`);
+    assert.deepEqual(
+      [...back.pixels].map((v) => Math.round(v * 255)),
+      [...px],
+      `channels ${c}`,
+    );
     for (const v of back.pixels) assert.ok(v >= 0 && v <= 1);
     // The PNG colour type matches the channel count.
     assert.equal(png[25], { 1: 0, 3: 2, 4: 6 }[c]);
@@ -49,7 +53,10 @@ test('png: uint8 encode → decode is pixel-exact for 1, 3 and 4 channels', () =
 test('png: floats are clamped to [0,1] and NaN is refused', () => {
   const px = new Float32Array([-0.5, 0, 0.5, 1, 1.5, 0.2]);
   const back = decodePng(encodePng(px, 3, 2, 1));
-  assert.deepEqual([...back.pixels].map((v) => Math.round(v * 255)), [0, 0, 128, 255, 255, 51]);
+  assert.deepEqual(
+    [...back.pixels].map((v) => Math.round(v * 255)),
+    [0, 0, 128, 255, 255, 51],
+  );
   assert.throws(() => encodePng(new Float32Array([0, NaN]), 2, 1, 1), /NaN at element 1/);
   assert.throws(() => encodePng(new Float32Array(5), 3, 2, 1), /needs 6 values, got 5/);
   assert.throws(() => encodePng(new Float32Array(4), 2, 1, 2 as never), /channels must be 1, 3 or 4/);
@@ -63,15 +70,27 @@ test('png: decodes gray+alpha and transparency as RGBA', () => {
   const ga = PNG.sync.write(png, { colorType: 4 });
   const back = decodePng(ga);
   assert.equal(back.channels, 4);
-  assert.deepEqual([...back.pixels].map((v) => Math.round(v * 255)), [10, 10, 10, 255, 20, 20, 20, 0]);
+  assert.deepEqual(
+    [...back.pixels].map((v) => Math.round(v * 255)),
+    [10, 10, 10, 255, 20, 20, 20, 0],
+  );
 });
 
 test('imageGrid lays images out row by row with padding (pixel by pixel)', () => {
   // Three 2×2 grayscale images: image k has pixel values k+0.1, k+0.2, ... (scaled small)
   const imgs = new Float32Array([
-    0.1, 0.2, 0.3, 0.4, // image 0: rows [0.1 0.2] [0.3 0.4]
-    0.5, 0.6, 0.7, 0.8, // image 1
-    0.9, 1.0, 0.0, 0.05, // image 2
+    0.1,
+    0.2,
+    0.3,
+    0.4, // image 0: rows [0.1 0.2] [0.3 0.4]
+    0.5,
+    0.6,
+    0.7,
+    0.8, // image 1
+    0.9,
+    1.0,
+    0.0,
+    0.05, // image 2
   ]);
   const g = imageGrid(imgs, 3, 2, 2, 1, { cols: 2, pad: 1, padValue: 0.25 });
   assert.equal(g.width, 7); // 2·2 + 3·1
@@ -79,13 +98,55 @@ test('imageGrid lays images out row by row with padding (pixel by pixel)', () =>
   assert.equal(g.channels, 1);
   const P = 0.25;
   const expected = [
-    P, P, P, P, P, P, P,
-    P, 0.1, 0.2, P, 0.5, 0.6, P,
-    P, 0.3, 0.4, P, 0.7, 0.8, P,
-    P, P, P, P, P, P, P,
-    P, 0.9, 1.0, P, P, P, P, // third image; the empty fourth cell is padValue
-    P, 0.0, 0.05, P, P, P, P,
-    P, P, P, P, P, P, P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    0.1,
+    0.2,
+    P,
+    0.5,
+    0.6,
+    P,
+    P,
+    0.3,
+    0.4,
+    P,
+    0.7,
+    0.8,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    0.9,
+    1.0,
+    P,
+    P,
+    P,
+    P, // third image; the empty fourth cell is padValue
+    P,
+    0.0,
+    0.05,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
+    P,
   ];
   assert.deepEqual([...g.pixels], [...new Float32Array(expected)]);
 
@@ -120,7 +181,9 @@ test('upscale is nearest-neighbour', () => {
 
 test('writePng / writeGif write files; GIF frames are exact grayscale', async (t) => {
   const dir = tmpdir();
-  const frames = [0, 1, 2].map((k) => new Float32Array(Array.from({ length: 6 }, (_, i) => ((k * 6 + i) * 13 % 256) / 255)));
+  const frames = [0, 1, 2].map(
+    (k) => new Float32Array(Array.from({ length: 6 }, (_, i) => (((k * 6 + i) * 13) % 256) / 255)),
+  );
   await writePng(path.join(dir, 'a.png'), { pixels: frames[0], width: 3, height: 2, channels: 1 });
   await writeGif(path.join(dir, 'a.gif'), frames, 3, 2, 1, { delayMs: 80, scale: 2 });
   const rgbFrames = [new Float32Array([1, 0, 0, 0, 1, 0]), new Float32Array([0, 0, 1, 1, 1, 1])];
@@ -170,7 +233,16 @@ print(json.dumps(out))
     const up = upscale({ pixels: new Float32Array(bytes[k]), width: 3, height: 2, channels: 1 }, 2);
     assert.deepEqual(out.gif[k], [...up.pixels], `frame ${k}`);
   }
-  assert.deepEqual(out.rgb, [[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]]);
+  assert.deepEqual(out.rgb, [
+    [
+      [255, 0, 0],
+      [0, 255, 0],
+    ],
+    [
+      [0, 0, 255],
+      [255, 255, 255],
+    ],
+  ]);
   assert.equal(out.mode, 'L');
   assert.deepEqual(out.png, bytes[0]);
 });

@@ -24,7 +24,11 @@ function tmpdir(): string {
 }
 
 /** Build a file by hand: header object → padded bytes + raw data. */
-function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), opts: { n?: bigint; pad?: boolean } = {}): Uint8Array {
+function rawFile(
+  header: unknown,
+  data: Uint8Array = new Uint8Array(0),
+  opts: { n?: bigint; pad?: boolean } = {},
+): Uint8Array {
   let json = JSON.stringify(header);
   if (opts.pad !== false) while ((8 + json.length) % 8 !== 0) json += ' ';
   const h = new TextEncoder().encode(json);
@@ -107,15 +111,36 @@ test('safetensors: decodes from a Buffer slice with a non-zero byteOffset', () =
 });
 
 test('safetensors: encode rejects inconsistent tensors', () => {
-  assert.throws(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }), /3 elements but data has 2/);
-  assert.throws(() => encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: new Float64Array(2) } }), /F32 needs a Float32Array, got Float64Array/);
-  assert.throws(() => encodeSafetensors({ a: { dtype: 'F16' as never, shape: [1], data: new Uint16Array(1) as never } }), /unsupported dtype "F16"/);
-  assert.throws(() => encodeSafetensors({ a: { dtype: 'F32', shape: [-1], data: new Float32Array(0) } }), /non-negative integers/);
-  assert.throws(() => encodeSafetensors({ a: { dtype: 'F32', shape: [1.5], data: new Float32Array(1) } }), /non-negative integers/);
-  assert.throws(() => encodeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }), /reserved/);
+  assert.throws(
+    () => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }),
+    /3 elements but data has 2/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: new Float64Array(2) } }),
+    /F32 needs a Float32Array, got Float64Array/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ a: { dtype: 'F16' as never, shape: [1], data: new Uint16Array(1) as never } }),
+    /unsupported dtype "F16"/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ a: { dtype: 'F32', shape: [-1], data: new Float32Array(0) } }),
+    /non-negative integers/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ a: { dtype: 'F32', shape: [1.5], data: new Float32Array(1) } }),
+    /non-negative integers/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }),
+    /reserved/,
+  );
   assert.throws(() => encodeSafetensors({}, { a: 1 as unknown as string }), /metadata "a" must be a string/);
   // U8 accepts Uint8ClampedArray and Buffer.
-  const b = encodeSafetensors({ c: { dtype: 'U8', shape: [2], data: new Uint8ClampedArray([3, 4]) }, d: { dtype: 'U8', shape: [1], data: Buffer.from([9]) } });
+  const b = encodeSafetensors({
+    c: { dtype: 'U8', shape: [2], data: new Uint8ClampedArray([3, 4]) },
+    d: { dtype: 'U8', shape: [1], data: Buffer.from([9]) },
+  });
   assert.deepEqual([...decodeSafetensors(b).tensors['c'].data], [3, 4]);
 });
 
@@ -126,10 +151,31 @@ test('safetensors: decode rejects malformed files with clear errors', () => {
     ['too short', new Uint8Array(5), /too short/],
     ['header length beyond file', rawFile({}, new Uint8Array(0), { n: 1000n }), /header length 1000 exceeds/],
     ['huge header length', rawFile({}, new Uint8Array(0), { n: 2n ** 63n }), /exceeds/],
-    ['not JSON', (() => { const b = rawFile({ a: 1 }); b[12] = 0x7b; b[13] = 0x7b; return b; })(), /not valid JSON/],
+    [
+      'not JSON',
+      (() => {
+        const b = rawFile({ a: 1 });
+        b[12] = 0x7b;
+        b[13] = 0x7b;
+        return b;
+      })(),
+      /not valid JSON/,
+    ],
     ['not starting with {', rawFile([1, 2, 3]), /does not start with "\{"/],
-    ['bad utf-8', (() => { const b = rawFile({ abc: {} }); b[10] = 0xff; return b; })(), /UTF-8/],
-    ['unknown dtype', rawFile({ a: { dtype: 'F16', shape: [4], data_offsets: [0, 8] } }, eight), /unsupported dtype "F16"/],
+    [
+      'bad utf-8',
+      (() => {
+        const b = rawFile({ abc: {} });
+        b[10] = 0xff;
+        return b;
+      })(),
+      /UTF-8/,
+    ],
+    [
+      'unknown dtype',
+      rawFile({ a: { dtype: 'F16', shape: [4], data_offsets: [0, 8] } }, eight),
+      /unsupported dtype "F16"/,
+    ],
     ['entry not object', rawFile({ a: 3 }), /tensor "a" entry is not an object/],
     ['missing shape', rawFile({ a: { dtype: 'F32', data_offsets: [0, 8] } }, eight), /no shape/],
     ['bad offsets', rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0] } }, eight), /data_offsets must be/],
@@ -143,12 +189,16 @@ test('safetensors: decode rejects malformed files with clear errors', () => {
     ['metadata not object', rawFile({ __metadata__: 'x' }), /must be an object of strings/],
   ];
   for (const [what, buf, re] of cases) {
-    assert.throws(() => decodeSafetensors(buf, { source: 'f.safetensors' }), (e: Error) => {
-      assert.ok(e instanceof SafetensorsError, `${what}: ${e}`);
-      assert.match(e.message, re, what);
-      assert.match(e.message, /^f\.safetensors: invalid safetensors: /, what);
-      return true;
-    }, what);
+    assert.throws(
+      () => decodeSafetensors(buf, { source: 'f.safetensors' }),
+      (e: Error) => {
+        assert.ok(e instanceof SafetensorsError, `${what}: ${e}`);
+        assert.match(e.message, re, what);
+        assert.match(e.message, /^f\.safetensors: invalid safetensors: /, what);
+        return true;
+      },
+      what,
+    );
   }
   // Unpadded header (allowed by the format, just not what we write) still reads.
   const unpadded = rawFile({ a: f32([2], 0, 8) }, new Uint8Array(new Float32Array([5, 6]).buffer), { pad: false });
@@ -163,7 +213,10 @@ test('safetensors: save/load files; load errors name the file', async () => {
   assert.deepEqual(back.metadata, { a: 'b' });
   assert.deepEqual(back.tensors['enc.w'].shape, [2, 3]);
   assert.deepEqual(fs.readdirSync(dir), ['model.safetensors']);
-  await assert.rejects(loadSafetensors(path.join(dir, 'missing.safetensors')), /safetensors file not found: .*missing\.safetensors/);
+  await assert.rejects(
+    loadSafetensors(path.join(dir, 'missing.safetensors')),
+    /safetensors file not found: .*missing\.safetensors/,
+  );
   fs.writeFileSync(path.join(dir, 'bad.safetensors'), 'garbage!');
   await assert.rejects(loadSafetensors(path.join(dir, 'bad.safetensors')), /bad\.safetensors: invalid safetensors/);
 });
@@ -250,7 +303,9 @@ test('safetensors: interoperates with PyTorch (python3 reads ours, writes one we
     tensors: Record<string, { dtype: string; shape: number[]; values: (number | string)[] }>;
     written: Record<string, { shape: number[]; values: (number | string)[] }>;
   };
-  t.diagnostic(`python side used ${out.lib ? 'the safetensors package' : 'a struct/json parser + torch.frombuffer (safetensors package not installed)'}`);
+  t.diagnostic(
+    `python side used ${out.lib ? 'the safetensors package' : 'a struct/json parser + torch.frombuffer (safetensors package not installed)'}`,
+  );
 
   // Python read our file.
   assert.deepEqual(out.metadata, { format: 'pt', who: 'vaekit' });
@@ -266,14 +321,21 @@ test('safetensors: interoperates with PyTorch (python3 reads ours, writes one we
   // We read Python's file.
   const back = decodeSafetensors(fs.readFileSync(theirs), { source: theirs });
   assert.deepEqual(back.metadata, { format: 'pt', written_by: 'python' });
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(back.tensors).map(([k, v]) => [k, v.dtype])),
-    { 'conv.weight': 'F32', bias64: 'F64', labels: 'I32', pixels: 'U8', count: 'I64' },
-  );
+  assert.deepEqual(Object.fromEntries(Object.entries(back.tensors).map(([k, v]) => [k, v.dtype])), {
+    'conv.weight': 'F32',
+    bias64: 'F64',
+    labels: 'I32',
+    pixels: 'U8',
+    count: 'I64',
+  });
   for (const [name, w] of Object.entries(out.written)) {
     const ours = back.tensors[name];
     assert.deepEqual(ours.shape, w.shape, name);
-    assert.deepEqual([...ours.data].map((v) => (typeof v === 'bigint' ? String(v) : v)), w.values, name);
+    assert.deepEqual(
+      [...ours.data].map((v) => (typeof v === 'bigint' ? String(v) : v)),
+      w.values,
+      name,
+    );
   }
   const conv = back.tensors['conv.weight'].data as Float32Array;
   assert.equal(conv[23], Math.fround(23 / 7));

@@ -19,7 +19,9 @@ describe('pathWeights', () => {
     const { wa, wb } = pathWeights(a, b, 7, 'slerp');
     const pts = wa.map((w, s) => point(w, wb[s], a, b));
     for (const p of pts) assert.ok(Math.abs(norm(p) - 2) < 1e-12, `norm ${norm(p)}`);
-    pts.forEach((p, s) => assert.ok(Math.abs(Math.atan2(p[1], p[0]) - (s / 6) * (Math.PI / 2)) < 1e-12, `angle at step ${s}`));
+    pts.forEach((p, s) =>
+      assert.ok(Math.abs(Math.atan2(p[1], p[0]) - (s / 6) * (Math.PI / 2)) < 1e-12, `angle at step ${s}`),
+    );
     assert.deepEqual(pts[0], a);
     assert.ok(norm(point(wa[6], wb[6], a, b).map((v, i) => v - b[i])) < 1e-12);
     // the linear midpoint is shorter: |(a + b)/2| = √2 < 2

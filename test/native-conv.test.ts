@@ -119,7 +119,8 @@ function runCase(c: Case, seed: number): Float32Array[] {
     const out = [y.dataSync() as Float32Array];
     if (c.grads) {
       const r = tf.tensor(rand(y.size, seed + 4), y.shape);
-      const loss = (...a: tf.Tensor[]) => tf.sum(tf.mul(f(a[0] as tf.Tensor4D, a[1] as tf.Tensor4D, a[2] as tf.Tensor1D), r));
+      const loss = (...a: tf.Tensor[]) =>
+        tf.sum(tf.mul(f(a[0] as tf.Tensor4D, a[1] as tf.Tensor4D, a[2] as tf.Tensor1D), r));
       const args = c.op === 'fused' && c.bias ? [x, w, b] : [x, w];
       for (const g of tf.grads(loss)(args)) out.push(g.dataSync() as Float32Array);
     }
@@ -142,41 +143,254 @@ function maxErr(a: Float32Array, ref: Float32Array): { err: number; scale: numbe
 const B = 4;
 const canonical: Case[] = [
   // encoder: conv 1→32, 32→64 (4×4/2 same), as fused conv with bias (layers' path) and plain conv2d
-  { name: 'enc1 conv 28x28x1→32', op: 'conv2d', x: [B, 28, 28, 1], f: [4, 4, 1, 32], strides: 2, pad: 'same', grads: true },
-  { name: 'enc2 fused 14x14x32→64 bias', op: 'fused', x: [B, 14, 14, 32], f: [4, 4, 32, 64], strides: 2, pad: 'same', bias: true, grads: true },
+  {
+    name: 'enc1 conv 28x28x1→32',
+    op: 'conv2d',
+    x: [B, 28, 28, 1],
+    f: [4, 4, 1, 32],
+    strides: 2,
+    pad: 'same',
+    grads: true,
+  },
+  {
+    name: 'enc2 fused 14x14x32→64 bias',
+    op: 'fused',
+    x: [B, 14, 14, 32],
+    f: [4, 4, 32, 64],
+    strides: 2,
+    pad: 'same',
+    bias: true,
+    grads: true,
+  },
   // decoder: convT 64→32 (7→14), 32→1 (14→28)
-  { name: 'dec1 convT 7x7x64→32', op: 'conv2dTranspose', x: [B, 7, 7, 64], f: [4, 4, 32, 64], strides: 2, pad: 'same', outShape: [B, 14, 14, 32], grads: true },
-  { name: 'dec2 convT 14x14x32→1', op: 'conv2dTranspose', x: [B, 14, 14, 32], f: [4, 4, 1, 32], strides: 2, pad: 'same', outShape: [B, 28, 28, 1], grads: true },
+  {
+    name: 'dec1 convT 7x7x64→32',
+    op: 'conv2dTranspose',
+    x: [B, 7, 7, 64],
+    f: [4, 4, 32, 64],
+    strides: 2,
+    pad: 'same',
+    outShape: [B, 14, 14, 32],
+    grads: true,
+  },
+  {
+    name: 'dec2 convT 14x14x32→1',
+    op: 'conv2dTranspose',
+    x: [B, 14, 14, 32],
+    f: [4, 4, 1, 32],
+    strides: 2,
+    pad: 'same',
+    outShape: [B, 28, 28, 1],
+    grads: true,
+  },
 ];
 
 const odd: Case[] = [
   { name: '7x5x3 3x3/1 same', op: 'conv2d', x: [1, 7, 5, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same', grads: true },
   { name: '7x5x3 3x3/2 same', op: 'conv2d', x: [2, 7, 5, 3], f: [3, 3, 3, 5], strides: 2, pad: 'same', grads: true },
   { name: '7x5x1 3x3/2 valid', op: 'conv2d', x: [1, 7, 5, 1], f: [3, 3, 1, 2], strides: 2, pad: 'valid', grads: true },
-  { name: '8x6x3 3x3/2 valid (unused edge)', op: 'conv2d', x: [3, 8, 6, 3], f: [3, 3, 3, 2], strides: 2, pad: 'valid', grads: true },
+  {
+    name: '8x6x3 3x3/2 valid (unused edge)',
+    op: 'conv2d',
+    x: [3, 8, 6, 3],
+    f: [3, 3, 3, 2],
+    strides: 2,
+    pad: 'valid',
+    grads: true,
+  },
   { name: '7x5x3 1x1/1', op: 'conv2d', x: [1, 7, 5, 3], f: [1, 1, 3, 6], strides: 1, pad: 'valid', grads: true },
   { name: '7x5x3 1x1/2 same', op: 'conv2d', x: [2, 7, 5, 3], f: [1, 1, 3, 4], strides: 2, pad: 'same', grads: true },
-  { name: '9x7x3 4x3 strides [2,1] same', op: 'conv2d', x: [2, 9, 7, 3], f: [4, 3, 3, 4], strides: [2, 1], pad: 'same', grads: true },
+  {
+    name: '9x7x3 4x3 strides [2,1] same',
+    op: 'conv2d',
+    x: [2, 9, 7, 3],
+    f: [4, 3, 3, 4],
+    strides: [2, 1],
+    pad: 'same',
+    grads: true,
+  },
   { name: '7x5x3 3x3 pad 2', op: 'conv2d', x: [1, 7, 5, 3], f: [3, 3, 3, 4], strides: 2, pad: 2, grads: true },
   // (forward only: tfjs's conv2d gradient drops dimRoundingMode; those backprops stay on tfjs-cpu)
-  { name: '8x8x3 3x3/2 pad 0 ceil', op: 'conv2d', x: [2, 8, 8, 3], f: [3, 3, 3, 4], strides: 2, pad: 0, dimRoundingMode: 'ceil' },
-  { name: '8x6x3 3x3/2 pad 1 round', op: 'conv2d', x: [2, 8, 6, 3], f: [3, 3, 3, 4], strides: 2, pad: 1, dimRoundingMode: 'round' },
-  { name: '8x6x3 3x3/2 pad 1 fused ceil', op: 'fused', x: [2, 8, 6, 3], f: [3, 3, 3, 4], strides: 2, pad: 1, dimRoundingMode: 'ceil', bias: true },
-  { name: '7x5x3 explicit pads', op: 'conv2d', x: [2, 7, 5, 3], f: [3, 2, 3, 4], strides: [2, 1], pad: [[0, 0], [2, 0], [0, 3], [0, 0]], grads: true },
-  { name: '9x8x2 3x3 dilation 2', op: 'conv2d', x: [2, 9, 8, 2], f: [3, 3, 2, 3], strides: 1, pad: 'same', dilations: 2 },
-  { name: 'NCHW 3x7x5 3x3/1 same', op: 'conv2d', x: [2, 3, 7, 5], f: [3, 3, 3, 4], strides: 1, pad: 'same', dataFormat: 'NCHW' },
-  { name: 'convT 4x3x3→1 3x3/2 same', op: 'conv2dTranspose', x: [1, 4, 3, 3], f: [3, 3, 1, 3], strides: 2, pad: 'same', outShape: [1, 7, 5, 1], grads: true },
-  { name: 'convT 3x2x3→2 3x3/2 valid', op: 'conv2dTranspose', x: [2, 3, 2, 3], f: [3, 3, 2, 3], strides: 2, pad: 'valid', outShape: [2, 7, 5, 2], grads: true },
-  { name: 'convT 7x5x3→4 1x1/1', op: 'conv2dTranspose', x: [1, 7, 5, 3], f: [1, 1, 4, 3], strides: 1, pad: 'valid', outShape: [1, 7, 5, 4], grads: true },
-  { name: 'fused bias+relu 7x5x3', op: 'fused', x: [2, 7, 5, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same', bias: true, activation: 'relu' },
-  { name: 'fused bias+relu6', op: 'fused', x: [2, 7, 5, 3], f: [3, 3, 3, 4], strides: 2, pad: 'same', bias: true, activation: 'relu6' },
-  { name: 'fused bias+elu', op: 'fused', x: [2, 7, 5, 3], f: [3, 3, 3, 4], strides: 1, pad: 'valid', bias: true, activation: 'elu' },
-  { name: 'fused bias+sigmoid', op: 'fused', x: [1, 7, 5, 1], f: [3, 3, 1, 4], strides: 1, pad: 'same', bias: true, activation: 'sigmoid' },
-  { name: 'fused leakyrelu no bias', op: 'fused', x: [1, 7, 5, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same', activation: 'leakyrelu' },
-  { name: 'fused bias+prelu', op: 'fused', x: [1, 7, 5, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same', bias: true, activation: 'prelu' },
-  { name: 'fused NCHW bias linear', op: 'fused', x: [2, 3, 7, 5], f: [3, 3, 3, 4], strides: 1, pad: 'same', bias: true, dataFormat: 'NCHW' },
-  { name: 'fused bias linear grads', op: 'fused', x: [2, 7, 5, 3], f: [3, 3, 3, 4], strides: 2, pad: 'same', bias: true, grads: true },
-  { name: 'fused bias+relu grads (unfused under tape)', op: 'fused', x: [2, 7, 5, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same', bias: true, activation: 'relu', grads: true },
+  {
+    name: '8x8x3 3x3/2 pad 0 ceil',
+    op: 'conv2d',
+    x: [2, 8, 8, 3],
+    f: [3, 3, 3, 4],
+    strides: 2,
+    pad: 0,
+    dimRoundingMode: 'ceil',
+  },
+  {
+    name: '8x6x3 3x3/2 pad 1 round',
+    op: 'conv2d',
+    x: [2, 8, 6, 3],
+    f: [3, 3, 3, 4],
+    strides: 2,
+    pad: 1,
+    dimRoundingMode: 'round',
+  },
+  {
+    name: '8x6x3 3x3/2 pad 1 fused ceil',
+    op: 'fused',
+    x: [2, 8, 6, 3],
+    f: [3, 3, 3, 4],
+    strides: 2,
+    pad: 1,
+    dimRoundingMode: 'ceil',
+    bias: true,
+  },
+  {
+    name: '7x5x3 explicit pads',
+    op: 'conv2d',
+    x: [2, 7, 5, 3],
+    f: [3, 2, 3, 4],
+    strides: [2, 1],
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 3],
+      [0, 0],
+    ],
+    grads: true,
+  },
+  {
+    name: '9x8x2 3x3 dilation 2',
+    op: 'conv2d',
+    x: [2, 9, 8, 2],
+    f: [3, 3, 2, 3],
+    strides: 1,
+    pad: 'same',
+    dilations: 2,
+  },
+  {
+    name: 'NCHW 3x7x5 3x3/1 same',
+    op: 'conv2d',
+    x: [2, 3, 7, 5],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'same',
+    dataFormat: 'NCHW',
+  },
+  {
+    name: 'convT 4x3x3→1 3x3/2 same',
+    op: 'conv2dTranspose',
+    x: [1, 4, 3, 3],
+    f: [3, 3, 1, 3],
+    strides: 2,
+    pad: 'same',
+    outShape: [1, 7, 5, 1],
+    grads: true,
+  },
+  {
+    name: 'convT 3x2x3→2 3x3/2 valid',
+    op: 'conv2dTranspose',
+    x: [2, 3, 2, 3],
+    f: [3, 3, 2, 3],
+    strides: 2,
+    pad: 'valid',
+    outShape: [2, 7, 5, 2],
+    grads: true,
+  },
+  {
+    name: 'convT 7x5x3→4 1x1/1',
+    op: 'conv2dTranspose',
+    x: [1, 7, 5, 3],
+    f: [1, 1, 4, 3],
+    strides: 1,
+    pad: 'valid',
+    outShape: [1, 7, 5, 4],
+    grads: true,
+  },
+  {
+    name: 'fused bias+relu 7x5x3',
+    op: 'fused',
+    x: [2, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'same',
+    bias: true,
+    activation: 'relu',
+  },
+  {
+    name: 'fused bias+relu6',
+    op: 'fused',
+    x: [2, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 2,
+    pad: 'same',
+    bias: true,
+    activation: 'relu6',
+  },
+  {
+    name: 'fused bias+elu',
+    op: 'fused',
+    x: [2, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'valid',
+    bias: true,
+    activation: 'elu',
+  },
+  {
+    name: 'fused bias+sigmoid',
+    op: 'fused',
+    x: [1, 7, 5, 1],
+    f: [3, 3, 1, 4],
+    strides: 1,
+    pad: 'same',
+    bias: true,
+    activation: 'sigmoid',
+  },
+  {
+    name: 'fused leakyrelu no bias',
+    op: 'fused',
+    x: [1, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'same',
+    activation: 'leakyrelu',
+  },
+  {
+    name: 'fused bias+prelu',
+    op: 'fused',
+    x: [1, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'same',
+    bias: true,
+    activation: 'prelu',
+  },
+  {
+    name: 'fused NCHW bias linear',
+    op: 'fused',
+    x: [2, 3, 7, 5],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'same',
+    bias: true,
+    dataFormat: 'NCHW',
+  },
+  {
+    name: 'fused bias linear grads',
+    op: 'fused',
+    x: [2, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 2,
+    pad: 'same',
+    bias: true,
+    grads: true,
+  },
+  {
+    name: 'fused bias+relu grads (unfused under tape)',
+    op: 'fused',
+    x: [2, 7, 5, 3],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: 'same',
+    bias: true,
+    activation: 'relu',
+    grads: true,
+  },
 ];
 
 test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
@@ -188,7 +402,13 @@ test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
   await tf.setBackend(nativeName);
   const before = addon!.convConfig();
   try {
-    const runs = [['onednn', 'onednn'], ['gemm', 'onednn'], ['gemm', 'openblas'], ['tune', 'onednn'], ['auto', 'onednn']] as const;
+    const runs = [
+      ['onednn', 'onednn'],
+      ['gemm', 'onednn'],
+      ['gemm', 'openblas'],
+      ['tune', 'onednn'],
+      ['auto', 'onednn'],
+    ] as const;
     for (const [mode, blas] of runs) {
       addon!.convConfig({ mode, blas, clearCache: true });
       await t.test(`${mode} path${mode === 'gemm' ? ` (${blas} sgemm)` : ''} on ${nativeName}`, () => {
@@ -209,7 +429,10 @@ test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
         });
         if (mode === 'tune') {
           const st = addon!.convStats();
-          assert.ok(st.length >= 3 && st.every((s) => s.tuned === 'onednn' || s.tuned === 'gemm'), 'the tuner did not decide');
+          assert.ok(
+            st.length >= 3 && st.every((s) => s.tuned === 'onednn' || s.tuned === 'gemm'),
+            'the tuner did not decide',
+          );
         }
       });
     }
@@ -218,7 +441,10 @@ test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
     // im2col + sgemm where oneDNN has only its gemm-based fallback.
     assert.deepEqual(convFallbacks, {}, 'some cases fell back to the tfjs-cpu kernels');
     const tuned = addon!.convStats(); // (cache cleared at the start of the auto run: auto entries only)
-    assert.ok(tuned.every((s) => s.tuned === undefined), 'auto mode must not tune');
+    assert.ok(
+      tuned.every((s) => s.tuned === undefined),
+      'auto mode must not tune',
+    );
     const stats = addon!.convStats();
     const kinds = new Set(stats.map((s) => s.kind));
     assert.deepEqual([...kinds].sort(), ['backwardData', 'backwardFilter', 'forward']);
@@ -231,7 +457,8 @@ test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
       for (const s of canon) {
         const gemm = s.impl.includes('gemm');
         assert.equal(s.path, gemm ? 'gemm' : 'onednn', `${s.kind} ${s.params.slice(0, 7)}: ${s.path} (${s.impl})`);
-        if (s.kind === 'forward') assert.equal(s.path, 'onednn', `forward ${s.params.slice(0, 7)} runs oneDNN's direct kernel (${s.impl})`);
+        if (s.kind === 'forward')
+          assert.equal(s.path, 'onednn', `forward ${s.params.slice(0, 7)} runs oneDNN's direct kernel (${s.impl})`);
       }
     }
   } finally {
@@ -264,7 +491,12 @@ test('the addon overwrites its outputs entirely (NaN-filled output arrays)', { s
   // registerConvKernels hands the addon uninitialised arrays; every path must write every element.
   const before = addon!.convConfig();
   try {
-    const combos = [['onednn', 'onednn'], ['gemm', 'onednn'], ['gemm', 'openblas'], ['auto', 'onednn']] as const;
+    const combos = [
+      ['onednn', 'onednn'],
+      ['gemm', 'onednn'],
+      ['gemm', 'openblas'],
+      ['auto', 'onednn'],
+    ] as const;
     for (const [mode, blas] of combos) {
       addon!.convConfig({ mode, blas, clearCache: true });
       for (const [n, ih, iw, ic, oc, k, s] of [
@@ -289,7 +521,11 @@ test('the addon overwrites its outputs entirely (NaN-filled output arrays)', { s
         assert.ok(addon!.convForward(x, w, null, y, p, 0, 0));
         assert.ok(addon!.convBackwardData(dy, w, dx, p));
         assert.ok(addon!.convBackwardFilter(x, dy, dw, p));
-        for (const [name, a] of [['y', y], ['dx', dx], ['dw', dw]] as const)
+        for (const [name, a] of [
+          ['y', y],
+          ['dx', dx],
+          ['dw', dw],
+        ] as const)
           assert.ok(a.every(Number.isFinite), `${mode}/${blas} ${p.slice(0, 7)}: ${name} has unwritten elements`);
       }
     }

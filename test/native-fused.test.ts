@@ -45,7 +45,8 @@ async function use(name: string): Promise<void> {
 function near(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol = 1e-4, atol = 1e-5): void {
   assert.equal(got.length, want.length, `${what}: length`);
   for (let i = 0; i < want.length; i++) {
-    const a = got[i], b = want[i];
+    const a = got[i],
+      b = want[i];
     if (!(Math.abs(a - b) <= atol + rtol * Math.abs(b))) assert.fail(`${what} at ${i}: got ${a}, want ${b}`);
   }
 }
@@ -69,12 +70,20 @@ function lvAt(lv: ArrayLike<number>, shape: number[], n: number, d: number): num
   if (shape.length === 2 && shape[0] > 1) return lv[n * shape[1] + d];
   return lv[d];
 }
-function refGauss(x: ArrayLike<number>, m: ArrayLike<number>, lv: ArrayLike<number>, lvShape: number[], N: number, D: number): number[] {
+function refGauss(
+  x: ArrayLike<number>,
+  m: ArrayLike<number>,
+  lv: ArrayLike<number>,
+  lvShape: number[],
+  N: number,
+  D: number,
+): number[] {
   const o: number[] = [];
   for (let n = 0; n < N; n++) {
     let s = 0;
     for (let d = 0; d < D; d++) {
-      const v = lvAt(lv, lvShape, n, d), df = x[n * D + d] - m[n * D + d];
+      const v = lvAt(lv, lvShape, n, d),
+        df = x[n * D + d] - m[n * D + d];
       s += 0.5 * (Math.log(2 * Math.PI) + v + df * df * Math.exp(-v));
     }
     o.push(s);
@@ -111,7 +120,6 @@ function sample(n: number, k: number): number[] {
   return [...s];
 }
 
-
 test('isNativeActive follows the active backend', async () => {
   await use('cpu');
   assert.equal(isNativeActive(), false);
@@ -122,8 +130,14 @@ test('isNativeActive follows the active backend', async () => {
 });
 
 test('bernoulliNllWithLogits: value and gradient vs float64 reference and finite differences', async () => {
-  for (const [N, D] of [[1, 1], [3, 5], [128, 784]]) {
-    const l = uni(N * D, -8, 8), x = bits(N * D), w = uni(N, -1, 1);
+  for (const [N, D] of [
+    [1, 1],
+    [3, 5],
+    [128, 784],
+  ]) {
+    const l = uni(N * D, -8, 8),
+      x = bits(N * D),
+      w = uni(N, -1, 1);
     if (N * D > 10) {
       l[0] = 100;
       l[1] = -100; // stability: no overflow
@@ -133,9 +147,12 @@ test('bernoulliNllWithLogits: value and gradient vs float64 reference and finite
     for (const b of BACKENDS) {
       await use(b);
       const [v, g] = tf.tidy(() => {
-        const lt = tf.tensor2d(l, [N, D]), xt = tf.tensor2d(x, [N, D]);
+        const lt = tf.tensor2d(l, [N, D]),
+          xt = tf.tensor2d(x, [N, D]);
         const val = bernoulliNllWithLogits(lt, xt);
-        const gr = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(bernoulliNllWithLogits(t as tf.Tensor2D, xt), tf.tensor1d(w))))(lt);
+        const gr = tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.mul(bernoulliNllWithLogits(t as tf.Tensor2D, xt), tf.tensor1d(w))),
+        )(lt);
         return [val.dataSync().slice(), gr.dataSync().slice()];
       });
       near(`${b} bernoulli value [${N},${D}]`, v, want, 1e-5, 1e-4);
@@ -143,63 +160,116 @@ test('bernoulliNllWithLogits: value and gradient vs float64 reference and finite
       if (N * D <= 15) {
         const idx = sample(N * D, 6);
         const num = fd((p) => refBernoulli(p, x, N, D), l, w, idx);
-        near(`${b} bernoulli finite differences`, idx.map((i) => g[i]), num, 1e-3, 1e-4);
+        near(
+          `${b} bernoulli finite differences`,
+          idx.map((i) => g[i]),
+          num,
+          1e-3,
+          1e-4,
+        );
       }
     }
   }
 });
 
 test('bernoulliNllWithLogits: native equals the composite tfjs formula on tfjs-cpu', { skip }, async () => {
-  const N = 64, D = 300;
-  const l = uni(N * D, -6, 6), x = bits(N * D);
+  const N = 64,
+    D = 300;
+  const l = uni(N * D, -6, 6),
+    x = bits(N * D);
   await use('cpu');
   const comp = tf.tidy(() => {
-    const lt = tf.tensor2d(l, [N, D]), xt = tf.tensor2d(x, [N, D]);
-    return tf.sum(tf.add(tf.sub(tf.relu(lt), tf.mul(xt, lt)), tf.log1p(tf.exp(tf.neg(tf.abs(lt))))), 1).dataSync().slice();
+    const lt = tf.tensor2d(l, [N, D]),
+      xt = tf.tensor2d(x, [N, D]);
+    return tf
+      .sum(tf.add(tf.sub(tf.relu(lt), tf.mul(xt, lt)), tf.log1p(tf.exp(tf.neg(tf.abs(lt))))), 1)
+      .dataSync()
+      .slice();
   });
   await use(NATIVE_BACKEND);
-  const nat = tf.tidy(() => bernoulliNllWithLogits(tf.tensor2d(l, [N, D]), tf.tensor2d(x, [N, D])).dataSync().slice());
+  const nat = tf.tidy(() =>
+    bernoulliNllWithLogits(tf.tensor2d(l, [N, D]), tf.tensor2d(x, [N, D]))
+      .dataSync()
+      .slice(),
+  );
   near('native vs composite', nat, comp, 1e-5, 1e-4);
 });
 
 test('gaussianNll: broadcast logVar shapes, value and gradients (x, mean, logVar)', async () => {
-  const N = 6, D = 5;
+  const N = 6,
+    D = 5;
   const shapes: number[][] = [[], [1], [D], [1, D], [N, D], [N, 1]];
   for (const lvShape of shapes) {
     const lvSize = lvShape.reduce((a, b) => a * b, 1);
-    const x = uni(N * D, -2, 2), m = uni(N * D, -2, 2), lv = uni(lvSize, -1.5, 1.5), w = uni(N, -1, 1);
+    const x = uni(N * D, -2, 2),
+      m = uni(N * D, -2, 2),
+      lv = uni(lvSize, -1.5, 1.5),
+      w = uni(N, -1, 1);
     const want = refGauss(x, m, lv, lvShape, N, D);
     for (const b of BACKENDS) {
       await use(b);
       const [v, gm, glv, gx] = tf.tidy(() => {
-        const xt = tf.tensor2d(x, [N, D]), mt = tf.tensor2d(m, [N, D]), lvt = tf.tensor(lv, lvShape);
+        const xt = tf.tensor2d(x, [N, D]),
+          mt = tf.tensor2d(m, [N, D]),
+          lvt = tf.tensor(lv, lvShape);
         const val = gaussianNll(xt, mt, lvt);
-        const [e, a, c] = tf.grads((o: tf.Tensor, p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(gaussianNll(o as tf.Tensor2D, p, q), tf.tensor1d(w))))([xt, mt, lvt]);
+        const [e, a, c] = tf.grads((o: tf.Tensor, p: tf.Tensor, q: tf.Tensor) =>
+          tf.sum(tf.mul(gaussianNll(o as tf.Tensor2D, p, q), tf.tensor1d(w))),
+        )([xt, mt, lvt]);
         return [val.dataSync().slice(), a.dataSync().slice(), c.dataSync().slice(), e.dataSync().slice()];
       });
       const what = `${b} gaussianNll lv [${lvShape}]`;
       near(`${what} value`, v, want, 1e-5, 1e-5);
       const im = sample(N * D, 8);
-      near(`${what} d/dmean`, im.map((i) => gm[i]), fd((p) => refGauss(x, p, lv, lvShape, N, D), m, w, im), 1e-3, 1e-4);
+      near(
+        `${what} d/dmean`,
+        im.map((i) => gm[i]),
+        fd((p) => refGauss(x, p, lv, lvShape, N, D), m, w, im),
+        1e-3,
+        1e-4,
+      );
       // x is differentiated too: log q(z|x) at a reparameterized z (IWAE, HVAE layer terms) needs ∂/∂z
-      near(`${what} d/dx`, im.map((i) => gx[i]), fd((p) => refGauss(p, m, lv, lvShape, N, D), x, w, im), 1e-3, 1e-4);
+      near(
+        `${what} d/dx`,
+        im.map((i) => gx[i]),
+        fd((p) => refGauss(p, m, lv, lvShape, N, D), x, w, im),
+        1e-3,
+        1e-4,
+      );
       const il = sample(lvSize, 6);
-      near(`${what} d/dlogVar`, il.map((i) => glv[i]), fd((p) => refGauss(x, m, p, lvShape, N, D), lv, w, il), 1e-3, 1e-4);
+      near(
+        `${what} d/dlogVar`,
+        il.map((i) => glv[i]),
+        fd((p) => refGauss(x, m, p, lvShape, N, D), lv, w, il),
+        1e-3,
+        1e-4,
+      );
     }
   }
 });
 
 test('gaussianNll: native equals tfjs-cpu on a large batch', { skip }, async () => {
-  const N = 128, D = 784;
-  const x = uni(N * D, 0, 1), m = uni(N * D, 0, 1), lvRow = uni(D, -3, 1), lvFull = uni(N * D, -3, 1), dy = uni(N, -1, 1);
+  const N = 128,
+    D = 784;
+  const x = uni(N * D, 0, 1),
+    m = uni(N * D, 0, 1),
+    lvRow = uni(D, -3, 1),
+    lvFull = uni(N * D, -3, 1),
+    dy = uni(N, -1, 1);
   const res: Float32Array[][] = [];
   for (const b of ['cpu', NATIVE_BACKEND]) {
     await use(b);
     res.push(
       tf.tidy(() => {
         const out: Float32Array[] = [];
-        for (const [lv, shape] of [[lvRow, [1, D]], [lvFull, [N, D]], [new Float32Array([0.3]), []]] as [Float32Array, number[]][]) {
-          const xt = tf.tensor2d(x, [N, D]), mt = tf.tensor2d(m, [N, D]), lvt = tf.tensor(lv, shape);
+        for (const [lv, shape] of [
+          [lvRow, [1, D]],
+          [lvFull, [N, D]],
+          [new Float32Array([0.3]), []],
+        ] as [Float32Array, number[]][]) {
+          const xt = tf.tensor2d(x, [N, D]),
+            mt = tf.tensor2d(m, [N, D]),
+            lvt = tf.tensor(lv, shape);
           out.push(gaussianNll(xt, mt, lvt).dataSync().slice() as Float32Array);
           const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => gaussianNll(xt, p, q))([mt, lvt], tf.tensor1d(dy));
           for (const t of g) out.push(t.dataSync().slice() as Float32Array);
@@ -212,15 +282,22 @@ test('gaussianNll: native equals tfjs-cpu on a large batch', { skip }, async () 
 });
 
 test('gaussianKlStdNormal: value and gradients', async () => {
-  for (const [N, D] of [[1, 1], [4, 3], [128, 20]]) {
-    const mu = uni(N * D, -2, 2), lv = uni(N * D, -3, 2), w = uni(N, -1, 1);
+  for (const [N, D] of [
+    [1, 1],
+    [4, 3],
+    [128, 20],
+  ]) {
+    const mu = uni(N * D, -2, 2),
+      lv = uni(N * D, -3, 2),
+      w = uni(N, -1, 1);
     const want = refKl(mu, lv, N, D);
     const wantMu = Array.from(mu, (v, i) => v * w[Math.floor(i / D)]);
     const wantLv = Array.from(lv, (v, i) => 0.5 * (Math.exp(v) - 1) * w[Math.floor(i / D)]);
     for (const b of BACKENDS) {
       await use(b);
       const [v, gm, gl] = tf.tidy(() => {
-        const mt = tf.tensor2d(mu, [N, D]), lt = tf.tensor2d(lv, [N, D]);
+        const mt = tf.tensor2d(mu, [N, D]),
+          lt = tf.tensor2d(lv, [N, D]);
         const [a, c] = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
           tf.sum(tf.mul(gaussianKlStdNormal(p as tf.Tensor2D, q as tf.Tensor2D), tf.tensor1d(w))),
         )([mt, lt]);
@@ -231,8 +308,20 @@ test('gaussianKlStdNormal: value and gradients', async () => {
       near(`${b} kl d/dlogVar`, gl, wantLv, 1e-5, 1e-6);
       if (N * D <= 12) {
         const idx = sample(N * D, 5);
-        near(`${b} kl fd mu`, idx.map((i) => gm[i]), fd((p) => refKl(p, lv, N, D), mu, w, idx), 1e-3, 1e-4);
-        near(`${b} kl fd lv`, idx.map((i) => gl[i]), fd((p) => refKl(mu, p, N, D), lv, w, idx), 1e-3, 1e-4);
+        near(
+          `${b} kl fd mu`,
+          idx.map((i) => gm[i]),
+          fd((p) => refKl(p, lv, N, D), mu, w, idx),
+          1e-3,
+          1e-4,
+        );
+        near(
+          `${b} kl fd lv`,
+          idx.map((i) => gl[i]),
+          fd((p) => refKl(mu, p, N, D), lv, w, idx),
+          1e-3,
+          1e-4,
+        );
       }
     }
   }
@@ -247,8 +336,16 @@ test('fused ops leave no tensors behind and work inside tidy + variableGrads', a
     init.dispose();
     const x = tf.tensor2d(bits(8 * 5), [8, 5]);
     for (let i = 0; i < 3; i++) {
-      const { value, grads } = tf.variableGrads(() =>
-        tf.tidy(() => tf.mean(tf.add(bernoulliNllWithLogits(mu as tf.Tensor2D, x), gaussianKlStdNormal(mu as tf.Tensor2D, tf.mul(mu, 0.5) as tf.Tensor2D)))) as tf.Scalar,
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() =>
+            tf.mean(
+              tf.add(
+                bernoulliNllWithLogits(mu as tf.Tensor2D, x),
+                gaussianKlStdNormal(mu as tf.Tensor2D, tf.mul(mu, 0.5) as tf.Tensor2D),
+              ),
+            ),
+          ) as tf.Scalar,
       );
       tf.dispose([value, ...Object.values(grads)]);
     }
@@ -261,15 +358,33 @@ test('fused ops leave no tensors behind and work inside tidy + variableGrads', a
 // ------------------------------------------------------------------------------------------------
 // optimizers
 
-function refAdam(w: Float64Array, g: Float32Array, m: Float64Array, s: Float64Array, lr: number, b1: number, b2: number, eps: number, t: number) {
-  const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+function refAdam(
+  w: Float64Array,
+  g: Float32Array,
+  m: Float64Array,
+  s: Float64Array,
+  lr: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  t: number,
+) {
+  const bc1 = 1 - b1 ** t,
+    bc2 = 1 - b2 ** t;
   for (let i = 0; i < w.length; i++) {
     m[i] = b1 * m[i] + (1 - b1) * g[i];
     s[i] = b2 * s[i] + (1 - b2) * g[i] * g[i];
-    w[i] -= (lr / bc1) * m[i] / (Math.sqrt(s[i]) / Math.sqrt(bc2) + eps);
+    w[i] -= ((lr / bc1) * m[i]) / (Math.sqrt(s[i]) / Math.sqrt(bc2) + eps);
   }
 }
-function refSgd(w: Float64Array, g: Float32Array, buf: Float64Array | null, lr: number, mom: number, nesterov: boolean) {
+function refSgd(
+  w: Float64Array,
+  g: Float32Array,
+  buf: Float64Array | null,
+  lr: number,
+  mom: number,
+  nesterov: boolean,
+) {
   for (let i = 0; i < w.length; i++) {
     let d = g[i];
     if (buf && mom !== 0) {
@@ -294,8 +409,10 @@ async function runOptimizer(backend: string, kind: Kind, shape: number[], steps:
   const w0 = uni(n, -1, 1);
   const v = tf.variable(tf.tensor(w0, shape), true, `opt_${kind}_${backend}_${shape.join('x')}_${rnd()}`);
   const ref = Float64Array.from(w0);
-  const s1 = new Float32Array(n), s2 = new Float32Array(n);
-  const r1 = new Float64Array(n), r2 = new Float64Array(n);
+  const s1 = new Float32Array(n),
+    s2 = new Float32Array(n);
+  const r1 = new Float64Array(n),
+    r2 = new Float64Array(n);
   for (let t = 1; t <= steps; t++) {
     const gv = uni(n, -0.5, 0.5);
     const g = tf.tensor(gv, shape);
@@ -354,7 +471,13 @@ test('in-place updates never write through shared data (copy-on-write)', { skip 
   const part = tf.slice(big, [1, 0], [1, 2]);
   const v2 = tf.variable(part, true, 'cow_view');
   part.dispose();
-  adamStepInPlace(v2, tf.ones([1, 2]), new Float32Array(2), new Float32Array(2), { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 1 });
+  adamStepInPlace(v2, tf.ones([1, 2]), new Float32Array(2), new Float32Array(2), {
+    lr: 0.1,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    t: 1,
+  });
   assert.deepEqual(Array.from(big.dataSync()), [1, 2, 3, 4, 5, 6]);
   near('adam on a view', v2.dataSync(), [2.9, 3.9], 1e-6, 1e-6);
   tf.dispose([init, v, big, v2]);
@@ -363,7 +486,17 @@ test('in-place updates never write through shared data (copy-on-write)', { skip 
 test('optimizer steps reject mismatched state', async () => {
   await use('cpu');
   const v = tf.variable(tf.zeros([3]), true, 'bad_state');
-  assert.throws(() => adamStepInPlace(v, tf.zeros([3]), new Float32Array(2), new Float32Array(3), { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, t: 1 }), /state array length/);
+  assert.throws(
+    () =>
+      adamStepInPlace(v, tf.zeros([3]), new Float32Array(2), new Float32Array(3), {
+        lr: 1,
+        beta1: 0.9,
+        beta2: 0.9,
+        eps: 1e-8,
+        t: 1,
+      }),
+    /state array length/,
+  );
   assert.throws(() => sgdStepInPlace(v, tf.zeros([4]), null, { lr: 1, momentum: 0 }), /gradient size/);
   v.dispose();
 });

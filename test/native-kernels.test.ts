@@ -60,7 +60,9 @@ async function both(
     await use(b);
     // (tidy must not return the typed arrays: tfjs walks every index of a returned container)
     const ts = tf.tidy(() => {
-      const xs = inputs.map((i) => tf.tensor(i.data, i.shape, i.dtype ?? (i.data instanceof Float32Array ? 'float32' : 'int32')));
+      const xs = inputs.map((i) =>
+        tf.tensor(i.data, i.shape, i.dtype ?? (i.data instanceof Float32Array ? 'float32' : 'int32')),
+      );
       const r = fn(...xs);
       return r instanceof tf.Tensor ? [r] : Array.isArray(r) ? r : Object.values(r);
     });
@@ -73,11 +75,13 @@ async function both(
 function close(what: string, cpu: Out[], nat: Out[], rtol = 1e-4, atol = 1e-5): void {
   assert.equal(nat.length, cpu.length, `${what}: number of outputs`);
   for (let k = 0; k < cpu.length; k++) {
-    const c = cpu[k], n = nat[k];
+    const c = cpu[k],
+      n = nat[k];
     assert.deepEqual(n.shape, c.shape, `${what}[${k}]: shape`);
     assert.equal(n.dtype, c.dtype, `${what}[${k}]: dtype`);
     for (let i = 0; i < c.data.length; i++) {
-      const a = n.data[i], b = c.data[i];
+      const a = n.data[i],
+        b = c.data[i];
       if (Number.isNaN(b)) {
         assert.ok(Number.isNaN(a), `${what}[${k}] at ${i}: native ${a}, cpu NaN`);
         continue;
@@ -91,7 +95,15 @@ function close(what: string, cpu: Out[], nat: Out[], rtol = 1e-4, atol = 1e-5): 
 
 /** Forward of fn, and gradients of Σ(fn(xs)·dy) w.r.t. the inputs in `wrt`. */
 const TIMES: [string, number][] = [];
-process.on("exit", () => { if (process.env.NK_TIMES) console.error(TIMES.sort((a, b) => b[1] - a[1]).slice(0, 25).map(([w, t]) => `${t.toFixed(0)}ms ${w}`).join("\n")); });
+process.on('exit', () => {
+  if (process.env.NK_TIMES)
+    console.error(
+      TIMES.sort((a, b) => b[1] - a[1])
+        .slice(0, 25)
+        .map(([w, t]) => `${t.toFixed(0)}ms ${w}`)
+        .join('\n'),
+    );
+});
 async function check(
   what: string,
   inputs: In[],
@@ -137,15 +149,39 @@ const BIN_SHAPES: [number[], number[]][] = [
   [[], [7]],
   [[3, 4], []],
   [[1], [1]],
-  [[1, 1], [6, 1]],
-  [[3, 1, 5], [1, 4, 1]],
-  [[2, 3, 4, 5], [3, 1, 5]],
-  [[4, 1], [1, 6]],
+  [
+    [1, 1],
+    [6, 1],
+  ],
+  [
+    [3, 1, 5],
+    [1, 4, 1],
+  ],
+  [
+    [2, 3, 4, 5],
+    [3, 1, 5],
+  ],
+  [
+    [4, 1],
+    [1, 6],
+  ],
   [[128, 784], [784]],
-  [[128, 784], [128, 1]],
-  [[1, 784], [128, 784]],
-  [[64, 1, 32], [1, 50, 32]],
-  [[512, 784], [512, 784]],
+  [
+    [128, 784],
+    [128, 1],
+  ],
+  [
+    [1, 784],
+    [128, 784],
+  ],
+  [
+    [64, 1, 32],
+    [1, 50, 32],
+  ],
+  [
+    [512, 784],
+    [512, 784],
+  ],
   [[0, 3], [3]],
 ];
 
@@ -178,13 +214,18 @@ test('binary ops with broadcasting: forward and gradients', { skip }, async () =
 
 test('comparison ops produce identical bools', { skip }, async () => {
   const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
-    ['greater', tf.greater], ['greaterEqual', tf.greaterEqual], ['less', tf.less], ['lessEqual', tf.lessEqual],
-    ['equal', tf.equal], ['notEqual', tf.notEqual],
+    ['greater', tf.greater],
+    ['greaterEqual', tf.greaterEqual],
+    ['less', tf.less],
+    ['lessEqual', tf.lessEqual],
+    ['equal', tf.equal],
+    ['notEqual', tf.notEqual],
   ];
   for (const [name, f] of ops) {
     for (const [sa, sb] of BIN_SHAPES.filter(([x, y]) => Math.max(size(x), size(y)) <= 50000 || x[1] === 784)) {
       if (Math.max(size(sa), size(sb)) > 50000 && name !== 'greater') continue;
-      const a = randn(sa), b = randn(sb);
+      const a = randn(sa),
+        b = randn(sb);
       // some exact ties
       for (let i = 0; i < a.data.length; i += 3) a.data[i] = Math.round(a.data[i]);
       for (let i = 0; i < b.data.length; i += 2) b.data[i] = Math.round(b.data[i]);
@@ -197,7 +238,9 @@ test('comparison ops produce identical bools', { skip }, async () => {
 
 test('prelu and leakyRelu/elu (EluGrad) with broadcasting', { skip }, async () => {
   await check('prelu [128,40]·[40]', [randn([128, 40]), randn([40], 0, 0.5)], (x, a) => tf.prelu(x, a));
-  await check('prelu [3,1,5]·[4,1]', [randn([3, 1, 5]), randn([4, 1])], (x, a) => tf.prelu(tf.add(x, tf.zeros([3, 4, 5])), a));
+  await check('prelu [3,1,5]·[4,1]', [randn([3, 1, 5]), randn([4, 1])], (x, a) =>
+    tf.prelu(tf.add(x, tf.zeros([3, 4, 5])), a),
+  );
   await check('leakyRelu', [randn([64, 33])], (x) => tf.leakyRelu(x, 0.13));
   await check('elu', [randn([64, 33])], (x) => tf.elu(x));
 });
@@ -246,12 +289,41 @@ test('unary ops: forward and gradients on edge and large shapes', { skip }, asyn
 });
 
 test('unary ops: special values (NaN, ±Inf, ±0, extremes) match tfjs-cpu', { skip }, async () => {
-  const special = new Float32Array([NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30, 88, 89, -87, -104, 1e30, -1e30, 20, -20, 1e-7, -0.9999]);
+  const special = new Float32Array([
+    NaN,
+    Infinity,
+    -Infinity,
+    0,
+    -0,
+    1e-30,
+    -1e-30,
+    88,
+    89,
+    -87,
+    -104,
+    1e30,
+    -1e30,
+    20,
+    -20,
+    1e-7,
+    -0.9999,
+  ]);
   const x: In = { shape: [special.length], data: special };
   const fs: [string, (x: tf.Tensor) => tf.Tensor][] = [
-    ['exp', tf.exp], ['sigmoid', tf.sigmoid], ['softplus', tf.softplus], ['tanh', tf.tanh], ['relu', tf.relu],
-    ['abs', tf.abs], ['neg', tf.neg], ['square', tf.square], ['step', (t) => tf.step(t)], ['sign', tf.sign],
-    ['elu', tf.elu], ['expm1', tf.expm1], ['log1p', (t) => tf.log1p(tf.abs(t))], ['log', (t) => tf.log(tf.abs(t))],
+    ['exp', tf.exp],
+    ['sigmoid', tf.sigmoid],
+    ['softplus', tf.softplus],
+    ['tanh', tf.tanh],
+    ['relu', tf.relu],
+    ['abs', tf.abs],
+    ['neg', tf.neg],
+    ['square', tf.square],
+    ['step', (t) => tf.step(t)],
+    ['sign', tf.sign],
+    ['elu', tf.elu],
+    ['expm1', tf.expm1],
+    ['log1p', (t) => tf.log1p(tf.abs(t))],
+    ['log', (t) => tf.log(tf.abs(t))],
   ];
   for (const [name, f] of fs) {
     const [c, n] = await both([x], f);
@@ -267,14 +339,35 @@ test('reductions over any axes (Sum, Mean, Max, Min, Prod) and their gradients',
     [[3, 4, 5], [0]],
     [[3, 4, 5], [1]],
     [[3, 4, 5], [2]],
-    [[3, 4, 5], [0, 2]],
-    [[3, 4, 5], [1, 2]],
-    [[3, 4, 5], [0, 1]],
-    [[2, 3, 4, 5], [1, 3]],
-    [[2, 3, 4, 5], [0, 2]],
+    [
+      [3, 4, 5],
+      [0, 2],
+    ],
+    [
+      [3, 4, 5],
+      [1, 2],
+    ],
+    [
+      [3, 4, 5],
+      [0, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [1, 3],
+    ],
+    [
+      [2, 3, 4, 5],
+      [0, 2],
+    ],
     [[1, 5, 1], [1]],
-    [[1, 5, 1], [0, 2]],
-    [[1, 128, 400], [0, 1]],
+    [
+      [1, 5, 1],
+      [0, 2],
+    ],
+    [
+      [1, 128, 400],
+      [0, 1],
+    ],
     [[7], [0]],
     [[], null],
     [[4, 0], [1]],
@@ -288,8 +381,14 @@ test('reductions over any axes (Sum, Mean, Max, Min, Prod) and their gradients',
       await check(`sum [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.sum(t, axes ?? undefined, keep), { atol });
       await check(`mean [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.mean(t, axes ?? undefined, keep), { atol });
       if (size(s) > 0) {
-        await check(`max [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.max(t, axes ?? undefined, keep), { atol, grad: size(s) <= 50000 });
-        await check(`min [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.min(t, axes ?? undefined, keep), { atol, grad: false });
+        await check(`max [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.max(t, axes ?? undefined, keep), {
+          atol,
+          grad: size(s) <= 50000,
+        });
+        await check(`min [${s}] axes ${axes} keep ${keep}`, [x], (t) => tf.min(t, axes ?? undefined, keep), {
+          atol,
+          grad: false,
+        });
       }
     }
     if (size(s) <= 2000) {
@@ -310,13 +409,34 @@ test('AddN, transpose and slice', { skip }, async () => {
     await check(`addN x2 [${s}]`, [randn(s), randn(s)], (a, b) => tf.addN([a, b]));
   }
   const perms: [number[], number[]][] = [
-    [[3, 5], [1, 0]],
-    [[400, 784], [1, 0]],
-    [[2, 3, 4], [2, 0, 1]],
-    [[2, 3, 4], [0, 2, 1]],
-    [[2, 3, 4, 5], [3, 1, 2, 0]],
-    [[1, 7, 1], [2, 1, 0]],
-    [[4, 6], [0, 1]],
+    [
+      [3, 5],
+      [1, 0],
+    ],
+    [
+      [400, 784],
+      [1, 0],
+    ],
+    [
+      [2, 3, 4],
+      [2, 0, 1],
+    ],
+    [
+      [2, 3, 4],
+      [0, 2, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [3, 1, 2, 0],
+    ],
+    [
+      [1, 7, 1],
+      [2, 1, 0],
+    ],
+    [
+      [4, 6],
+      [0, 1],
+    ],
   ];
   for (const [s, p] of perms) {
     await check(`transpose [${s}] perm ${p}`, [randn(s)], (t) => tf.transpose(t, p));
@@ -325,12 +445,36 @@ test('AddN, transpose and slice', { skip }, async () => {
     assert.deepEqual(Array.from(n[0].data), Array.from(c[0].data), `int32 transpose [${s}] ${p}`);
   }
   const slices: [number[], number[], number[]][] = [
-    [[128, 40], [0, 0], [128, 20]],
-    [[128, 40], [0, 20], [128, 20]],
-    [[128, 40], [5, 0], [10, 40]], // contiguous
-    [[3, 4, 5], [1, 1, 2], [2, 2, 3]],
-    [[3, 4, 5], [0, 1, 0], [3, 2, 5]],
-    [[2, 3, 4, 5], [1, 0, 1, 1], [1, 3, 2, 4]],
+    [
+      [128, 40],
+      [0, 0],
+      [128, 20],
+    ],
+    [
+      [128, 40],
+      [0, 20],
+      [128, 20],
+    ],
+    [
+      [128, 40],
+      [5, 0],
+      [10, 40],
+    ], // contiguous
+    [
+      [3, 4, 5],
+      [1, 1, 2],
+      [2, 2, 3],
+    ],
+    [
+      [3, 4, 5],
+      [0, 1, 0],
+      [3, 2, 5],
+    ],
+    [
+      [2, 3, 4, 5],
+      [1, 0, 1, 1],
+      [1, 3, 2, 4],
+    ],
     [[6], [2], [3]],
   ];
   for (const [s, b, z] of slices) {
@@ -343,11 +487,40 @@ test('AddN, transpose and slice', { skip }, async () => {
 
 test('pad (PadV2) and the slice gradient', { skip }, async () => {
   const cases: [number[], [number, number][], number][] = [
-    [[3, 4], [[1, 2], [0, 3]], 0],
-    [[128, 20], [[0, 0], [20, 0]], 0],
-    [[2, 3, 4], [[1, 0], [2, 1], [0, 2]], -1.5],
+    [
+      [3, 4],
+      [
+        [1, 2],
+        [0, 3],
+      ],
+      0,
+    ],
+    [
+      [128, 20],
+      [
+        [0, 0],
+        [20, 0],
+      ],
+      0,
+    ],
+    [
+      [2, 3, 4],
+      [
+        [1, 0],
+        [2, 1],
+        [0, 2],
+      ],
+      -1.5,
+    ],
     [[5], [[2, 3]], 7],
-    [[0, 3], [[1, 1], [0, 0]], 2],
+    [
+      [0, 3],
+      [
+        [1, 1],
+        [0, 0],
+      ],
+      2,
+    ],
   ];
   for (const [s, p, v] of cases) await check(`pad [${s}] ${JSON.stringify(p)}`, [randn(s)], (t) => tf.pad(t, p, v));
   await check('slice grad [128,40] cols 20..40', [randn([128, 40])], (t) => tf.slice(t, [0, 20], [128, 20]));
@@ -365,7 +538,11 @@ test('softmax (last axis) and logSoftmax, with gradients', { skip }, async () =>
 });
 
 test('split, unstack, concat, stack and tile (float32 and int32)', { skip }, async () => {
-  const ints = (shape: number[]): In => ({ shape, data: Int32Array.from({ length: size(shape) }, (_, i) => i * 3 - 7), dtype: 'int32' });
+  const ints = (shape: number[]): In => ({
+    shape,
+    data: Int32Array.from({ length: size(shape) }, (_, i) => i * 3 - 7),
+    dtype: 'int32',
+  });
   const exact = async (what: string, inputs: In[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) => {
     const [c, n] = await both(inputs, f);
     assert.equal(n.length, c.length, what);
@@ -396,7 +573,10 @@ test('split, unstack, concat, stack and tile (float32 and int32)', { skip }, asy
     await exact('tile [2,3,4,2] x [2,1,3,1]', [mk([2, 3, 4, 2])], (t) => tf.tile(t, [2, 1, 3, 1]));
   }
   // gradients go through slice/pad/concat/sum
-  await check('split grad', [randn([8, 10])], (t) => { const [a, b] = tf.split(t, [4, 6], 1); return tf.add(tf.mul(a, 2), tf.sum(b, 1, true)); });
+  await check('split grad', [randn([8, 10])], (t) => {
+    const [a, b] = tf.split(t, [4, 6], 1);
+    return tf.add(tf.mul(a, 2), tf.sum(b, 1, true));
+  });
   await check('concat grad', [randn([3, 2]), randn([3, 5])], (a, b) => tf.concat([a, b], 1));
   await check('tile grad', [randn([2, 3])], (t) => tf.tile(t, [2, 2]));
   await check('stack grad', [randn([4, 3]), randn([4, 3])], (a, b) => tf.stack([a, b], 1));
@@ -420,19 +600,37 @@ test('matMul: transposes, batches, broadcast batches; forward and gradients', { 
         const atol = 1e-5 * Math.sqrt(Math.max(K, M, N)) * 4;
         const big = M * K * N > 1e6;
         if (big && (tA || tB)) continue; // keep the cpu reference time down
-        await check(`matMul ${M}x${K}x${N} tA=${tA} tB=${tB}`, [a, b], (x, y) => tf.matMul(x, y, tA, tB), { atol, gatol: atol * 4, grad: !big });
+        await check(`matMul ${M}x${K}x${N} tA=${tA} tB=${tB}`, [a, b], (x, y) => tf.matMul(x, y, tA, tB), {
+          atol,
+          gatol: atol * 4,
+          grad: !big,
+        });
       }
     }
   }
   // batched
   await check('batch [4,3,5]x[4,5,6]', [randn([4, 3, 5]), randn([4, 5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5 });
-  await check('batch [4,5,3]ᵀx[4,6,5]ᵀ', [randn([4, 5, 3]), randn([4, 6, 5])], (x, y) => tf.matMul(x, y, true, true), { atol: 1e-5 });
-  await check('batch [1,3,5]x[4,5,6]', [randn([1, 3, 5]), randn([4, 5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5, grad: false });
-  await check('batch [4,3,5]x[1,5,6]', [randn([4, 3, 5]), randn([1, 5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5, grad: false });
-  await check('batch [3,2,3,5]x[5,6]', [randn([3, 2, 3, 5]), randn([5, 6])], (x, y) => tf.matMul(x, y), { atol: 1e-5, grad: false });
-  await check('batch [8,64,64]x[8,64,64]', [randn([8, 64, 64]), randn([8, 64, 64])], (x, y) => tf.matMul(x, y), { atol: 1e-4 });
+  await check('batch [4,5,3]ᵀx[4,6,5]ᵀ', [randn([4, 5, 3]), randn([4, 6, 5])], (x, y) => tf.matMul(x, y, true, true), {
+    atol: 1e-5,
+  });
+  await check('batch [1,3,5]x[4,5,6]', [randn([1, 3, 5]), randn([4, 5, 6])], (x, y) => tf.matMul(x, y), {
+    atol: 1e-5,
+    grad: false,
+  });
+  await check('batch [4,3,5]x[1,5,6]', [randn([4, 3, 5]), randn([1, 5, 6])], (x, y) => tf.matMul(x, y), {
+    atol: 1e-5,
+    grad: false,
+  });
+  await check('batch [3,2,3,5]x[5,6]', [randn([3, 2, 3, 5]), randn([5, 6])], (x, y) => tf.matMul(x, y), {
+    atol: 1e-5,
+    grad: false,
+  });
+  await check('batch [8,64,64]x[8,64,64]', [randn([8, 64, 64]), randn([8, 64, 64])], (x, y) => tf.matMul(x, y), {
+    atol: 1e-4,
+  });
   // general broadcast [2,1,m,k]x[1,3,k,n] (tfjs-cpu mishandles it: reference by explicit tiling)
-  const a = randn([2, 1, 3, 4]), b = randn([1, 3, 4, 5]);
+  const a = randn([2, 1, 3, 4]),
+    b = randn([1, 3, 4, 5]);
   const [c] = await both([a, b], (x, y) => tf.matMul(tf.tile(x, [1, 3, 1, 1]), tf.tile(y, [2, 1, 1, 1])));
   const [, n] = await both([a, b], (x, y) => tf.matMul(x, y));
   close('broadcast [2,1,3,4]x[1,3,4,5]', c, n);
@@ -479,7 +677,15 @@ test('fused matMul: bias shapes and activations; gradients', { skip }, async () 
 test('int32 and bool inputs fall back to the cpu kernels', { skip }, async () => {
   const ai: In = { shape: [2, 3], data: Int32Array.from([1, -2, 3, 4, 5, -6]), dtype: 'int32' };
   const bi: In = { shape: [3], data: Int32Array.from([7, 8, -9]), dtype: 'int32' };
-  const [c, n] = await both([ai, bi], (a, b) => [tf.add(a, b), tf.mul(a, b), tf.sum(a, 1), tf.abs(a), tf.maximum(a, b), tf.neg(a), tf.matMul(a, tf.reshape(b, [3, 1]))]);
+  const [c, n] = await both([ai, bi], (a, b) => [
+    tf.add(a, b),
+    tf.mul(a, b),
+    tf.sum(a, 1),
+    tf.abs(a),
+    tf.maximum(a, b),
+    tf.neg(a),
+    tf.matMul(a, tf.reshape(b, [3, 1])),
+  ]);
   for (let k = 0; k < c.length; k++) {
     assert.equal(n[k].dtype, c[k].dtype);
     assert.deepEqual(Array.from(n[k].data), Array.from(c[k].data));
@@ -488,8 +694,10 @@ test('int32 and bool inputs fall back to the cpu kernels', { skip }, async () =>
 
 test('a small MLP training gradient matches tfjs-cpu end to end', { skip }, async () => {
   const x = randn([32, 50], 0, 1);
-  const w1 = randn([50, 30], -0.3, 0.3), b1 = randn([30], -0.1, 0.1);
-  const w2 = randn([30, 50], -0.3, 0.3), b2 = randn([50], -0.1, 0.1);
+  const w1 = randn([50, 30], -0.3, 0.3),
+    b1 = randn([30], -0.1, 0.1);
+  const w2 = randn([30, 50], -0.3, 0.3),
+    b2 = randn([50], -0.1, 0.1);
   const [c, n] = await both([x, w1, b1, w2, b2], (xx, ...ws) => {
     const vs = ws.map((w, i) => tf.variable(w, true, `mlp${i}_${tf.getBackend()}`));
     const { value, grads } = tf.variableGrads(() => {

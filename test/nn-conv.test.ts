@@ -10,14 +10,28 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { loadDataset } from '../src/data/dataset.js';
 import { loadModel, saveModel } from '../src/io/model.js';
 import { createModel, type VaeConfig } from '../src/models/index.js';
-import { buildDecoderNet, buildEncoderNet, buildNetworks, initTorchStyle, netBody, type ConvSpec } from '../src/nn/index.js';
+import {
+  buildDecoderNet,
+  buildEncoderNet,
+  buildNetworks,
+  initTorchStyle,
+  netBody,
+  type ConvSpec,
+} from '../src/nn/index.js';
 import { convSizes } from '../src/nn/conv.js';
 import { elbo } from '../src/objectives/elbo.js';
 import { Rng } from '../src/rng.js';
 import { train } from '../src/train/trainer.js';
 import { assertFiniteDifference, maxAbsDiff, setupBackend } from './helpers.js';
 
-const conv = (channels: number[], o: Partial<ConvSpec> = {}): ConvSpec => ({ type: 'conv', channels, kernel: 4, stride: 2, dense: [32], ...o });
+const conv = (channels: number[], o: Partial<ConvSpec> = {}): ConvSpec => ({
+  type: 'conv',
+  channels,
+  kernel: 4,
+  stride: 2,
+  dense: [32],
+  ...o,
+});
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const HAVE_FMNIST = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 
@@ -26,7 +40,9 @@ async function loadBrowserNet(dir: string, net: string): Promise<tfl.LayersModel
   const json = JSON.parse(readFileSync(path.join(dir, 'tfjs', net, 'model.json'), 'utf8'));
   const bin = readFileSync(path.join(dir, 'tfjs', net, 'weights.bin'));
   const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
-  return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+  return tfl.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }),
+  );
 }
 
 describe('convolutional networks', () => {
@@ -50,8 +66,13 @@ describe('convolutional networks', () => {
         });
         // the feature maps shrink by ⌈·/s⌉ per layer, and the decoder ends on the image again
         const sizes = convSizes(shape[0], shape[1], depth, 2);
-        const convOut = encoder.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.outputShape as number[]).slice(1));
-        assert.deepEqual(convOut, channels.map((c, i) => [...sizes[i + 1], c]));
+        const convOut = encoder.layers
+          .filter((l) => l.getClassName() === 'Conv2D')
+          .map((l) => (l.outputShape as number[]).slice(1));
+        assert.deepEqual(
+          convOut,
+          channels.map((c, i) => [...sizes[i + 1], c]),
+        );
         assert.deepEqual((encoder.inputs[0].shape as number[]).slice(1), [D], 'the browser model takes flat rows');
         assert.deepEqual((decoder.outputs[0].shape as number[]).slice(1), [D]);
         encoder.dispose();
@@ -61,18 +82,51 @@ describe('convolutional networks', () => {
   }
 
   it('the canonical conv model of PROTOCOL.md has its layers and PyTorch-layout parameters', () => {
-    const m = createModel({ kind: 'vae', inputShape: [28, 28, 1], latentDim: 16, network: conv([32, 64], { dense: [256] }), likelihood: 'bernoulli', beta: 1 }, new Rng(1));
+    const m = createModel(
+      {
+        kind: 'vae',
+        inputShape: [28, 28, 1],
+        latentDim: 16,
+        network: conv([32, 64], { dense: [256] }),
+        likelihood: 'bernoulli',
+        beta: 1,
+      },
+      new Rng(1),
+    );
     const shapes = Object.fromEntries(Object.entries(m.namedParameters()).map(([k, v]) => [k, v.shape]));
     // tfjs layouts (saved permuted: Conv2d [out, in, kh, kw], ConvTranspose2d [in, out, kh, kw], Linear [out, in])
     assert.deepEqual(Object.values(shapes), [
-      [4, 4, 1, 32], [32], [4, 4, 32, 64], [64], [3136, 256], [256], [256, 32], [32], // encoder
-      [16, 256], [256], [256, 3136], [3136], [4, 4, 32, 64], [32], [4, 4, 1, 32], [1], // decoder
+      [4, 4, 1, 32],
+      [32],
+      [4, 4, 32, 64],
+      [64],
+      [3136, 256],
+      [256],
+      [256, 32],
+      [32], // encoder
+      [16, 256],
+      [256],
+      [256, 3136],
+      [3136],
+      [4, 4, 32, 64],
+      [32],
+      [4, 4, 1, 32],
+      [1], // decoder
     ]);
     // flattened in C·H·W order, as nn.Flatten after nn.Conv2d
     const enc = (m.networks().encoder as tfl.LayersModel).layers.map((l) => l.getClassName());
     assert.deepEqual(enc, ['InputLayer', 'Reshape', 'Conv2D', 'Conv2D', 'Permute', 'Flatten', 'Dense', 'Dense']);
     const dec = (m.networks().decoder as tfl.LayersModel).layers.map((l) => l.getClassName());
-    assert.deepEqual(dec, ['InputLayer', 'Dense', 'Dense', 'Reshape', 'Permute', 'Conv2DTranspose', 'Conv2DTranspose', 'Flatten']);
+    assert.deepEqual(dec, [
+      'InputLayer',
+      'Dense',
+      'Dense',
+      'Reshape',
+      'Permute',
+      'Conv2DTranspose',
+      'Conv2DTranspose',
+      'Flatten',
+    ]);
     m.dispose();
   });
 
@@ -82,8 +136,14 @@ describe('convolutional networks', () => {
     initTorchStyle(decoder, new Rng(4));
     // PyTorch fan_in: Conv2d in·k·k; ConvTranspose2d (weight [in, out, k, k]) out·k·k; Linear in
     const expected: Record<string, number> = {
-      encoder_conv0: 2 * 9, encoder_conv1: 6 * 9, encoder_dense0: 10 * 3 * 3, encoder_out: 32,
-      decoder_dense0: 4, decoder_map: 32, decoder_deconv0: 6 * 9, decoder_deconv1: 2 * 9,
+      encoder_conv0: 2 * 9,
+      encoder_conv1: 6 * 9,
+      encoder_dense0: 10 * 3 * 3,
+      encoder_out: 32,
+      decoder_dense0: 4,
+      decoder_map: 32,
+      decoder_deconv0: 6 * 9,
+      decoder_deconv1: 2 * 9,
     };
     for (const layer of [...encoder.layers, ...decoder.layers]) {
       if (layer.getWeights().length === 0) continue;
@@ -111,7 +171,10 @@ describe('convolutional networks', () => {
     const r = new Rng(7);
     const x = tf.tensor2d(r.fillUniform(new Float32Array(2 * D)), [2, D]);
     const wOut = tf.tensor2d(r.fillNormal(new Float32Array(2 * D)), [2, D]);
-    const loss = () => tf.tidy(() => tf.sum(tf.mul(decoder.apply(tf.tanh(encoder.apply(x) as tf.Tensor)) as tf.Tensor, wOut)) as tf.Scalar);
+    const loss = () =>
+      tf.tidy(
+        () => tf.sum(tf.mul(decoder.apply(tf.tanh(encoder.apply(x) as tf.Tensor)) as tf.Tensor, wOut)) as tf.Scalar,
+      );
     const vars = [...encoder.trainableWeights, ...decoder.trainableWeights].map((w) => w.read() as tf.Variable);
     const { grads, value } = tf.variableGrads(loss, vars);
     value.dispose();
@@ -119,7 +182,10 @@ describe('convolutional networks', () => {
     for (const v of vars) {
       const g = grads[v.name].dataSync();
       assert.ok(g.every(Number.isFinite), `${v.name}: non-finite gradient`);
-      assert.ok(g.some((a) => a !== 0), `${v.name}: zero gradient`);
+      assert.ok(
+        g.some((a) => a !== 0),
+        `${v.name}: zero gradient`,
+      );
       for (const i of [0, Math.floor(v.size / 2), v.size - 1]) {
         assertFiniteDifference(v, loss, g, i, v.name);
         checked++;
@@ -150,7 +216,10 @@ describe('convolutional networks', () => {
           assert.deepEqual(b.shape, [2, 48]);
           assert.ok(maxAbsDiff(b.dataSync(), (dec.apply([z, y1]) as tf.Tensor).dataSync()) > 1e-4);
         });
-        assert.equal(enc.layers.some((l) => l.name === 'enc_embed'), embed !== undefined);
+        assert.equal(
+          enc.layers.some((l) => l.name === 'enc_embed'),
+          embed !== undefined,
+        );
         enc.dispose();
         dec.dispose();
       }
@@ -165,7 +234,15 @@ describe('convolutional networks', () => {
   });
 
   it('a conv VAE on 20×12×3 saves and loads: identical outputs, and the tfjs networks work as a browser loads them', async () => {
-    const config: VaeConfig = { kind: 'vae', inputShape: [20, 12, 3], latentDim: 6, network: conv([8, 16, 16], { dense: [24] }), likelihood: 'gaussian', sigma: 0.5, beta: 1 };
+    const config: VaeConfig = {
+      kind: 'vae',
+      inputShape: [20, 12, 3],
+      latentDim: 6,
+      network: conv([8, 16, 16], { dense: [24] }),
+      likelihood: 'gaussian',
+      sigma: 0.5,
+      beta: 1,
+    };
     const m = createModel(config, new Rng(8));
     const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-conv-'));
     dirs.push(dir);
@@ -187,9 +264,26 @@ describe('convolutional networks', () => {
 
   it(`the conv VAE learns on real images (${HAVE_FMNIST ? 'Fashion-MNIST' : 'MNIST'}, 600 examples): the loss falls`, async () => {
     const data = await loadDataset({ name: HAVE_FMNIST ? 'fashion-mnist' : 'mnist', protocol: 'binary', limit: 600 });
-    const m = createModel({ kind: 'vae', inputShape: data.shape, latentDim: 8, network: conv([16, 32], { dense: [64] }), likelihood: 'bernoulli', beta: 1 }, new Rng(11));
+    const m = createModel(
+      {
+        kind: 'vae',
+        inputShape: data.shape,
+        latentDim: 8,
+        network: conv([16, 32], { dense: [64] }),
+        likelihood: 'bernoulli',
+        beta: 1,
+      },
+      new Rng(11),
+    );
     const r = await train(m, data, (mm, x, c) => elbo(mm, x, { rng: c.rng, beta: c.beta }), {
-      epochs: 3, batchSize: 50, seed: 1, optimizer: { kind: 'adam', lr: 2e-3 }, beta: 1, progress: 'none', dataInfo: { dataset: data.name, protocol: 'binary', shape: data.shape }, log: () => {},
+      epochs: 3,
+      batchSize: 50,
+      seed: 1,
+      optimizer: { kind: 'adam', lr: 2e-3 },
+      beta: 1,
+      progress: 'none',
+      dataInfo: { dataset: data.name, protocol: 'binary', shape: data.shape },
+      log: () => {},
     });
     const losses = r.metrics.map((e) => e.loss);
     assert.ok(losses[2] < losses[0] - 30, `loss per epoch ${losses.map((l) => l.toFixed(1))}`);

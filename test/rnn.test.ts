@@ -31,7 +31,13 @@ async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
   );
   const a = saved as unknown as tf.io.ModelArtifacts;
   // through JSON text, as model.json travels
-  return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: JSON.parse(JSON.stringify(a.modelTopology)), weightSpecs: a.weightSpecs, weightData: a.weightData }));
+  return tfl.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: JSON.parse(JSON.stringify(a.modelTopology)),
+      weightSpecs: a.weightSpecs,
+      weightData: a.weightData,
+    }),
+  );
 }
 
 const specs: RnnSpec[] = [
@@ -58,7 +64,11 @@ describe('recurrent networks', () => {
       assert.ok(maxAbsDiff(fused.dataSync(), ref.dataSync()) < 1e-5);
       const params = enc.parameters();
       const names = Object.keys(params);
-      assert.ok(names.includes('encoder.rnn.weight_ih_l0') && names.includes('encoder.rnn.weight_hh_l0') && names.includes('encoder.out.weight'));
+      assert.ok(
+        names.includes('encoder.rnn.weight_ih_l0') &&
+          names.includes('encoder.rnn.weight_hh_l0') &&
+          names.includes('encoder.out.weight'),
+      );
       assert.equal(names.includes('encoder.rnn.weight_ih_l0_reverse'), !!spec.bidirectional);
       assert.equal(names.includes('encoder.embed.weight'), !!spec.embedding);
       const G = spec.cell === 'gru' ? 3 : 4;
@@ -72,7 +82,10 @@ describe('recurrent networks', () => {
       for (const v of vars) {
         const a = gF[v.name].dataSync();
         assert.ok(a.every(Number.isFinite));
-        assert.ok(a.some((g) => g !== 0), `${v.name} gets a gradient`);
+        assert.ok(
+          a.some((g) => g !== 0),
+          `${v.name} gets a gradient`,
+        );
         assert.ok(maxAbsDiff(a, gR[v.name].dataSync()) < 1e-4, `${v.name}: fused and tfjs-layers gradients agree`);
       }
     });
@@ -102,9 +115,15 @@ describe('recurrent networks', () => {
       const vars = Object.values(dec.parameters());
       const wts = tf.tensor2d(rng.fillNormal(new Float32Array(B * T * W)), [B, T * W]);
       const gF = tf.variableGrads(() => tf.sum(tf.mul(dec.apply(z, prev), wts)) as tf.Scalar, vars).grads;
-      const gR = tf.variableGrads(() => tf.sum(tf.mul(dec.model.apply([z, prev]) as tf.Tensor, wts)) as tf.Scalar, vars).grads;
+      const gR = tf.variableGrads(
+        () => tf.sum(tf.mul(dec.model.apply([z, prev]) as tf.Tensor, wts)) as tf.Scalar,
+        vars,
+      ).grads;
       for (const v of vars) {
-        assert.ok(gF[v.name].dataSync().some((g) => g !== 0), `${v.name} gets a gradient`);
+        assert.ok(
+          gF[v.name].dataSync().some((g) => g !== 0),
+          `${v.name} gets a gradient`,
+        );
         assert.ok(maxAbsDiff(gF[v.name].dataSync(), gR[v.name].dataSync()) < 1e-4, `${v.name}: gradients agree`);
       }
       // the browser format: saved and loaded back, the same function
@@ -122,7 +141,10 @@ describe('recurrent networks', () => {
   });
 
   it('rejects bad specs and inputs', () => {
-    assert.throws(() => new RnnEncoder('e', { type: 'rnn', cell: 'rnn' as 'gru', hidden: 4 }, T, W, 2), /cell must be gru or lstm/);
+    assert.throws(
+      () => new RnnEncoder('e', { type: 'rnn', cell: 'rnn' as 'gru', hidden: 4 }, T, W, 2),
+      /cell must be gru or lstm/,
+    );
     assert.throws(() => new RnnEncoder('e', { type: 'rnn', cell: 'gru', hidden: 0 }, T, W, 2), /hidden/);
     const enc = new RnnEncoder('e', specs[2], T, W, 2);
     assert.throws(() => enc.apply(tf.zeros([2, T * W + 1])), /expected \[B, 30\]/);

@@ -9,7 +9,14 @@ import { gradientVariance, formatGradientVariance } from '../src/eval/gradient-v
 import { VAE } from '../src/models/vae.js';
 import type { VaeConfig } from '../src/models/types.js';
 import { elbo } from '../src/objectives/elbo.js';
-import { leaveOneOutBaseline, MovingAverageBaseline, scoreFunctionElbo, scoreFunctionObjective, scoreFunctionSurrogate, stopGradient } from '../src/objectives/score-function.js';
+import {
+  leaveOneOutBaseline,
+  MovingAverageBaseline,
+  scoreFunctionElbo,
+  scoreFunctionObjective,
+  scoreFunctionSurrogate,
+  stopGradient,
+} from '../src/objectives/score-function.js';
 import { Rng } from '../src/rng.js';
 import { train } from '../src/train/trainer.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';
@@ -30,7 +37,11 @@ describe('score-function estimator', () => {
     // d/da [a² + ⊥a·a] = 2a + a = 3a
     assert.deepEqual(Array.from(g.dataSync()), [3, 6, 9]);
     assert.deepEqual(Array.from(stopGradient(x).dataSync()), [1, 2, 3]);
-    const f = tf.tensor2d([[1, 2], [3, 4], [8, 0]]);
+    const f = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [8, 0],
+    ]);
     assert.deepEqual(Array.from(leaveOneOutBaseline(f).dataSync()), [5.5, 2, 4.5, 1, 2, 3]);
     const ma = new MovingAverageBaseline(0.5);
     assert.equal(ma.current(), 0);
@@ -61,7 +72,10 @@ describe('score-function estimator', () => {
         const z = stopGradient(zr);
         const f = tf.square(tf.sub(z, a)) as tf.Tensor2D;
         // log N(z; μ, σ²)
-        const logQ = tf.mul(tf.add(tf.add(logVar, Math.log(2 * Math.PI)), tf.div(tf.square(tf.sub(z, mu)), tf.exp(logVar))), -0.5) as tf.Tensor2D;
+        const logQ = tf.mul(
+          tf.add(tf.add(logVar, Math.log(2 * Math.PI)), tf.div(tf.square(tf.sub(z, mu)), tf.exp(logVar))),
+          -0.5,
+        ) as tf.Tensor2D;
         const b = baseline === 'loo' ? leaveOneOutBaseline(f) : baseline === 'const' ? 1.0 : null;
         return tf.sum(scoreFunctionSurrogate(f, logQ, b)) as tf.Scalar;
       }, [mu, logVar]);
@@ -81,7 +95,10 @@ describe('score-function estimator', () => {
       results[name] = r;
       // within 4 standard errors of the truth (a false alarm about once in 16 000 runs per check)
       assert.ok(Math.abs(r.mu.mean - trueMu) < 4 * r.mu.se, `${name}: ∇μ ${r.mu.mean} ± ${r.mu.se} vs ${trueMu}`);
-      assert.ok(Math.abs(r.logVar.mean - trueLogVar) < 4 * r.logVar.se, `${name}: ∇logσ² ${r.logVar.mean} ± ${r.logVar.se} vs ${trueLogVar}`);
+      assert.ok(
+        Math.abs(r.logVar.mean - trueLogVar) < 4 * r.logVar.se,
+        `${name}: ∇logσ² ${r.logVar.mean} ± ${r.logVar.se} vs ${trueLogVar}`,
+      );
     }
     // the reparameterization estimator is the quieter one: Var = 4σ² for ∇μ, against several times that
     assert.ok(Math.abs(results['reparameterization'].mu.variance - 4 * sigma2) < 0.15 * 4 * sigma2);
@@ -91,10 +108,20 @@ describe('score-function estimator', () => {
     assert.ok(results['score, leave-one-out (L=4)'].mu.variance < results['score, no baseline'].mu.variance / 2);
   });
 
-  const cfg: VaeConfig = { kind: 'vae', inputShape: [8], latentDim: 2, network: { type: 'mlp', hidden: [6] }, likelihood: 'bernoulli', beta: 1 };
+  const cfg: VaeConfig = {
+    kind: 'vae',
+    inputShape: [8],
+    latentDim: 2,
+    network: { type: 'mlp', hidden: [6] },
+    likelihood: 'bernoulli',
+    beta: 1,
+  };
   const rows = (n: number, seed: number) => {
     const r = new Rng(seed);
-    return tf.tensor2d(Float32Array.from({ length: n * 8 }, (_, i) => (r.uniform() < (i % 8 < 4 ? 0.8 : 0.2) ? 1 : 0)), [n, 8]);
+    return tf.tensor2d(
+      Float32Array.from({ length: n * 8 }, (_, i) => (r.uniform() < (i % 8 < 4 ? 0.8 : 0.2) ? 1 : 0)),
+      [n, 8],
+    );
   };
 
   it('as the ELBO: the same value and decoder gradient as the reparameterized ELBO for the same ε; score gradients for the encoder', () => {
@@ -104,7 +131,10 @@ describe('score-function estimator', () => {
     const vars = Object.values(params);
     for (const L of [1, 3]) {
       const rep = tf.variableGrads(() => tf.mean(elbo(m, x, { rng: new Rng(8), samples: L }).total) as tf.Scalar, vars);
-      const sf = tf.variableGrads(() => tf.mean(scoreFunctionElbo(m, x, { rng: new Rng(8), samples: L }).total) as tf.Scalar, vars);
+      const sf = tf.variableGrads(
+        () => tf.mean(scoreFunctionElbo(m, x, { rng: new Rng(8), samples: L }).total) as tf.Scalar,
+        vars,
+      );
       assert.ok(Math.abs(rep.value.dataSync()[0] - sf.value.dataSync()[0]) < 1e-4, 'same −ELBO estimate');
       for (const [name, v] of Object.entries(params)) {
         const d = maxAbsDiff(rep.grads[v.name].dataSync(), sf.grads[v.name].dataSync());
@@ -125,7 +155,13 @@ describe('score-function estimator', () => {
     const split = { x: X.dataSync() as Float32Array, n: 128, shape: [8] };
     const data = { name: 'toy', train: split, test: split, shape: [8], protocol: 'binary' };
     const res = await train(m, data, scoreFunctionObjective({ baseline: 'moving-average' }), {
-      epochs: 8, batchSize: 32, seed: 0, optimizer: { kind: 'adam', lr: 2e-2 }, beta: 1, progress: 'none', dataInfo: { dataset: 'toy', protocol: 'binary', shape: [8] },
+      epochs: 8,
+      batchSize: 32,
+      seed: 0,
+      optimizer: { kind: 'adam', lr: 2e-2 },
+      beta: 1,
+      progress: 'none',
+      dataInfo: { dataset: 'toy', protocol: 'binary', shape: [8] },
     });
     assert.ok(res.metrics[7].loss < res.metrics[0].loss - 0.3, `loss ${res.metrics[0].loss} → ${res.metrics[7].loss}`);
 
@@ -148,7 +184,8 @@ describe('score-function estimator', () => {
     assert.ok(sf.varianceRatio! > 1.5, `score/reparam variance ratio ${sf.varianceRatio}`);
     assert.ok(loo.varianceRatio! > 1 && loo.meanVariance < sf.meanVariance, 'leave-one-out: between the two');
     assert.equal(loo.varianceRatio, loo.meanVariance / rep3.meanVariance);
-    for (const s of [sf, avg, loo]) assert.ok(s.biasZ! < 2.5, `${s.name}: mean gradient within noise of reparam's (RMS z ${s.biasZ})`);
+    for (const s of [sf, avg, loo])
+      assert.ok(s.biasZ! < 2.5, `${s.name}: mean gradient within noise of reparam's (RMS z ${s.biasZ})`);
     assert.ok(Math.abs(sf.loss - rep.loss) < 0.5, 'both estimate the same −ELBO');
     const text = formatGradientVariance(report);
     assert.match(text, /score\+loo L=3/);

@@ -8,12 +8,29 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeWords, DICT_PATH, encodeWords, filterWords, loadWords, readWordList, tokensOf, type WordsDataset } from '../src/data/words.js';
+import {
+  decodeWords,
+  DICT_PATH,
+  encodeWords,
+  filterWords,
+  loadWords,
+  readWordList,
+  tokensOf,
+  type WordsDataset,
+} from '../src/data/words.js';
 import { loadTimeSeries } from '../src/data/timeseries.js';
 import { invertNormalizer } from '../src/data/csv.js';
 import { Categorical } from '../src/distributions/categorical.js';
 import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/io/model.js';
-import { interpolateWords, reconstructWords, sampleWords, SeqVAE, seqVaeConfigFor, withWordDropout, type SeqVaeConfig } from '../src/models/seqvae.js';
+import {
+  interpolateWords,
+  reconstructWords,
+  sampleWords,
+  SeqVAE,
+  seqVaeConfigFor,
+  withWordDropout,
+  type SeqVaeConfig,
+} from '../src/models/seqvae.js';
 import { createModel, type ModelConfig } from '../src/models/index.js';
 import { elbo } from '../src/objectives/elbo.js';
 import { Rng } from '../src/rng.js';
@@ -21,12 +38,33 @@ import { train, type Objective } from '../src/train/trainer.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';
 
 const HAVE_DICT = existsSync(DICT_PATH);
-const LIST = ['cat', 'dog', 'a', 'Bird', "it's", 'horse', 'cat', 'tree', 'sun', 'moon', 'star', 'zebra', 'extraordinary', 'fish'];
+const LIST = [
+  'cat',
+  'dog',
+  'a',
+  'Bird',
+  "it's",
+  'horse',
+  'cat',
+  'tree',
+  'sun',
+  'moon',
+  'star',
+  'zebra',
+  'extraordinary',
+  'fish',
+];
 
 function wordsCfg(o: Partial<SeqVaeConfig> = {}): SeqVaeConfig {
   return {
-    kind: 'seqvae', inputShape: [6, 27], latentDim: 3, likelihood: 'categorical', vocabulary: 'abcdefghijklmnopqrstuvwxyz', beta: 1,
-    network: { type: 'rnn', cell: 'gru', hidden: 8, embedding: 4, bidirectional: true }, ...o,
+    kind: 'seqvae',
+    inputShape: [6, 27],
+    latentDim: 3,
+    likelihood: 'categorical',
+    vocabulary: 'abcdefghijklmnopqrstuvwxyz',
+    beta: 1,
+    network: { type: 'rnn', cell: 'gru', hidden: 8, embedding: 4, bidirectional: true },
+    ...o,
   };
 }
 
@@ -105,7 +143,10 @@ describe('sequence VAE', () => {
     // 'cat': c a t . . . (token 0 ends and pads)
     const x = encodeWords(['cat'], 6);
     assert.deepEqual(Array.from(tokensOf(x, 6, 27)), [3, 1, 20, 0, 0, 0]);
-    assert.equal(x.reduce((a, b) => a + b, 0), 6);
+    assert.equal(
+      x.reduce((a, b) => a + b, 0),
+      6,
+    );
     assert.throws(() => encodeWords(['horses'], 6), /more than the 5/);
     assert.throws(() => encodeWords(['ca-t'], 6), /not in the vocabulary/);
     assert.throws(() => readWordList(path.join(dir, 'nope')), /cannot read the word list .*nope: no such file/);
@@ -138,11 +179,18 @@ describe('sequence VAE', () => {
     const g = p.mean();
     assert.deepEqual(g.shape, [3, 162]);
     const toks = tokensOf(g.dataSync(), 6, 27);
-    assert.equal(Array.from(g.dataSync()).reduce((a, b) => a + b, 0), 18);
+    assert.equal(
+      Array.from(g.dataSync()).reduce((a, b) => a + b, 0),
+      18,
+    );
     for (let i = 0; i < 3; i++) {
       const row = Array.from(toks.subarray(i * 6, i * 6 + 6));
       const end = row.indexOf(0);
-      if (end >= 0) assert.ok(row.slice(end).every((k) => k === 0), 'after the end token: padding');
+      if (end >= 0)
+        assert.ok(
+          row.slice(end).every((k) => k === 0),
+          'after the end token: padding',
+        );
     }
     assert.deepEqual(Array.from(m.reconstruct(x).dataSync()), Array.from(g.dataSync()));
     // sampling is seeded
@@ -183,10 +231,16 @@ describe('sequence VAE', () => {
 
   it('save → load: the same parameters (PyTorch-style names) and the same outputs; the browser networks', async () => {
     const rng = new Rng(21);
-    for (const cfg of [wordsCfg(), wordsCfg({ network: { type: 'rnn', cell: 'lstm', hidden: 6, bidirectional: false } })]) {
+    for (const cfg of [
+      wordsCfg(),
+      wordsCfg({ network: { type: 'rnn', cell: 'lstm', hidden: 6, bidirectional: false } }),
+    ]) {
       const a = new SeqVAE(cfg, rng);
       const names = Object.keys(a.namedParameters());
-      assert.ok(names.every((n) => /^(encoder|decoder)\.(embed|init_h|init_c|rnn|out)\./.test(n)), names.join(', '));
+      assert.ok(
+        names.every((n) => /^(encoder|decoder)\.(embed|init_h|init_c|rnn|out)\./.test(n)),
+        names.join(', '),
+      );
       let b: SeqVAE;
       try {
         b = createModel(a.config as ModelConfig, new Rng(99)) as unknown as SeqVAE; // once createModel knows 'seqvae'
@@ -194,8 +248,14 @@ describe('sequence VAE', () => {
         b = new SeqVAE(JSON.parse(JSON.stringify(a.spec)), new Rng(99));
       }
       const x = tf.tensor2d(encodeWords(['cat', 'zebra'], 6), [2, 162]);
-      const z = tf.tensor2d([[0.1, -0.5, 1], [2, 0, -1]]);
-      assert.ok(maxAbsDiff(a.decode(z).logProb(x).dataSync(), b.decode(z).logProb(x).dataSync()) > 1e-4, 'fresh weights differ');
+      const z = tf.tensor2d([
+        [0.1, -0.5, 1],
+        [2, 0, -1],
+      ]);
+      assert.ok(
+        maxAbsDiff(a.decode(z).logProb(x).dataSync(), b.decode(z).logProb(x).dataSync()) > 1e-4,
+        'fresh weights differ',
+      );
       loadParametersFromSafetensors(b, parametersToSafetensors(a), 'test');
       assert.deepEqual(Array.from(b.encode(x).mu.dataSync()), Array.from(a.encode(x).mu.dataSync()));
       assert.deepEqual(Array.from(b.decode(z).logProb(x).dataSync()), Array.from(a.decode(z).logProb(x).dataSync()));
@@ -221,7 +281,10 @@ describe('sequence VAE', () => {
     assert.deepEqual(ds.shape, [T, 1]);
     assert.equal(ds.train.n, 48);
     const n = ds.normalizer!;
-    assert.ok(n.mean!.every((v) => v === n.mean![0]) && n.std!.every((v) => v === n.std![0]), 'one mean and std per channel');
+    assert.ok(
+      n.mean!.every((v) => v === n.mean![0]) && n.std!.every((v) => v === n.std![0]),
+      'one mean and std per channel',
+    );
     let mean = 0;
     ds.train.x.forEach((v) => (mean += v / ds.train.x.length));
     assert.ok(Math.abs(mean) < 1e-4);
@@ -247,7 +310,15 @@ describe('sequence VAE', () => {
     assert.ok(maxAbsDiff(d.logProb(x).dataSync(), hand) < 1e-4);
     assert.deepEqual(d.mean().shape, [2, T]);
     assert.ok('decoder.log_var' in m.namedParameters());
-    const res = await train(m, ds, elboObjective, { epochs: 6, batchSize: 16, seed: 0, optimizer: { kind: 'adam', lr: 1e-2 }, beta: 1, progress: 'none', dataInfo: { dataset: ds.name, protocol: ds.protocol, shape: ds.shape } });
+    const res = await train(m, ds, elboObjective, {
+      epochs: 6,
+      batchSize: 16,
+      seed: 0,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      beta: 1,
+      progress: 'none',
+      dataInfo: { dataset: ds.name, protocol: ds.protocol, shape: ds.shape },
+    });
     assert.ok(res.metrics[5].loss < res.metrics[0].loss - 1, `loss ${res.metrics[0].loss} → ${res.metrics[5].loss}`);
   });
 
@@ -261,7 +332,13 @@ describe('sequence VAE', () => {
     }
     const m = new SeqVAE(seqVaeConfigFor(ds, { hidden: 32, latentDim: 4, embedding: 8, wordDropout: 0.2 }), new Rng(4));
     const res = await train(m, ds, withWordDropout(elboObjective), {
-      epochs: 3, batchSize: 64, seed: 0, optimizer: { kind: 'adam', lr: 1e-2 }, beta: 1, klWarmup: 8, progress: 'none',
+      epochs: 3,
+      batchSize: 64,
+      seed: 0,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      beta: 1,
+      klWarmup: 8,
+      progress: 'none',
       dataInfo: { dataset: ds.name, protocol: ds.protocol, shape: ds.shape },
     });
     const [first, , last] = res.metrics;

@@ -29,7 +29,14 @@ function toyData(n: number, seed: number): Dataset {
   return { name: 'toy', train: make(n), test: make(64), shape: [D], protocol: 'binary' };
 }
 
-const config: VaeConfig = { kind: 'vae', inputShape: [16], latentDim: 2, network: { type: 'mlp', hidden: [8] }, likelihood: 'bernoulli', beta: 1 };
+const config: VaeConfig = {
+  kind: 'vae',
+  inputShape: [16],
+  latentDim: 2,
+  network: { type: 'mlp', hidden: [8] },
+  likelihood: 'bernoulli',
+  beta: 1,
+};
 const objective: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, rng: c.rng });
 const dataInfo = { dataset: 'toy', protocol: 'binary', shape: [16] };
 const opts = (o: Partial<TrainOptions>): TrainOptions => ({
@@ -71,7 +78,10 @@ describe('trainer', () => {
     const b = await run();
     assert.ok(a.r.metrics[2].loss < a.r.metrics[0].loss - 0.5, `loss ${a.r.metrics.map((m) => m.loss)}`);
     assert.deepEqual(a.w, b.w);
-    assert.deepEqual(a.r.metrics.map((m) => m.loss), b.r.metrics.map((m) => m.loss));
+    assert.deepEqual(
+      a.r.metrics.map((m) => m.loss),
+      b.r.metrics.map((m) => m.loss),
+    );
     assert.equal(a.r.metrics[0].test_loss, 1);
   });
 
@@ -87,7 +97,10 @@ describe('trainer', () => {
     const m3 = createModel(config, new Rng(99)); // different init: everything must come from the checkpoint
     const r3 = await train(m3, data, objective, opts({ outDir: part, resume: true }));
     assert.deepEqual(weights(m3), weights(m1));
-    assert.deepEqual(r3.metrics.map((m) => m.loss), r1.metrics.map((m) => m.loss));
+    assert.deepEqual(
+      r3.metrics.map((m) => m.loss),
+      r1.metrics.map((m) => m.loss),
+    );
     const lines = readFileSync(path.join(part, 'metrics.jsonl'), 'utf8').trim().split('\n');
     assert.equal(lines.length, 3);
     const saved = await loadModel(path.join(part, 'model'));
@@ -124,7 +137,10 @@ describe('trainer', () => {
     const ck = await loadModel(path.join(d, 'checkpoint'));
     assert.ok(weights(ck.model).every(Number.isFinite));
     assert.ok(!existsSync(path.join(d, 'model')), 'no final model written for a diverged run');
-    assert.deepEqual(readdirSync(d).filter((f) => f.includes('tmp')), []);
+    assert.deepEqual(
+      readdirSync(d).filter((f) => f.includes('tmp')),
+      [],
+    );
     ck.model.dispose();
     m.dispose();
   });
@@ -138,7 +154,10 @@ describe('trainer', () => {
   });
 
   it('SGD with momentum and Adagrad also train', async () => {
-    for (const optimizer of [{ kind: 'sgd', lr: 0.05, momentum: 0.9 }, { kind: 'adagrad', lr: 0.1 }] as const) {
+    for (const optimizer of [
+      { kind: 'sgd', lr: 0.05, momentum: 0.9 },
+      { kind: 'adagrad', lr: 0.1 },
+    ] as const) {
       const m = createModel(config, new Rng(5));
       const r = await train(m, data, objective, opts({ optimizer }));
       assert.ok(r.metrics[2].loss < r.metrics[0].loss, `${optimizer.kind}: ${r.metrics.map((x) => x.loss)}`);
@@ -157,7 +176,9 @@ describe('trainer', () => {
       const o = new Optimizer(cfg);
       o.step({ w: v }, { w: v.clone() });
       const got = v.dataSync();
-      [1.5, -2, 0.5].forEach((w0, i) => assert.ok(Math.abs(got[i] - expect(w0)) < 1e-5, `${cfg.kind}: ${got[i]} vs ${expect(w0)}`));
+      [1.5, -2, 0.5].forEach((w0, i) =>
+        assert.ok(Math.abs(got[i] - expect(w0)) < 1e-5, `${cfg.kind}: ${got[i]} vs ${expect(w0)}`),
+      );
       v.dispose();
     }
   });
@@ -195,6 +216,8 @@ describe('backends agree', () => {
     await tf.setBackend('cpu');
     const cpu = await curve();
     await tf.setBackend('vaekit-native');
-    native.forEach((v, i) => assert.ok(Math.abs(v - cpu[i]) < 1e-3 * Math.abs(cpu[i]), `epoch ${i + 1}: native ${v} vs cpu ${cpu[i]}`));
+    native.forEach((v, i) =>
+      assert.ok(Math.abs(v - cpu[i]) < 1e-3 * Math.abs(cpu[i]), `epoch ${i + 1}: native ${v} vs cpu ${cpu[i]}`),
+    );
   });
 });

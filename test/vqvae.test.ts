@@ -6,7 +6,13 @@ import { loadDataset, type Dataset } from '../src/data/dataset.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadModel, loadParametersFromSafetensors, modelFiles, parametersToSafetensors, saveModel } from '../src/io/model.js';
+import {
+  loadModel,
+  loadParametersFromSafetensors,
+  modelFiles,
+  parametersToSafetensors,
+  saveModel,
+} from '../src/io/model.js';
 import { createModel, isCodePosterior, latentPoint } from '../src/models/index.js';
 import { reconstruct } from '../src/tasks/generate.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
@@ -19,13 +25,25 @@ import { train } from '../src/train/trainer.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';
 
 const mlpCfg = (o: Partial<VqvaeConfig> = {}): VqvaeConfig => ({
-  kind: 'vqvae', inputShape: [6], network: { type: 'mlp', hidden: [8] }, likelihood: 'gaussian', sigma: 1,
-  codebookSize: 4, codeDim: 3, numCodes: 2, commitment: 0.25, prior: null, ...o,
+  kind: 'vqvae',
+  inputShape: [6],
+  network: { type: 'mlp', hidden: [8] },
+  likelihood: 'gaussian',
+  sigma: 1,
+  codebookSize: 4,
+  codeDim: 3,
+  numCodes: 2,
+  commitment: 0.25,
+  prior: null,
+  ...o,
 });
 
 const rows = (n: number, D: number, seed: number, scale = 1) => {
   const r = new Rng(seed);
-  return tf.tensor2d(Float32Array.from({ length: n * D }, () => scale * r.normal()), [n, D]);
+  return tf.tensor2d(
+    Float32Array.from({ length: n * D }, () => scale * r.normal()),
+    [n, D],
+  );
 };
 
 /** The trainer's view: VQVAE implements the shared interface once ModelConfig/Posterior/Prior know it (see the report). */
@@ -64,7 +82,8 @@ describe('VQ-VAE', () => {
         assert.ok(Math.abs(dist[n * 37 + j] - s) < 1e-4 * (1 + s), `distance ${n},${j}`);
       }
       // float32 may only disagree on a near-tie
-      if (k[n] !== best) assert.ok(d[k[n]] - bestD < 1e-5 * (1 + bestD), `row ${n}: code ${k[n]} (${d[k[n]]}) vs ${best} (${bestD})`);
+      if (k[n] !== best)
+        assert.ok(d[k[n]] - bestD < 1e-5 * (1 + bestD), `row ${n}: code ${k[n]} (${d[k[n]]}) vs ${best} (${bestD})`);
     }
     tf.dispose([z, E]);
   });
@@ -74,8 +93,11 @@ describe('VQ-VAE', () => {
     // spread the codes so that several are used
     m.codebook.assign(rows(5, 3, 4, 0.5));
     const x = rows(7, 6, 5);
-    const encVars = Object.entries(m.namedParameters()).filter(([k]) => k.startsWith('encoder.')).map(([, v]) => v);
-    const term = (name: string) => () => tf.tidy(() => tf.mean(vqObjective(m, x, { rng: new Rng(0), update: false })[name]) as tf.Scalar);
+    const encVars = Object.entries(m.namedParameters())
+      .filter(([k]) => k.startsWith('encoder.'))
+      .map(([, v]) => v);
+    const term = (name: string) => () =>
+      tf.tidy(() => tf.mean(vqObjective(m, x, { rng: new Rng(0), update: false })[name]) as tf.Scalar);
 
     // the reconstruction's encoder gradient is the decoder's gradient at z_q, passed to z_e unchanged
     const viaObjective = gradsOf(term('rec'), encVars);
@@ -94,7 +116,8 @@ describe('VQ-VAE', () => {
     const z = zE.dataSync();
     const E = m.codebook.dataSync();
     const expected = new Float32Array(5 * 3);
-    for (let r = 0; r < k.length; r++) for (let d = 0; d < 3; d++) expected[k[r] * 3 + d] += (2 * (E[k[r] * 3 + d] - z[r * 3 + d])) / 7; // mean over the batch of 7
+    for (let r = 0; r < k.length; r++)
+      for (let d = 0; d < 3; d++) expected[k[r] * 3 + d] += (2 * (E[k[r] * 3 + d] - z[r * 3 + d])) / 7; // mean over the batch of 7
     assert.ok(maxAbsDiff(cb!, expected) < 1e-5);
     // the encoder gets 2β(z_e − e) from the commitment term and nothing from the codebook term
     assert.ok(gradsOf(term('codebook'), encVars).every(allZero));
@@ -106,7 +129,10 @@ describe('VQ-VAE', () => {
   });
 
   it('EMA update on a case solved by hand (2 codes, Laplace smoothing)', () => {
-    const m = new VQVAE(mlpCfg({ codebookSize: 2, codeDim: 2, numCodes: 1, ema: { decay: 0.5, epsilon: 0.5 } }), new Rng(1));
+    const m = new VQVAE(
+      mlpCfg({ codebookSize: 2, codeDim: 2, numCodes: 1, ema: { decay: 0.5, epsilon: 0.5 } }),
+      new Rng(1),
+    );
     assert.equal(m.codebook.trainable, false);
     const e0 = tf.tensor2d([0, 0, 10, 10], [2, 2]);
     m.codebook.assign(e0);
@@ -157,10 +183,14 @@ describe('VQ-VAE', () => {
           assert.deepEqual(unused, [0, 0, 0, 0]);
           const E = m.codebook.dataSync();
           const z = zE.dataSync();
-          const rowOf = (k: number) => [...Array(6).keys()].find((r) => E[2 * k] === z[2 * r] && E[2 * k + 1] === z[2 * r + 1]);
+          const rowOf = (k: number) =>
+            [...Array(6).keys()].find((r) => E[2 * k] === z[2 * r] && E[2 * k + 1] === z[2 * r + 1]);
           const r2 = rowOf(2);
           const r3 = rowOf(3);
-          assert.ok(r2 !== undefined && r3 !== undefined && r2 !== r3, `restarted codes ${Array.from(E)} are distinct batch rows`);
+          assert.ok(
+            r2 !== undefined && r3 !== undefined && r2 !== r3,
+            `restarted codes ${Array.from(E)} are distinct batch rows`,
+          );
           if (!ema) assert.deepEqual(Array.from(E.slice(0, 4)), E0.slice(0, 4));
           else {
             assert.deepEqual(Array.from(m.emaClusterSize!.dataSync().slice(2)), [1, 1]);
@@ -187,7 +217,10 @@ describe('VQ-VAE', () => {
     const zE = tf.tensor3d([0, 0, 1, 1, 2, 2, 3, 3], [4, 1, 2]);
     m.codebook.assign(tf.tensor2d([0, 0, 1, 1, 2, 2, 3, 3], [4, 2]));
     assert.deepEqual(Array.from(m.quantize(zE).indices.dataSync()), [0, 1, 2, 3]);
-    assert.equal(codeUsage(m.updateCodebook(zE, m.quantize(zE).indices, new Rng(0)).counts).perplexity.toFixed(10), (4).toFixed(10));
+    assert.equal(
+      codeUsage(m.updateCodebook(zE, m.quantize(zE).indices, new Rng(0)).counts).perplexity.toFixed(10),
+      (4).toFixed(10),
+    );
     zE.dispose();
     m.dispose();
   });
@@ -200,7 +233,11 @@ describe('VQ-VAE', () => {
       const z = q.sample();
       assert.deepEqual(z.shape, [4, 15]);
       assert.deepEqual(Array.from(q.logProb(z).dataSync()), [0, 0, 0, 0]);
-      const other = tf.tensor2d(Int32Array.from(q.indices.dataSync(), (k, i) => (i === 0 ? (k + 1) % 5 : k)), [4, 3], 'int32');
+      const other = tf.tensor2d(
+        Int32Array.from(q.indices.dataSync(), (k, i) => (i === 0 ? (k + 1) % 5 : k)),
+        [4, 3],
+        'int32',
+      );
       assert.deepEqual(Array.from(q.logProb(other).dataSync()), [-Infinity, 0, 0, 0]);
       assert.ok(maxAbsDiff(q.kl(m.prior(4)).dataSync(), new Array(4).fill(3 * Math.log(5))) < 1e-5);
       // decode takes the one-hot and the indices alike
@@ -214,26 +251,55 @@ describe('VQ-VAE', () => {
 
   it('the PixelCNN prior is causal: p(k_i | k_<i) never sees k_i or later codes', () => {
     const K = 6;
-    const m = new VQVAE(mlpCfg({ inputShape: [16, 20, 1], network: { type: 'conv', channels: [4, 4], kernel: 3, stride: 2, dense: [] }, numCodes: undefined, codebookSize: K, prior: { type: 'pixelcnn', channels: 8, layers: 3 } }), new Rng(3));
+    const m = new VQVAE(
+      mlpCfg({
+        inputShape: [16, 20, 1],
+        network: { type: 'conv', channels: [4, 4], kernel: 3, stride: 2, dense: [] },
+        numCodes: undefined,
+        codebookSize: K,
+        prior: { type: 'pixelcnn', channels: 8, layers: 3 },
+      }),
+      new Rng(3),
+    );
     assert.deepEqual(m.grid, [4, 5]);
     const M = 20;
     const r = new Rng(9);
     const base = Int32Array.from({ length: M }, () => r.int(K));
-    const logits = (codes: Int32Array) => tf.tidy(() => m.prior(1).logits(tf.tensor2d(codes, [1, M], 'int32')).dataSync());
+    const logits = (codes: Int32Array) =>
+      tf.tidy(() =>
+        m
+          .prior(1)
+          .logits(tf.tensor2d(codes, [1, M], 'int32'))
+          .dataSync(),
+      );
     const l0 = logits(base);
     for (const j of [0, 3, 7, 12, 19]) {
       const c = base.slice();
       c[j] = (c[j] + 1) % K;
       const l1 = logits(c);
-      for (let i = 0; i <= j; i++) assert.ok(maxAbsDiff(l0.subarray(i * K, (i + 1) * K), l1.subarray(i * K, (i + 1) * K)) === 0, `position ${i} sees code ${j}`);
+      for (let i = 0; i <= j; i++)
+        assert.ok(
+          maxAbsDiff(l0.subarray(i * K, (i + 1) * K), l1.subarray(i * K, (i + 1) * K)) === 0,
+          `position ${i} sees code ${j}`,
+        );
       // and it does see earlier codes (the receptive field covers the grid above and to the left)
-      if (j < M - 1) assert.ok(maxAbsDiff(l0.subarray((j + 1) * K), l1.subarray((j + 1) * K)) > 0, `nothing after ${j} sees it`);
+      if (j < M - 1)
+        assert.ok(maxAbsDiff(l0.subarray((j + 1) * K), l1.subarray((j + 1) * K)) > 0, `nothing after ${j} sees it`);
     }
     m.dispose();
   });
 
   it('save → load (safetensors names, codebook, EMA state, prior; tfjs networks) gives identical outputs', async () => {
-    const cfg = mlpCfg({ inputShape: [8, 8, 1], network: { type: 'conv', channels: [6, 8], kernel: 3, stride: 2, dense: [10] }, numCodes: undefined, codebookSize: 7, codeDim: 4, ema: { decay: 0.9, epsilon: 1e-5 }, restartAfter: 2, prior: { type: 'pixelcnn', channels: 8, layers: 2 } });
+    const cfg = mlpCfg({
+      inputShape: [8, 8, 1],
+      network: { type: 'conv', channels: [6, 8], kernel: 3, stride: 2, dense: [10] },
+      numCodes: undefined,
+      codebookSize: 7,
+      codeDim: 4,
+      ema: { decay: 0.9, epsilon: 1e-5 },
+      restartAfter: 2,
+      prior: { type: 'pixelcnn', channels: 8, layers: 2 },
+    });
     const a = new VQVAE(cfg, new Rng(1));
     const x = tf.tidy(() => tf.sigmoid(rows(16, 64, 2)) as tf.Tensor2D);
     // a few steps so that the EMA state and the restart counters are not their initial values
@@ -248,7 +314,8 @@ describe('VQ-VAE', () => {
     assert.ok(Object.keys(tensors).some((k) => k.startsWith('prior.layers.')));
     const b = new VQVAE(cfg, new Rng(99));
     loadParametersFromSafetensors(asModel(b), buf, 'test');
-    for (const [k, v] of Object.entries(a.namedParameters())) assert.deepEqual(b.namedParameters()[k].dataSync(), v.dataSync(), k);
+    for (const [k, v] of Object.entries(a.namedParameters()))
+      assert.deepEqual(b.namedParameters()[k].dataSync(), v.dataSync(), k);
     tf.tidy(() => {
       assert.deepEqual(b.encodeIndices(x).dataSync(), a.encodeIndices(x).dataSync());
       assert.deepEqual(b.decode(a.encodeIndices(x)).mean().dataSync(), a.decode(a.encodeIndices(x)).mean().dataSync());
@@ -262,9 +329,18 @@ describe('VQ-VAE', () => {
       const json = JSON.parse(files[`tfjs/${net}/model.json`] as string);
       const bin = files[`tfjs/${net}/weights.bin`] as Uint8Array;
       const loaded = await tfl.loadLayersModel(
-        tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }),
+        tf.io.fromMemory({
+          modelTopology: json.modelTopology,
+          weightSpecs: json.weightsManifest[0].weights,
+          weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+        }),
       );
-      const input = net === 'encoder' ? x : net === 'decoder' ? tf.reshape(a.lookup(a.encodeIndices(x)), [16, -1]) : tf.reshape(tf.oneHot(tf.reshape(a.encodeIndices(x), [-1]) as tf.Tensor1D, 7), [16, -1]);
+      const input =
+        net === 'encoder'
+          ? x
+          : net === 'decoder'
+            ? tf.reshape(a.lookup(a.encodeIndices(x)), [16, -1])
+            : tf.reshape(tf.oneHot(tf.reshape(a.encodeIndices(x), [-1]) as tf.Tensor1D, 7), [16, -1]);
       const want = a.networks()[net].predict(input) as tf.Tensor;
       const got = loaded.predict(input) as tf.Tensor;
       assert.ok(maxAbsDiff(want.dataSync(), got.dataSync()) < 1e-6, net);
@@ -277,17 +353,45 @@ describe('VQ-VAE', () => {
   });
 
   it("createModel('vqvae') → saveModel → loadModel: the same model, prior included (encode, decode, prior, samples)", async () => {
-    const cfg = mlpCfg({ inputShape: [12, 12, 1], network: { type: 'conv', channels: [4, 6], kernel: 4, stride: 2, dense: [] }, numCodes: undefined, codebookSize: 9, codeDim: 3, prior: { type: 'pixelcnn', channels: 8, layers: 2 } });
+    const cfg = mlpCfg({
+      inputShape: [12, 12, 1],
+      network: { type: 'conv', channels: [4, 6], kernel: 4, stride: 2, dense: [] },
+      numCodes: undefined,
+      codebookSize: 9,
+      codeDim: 3,
+      prior: { type: 'pixelcnn', channels: 8, layers: 2 },
+    });
     const a = createModel(cfg, new Rng(4));
     assert.ok(a instanceof VQVAE);
     const x = tf.tidy(() => tf.sigmoid(rows(10, 144, 5)) as tf.Tensor2D);
     // move every parameter away from its initial value: VQ-VAE steps, then the prior's own fit on the codes
-    const data: Dataset = { name: 'toy', protocol: 'continuous', shape: [12, 12, 1], train: { x: x.dataSync() as Float32Array, n: 10, shape: [12, 12, 1] }, test: { x: x.dataSync() as Float32Array, n: 10, shape: [12, 12, 1] } } as unknown as Dataset;
-    await train(a, data, vqTrainingObjective, { epochs: 2, batchSize: 5, seed: 1, optimizer: { kind: 'adam', lr: 1e-2 }, beta: 1, progress: 'none', log: () => {}, dataInfo: { dataset: 'toy', protocol: 'continuous', shape: [12, 12, 1] } });
-    if (tf.getKernel('Conv2DBackpropFilter', tf.getBackend())) await trainPrior(a, data, { epochs: 1, batchSize: 5, seed: 2, progress: 'none', log: () => {} });
+    const data: Dataset = {
+      name: 'toy',
+      protocol: 'continuous',
+      shape: [12, 12, 1],
+      train: { x: x.dataSync() as Float32Array, n: 10, shape: [12, 12, 1] },
+      test: { x: x.dataSync() as Float32Array, n: 10, shape: [12, 12, 1] },
+    } as unknown as Dataset;
+    await train(a, data, vqTrainingObjective, {
+      epochs: 2,
+      batchSize: 5,
+      seed: 1,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      beta: 1,
+      progress: 'none',
+      log: () => {},
+      dataInfo: { dataset: 'toy', protocol: 'continuous', shape: [12, 12, 1] },
+    });
+    if (tf.getKernel('Conv2DBackpropFilter', tf.getBackend()))
+      await trainPrior(a, data, { epochs: 1, batchSize: 5, seed: 2, progress: 'none', log: () => {} });
     const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-vq-'));
     try {
-      await saveModel(path.join(dir, 'm'), a, { dataset: 'toy', protocol: 'continuous', shape: [12, 12, 1] }, { prior: { epochs: 1 } });
+      await saveModel(
+        path.join(dir, 'm'),
+        a,
+        { dataset: 'toy', protocol: 'continuous', shape: [12, 12, 1] },
+        { prior: { epochs: 1 } },
+      );
       const { model: b, meta } = await loadModel(path.join(dir, 'm'));
       assert.equal(meta.config.kind, 'vqvae');
       assert.deepEqual((meta.training as { prior: unknown }).prior, { epochs: 1 });
@@ -298,10 +402,21 @@ describe('VQ-VAE', () => {
           const q = m.encode(x);
           assert.ok(isCodePosterior(q));
           const k = q.indices;
-          return [k, m.decode(k).mean(), latentPoint(q), m.prior(10).logits(k), m.prior(10).logProb(k), m.sample(4, new Rng(6)), m.codebook].map((t) => Array.from(t.dataSync()));
+          return [
+            k,
+            m.decode(k).mean(),
+            latentPoint(q),
+            m.prior(10).logits(k),
+            m.prior(10).logProb(k),
+            m.sample(4, new Rng(6)),
+            m.codebook,
+          ].map((t) => Array.from(t.dataSync()));
         });
       assert.deepEqual(out(b), out(a));
-      assert.deepEqual(reconstruct(b, x.dataSync() as Float32Array, 10), reconstruct(a, x.dataSync() as Float32Array, 10));
+      assert.deepEqual(
+        reconstruct(b, x.dataSync() as Float32Array, 10),
+        reconstruct(a, x.dataSync() as Float32Array, 10),
+      );
       b.dispose();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -317,8 +432,17 @@ describe('VQ-VAE', () => {
       data = await loadDataset({ name: 'fashion-mnist', protocol: 'continuous', limit: 512 });
       model = new VQVAE(
         {
-          kind: 'vqvae', inputShape: [28, 28, 1], network: { type: 'mlp', hidden: [256] }, likelihood: 'gaussian', sigma: 0.1,
-          codebookSize: 32, codeDim: 8, numCodes: 8, commitment: 0.25, ema: { decay: 0.99, epsilon: 1e-5 }, restartAfter: 20,
+          kind: 'vqvae',
+          inputShape: [28, 28, 1],
+          network: { type: 'mlp', hidden: [256] },
+          likelihood: 'gaussian',
+          sigma: 0.1,
+          codebookSize: 32,
+          codeDim: 8,
+          numCodes: 8,
+          commitment: 0.25,
+          ema: { decay: 0.99, epsilon: 1e-5 },
+          restartAfter: 20,
           prior: { type: 'pixelcnn', channels: 16, layers: 3 },
         },
         new Rng(1),
@@ -328,12 +452,20 @@ describe('VQ-VAE', () => {
     it('trains: the loss falls, codes stay in use, tensors stay flat', async () => {
       const before = evaluateVq(model, data.test);
       const { metrics } = await train(asModel(model), data, vqTrainingObjective, {
-        epochs: 4, batchSize: 64, seed: 3, optimizer: { kind: 'adam', lr: 2e-3 }, beta: 1, progress: 'none', log: () => {},
+        epochs: 4,
+        batchSize: 64,
+        seed: 3,
+        optimizer: { kind: 'adam', lr: 2e-3 },
+        beta: 1,
+        progress: 'none',
+        log: () => {},
         dataInfo: { dataset: 'fashion-mnist', protocol: 'continuous', shape: [28, 28, 1] },
       });
       const loss = metrics.map((m) => m.loss);
       assert.ok(loss[3] < 0.7 * loss[0], `loss per epoch ${loss}`);
-      for (const m of metrics) for (const k of ['rec', 'commitment', 'perplexity', 'usage', 'restarts', 'mse']) assert.ok(Number.isFinite(m[k]), k);
+      for (const m of metrics)
+        for (const k of ['rec', 'commitment', 'perplexity', 'usage', 'restarts', 'mse'])
+          assert.ok(Number.isFinite(m[k]), k);
       assert.ok(metrics[3].perplexity > 4, `perplexity ${metrics[3].perplexity}`);
       assert.equal(metrics[3].num_tensors, metrics[2].num_tensors);
       const after = evaluateVq(model, data.test);
@@ -348,9 +480,19 @@ describe('VQ-VAE', () => {
         return t.skip(`the ${tf.getBackend()} backend has no convolution gradients`);
       }
       const base = evaluateVq(model, data.test);
-      const { metrics } = await trainPrior(model, data, { epochs: 3, batchSize: 64, seed: 4, progress: 'none', log: () => {}, optimizer: { kind: 'adam', lr: 3e-3 } });
+      const { metrics } = await trainPrior(model, data, {
+        epochs: 3,
+        batchSize: 64,
+        seed: 4,
+        progress: 'none',
+        log: () => {},
+        optimizer: { kind: 'adam', lr: 3e-3 },
+      });
       assert.ok(metrics[2].loss < metrics[0].loss, `prior NLL per epoch ${metrics.map((m) => m.loss)}`);
-      assert.ok(metrics[2].test_loss < 8 * Math.log(32), `test −log p(k) ${metrics[2].test_loss} vs uniform ${8 * Math.log(32)}`);
+      assert.ok(
+        metrics[2].test_loss < 8 * Math.log(32),
+        `test −log p(k) ${metrics[2].test_loss} vs uniform ${8 * Math.log(32)}`,
+      );
       const after = evaluateVq(model, data.test);
       assert.ok(after.bound < base.bound, 'the learned prior tightens the bound');
       const rng = new Rng(11);

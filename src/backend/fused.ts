@@ -20,9 +20,13 @@ function sameShape(a: number[], b: number[]): boolean {
 }
 
 // tfjs types the custom-gradient function as (...inputs: Array<Tensor | GradSaveFunc>); ours are typed.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const customGrad = (fn: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) =>
-  tf.customGrad(fn as unknown as Parameters<typeof tf.customGrad>[0]);
+
+const customGrad = (
+  fn: (...args: any[]) => {
+    value: tf.Tensor;
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+  },
+) => tf.customGrad(fn as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /** Sums `g` (broadcast result) down to `shape`. */
 function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
@@ -39,7 +43,9 @@ function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
  */
 export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
   if (logits.rank !== 2 || !sameShape(logits.shape, x.shape)) {
-    throw new Error(`bernoulliNllWithLogits: logits [${logits.shape}] and x [${x.shape}] must be equal-shape rank-2 tensors`);
+    throw new Error(
+      `bernoulliNllWithLogits: logits [${logits.shape}] and x [${x.shape}] must be equal-shape rank-2 tensors`,
+    );
   }
   const native = isNativeActive();
   const xf = asFloat(x);
@@ -48,9 +54,7 @@ export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.
     save([lf, xf]);
     const value = native
       ? (tf.engine().runKernel(FUSED.bernoulliNll, { logits: lf, x: xf }) as tf.Tensor)
-      : tf.tidy(() =>
-          tf.sum(tf.add(tf.sub(tf.relu(lf), tf.mul(xf, lf)), tf.log1p(tf.exp(tf.neg(tf.abs(lf))))), 1),
-        );
+      : tf.tidy(() => tf.sum(tf.add(tf.sub(tf.relu(lf), tf.mul(xf, lf)), tf.log1p(tf.exp(tf.neg(tf.abs(lf))))), 1));
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
       const [ls, xs] = saved;
       if (native) return tf.engine().runKernel(FUSED.bernoulliNllGrad, { logits: ls, x: xs, dy }) as tf.Tensor;
@@ -71,9 +75,13 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
   if (x.rank !== 2) throw new Error(`gaussianNll: x must be rank 2 [N, D], got [${x.shape}]`);
   const [N, D] = x.shape;
   const fullShape = [N, D];
-  for (const [name, t] of [['mean', mean], ['logVar', logVar]] as const) {
+  for (const [name, t] of [
+    ['mean', mean],
+    ['logVar', logVar],
+  ] as const) {
     const b = tf.backend_util.assertAndGetBroadcastShape(t.shape, fullShape);
-    if (!sameShape(b, fullShape)) throw new Error(`gaussianNll: ${name} [${t.shape}] does not broadcast to [${fullShape}]`);
+    if (!sameShape(b, fullShape))
+      throw new Error(`gaussianNll: ${name} [${t.shape}] does not broadcast to [${fullShape}]`);
   }
   const lvSize = logVar.size;
   const lvNative =
@@ -82,7 +90,9 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
     (lvSize === D && logVar.rank >= 1 && logVar.shape[logVar.rank - 1] === D && logVar.rank <= 2);
   const native = isNativeActive() && sameShape(mean.shape, fullShape) && lvNative;
   const f = customGrad((xi: tf.Tensor, m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
-    const xf = asFloat(xi), mf = asFloat(m), lvf = asFloat(lv);
+    const xf = asFloat(xi),
+      mf = asFloat(m),
+      lvf = asFloat(lv);
     save([xf, mf, lvf]);
     const value = native
       ? (tf.engine().runKernel(FUSED.gaussianNll, { x: xf, mean: mf, logVar: lvf }) as tf.Tensor)
@@ -95,7 +105,9 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
       const [xs, ms, lvs] = saved;
       // ∂/∂x = −∂/∂mean (before any reduction to mean's shape)
       if (native) {
-        const [dMean, dLv] = tf.engine().runKernel(FUSED.gaussianNllGrad, { x: xs, mean: ms, logVar: lvs, dy }) as tf.Tensor[];
+        const [dMean, dLv] = tf
+          .engine()
+          .runKernel(FUSED.gaussianNllGrad, { x: xs, mean: ms, logVar: lvs, dy }) as tf.Tensor[];
         return [tf.neg(dMean), dMean, dLv]; // native: mean has x's shape
       }
       const dyc = tf.expandDims(dy, 1);
@@ -116,11 +128,14 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
  */
 export function gaussianKlStdNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {
   if (mu.rank !== 2 || !sameShape(mu.shape, logVar.shape)) {
-    throw new Error(`gaussianKlStdNormal: mu [${mu.shape}] and logVar [${logVar.shape}] must be equal-shape rank-2 tensors`);
+    throw new Error(
+      `gaussianKlStdNormal: mu [${mu.shape}] and logVar [${logVar.shape}] must be equal-shape rank-2 tensors`,
+    );
   }
   const native = isNativeActive();
   const f = customGrad((m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
-    const mf = asFloat(m), lvf = asFloat(lv);
+    const mf = asFloat(m),
+      lvf = asFloat(lv);
     save([mf, lvf]);
     const value = native
       ? (tf.engine().runKernel(FUSED.klStdNormal, { mu: mf, logVar: lvf }) as tf.Tensor)
@@ -171,8 +186,7 @@ function writableValues(v: tf.Variable): Float32Array | null {
   if (!d || !(d.values instanceof Float32Array)) return null;
   const engineRef: number = (tf.engine() as any).state?.tensorInfo?.get(v.dataId)?.refCount ?? 1;
   const vals = d.values;
-  const shared =
-    d.refCount > 1 || engineRef > 1 || vals.byteOffset !== 0 || vals.byteLength !== vals.buffer.byteLength;
+  const shared = d.refCount > 1 || engineRef > 1 || vals.byteOffset !== 0 || vals.byteLength !== vals.buffer.byteLength;
   if (!shared) return vals;
   const own = tf.tensor(new Float32Array(vals), v.shape, 'float32');
   v.assign(own);
@@ -208,7 +222,13 @@ function nativePath(v: tf.Variable, g: tf.Tensor): { addon: any; vv: Float32Arra
  * m ← β1 m + (1−β1) g; s ← β2 s + (1−β2) g²; v ← v − lr/(1−β1^t) · m / (√s/√(1−β2^t) + eps).
  * `m` and `s` (the moments, length v.size) are updated in place; so is `v` on the native backend.
  */
-export function adamStepInPlace(v: tf.Variable, g: tf.Tensor, m: Float32Array, s: Float32Array, opts: AdamStepOptions): void {
+export function adamStepInPlace(
+  v: tf.Variable,
+  g: tf.Tensor,
+  m: Float32Array,
+  s: Float32Array,
+  opts: AdamStepOptions,
+): void {
   checkState('adamStepInPlace', v, g, [m, s]);
   const { lr, beta1, beta2, eps, t } = opts;
   const np = nativePath(v, g);
@@ -216,7 +236,8 @@ export function adamStepInPlace(v: tf.Variable, g: tf.Tensor, m: Float32Array, s
     np.addon.adam(np.vv, np.gv, m, s, lr, beta1, beta2, eps, t);
     return;
   }
-  const bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
+  const bc1 = 1 - Math.pow(beta1, t),
+    bc2 = 1 - Math.pow(beta2, t);
   const nv = tf.tidy(() => {
     const gf = tf.reshape(asFloat(g), v.shape);
     const m2 = tf.add(tf.mul(tf.tensor(m, v.shape), beta1), tf.mul(gf, 1 - beta1));

@@ -138,8 +138,14 @@ function f32(backend: CpuLikeBackend, t: TensorInfo | undefined, size: number): 
   const v = backend.data.get(t.dataId).values;
   if (v instanceof Float32Array) return v.length >= size ? v : null;
   if (
-    (v instanceof Uint8Array || v instanceof Int32Array || v instanceof Float64Array || v instanceof Int8Array ||
-      v instanceof Uint16Array || v instanceof Int16Array || v instanceof Uint32Array || v instanceof Uint8ClampedArray) &&
+    (v instanceof Uint8Array ||
+      v instanceof Int32Array ||
+      v instanceof Float64Array ||
+      v instanceof Int8Array ||
+      v instanceof Uint16Array ||
+      v instanceof Int16Array ||
+      v instanceof Uint32Array ||
+      v instanceof Uint8ClampedArray) &&
     v.length >= size
   )
     return new Float32Array(v.subarray(0, size));
@@ -239,7 +245,12 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
   };
 
   // Bias as a per-output-channel vector (scalar or [.., C] broadcasts), or null if another shape.
-  const channelBias = (backend: CpuLikeBackend, bias: TensorInfo, channels: number, nchw: boolean): Float32Array | null => {
+  const channelBias = (
+    backend: CpuLikeBackend,
+    bias: TensorInfo,
+    channels: number,
+    nchw: boolean,
+  ): Float32Array | null => {
     const n = sizeOf(bias.shape);
     const v = f32(backend, bias, n);
     if (!v) return null;
@@ -284,7 +295,14 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
     const backend = args.backend as CpuLikeBackend;
     const { dy, filter } = inputs;
     const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs as any;
-    if (!dy || !filter || dy.shape.length !== 4 || filter.shape.length !== 4 || !Array.isArray(inputShape) || inputShape.length !== 4)
+    if (
+      !dy ||
+      !filter ||
+      dy.shape.length !== 4 ||
+      filter.shape.length !== 4 ||
+      !Array.isArray(inputShape) ||
+      inputShape.length !== 4
+    )
       return fallback(cpuBackInput, args);
     const info = backend_util.computeConv2DInfo(
       inputShape as [number, number, number, number],
@@ -310,7 +328,14 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
     const backend = args.backend as CpuLikeBackend;
     const { x, dy } = inputs;
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as any;
-    if (!x || !dy || x.shape.length !== 4 || dy.shape.length !== 4 || !Array.isArray(filterShape) || filterShape.length !== 4)
+    if (
+      !x ||
+      !dy ||
+      x.shape.length !== 4 ||
+      dy.shape.length !== 4 ||
+      !Array.isArray(filterShape) ||
+      filterShape.length !== 4
+    )
       return fallback(cpuBackFilter, args);
     const info = backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],

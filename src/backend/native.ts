@@ -53,7 +53,9 @@ export function loadAddon(): { addon?: any; reason?: string } {
   try {
     const addon = require(ADDON_PATH);
     if (typeof addon.gemm !== 'function' || typeof addon.binary !== 'function') {
-      loaded = { reason: `native addon at ${ADDON_PATH} lacks the core kernels (stale build? run npm run build:native)` };
+      loaded = {
+        reason: `native addon at ${ADDON_PATH} lacks the core kernels (stale build? run npm run build:native)`,
+      };
     } else {
       loaded = { addon };
     }
@@ -65,7 +67,7 @@ export function loadAddon(): { addon?: any; reason?: string } {
 
 /** The loaded addon, or null when registerNativeBackend has not succeeded. */
 export function nativeAddon(): any | null {
-  return state?.ok ? loaded?.addon ?? null : null;
+  return state?.ok ? (loaded?.addon ?? null) : null;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -189,13 +191,55 @@ function guarded(kf: KernelFunc): KernelFunc {
 // op codes (mirror native/core.cc)
 
 export const U = {
-  COPY: 0, NEG: 1, ABS: 2, SQUARE: 3, SQRT: 4, RSQRT: 5, RECIP: 6, EXP: 7, LOG: 8, LOG1P: 9, EXPM1: 10,
-  SIGMOID: 11, SOFTPLUS: 12, TANH: 13, RELU: 14, RELU6: 15, STEP: 16, ELU: 17, LEAKYRELU: 18, SELU: 19,
-  SIGN: 20, FLOOR: 21, CEIL: 22, ROUND: 23, CLIP: 24, SIN: 25, COS: 26, ERF: 27,
+  COPY: 0,
+  NEG: 1,
+  ABS: 2,
+  SQUARE: 3,
+  SQRT: 4,
+  RSQRT: 5,
+  RECIP: 6,
+  EXP: 7,
+  LOG: 8,
+  LOG1P: 9,
+  EXPM1: 10,
+  SIGMOID: 11,
+  SOFTPLUS: 12,
+  TANH: 13,
+  RELU: 14,
+  RELU6: 15,
+  STEP: 16,
+  ELU: 17,
+  LEAKYRELU: 18,
+  SELU: 19,
+  SIGN: 20,
+  FLOOR: 21,
+  CEIL: 22,
+  ROUND: 23,
+  CLIP: 24,
+  SIN: 25,
+  COS: 26,
+  ERF: 27,
 } as const;
 export const B = {
-  ADD: 0, SUB: 1, MUL: 2, DIV: 3, MAX: 4, MIN: 5, SQDIFF: 6, POW: 7, PRELU: 8, ELUGRAD: 9, ATAN2: 10, MOD: 11,
-  FLOORDIV: 12, GREATER: 20, GREATER_EQ: 21, LESS: 22, LESS_EQ: 23, EQUAL: 24, NOT_EQUAL: 25,
+  ADD: 0,
+  SUB: 1,
+  MUL: 2,
+  DIV: 3,
+  MAX: 4,
+  MIN: 5,
+  SQDIFF: 6,
+  POW: 7,
+  PRELU: 8,
+  ELUGRAD: 9,
+  ATAN2: 10,
+  MOD: 11,
+  FLOORDIV: 12,
+  GREATER: 20,
+  GREATER_EQ: 21,
+  LESS: 22,
+  LESS_EQ: 23,
+  EQUAL: 24,
+  NOT_EQUAL: 25,
 } as const;
 const R = { SUM: 0, MEAN: 1, MAX: 2, MIN: 3, PROD: 4 } as const;
 const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2, sigmoid: 3, elu: 4, leakyrelu: 5 };
@@ -231,14 +275,23 @@ function cpuKernel(name: string): KernelFunc {
   return guarded(k.kernelFunc);
 }
 
-function out(backend: Backend, shape: number[], values: Float32Array | Uint8Array | Int32Array, dtype: tf.DataType = 'float32'): TI {
+function out(
+  backend: Backend,
+  shape: number[],
+  values: Float32Array | Uint8Array | Int32Array,
+  dtype: tf.DataType = 'float32',
+): TI {
   return backend.makeTensorInfo(shape, dtype, values);
 }
 
 function broadcastShape(a: number[], b: number[]): number[] {
   if (a.length === b.length) {
     let same = true;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { same = false; break; }
+    for (let i = 0; i < a.length; i++)
+      if (a[i] !== b[i]) {
+        same = false;
+        break;
+      }
     if (same) return a.slice();
   }
   return tf.backend_util.assertAndGetBroadcastShape(a, b);
@@ -249,8 +302,10 @@ function binaryKernel(addon: any, name: string, op: number, names: [string, stri
   return (args) => {
     const backend = args.backend as Backend;
     const inputs = args.inputs as Record<string, TI>;
-    const a = inputs[names[0]], b = inputs[names[1]];
-    const av = f32(backend, a), bv = f32(backend, b);
+    const a = inputs[names[0]],
+      b = inputs[names[1]];
+    const av = f32(backend, a),
+      bv = f32(backend, b);
     if (!av || !bv) return fallback(args);
     const shape = broadcastShape(a.shape, b.shape);
     const n = sizeOf(shape);
@@ -302,17 +357,21 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
     const backend = args.backend as Backend;
     const inputs = args.inputs as Record<string, TI | undefined>;
     const attrs = args.attrs as any;
-    const a = inputs.a!, b = inputs.b!;
-    const av = f32(backend, a), bv = f32(backend, b);
-    const activation: string = fused ? attrs.activation ?? 'linear' : 'linear';
+    const a = inputs.a!,
+      b = inputs.b!;
+    const av = f32(backend, a),
+      bv = f32(backend, b);
+    const activation: string = fused ? (attrs.activation ?? 'linear') : 'linear';
     const bias = fused ? inputs.bias : undefined;
     const prelu = fused ? inputs.preluActivationWeights : undefined;
     if (!av || !bv) return fallback(args);
     if (activation !== 'prelu' && !(activation in ACT)) return fallback(args);
     const biasV = bias ? f32(backend, bias) : null;
     if (bias && !biasV) return fallback(args);
-    const tA = !!attrs.transposeA, tB = !!attrs.transposeB;
-    const ar = a.shape.length, br = b.shape.length;
+    const tA = !!attrs.transposeA,
+      tB = !!attrs.transposeB;
+    const ar = a.shape.length,
+      br = b.shape.length;
     if (ar < 2 || br < 2) return fallback(args);
     const K = tA ? a.shape[ar - 2] : a.shape[ar - 1];
     const K2 = tB ? b.shape[br - 1] : b.shape[br - 2];
@@ -324,15 +383,19 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
           `transposeA=${tA} and transposeB=${tB} must match.`,
       );
     }
-    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+    const outerA = a.shape.slice(0, -2),
+      outerB = b.shape.slice(0, -2);
     const outer = broadcastShape(outerA, outerB);
     const batch = sizeOf(outer);
-    const batchA = sizeOf(outerA), batchB = sizeOf(outerB);
+    const batchA = sizeOf(outerA),
+      batchB = sizeOf(outerB);
     const outShape = outer.concat([M, N]);
     const o = allocF32(batch * M * N);
     if (o.length === 0) return out(backend, outShape, o);
-    let aOffs: Int32Array | null = null, bOffs: Int32Array | null = null;
-    let aStride = M * K, bStride = K * N;
+    let aOffs: Int32Array | null = null,
+      bOffs: Int32Array | null = null;
+    let aStride = M * K,
+      bStride = K * N;
     if (batchA !== batch || batchB !== batch) {
       if (batchA === 1 && batchB === batch) aStride = 0;
       else if (batchB === 1 && batchA === batch) bStride = 0;
@@ -343,7 +406,11 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
         const pa = new Array(rank - outerA.length).fill(1).concat(outerA);
         const pb = new Array(rank - outerB.length).fill(1).concat(outerB);
         for (let i = 0; i < batch; i++) {
-          let rem = i, ia = 0, ib = 0, sa = 1, sb = 1;
+          let rem = i,
+            ia = 0,
+            ib = 0,
+            sa = 1,
+            sb = 1;
           for (let d = rank - 1; d >= 0; d--) {
             const c = rem % outer[d];
             rem = Math.floor(rem / outer[d]);
@@ -366,7 +433,24 @@ function matMulKernel(addon: any, fused: boolean): KernelFunc {
       else generalBias = true;
     }
     if (generalBias) act = 0;
-    addon.gemm(av, bv, o, M, N, K, tA, tB, batch, aOffs, bOffs, aStride, bStride, rowBias, act, attrs.leakyreluAlpha ?? 0.2);
+    addon.gemm(
+      av,
+      bv,
+      o,
+      M,
+      N,
+      K,
+      tA,
+      tB,
+      batch,
+      aOffs,
+      bOffs,
+      aStride,
+      bStride,
+      rowBias,
+      act,
+      attrs.leakyreluAlpha ?? 0.2,
+    );
     let res = o;
     let resShape = outShape;
     if (generalBias) {
@@ -571,7 +655,10 @@ function concatKernel(addon: any): KernelFunc {
     if (ts.length < 2) return fallback(args);
     const all = args.inputs as unknown as TI[];
     const axis = tf.util.parseAxisParam((args.attrs as any).axis, all[0].shape)[0];
-    const outShape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
+    const outShape = tf.backend_util.computeOutShape(
+      all.map((t) => t.shape),
+      axis,
+    );
     return concatCore(addon, backend, ts, axis, outShape) ?? fallback(args);
   };
 }
@@ -634,7 +721,11 @@ function lvMode(lv: TI, N: number, D: number): number {
 }
 
 function fusedKernels(addon: any): tf.KernelConfig[] {
-  const k = (kernelName: string, kernelFunc: KernelFunc): tf.KernelConfig => ({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  const k = (kernelName: string, kernelFunc: KernelFunc): tf.KernelConfig => ({
+    kernelName,
+    backendName: NATIVE_BACKEND,
+    kernelFunc,
+  });
   return [
     k(FUSED.bernoulliNll, ({ inputs, backend }) => {
       const be = backend as Backend;
@@ -657,7 +748,15 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const { x, mean, logVar } = inputs as Record<string, TI>;
       const [N, D] = x.shape;
       const o = allocF32(N);
-      addon.gaussianNll(need(be, x, 'x'), need(be, mean, 'mean'), need(be, logVar, 'logVar'), lvMode(logVar, N, D), o, N, D);
+      addon.gaussianNll(
+        need(be, x, 'x'),
+        need(be, mean, 'mean'),
+        need(be, logVar, 'logVar'),
+        lvMode(logVar, N, D),
+        o,
+        N,
+        D,
+      );
       return out(be, [N], o);
     }),
     k(FUSED.gaussianNllGrad, ({ inputs, backend }) => {
@@ -667,7 +766,15 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const dm = allocF32(N * D);
       const dl = allocF32(sizeOf(logVar.shape));
       addon.gaussianNllGrad(
-        need(be, x, 'x'), need(be, mean, 'mean'), need(be, logVar, 'logVar'), lvMode(logVar, N, D), need(be, dy, 'dy'), dm, dl, N, D,
+        need(be, x, 'x'),
+        need(be, mean, 'mean'),
+        need(be, logVar, 'logVar'),
+        lvMode(logVar, N, D),
+        need(be, dy, 'dy'),
+        dm,
+        dl,
+        N,
+        D,
       );
       return [out(be, [N, D], dm), out(be, logVar.shape.slice(), dl)];
     }),
@@ -683,7 +790,8 @@ function fusedKernels(addon: any): tf.KernelConfig[] {
       const be = backend as Backend;
       const { mu, logVar, dy } = inputs as Record<string, TI>;
       const [N, D] = mu.shape;
-      const dm = allocF32(N * D), dl = allocF32(N * D);
+      const dm = allocF32(N * D),
+        dl = allocF32(N * D);
       addon.klStdNormalGrad(need(be, mu, 'mu'), need(be, logVar, 'logVar'), need(be, dy, 'dy'), dm, dl, N, D);
       return [out(be, [N, D], dm), out(be, [N, D], dl)];
     }),
@@ -696,23 +804,53 @@ function coreKernels(addon: any): Record<string, KernelFunc> {
   const ks: Record<string, KernelFunc> = {};
   const ab: [string, string] = ['a', 'b'];
   const bin: [string, number][] = [
-    ['Add', B.ADD], ['Sub', B.SUB], ['Multiply', B.MUL], ['RealDiv', B.DIV], ['Maximum', B.MAX], ['Minimum', B.MIN],
-    ['SquaredDifference', B.SQDIFF], ['Pow', B.POW], ['Atan2', B.ATAN2],
+    ['Add', B.ADD],
+    ['Sub', B.SUB],
+    ['Multiply', B.MUL],
+    ['RealDiv', B.DIV],
+    ['Maximum', B.MAX],
+    ['Minimum', B.MIN],
+    ['SquaredDifference', B.SQDIFF],
+    ['Pow', B.POW],
+    ['Atan2', B.ATAN2],
   ];
   for (const [name, op] of bin) ks[name] = binaryKernel(addon, name, op, ab);
   const cmp: [string, number][] = [
-    ['Greater', B.GREATER], ['GreaterEqual', B.GREATER_EQ], ['Less', B.LESS], ['LessEqual', B.LESS_EQ],
-    ['Equal', B.EQUAL], ['NotEqual', B.NOT_EQUAL],
+    ['Greater', B.GREATER],
+    ['GreaterEqual', B.GREATER_EQ],
+    ['Less', B.LESS],
+    ['LessEqual', B.LESS_EQ],
+    ['Equal', B.EQUAL],
+    ['NotEqual', B.NOT_EQUAL],
   ];
   for (const [name, op] of cmp) ks[name] = binaryKernel(addon, name, op, ab, true);
   ks.Prelu = binaryKernel(addon, 'Prelu', B.PRELU, ['x', 'alpha']);
   ks.EluGrad = binaryKernel(addon, 'EluGrad', B.ELUGRAD, ['dy', 'y']);
   const un: [string, number][] = [
-    ['Exp', U.EXP], ['Log', U.LOG], ['Log1p', U.LOG1P], ['Expm1', U.EXPM1], ['Sigmoid', U.SIGMOID],
-    ['Softplus', U.SOFTPLUS], ['Tanh', U.TANH], ['Relu', U.RELU], ['Relu6', U.RELU6], ['Square', U.SQUARE],
-    ['Sqrt', U.SQRT], ['Rsqrt', U.RSQRT], ['Neg', U.NEG], ['Abs', U.ABS], ['Reciprocal', U.RECIP], ['Elu', U.ELU],
-    ['Selu', U.SELU], ['Sign', U.SIGN], ['Floor', U.FLOOR], ['Ceil', U.CEIL], ['Round', U.ROUND], ['Sin', U.SIN],
-    ['Cos', U.COS], ['Erf', U.ERF],
+    ['Exp', U.EXP],
+    ['Log', U.LOG],
+    ['Log1p', U.LOG1P],
+    ['Expm1', U.EXPM1],
+    ['Sigmoid', U.SIGMOID],
+    ['Softplus', U.SOFTPLUS],
+    ['Tanh', U.TANH],
+    ['Relu', U.RELU],
+    ['Relu6', U.RELU6],
+    ['Square', U.SQUARE],
+    ['Sqrt', U.SQRT],
+    ['Rsqrt', U.RSQRT],
+    ['Neg', U.NEG],
+    ['Abs', U.ABS],
+    ['Reciprocal', U.RECIP],
+    ['Elu', U.ELU],
+    ['Selu', U.SELU],
+    ['Sign', U.SIGN],
+    ['Floor', U.FLOOR],
+    ['Ceil', U.CEIL],
+    ['Round', U.ROUND],
+    ['Sin', U.SIN],
+    ['Cos', U.COS],
+    ['Erf', U.ERF],
   ];
   for (const [name, op] of un) ks[name] = unaryKernel(addon, name, op);
   ks.Step = unaryKernel(addon, 'Step', U.STEP, (a) => [a.alpha ?? 0, 0]);
@@ -764,7 +902,8 @@ function profileKernels(native: Set<string>): void {
   process.on('exit', () => {
     const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
     const lines = rows.map(
-      ([k, st]) => `  ${k.padEnd(30)} ${st.ms.toFixed(1).padStart(10)} ms ${String(st.n).padStart(8)} calls  ${native.has(k) ? 'native' : 'cpu'}`,
+      ([k, st]) =>
+        `  ${k.padEnd(30)} ${st.ms.toFixed(1).padStart(10)} ms ${String(st.n).padStart(8)} calls  ${native.has(k) ? 'native' : 'cpu'}`,
     );
     process.stderr.write(`vaekit kernel profile (${NATIVE_BACKEND}):\n${lines.join('\n')}\n`);
   });
@@ -827,7 +966,8 @@ export function registerNativeBackend(): NativeLoadResult {
       conv = [];
       process.emitWarning(`vaekit: native convolution kernels not registered: ${(e as Error).message}`);
     }
-    if (process.env.VAEKIT_KERNEL_PROFILE === '1') profileKernels(new Set([...kernels, ...conv, ...Object.values(FUSED)]));
+    if (process.env.VAEKIT_KERNEL_PROFILE === '1')
+      profileKernels(new Set([...kernels, ...conv, ...Object.values(FUSED)]));
     const info = addon.info();
     state = { ok: true, blas: info.blas, threads, kernels: kernels.concat(conv) };
   } catch (e) {

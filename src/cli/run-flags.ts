@@ -18,9 +18,34 @@ const FREE = new Set(['epochs', 'steps', 'checkpointEvery', 'reportK', 'eval', '
 
 /** Stored; another value on resume is refused: what it would change. */
 const FIXED: Record<string, string> = {
-  ...Object.fromEntries(['dataset', 'protocol', 'limit', 'tsChannels', 'labelColumn', 'batchSize', 'seed'].map((k) => [k, "the run's data stream"])),
   ...Object.fromEntries(
-    ['model', 'preset', 'network', 'latent', 'hidden', 'channels', 'kernel', 'stride', 'activation', 'labelEncoding', 'embeddingDim', 'prior', 'cell', 'rnnHidden', 'embedding', 'latents', 'layerHidden', 'likelihood', 'sigma']
+    ['dataset', 'protocol', 'limit', 'tsChannels', 'labelColumn', 'batchSize', 'seed'].map((k) => [
+      k,
+      "the run's data stream",
+    ]),
+  ),
+  ...Object.fromEntries(
+    [
+      'model',
+      'preset',
+      'network',
+      'latent',
+      'hidden',
+      'channels',
+      'kernel',
+      'stride',
+      'activation',
+      'labelEncoding',
+      'embeddingDim',
+      'prior',
+      'cell',
+      'rnnHidden',
+      'embedding',
+      'latents',
+      'layerHidden',
+      'likelihood',
+      'sigma',
+    ]
       .concat(['codebook', 'codeDim', 'numCodes', 'ema', 'priorChannels', 'priorLayers'])
       .map((k) => [k, "the run's model"]),
   ),
@@ -75,13 +100,18 @@ export function runFlags(cmd: Command, f: Record<string, unknown>): Record<strin
 }
 
 /** What the checkpoint in `outDir` records of its run's flags: none (no checkpoint), or its flags (undefined: a checkpoint from before they were stored). */
-export async function readRunFlags(outDir: string): Promise<{ checkpoint: string; flags: Record<string, unknown> | undefined } | undefined> {
+export async function readRunFlags(
+  outDir: string,
+): Promise<{ checkpoint: string; flags: Record<string, unknown> | undefined } | undefined> {
   const dir = path.join(outDir, 'checkpoint');
   if (!hasCheckpoint(dir)) return undefined;
   await recoverDir(dir);
   const state = await readJson<TrainState>(path.join(dir, 'state.json'), 'checkpoint state');
   const flags = state?.run?.flags;
-  return { checkpoint: dir, flags: flags && typeof flags === 'object' && !Array.isArray(flags) ? (flags as Record<string, unknown>) : undefined };
+  return {
+    checkpoint: dir,
+    flags: flags && typeof flags === 'object' && !Array.isArray(flags) ? (flags as Record<string, unknown>) : undefined,
+  };
 }
 
 /**
@@ -89,7 +119,12 @@ export async function readRunFlags(outDir: string): Promise<{ checkpoint: string
  * the lines to print. Throws, before anything is written, when a flag given explicitly would change the
  * run's data stream, model, objective or optimizer.
  */
-export function resumeRunFlags(cmd: Command, f: Record<string, unknown>, stored: Record<string, unknown>, checkpoint: string): string[] {
+export function resumeRunFlags(
+  cmd: Command,
+  f: Record<string, unknown>,
+  stored: Record<string, unknown>,
+  checkpoint: string,
+): string[] {
   const restored: string[] = [];
   const changed: string[] = [];
   for (const o of storedOptions(cmd)) {
@@ -112,7 +147,11 @@ export function resumeRunFlags(cmd: Command, f: Record<string, unknown>, stored:
     }
     if (!TRAINER_REPORTS.has(k)) changed.push(`${name} ${valueText(stored[k])} → ${valueText(f[k])}`);
   }
-  const lines = [restored.length ? `vaekit: resume: continuing with the run's flags: ${restored.join(' ')}` : `vaekit: resume: continuing with the run's flags (nothing to restore beyond the defaults)`];
+  const lines = [
+    restored.length
+      ? `vaekit: resume: continuing with the run's flags: ${restored.join(' ')}`
+      : `vaekit: resume: continuing with the run's flags (nothing to restore beyond the defaults)`,
+  ];
   if (changed.length) lines.push(`vaekit: resume: changing the run's flags as given: ${changed.join(', ')}`);
   return lines;
 }

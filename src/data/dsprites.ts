@@ -112,12 +112,15 @@ export function factorsOf(index: number, out?: Int32Array): Int32Array {
 
 /** The image index of five factor classes (range-checked). */
 export function indexOf(factors: ArrayLike<number>): number {
-  if (factors.length !== DSPRITES_NUM_FACTORS) throw new Error(`indexOf: need ${DSPRITES_NUM_FACTORS} factors, got ${factors.length}`);
+  if (factors.length !== DSPRITES_NUM_FACTORS)
+    throw new Error(`indexOf: need ${DSPRITES_NUM_FACTORS} factors, got ${factors.length}`);
   let idx = 0;
   for (let i = 0; i < DSPRITES_NUM_FACTORS; i++) {
     const v = factors[i];
     if (!Number.isInteger(v) || v < 0 || v >= DSPRITES_FACTOR_SIZES[i]) {
-      throw new RangeError(`indexOf: factor ${DSPRITES_FACTORS[i].name} must be an integer in 0..${DSPRITES_FACTOR_SIZES[i] - 1}, got ${v}`);
+      throw new RangeError(
+        `indexOf: factor ${DSPRITES_FACTORS[i].name} must be an integer in 0..${DSPRITES_FACTOR_SIZES[i] - 1}, got ${v}`,
+      );
     }
     idx += v * DSPRITES_BASES[i];
   }
@@ -187,7 +190,9 @@ export function spriteOffsets(shape: number, scale: number, orientation: number)
       const y = (-u * sn + v * c) / s;
       if (!insideShape(shape, x, y)) continue;
       if (Math.abs(dx) > SPRITE_R - 1 || Math.abs(dy) > SPRITE_R - 1) {
-        throw new Error(`dSprites geometry: sprite (${shape}, ${scale}, ${orientation}) reaches offset (${dx}, ${dy}), beyond the 14-pixel bound`);
+        throw new Error(
+          `dSprites geometry: sprite (${shape}, ${scale}, ${orientation}) reaches offset (${dx}, ${dy}), beyond the 14-pixel bound`,
+        );
       }
       lit.push((dy + SPRITE_R) * SPRITE_W + (dx + SPRITE_R));
     }
@@ -232,7 +237,8 @@ function renderInto(index: number, img: Float32Array, off: number): void {
 export function renderBatch(indices: ArrayLike<number>, out?: Float32Array): Float32Array {
   const n = indices.length;
   const x = out ?? new Float32Array(n * DSPRITES_DIM);
-  if (x.length < n * DSPRITES_DIM) throw new Error(`renderBatch: output has ${x.length} values, need ${n * DSPRITES_DIM}`);
+  if (x.length < n * DSPRITES_DIM)
+    throw new Error(`renderBatch: output has ${x.length} values, need ${n * DSPRITES_DIM}`);
   for (let i = 0; i < n; i++) {
     checkIndex(indices[i]);
     renderInto(indices[i], x, i * DSPRITES_DIM);
@@ -242,7 +248,8 @@ export function renderBatch(indices: ArrayLike<number>, out?: Float32Array): Flo
 
 /** Renders factor classes [n × 5] (row-major) into [n × 4096]. */
 export function renderFactors(factors: ArrayLike<number>, out?: Float32Array): Float32Array {
-  if (factors.length % DSPRITES_NUM_FACTORS !== 0) throw new Error(`renderFactors: ${factors.length} values is not a multiple of ${DSPRITES_NUM_FACTORS}`);
+  if (factors.length % DSPRITES_NUM_FACTORS !== 0)
+    throw new Error(`renderFactors: ${factors.length} values is not a multiple of ${DSPRITES_NUM_FACTORS}`);
   const n = factors.length / DSPRITES_NUM_FACTORS;
   const idx = new Uint32Array(n);
   const row = new Array<number>(DSPRITES_NUM_FACTORS);
@@ -258,11 +265,12 @@ export function renderFactors(factors: ArrayLike<number>, out?: Float32Array): F
 
 /** n distinct image indices, uniformly at random without replacement, in random order. */
 export function sampleIndices(rng: Rng, n: number): Uint32Array {
-  if (!Number.isInteger(n) || n < 0 || n > DSPRITES_COUNT) throw new RangeError(`sampleIndices: n must be an integer in 0..${DSPRITES_COUNT}, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > DSPRITES_COUNT)
+    throw new RangeError(`sampleIndices: n must be an integer in 0..${DSPRITES_COUNT}, got ${n}`);
   if (n > DSPRITES_COUNT / 4) return rng.permutation(DSPRITES_COUNT).slice(0, n);
   const seen = new Uint8Array(DSPRITES_COUNT);
   const out = new Uint32Array(n);
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const j = rng.int(DSPRITES_COUNT);
     if (seen[j]) continue;
     seen[j] = 1;
@@ -337,7 +345,8 @@ export function factorValuesOfRows(factors: ArrayLike<number>): Float64Array {
   for (let i = 0; i < factors.length; i++) {
     const j = i % DSPRITES_NUM_FACTORS;
     const v = DSPRITES_FACTORS[j].values[factors[i]];
-    if (v === undefined) throw new RangeError(`factorValuesOfRows: ${DSPRITES_FACTORS[j].name} class ${factors[i]} out of range`);
+    if (v === undefined)
+      throw new RangeError(`factorValuesOfRows: ${DSPRITES_FACTORS[j].name} class ${factors[i]} out of range`);
     out[i] = v;
   }
   return out;
@@ -345,7 +354,8 @@ export function factorValuesOfRows(factors: ArrayLike<number>): Float64Array {
 
 function factorRows(indices: Uint32Array): Int32Array {
   const out = new Int32Array(indices.length * DSPRITES_NUM_FACTORS);
-  for (let i = 0; i < indices.length; i++) factorsOf(indices[i], out.subarray(i * DSPRITES_NUM_FACTORS, (i + 1) * DSPRITES_NUM_FACTORS));
+  for (let i = 0; i < indices.length; i++)
+    factorsOf(indices[i], out.subarray(i * DSPRITES_NUM_FACTORS, (i + 1) * DSPRITES_NUM_FACTORS));
   return out;
 }
 
@@ -360,16 +370,22 @@ export function dspritesDataset(opts: DspritesDatasetOptions): DspritesDataset {
   const nTest = opts.nTest ?? Math.ceil(n / 6);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(n) || n < 1) throw new Error(`dsprites: n must be a positive integer, got ${n}`);
-  if (!Number.isInteger(nTest) || nTest < 0) throw new Error(`dsprites: nTest must be a non-negative integer, got ${nTest}`);
-  if (n + nTest > DSPRITES_COUNT) throw new Error(`dsprites: n + nTest = ${n + nTest} exceeds the ${DSPRITES_COUNT} images`);
-  if ((n + nTest) * DSPRITES_DIM > 2 ** 32 - 1) throw new Error(`dsprites: ${n + nTest} images do not fit in memory as float32 (${DSPRITES_DIM} values each); draw fewer`);
+  if (!Number.isInteger(nTest) || nTest < 0)
+    throw new Error(`dsprites: nTest must be a non-negative integer, got ${nTest}`);
+  if (n + nTest > DSPRITES_COUNT)
+    throw new Error(`dsprites: n + nTest = ${n + nTest} exceeds the ${DSPRITES_COUNT} images`);
+  if ((n + nTest) * DSPRITES_DIM > 2 ** 32 - 1)
+    throw new Error(
+      `dsprites: ${n + nTest} images do not fit in memory as float32 (${DSPRITES_DIM} values each); draw fewer`,
+    );
   if (!Number.isSafeInteger(seed)) throw new Error(`dsprites: seed must be an integer, got ${seed}`);
   const all = sampleIndices(new Rng(seed), n + nTest);
   const trainIndices = all.slice(0, n);
   const testIndices = all.slice(n);
   const trainFactors = factorRows(trainIndices);
   const testFactors = factorRows(testIndices);
-  const shapeOf = (f: Int32Array) => Int32Array.from({ length: f.length / DSPRITES_NUM_FACTORS }, (_, i) => f[i * DSPRITES_NUM_FACTORS]);
+  const shapeOf = (f: Int32Array) =>
+    Int32Array.from({ length: f.length / DSPRITES_NUM_FACTORS }, (_, i) => f[i * DSPRITES_NUM_FACTORS]);
   const shape = [DSPRITES_SIZE, DSPRITES_SIZE, 1];
   return {
     name: 'dsprites',

@@ -160,13 +160,13 @@ export async function downloadVerified(
       res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000), redirect: 'follow' });
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message;
-      throw new Error(`cannot fetch ${url}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);
+      throw new Error(`cannot fetch ${url}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`, { cause: err });
     }
     if (!res.ok || !res.body) throw new Error(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`);
     try {
       await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), createWriteStream(tmp));
     } catch (err) {
-      throw new Error(`download of ${url} failed part-way: ${(err as Error).message}`);
+      throw new Error(`download of ${url} failed part-way: ${(err as Error).message}`, { cause: err });
     }
     let content: Uint8Array;
     try {
@@ -194,7 +194,10 @@ export async function downloadVerified(
   }
 }
 
-function decode(content: Record<FashionMnistFile, Uint8Array>, paths: Record<FashionMnistFile, string>): { train: RawImages; test: RawImages } {
+function decode(
+  content: Record<FashionMnistFile, Uint8Array>,
+  paths: Record<FashionMnistFile, string>,
+): { train: RawImages; test: RawImages } {
   const part = (imgKey: FashionMnistFile, lblKey: FashionMnistFile): RawImages => {
     const img = parseIdxRaw(content[imgKey], paths[imgKey]);
     const lbl = parseIdxRaw(content[lblKey], paths[lblKey]);
@@ -205,11 +208,13 @@ function decode(content: Record<FashionMnistFile, Uint8Array>, paths: Record<Fas
       throw new Error(`${paths[lblKey]}: expected a 1-D uint8 IDX label array, got ${lbl.dims.join('×')} ${lbl.dtype}`);
     }
     const [n, height, width] = img.dims;
-    if (lbl.dims[0] !== n) throw new Error(`${paths[lblKey]} has ${lbl.dims[0]} labels but ${paths[imgKey]} has ${n} images`);
+    if (lbl.dims[0] !== n)
+      throw new Error(`${paths[lblKey]} has ${lbl.dims[0]} labels but ${paths[imgKey]} has ${n} images`);
     const labels = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const c = lbl.data[i];
-      if (c >= FASHION_MNIST_CLASS_NAMES.length) throw new Error(`${paths[lblKey]}: label ${c} at index ${i} is out of range 0..9`);
+      if (c >= FASHION_MNIST_CLASS_NAMES.length)
+        throw new Error(`${paths[lblKey]}: label ${c} at index ${i} is out of range 0..9`);
       labels[i] = c;
     }
     return { pixels: img.data as Uint8Array, n, height, width, channels: 1, labels };
@@ -227,7 +232,10 @@ export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<
     const paths = {} as Record<FashionMnistFile, string>;
     for (const k of FILE_KEYS) paths[k] = findFile(dir, FASHION_MNIST_FILES[k])!;
     const contents = await Promise.all(FILE_KEYS.map((k) => readVerified(paths[k], checksums[k])));
-    const content = Object.fromEntries(FILE_KEYS.map((k, i) => [k, contents[i]])) as Record<FashionMnistFile, Uint8Array>;
+    const content = Object.fromEntries(FILE_KEYS.map((k, i) => [k, contents[i]])) as Record<
+      FashionMnistFile,
+      Uint8Array
+    >;
     return { ...decode(content, paths), classNames, dir, how };
   };
   const missingIn = (dir: string) => FILE_KEYS.filter((k) => findFile(dir, FASHION_MNIST_FILES[k]) === null);
@@ -254,7 +262,9 @@ export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<
   if (debianMissing.length === 0) return readAll(debianDir, 'debian');
   looked.push(
     `${debianDir} (Debian package dataset-fashion-mnist): ` +
-      (debianMissing.length === FILE_KEYS.length ? 'not installed' : `missing ${debianMissing.map((k) => FASHION_MNIST_FILES[k]).join(', ')}`),
+      (debianMissing.length === FILE_KEYS.length
+        ? 'not installed'
+        : `missing ${debianMissing.map((k) => FASHION_MNIST_FILES[k]).join(', ')}`),
   );
 
   // 3. The cache, downloading what is missing or bad there.

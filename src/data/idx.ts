@@ -72,7 +72,8 @@ export function parseIdxRaw(buf: Uint8Array, name = '<buffer>'): IdxArray {
   const fail = (problem: string): never => {
     throw new Error(`IDX file ${name}: ${problem}`);
   };
-  if (buf.length < 4) fail(`too short (${buf.length} bytes) to hold the 4-byte IDX magic number; truncated or not an IDX file`);
+  if (buf.length < 4)
+    fail(`too short (${buf.length} bytes) to hold the 4-byte IDX magic number; truncated or not an IDX file`);
   if (buf[0] !== 0 || buf[1] !== 0) {
     fail(
       `bad magic number ${Array.from(buf.subarray(0, 4), hex).join(' ')}: an IDX file starts with 0x00 0x00 <type> <ndims>; ` +
@@ -102,10 +103,14 @@ export function parseIdxRaw(buf: Uint8Array, name = '<buffer>'): IdxArray {
   const actual = buf.length - headerLen;
   const shape = `${dims.join('×')} ${dtype}`;
   if (actual < expected) {
-    fail(`truncated: dimensions ${shape} need ${expected} data bytes, only ${actual} present (${expected - actual} missing)`);
+    fail(
+      `truncated: dimensions ${shape} need ${expected} data bytes, only ${actual} present (${expected - actual} missing)`,
+    );
   }
   if (actual > expected) {
-    fail(`oversize: dimensions ${shape} need ${expected} data bytes, found ${actual} (${actual - expected} unexpected trailing bytes)`);
+    fail(
+      `oversize: dimensions ${shape} need ${expected} data bytes, found ${actual} (${actual - expected} unexpected trailing bytes)`,
+    );
   }
   const data = decodeData(buf, headerLen, count, dtype, view);
   return { dims, data, dtype };
@@ -150,7 +155,7 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   try {
     buf = await readFile(path);
   } catch (err) {
-    throw new Error(`IDX file ${path}: cannot read (${(err as Error).message})`);
+    throw new Error(`IDX file ${path}: cannot read (${(err as Error).message})`, { cause: err });
   }
   return parseIdxRaw(await maybeGunzip(buf, path), path);
 }
@@ -160,7 +165,7 @@ export function readIdxFileSync(path: string): IdxArray {
   try {
     buf = readFileSync(path);
   } catch (err) {
-    throw new Error(`IDX file ${path}: cannot read (${(err as Error).message})`);
+    throw new Error(`IDX file ${path}: cannot read (${(err as Error).message})`, { cause: err });
   }
   return parseIdx(buf, path);
 }
@@ -186,7 +191,8 @@ export function encodeIdx(arr: { dims: number[]; data: IdxData }, opts: { gzip?:
     if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw new Error(`encodeIdx: bad dimension ${d}`);
     count *= d;
   }
-  if (count !== data.length) throw new Error(`encodeIdx: dims ${dims.join('×')} hold ${count} values, data has ${data.length}`);
+  if (count !== data.length)
+    throw new Error(`encodeIdx: dims ${dims.join('×')} hold ${count} values, data has ${data.length}`);
   const headerLen = 4 + 4 * dims.length;
   const out = Buffer.alloc(headerLen + count * info.bytes);
   out[2] = info.code;
@@ -197,17 +203,33 @@ export function encodeIdx(arr: { dims: number[]; data: IdxData }, opts: { gzip?:
     const o = headerLen + i * info.bytes;
     const v = data[i];
     switch (dtype) {
-      case 'uint8': view.setUint8(o, v); break;
-      case 'int8': view.setInt8(o, v); break;
-      case 'int16': view.setInt16(o, v, false); break;
-      case 'int32': view.setInt32(o, v, false); break;
-      case 'float32': view.setFloat32(o, v, false); break;
-      case 'float64': view.setFloat64(o, v, false); break;
+      case 'uint8':
+        view.setUint8(o, v);
+        break;
+      case 'int8':
+        view.setInt8(o, v);
+        break;
+      case 'int16':
+        view.setInt16(o, v, false);
+        break;
+      case 'int32':
+        view.setInt32(o, v, false);
+        break;
+      case 'float32':
+        view.setFloat32(o, v, false);
+        break;
+      case 'float64':
+        view.setFloat64(o, v, false);
+        break;
     }
   }
   return opts.gzip ? gzipSync(out) : out;
 }
 
-export async function writeIdxFile(path: string, arr: { dims: number[]; data: IdxData }, opts: { gzip?: boolean } = {}): Promise<void> {
+export async function writeIdxFile(
+  path: string,
+  arr: { dims: number[]; data: IdxData },
+  opts: { gzip?: boolean } = {},
+): Promise<void> {
   await writeFile(path, encodeIdx(arr, opts));
 }

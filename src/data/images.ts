@@ -29,7 +29,7 @@ export async function listPngFiles(dir: string): Promise<string[]> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    throw new Error(`images ${dir}: cannot read the folder (${(err as Error).message})`);
+    throw new Error(`images ${dir}: cannot read the folder (${(err as Error).message})`, { cause: err });
   }
   const files = entries.filter((e) => e.isFile() && /\.png$/i.test(e.name)).map((e) => e.name);
   files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -50,9 +50,11 @@ function resizeNearest(src: Uint8Array, sh: number, sw: number, c: number, th: n
 
 export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}): Promise<ImageFolder> {
   const color = opts.color ?? 'grayscale';
-  if (color !== 'grayscale' && color !== 'rgb') throw new Error(`images: color must be 'grayscale' or 'rgb', got '${color}'`);
+  if (color !== 'grayscale' && color !== 'rgb')
+    throw new Error(`images: color must be 'grayscale' or 'rgb', got '${color}'`);
   const resize = opts.resize ?? 'none';
-  if (resize !== 'none' && resize !== 'nearest') throw new Error(`images: resize must be 'none' or 'nearest', got '${resize}'`);
+  if (resize !== 'none' && resize !== 'nearest')
+    throw new Error(`images: resize must be 'none' or 'nearest', got '${resize}'`);
   const c = color === 'rgb' ? 3 : 1;
   const files = await listPngFiles(dir);
   if (files.length === 0) throw new Error(`images ${dir}: no .png files in the folder`);
@@ -70,7 +72,7 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}
     try {
       png = PNG.sync.read(await readFile(path));
     } catch (err) {
-      throw new Error(`images: ${path} is not a readable PNG (${(err as Error).message})`);
+      throw new Error(`images: ${path} is not a readable PNG (${(err as Error).message})`, { cause: err });
     }
     if (h === 0) {
       h = png.height;
@@ -82,7 +84,9 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}
     const src = png.data;
     const px = new Uint8Array(png.width * png.height * c);
     for (let p = 0; p < png.width * png.height; p++) {
-      const r = src[4 * p], g = src[4 * p + 1], b = src[4 * p + 2];
+      const r = src[4 * p],
+        g = src[4 * p + 1],
+        b = src[4 * p + 2];
       if (c === 1) px[p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
       else {
         px[3 * p] = r;

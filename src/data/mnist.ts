@@ -39,7 +39,8 @@ export function loadMnistAll(): RawImages {
   for (let d = 0; d < 10; d++) {
     for (let i = 0; i < mnist[d].length; i++, k++) {
       const sample = mnist[d].get(i);
-      if (sample.length !== size) throw new Error(`mnist package: digit ${d} sample ${i} has ${sample.length} values, expected ${size}`);
+      if (sample.length !== size)
+        throw new Error(`mnist package: digit ${d} sample ${i} has ${sample.length} values, expected ${size}`);
       for (let j = 0; j < size; j++) {
         const v = sample[j];
         if (!(v >= 0 && v <= 1)) throw new Error(`mnist package: digit ${d} sample ${i} has value ${v} outside [0, 1]`);

@@ -21,7 +21,8 @@ export function applyProtocol(name: string, pixels: Uint8Array, out?: Float32Arr
     throw new Error(`unknown protocol '${name}' (known: ${Object.keys(PIXEL_PROTOCOLS).join(', ')})`);
   }
   const y = out ?? new Float32Array(pixels.length);
-  if (y.length !== pixels.length) throw new Error(`applyProtocol: output length ${y.length} != input length ${pixels.length}`);
+  if (y.length !== pixels.length)
+    throw new Error(`applyProtocol: output length ${y.length} != input length ${pixels.length}`);
   // Table lookup: exactly the same float32 values whatever the input size.
   const table = new Float32Array(256);
   for (let p = 0; p < 256; p++) table[p] = name === 'binary' ? (p / 255 > 0.5 ? 1 : 0) : p / 255;

@@ -15,7 +15,14 @@
 // Bad input stops with the file, line and column (src/data/csv.ts): a ragged row, an empty, non-numeric
 // or non-finite (NaN/Inf) cell; a series shorter than 2 steps or fewer than 2 rows are errors too.
 import { Rng } from '../rng.js';
-import { applyNormalizer, NORMALIZE_KINDS, readCsvFile, validateNormalizer, type NormalizeKind, type Normalizer } from './csv.js';
+import {
+  applyNormalizer,
+  NORMALIZE_KINDS,
+  readCsvFile,
+  validateNormalizer,
+  type NormalizeKind,
+  type Normalizer,
+} from './csv.js';
 import type { Dataset } from './dataset.js';
 
 export interface TimeSeriesOptions {
@@ -34,8 +41,15 @@ export interface TimeSeriesOptions {
 }
 
 /** Fits a per-channel normaliser on n rows of T·C values; stored per column (columns t·C + c share channel c's figures). */
-export function fitChannelNormalizer(x: Float32Array, n: number, columns: string[], channels: number, kind: NormalizeKind): Normalizer {
-  if (!NORMALIZE_KINDS.includes(kind)) throw new Error(`timeseries: unknown normalize '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
+export function fitChannelNormalizer(
+  x: Float32Array,
+  n: number,
+  columns: string[],
+  channels: number,
+  kind: NormalizeKind,
+): Normalizer {
+  if (!NORMALIZE_KINDS.includes(kind))
+    throw new Error(`timeseries: unknown normalize '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
   if (kind === 'none') return { kind, columns: [...columns] };
   const D = columns.length;
   const C = channels;
@@ -59,7 +73,12 @@ export function fitChannelNormalizer(x: Float32Array, n: number, columns: string
   const perColumn = (a: number[]) => columns.map((_, j) => a[j % C]);
   if (kind === 'minmax') return { kind, columns: [...columns], min: perColumn(min), max: perColumn(max) };
   const std = Array.from(sq, (s, c) => (min[c] === max[c] ? 0 : Math.sqrt(s / count)));
-  return { kind, columns: [...columns], mean: perColumn(mean.map((m, c) => (min[c] === max[c] ? min[c] : m))), std: perColumn(std) };
+  return {
+    kind,
+    columns: [...columns],
+    mean: perColumn(mean.map((m, c) => (min[c] === max[c] ? min[c] : m))),
+    std: perColumn(std),
+  };
 }
 
 export async function loadTimeSeries(opts: TimeSeriesOptions): Promise<Dataset> {
@@ -70,18 +89,23 @@ export async function loadTimeSeries(opts: TimeSeriesOptions): Promise<Dataset> 
   if (!(Number.isInteger(C) && C > 0)) throw new Error(`timeseries: channels must be a positive integer, got ${C}`);
   if (!(frac > 0 && frac < 1)) throw new Error(`timeseries: testFraction must be in (0, 1), got ${frac}`);
   const table = await readCsvFile(opts.path);
-  if (table.d % C !== 0) throw new Error(`timeseries ${opts.path}: ${table.d} columns are not a whole number of steps of ${C} channels`);
+  if (table.d % C !== 0)
+    throw new Error(`timeseries ${opts.path}: ${table.d} columns are not a whole number of steps of ${C} channels`);
   if (opts.normalizer && opts.normalizer.columns.length !== table.d)
-    throw new Error(`timeseries ${opts.path}: ${table.d} columns (${table.d / C} steps × ${C} channels), the model was trained on ${opts.normalizer.columns.length}`);
+    throw new Error(
+      `timeseries ${opts.path}: ${table.d} columns (${table.d / C} steps × ${C} channels), the model was trained on ${opts.normalizer.columns.length}`,
+    );
   const T = table.d / C;
   if (T < 2) throw new Error(`timeseries ${opts.path}: a series needs at least 2 steps, the file has ${T}`);
-  if (table.n < 2) throw new Error(`timeseries ${opts.path}: need at least 2 series (rows) for a train/test split, found ${table.n}`);
+  if (table.n < 2)
+    throw new Error(`timeseries ${opts.path}: need at least 2 series (rows) for a train/test split, found ${table.n}`);
   const nTest = Math.min(table.n - 1, Math.max(1, Math.round(table.n * frac)));
   const perm = new Rng(seed).permutation(table.n);
   let trIdx = perm.subarray(0, table.n - nTest);
   let teIdx = perm.subarray(table.n - nTest);
   if (opts.limit !== undefined) {
-    if (!(Number.isInteger(opts.limit) && opts.limit > 0)) throw new Error(`timeseries: limit must be a positive integer, got ${opts.limit}`);
+    if (!(Number.isInteger(opts.limit) && opts.limit > 0))
+      throw new Error(`timeseries: limit must be a positive integer, got ${opts.limit}`);
     trIdx = trIdx.subarray(0, opts.limit);
     teIdx = teIdx.subarray(0, Math.ceil(opts.limit / 6));
   }
@@ -91,7 +115,9 @@ export async function loadTimeSeries(opts: TimeSeriesOptions): Promise<Dataset> 
     return out;
   };
   const trainRaw = gather(trIdx);
-  const normalizer = opts.normalizer ? validateNormalizer(opts.normalizer) : fitChannelNormalizer(trainRaw, trIdx.length, table.columns, C, kind);
+  const normalizer = opts.normalizer
+    ? validateNormalizer(opts.normalizer)
+    : fitChannelNormalizer(trainRaw, trIdx.length, table.columns, C, kind);
   const shape = [T, C];
   return {
     name: `timeseries:${opts.path}`,

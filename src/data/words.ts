@@ -43,7 +43,11 @@ export interface WordsDataset extends Dataset {
 }
 
 /** The lowercase a–z words of length min … max among `lines`, deduplicated, in order. */
-export function filterWords(lines: Iterable<string>, minLength = DEFAULT_MIN_LENGTH, maxLength = DEFAULT_MAX_LENGTH): string[] {
+export function filterWords(
+  lines: Iterable<string>,
+  minLength = DEFAULT_MIN_LENGTH,
+  maxLength = DEFAULT_MAX_LENGTH,
+): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const raw of lines) {
@@ -56,7 +60,11 @@ export function filterWords(lines: Iterable<string>, minLength = DEFAULT_MIN_LEN
 }
 
 /** Reads and filters a word list; a missing file names the Debian package that provides it. */
-export function readWordList(path = DICT_PATH, minLength = DEFAULT_MIN_LENGTH, maxLength = DEFAULT_MAX_LENGTH): string[] {
+export function readWordList(
+  path = DICT_PATH,
+  minLength = DEFAULT_MIN_LENGTH,
+  maxLength = DEFAULT_MAX_LENGTH,
+): string[] {
   if (!(Number.isInteger(minLength) && minLength >= 1 && Number.isInteger(maxLength) && maxLength >= minLength))
     throw new Error(`words: need 1 ≤ minLength ≤ maxLength (integers), got ${minLength} … ${maxLength}`);
   let text: string;
@@ -64,11 +72,18 @@ export function readWordList(path = DICT_PATH, minLength = DEFAULT_MIN_LENGTH, m
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint = path === DICT_PATH ? ` (install the Debian package ${DICT_PACKAGE}: apt-get install ${DICT_PACKAGE}, or give a word list of your own)` : '';
-    throw new Error(`words: cannot read the word list ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}${hint}`);
+    const hint =
+      path === DICT_PATH
+        ? ` (install the Debian package ${DICT_PACKAGE}: apt-get install ${DICT_PACKAGE}, or give a word list of your own)`
+        : '';
+    throw new Error(
+      `words: cannot read the word list ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}${hint}`,
+      { cause: e },
+    );
   }
   const words = filterWords(text.split('\n'), minLength, maxLength);
-  if (words.length === 0) throw new Error(`words: ${path} has no lowercase a–z words of length ${minLength} … ${maxLength}`);
+  if (words.length === 0)
+    throw new Error(`words: ${path} has no lowercase a–z words of length ${minLength} … ${maxLength}`);
   return words;
 }
 
@@ -78,11 +93,15 @@ export function encodeWords(words: string[], steps: number, vocabulary = LOWERCA
   const index = new Map([...vocabulary].map((c, i) => [c, i + 1]));
   const out = new Float32Array(words.length * steps * V);
   words.forEach((w, i) => {
-    if (w.length > steps - 1) throw new Error(`encodeWords: "${w}" has ${w.length} letters, more than the ${steps - 1} that ${steps} steps hold (one is the end token)`);
+    if (w.length > steps - 1)
+      throw new Error(
+        `encodeWords: "${w}" has ${w.length} letters, more than the ${steps - 1} that ${steps} steps hold (one is the end token)`,
+      );
     const row = i * steps * V;
     for (let t = 0; t < steps; t++) {
       const tok = t < w.length ? index.get(w[t]) : END_TOKEN;
-      if (tok === undefined) throw new Error(`encodeWords: "${w}" has the character "${w[t]}", not in the vocabulary "${vocabulary}"`);
+      if (tok === undefined)
+        throw new Error(`encodeWords: "${w}" has the character "${w[t]}", not in the vocabulary "${vocabulary}"`);
       out[row + t * V + tok] = 1;
     }
   });
@@ -128,9 +147,11 @@ export function loadWords(opts: WordsOptions = {}): WordsDataset {
   const seed = opts.seed ?? 0;
   if (!(frac > 0 && frac < 1)) throw new Error(`words: testFraction must be in (0, 1), got ${frac}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`words: seed must be an integer, got ${seed}`);
-  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) throw new Error(`words: limit must be a positive integer, got ${opts.limit}`);
+  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0))
+    throw new Error(`words: limit must be a positive integer, got ${opts.limit}`);
   const all = readWordList(path, minLength, maxLength);
-  if (all.length < 2) throw new Error(`words: ${path} has ${all.length} usable word; need at least 2 for a train/test split`);
+  if (all.length < 2)
+    throw new Error(`words: ${path} has ${all.length} usable word; need at least 2 for a train/test split`);
   const nTest = Math.min(all.length - 1, Math.max(1, Math.round(all.length * frac)));
   const perm = new Rng(seed).permutation(all.length);
   let train = Array.from(perm.subarray(0, all.length - nTest), (i) => all[i]);

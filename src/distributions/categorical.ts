@@ -21,8 +21,10 @@ export class Categorical implements Distribution {
     readonly vocab: number,
     readonly endToken: number | null = null,
   ) {
-    if (logits.rank !== 2 || logits.shape[1] % vocab !== 0) throw new Error(`Categorical: logits [${logits.shape}] are not [B, T·${vocab}]`);
-    if (endToken !== null && !(Number.isInteger(endToken) && endToken >= 0 && endToken < vocab)) throw new Error(`Categorical: endToken ${endToken} is not a token of ${vocab}`);
+    if (logits.rank !== 2 || logits.shape[1] % vocab !== 0)
+      throw new Error(`Categorical: logits [${logits.shape}] are not [B, T·${vocab}]`);
+    if (endToken !== null && !(Number.isInteger(endToken) && endToken >= 0 && endToken < vocab))
+      throw new Error(`Categorical: endToken ${endToken} is not a token of ${vocab}`);
     this.steps = logits.shape[1] / vocab;
   }
 
@@ -39,7 +41,10 @@ export class Categorical implements Distribution {
     return tf.tidy(() => {
       const B = x.shape[0];
       if (this.endToken === null) return tf.ones([B, this.steps]) as Tensor2D;
-      const isEnd = tf.reshape(tf.slice(tf.reshape(x, [B, this.steps, this.vocab]), [0, 0, this.endToken], [B, this.steps, 1]), [B, this.steps]);
+      const isEnd = tf.reshape(
+        tf.slice(tf.reshape(x, [B, this.steps, this.vocab]), [0, 0, this.endToken], [B, this.steps, 1]),
+        [B, this.steps],
+      );
       const endsBefore = tf.cumsum(isEnd, 1, true); //                    Σ_{s<t} [x_s = end]
       return tf.cast(tf.lessEqual(endsBefore, 0.5), 'float32') as Tensor2D;
     });

@@ -49,7 +49,10 @@ export class DiagGaussian implements Distribution {
     if (p instanceof StdNormal) return this.klStdNormal();
     return tf.tidy(() => {
       const d = tf.sub(this.mu, p.mu);
-      const t = tf.add(tf.sub(p.logVar, this.logVar), tf.mul(tf.add(tf.exp(this.logVar), tf.square(d)), tf.exp(tf.neg(p.logVar))));
+      const t = tf.add(
+        tf.sub(p.logVar, this.logVar),
+        tf.mul(tf.add(tf.exp(this.logVar), tf.square(d)), tf.exp(tf.neg(p.logVar))),
+      );
       return tf.mul(tf.sum(tf.sub(t, 1), -1), 0.5) as Tensor1D;
     });
   }
@@ -59,14 +62,19 @@ export class DiagGaussian implements Distribution {
     if (p instanceof StdNormal) return this.klStdNormalPerDim();
     return tf.tidy(() => {
       const d = tf.sub(this.mu, p.mu);
-      const t = tf.add(tf.sub(p.logVar, this.logVar), tf.mul(tf.add(tf.exp(this.logVar), tf.square(d)), tf.exp(tf.neg(p.logVar))));
+      const t = tf.add(
+        tf.sub(p.logVar, this.logVar),
+        tf.mul(tf.add(tf.exp(this.logVar), tf.square(d)), tf.exp(tf.neg(p.logVar))),
+      );
       return tf.mul(tf.sub(t, 1), 0.5) as Tensor2D;
     });
   }
 
   /** Per-dimension KL to N(0, I), [B, D] (for reports of KL per latent unit). */
   klStdNormalPerDim(): Tensor2D {
-    return tf.tidy(() => tf.mul(tf.sub(tf.sub(tf.add(tf.square(this.mu), tf.exp(this.logVar)), this.logVar), 1), 0.5) as Tensor2D);
+    return tf.tidy(
+      () => tf.mul(tf.sub(tf.sub(tf.add(tf.square(this.mu), tf.exp(this.logVar)), this.logVar), 1), 0.5) as Tensor2D,
+    );
   }
 }
 
@@ -97,5 +105,7 @@ export class StdNormal implements Distribution {
  */
 export function decoderLogVariance(sigma: number | 'learned' | undefined, width: number): Tensor2D {
   const s = sigma ?? 1;
-  return s === 'learned' ? tf.variable(tf.zeros([1, width]), true) : tf.keep(tf.fill([1, width], Math.log(s * s)) as Tensor2D);
+  return s === 'learned'
+    ? tf.variable(tf.zeros([1, width]), true)
+    : tf.keep(tf.fill([1, width], Math.log(s * s)) as Tensor2D);
 }

@@ -103,24 +103,36 @@ export const IMAGE_BINARIZE = 0.5;
 /** The network: flat rows in, [logits, features] out. */
 export function buildClassifierNetwork(spec: ClassifierSpec): tfl.LayersModel {
   const D = spec.inputShape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(spec.numClasses) || spec.numClasses < 2) throw new Error(`classifier: need at least 2 classes, got ${spec.numClasses}`);
+  if (!Number.isInteger(spec.numClasses) || spec.numClasses < 2)
+    throw new Error(`classifier: need at least 2 classes, got ${spec.numClasses}`);
   const input = tfl.input({ shape: [D], name: 'x' });
   let h: tfl.SymbolicTensor;
   if (spec.arch === 'cnn') {
     const [H, W, C] = spec.inputShape;
-    if (spec.inputShape.length !== 3 || H < 10 || W < 10) throw new Error(`classifier: the CNN needs images of at least 10×10, got ${spec.inputShape.join('×')}`);
+    if (spec.inputShape.length !== 3 || H < 10 || W < 10)
+      throw new Error(`classifier: the CNN needs images of at least 10×10, got ${spec.inputShape.join('×')}`);
     h = tfl.layers.reshape({ targetShape: [H, W, C], name: 'image' }).apply(input) as tfl.SymbolicTensor;
     // Strided convolutions rather than conv + maxPooling2d: tfjs-backend-cpu's MaxPoolGrad (which the
     // native backend inherits) takes seconds per batch, the strided convolutions run natively.
-    h = tfl.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' }).apply(h) as tfl.SymbolicTensor;
-    h = tfl.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv2' }).apply(h) as tfl.SymbolicTensor;
-    h = tfl.layers.conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv3' }).apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' })
+      .apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv2' })
+      .apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv3' })
+      .apply(h) as tfl.SymbolicTensor;
     h = tfl.layers.flatten({ name: 'flatten' }).apply(h) as tfl.SymbolicTensor;
   } else {
     h = tfl.layers.dense({ units: 256, activation: 'relu', name: 'hidden' }).apply(input) as tfl.SymbolicTensor;
   }
-  const features = tfl.layers.dense({ units: spec.featureDim, activation: 'relu', name: 'features' }).apply(h) as tfl.SymbolicTensor;
-  const logits = tfl.layers.dense({ units: spec.numClasses, activation: 'linear', name: 'logits' }).apply(features) as tfl.SymbolicTensor;
+  const features = tfl.layers
+    .dense({ units: spec.featureDim, activation: 'relu', name: 'features' })
+    .apply(h) as tfl.SymbolicTensor;
+  const logits = tfl.layers
+    .dense({ units: spec.numClasses, activation: 'linear', name: 'logits' })
+    .apply(features) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: [logits, features], name: 'classifier' });
 }
 
@@ -153,7 +165,8 @@ export class Classifier {
   /** Logits, penultimate features and predicted labels of n flat rows, in batches. */
   run(x: Float32Array, n: number, batchSize = 500): ClassifierOutput {
     const D = rowSize({ shape: this.spec.inputShape });
-    if (x.length !== n * D) throw new Error(`classifier: ${n} rows of ${D} values need ${n * D} values, got ${x.length}`);
+    if (x.length !== n * D)
+      throw new Error(`classifier: ${n} rows of ${D} values need ${n * D} values, got ${x.length}`);
     const C = this.spec.numClasses;
     const F = this.spec.featureDim;
     const logits = new Float32Array(n * C);
@@ -161,7 +174,9 @@ export class Classifier {
     for (let s = 0; s < n; s += batchSize) {
       const e = Math.min(n, s + batchSize);
       const [l, f] = tf.tidy(() => {
-        const out = this.net.apply(tf.tensor2d(x.subarray(s * D, e * D), [e - s, D]), { training: false }) as tf.Tensor[];
+        const out = this.net.apply(tf.tensor2d(x.subarray(s * D, e * D), [e - s, D]), {
+          training: false,
+        }) as tf.Tensor[];
         return [out[0].dataSync() as Float32Array, out[1].dataSync() as Float32Array];
       });
       logits.set(l, s * C);
@@ -206,7 +221,9 @@ function initHeUniform(net: tfl.LayersModel, rng: Rng): void {
     const ws = layer.getWeights();
     if (ws.length === 0) continue;
     const bound = Math.sqrt(6 / fanIn(layer.getClassName(), ws[0].shape));
-    const fresh = ws.map((w, i) => (i === 0 ? tf.tensor(rng.fillUniform(new Float32Array(w.size), -bound, bound), w.shape) : tf.zeros(w.shape)));
+    const fresh = ws.map((w, i) =>
+      i === 0 ? tf.tensor(rng.fillUniform(new Float32Array(w.size), -bound, bound), w.shape) : tf.zeros(w.shape),
+    );
     layer.setWeights(fresh);
     tf.dispose(fresh);
   }
@@ -252,11 +269,14 @@ export function trainClassifier(
   const lr = opts.lr ?? DEFAULT_CLASSIFIER_TRAINING.lr;
   const seed = opts.seed ?? DEFAULT_CLASSIFIER_TRAINING.seed;
   const binarize = opts.binarize ?? DEFAULT_CLASSIFIER_TRAINING.binarize;
-  if (!(binarize >= 0 && binarize <= 1)) throw new Error(`classifier: binarize must be a probability in [0, 1], got ${binarize}`);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`classifier: epochs must be a positive integer, got ${epochs}`);
+  if (!(binarize >= 0 && binarize <= 1))
+    throw new Error(`classifier: binarize must be a probability in [0, 1], got ${binarize}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new Error(`classifier: epochs must be a positive integer, got ${epochs}`);
   for (let i = 0; i < train.n; i++) {
     const c = train.y[i];
-    if (!(c >= 0 && c < numClasses)) throw new Error(`classifier: label ${c} of training example ${i} is outside 0..${numClasses - 1}`);
+    if (!(c >= 0 && c < numClasses))
+      throw new Error(`classifier: label ${c} of training example ${i} is outside 0..${numClasses - 1}`);
   }
   const spec = classifierSpecFor(train.shape, numClasses);
   if (spec.arch === 'cnn' && !tf.getKernel('Conv2DBackpropFilter', tf.getBackend()))
@@ -307,7 +327,16 @@ export function trainClassifier(
     version: CLASSIFIER_VERSION,
     spec,
     trainN: train.n,
-    training: { epochs, batchSize, lr, seed, ...(binarize > 0 ? { binarize } : {}), steps, seconds, backend: tf.getBackend() },
+    training: {
+      epochs,
+      batchSize,
+      lr,
+      seed,
+      ...(binarize > 0 ? { binarize } : {}),
+      steps,
+      seconds,
+      backend: tf.getBackend(),
+    },
   });
   let testAccuracy: number | undefined;
   if (test?.y) {
@@ -344,12 +373,20 @@ export async function saveClassifier(dir: string, classifier: Classifier): Promi
 export async function loadClassifier(dir: string): Promise<Classifier> {
   await recoverDir(dir);
   const meta = await readJson<ClassifierMeta>(path.join(dir, 'classifier.json'), 'classifier metadata');
-  if (meta?.format !== CLASSIFIER_FORMAT) throw new Error(`${dir}/classifier.json is not a vaekit classifier (format "${meta?.format}")`);
-  const modelJson = await readJson<{ modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] }>(path.join(dir, 'tfjs/model.json'), 'classifier network');
+  if (meta?.format !== CLASSIFIER_FORMAT)
+    throw new Error(`${dir}/classifier.json is not a vaekit classifier (format "${meta?.format}")`);
+  const modelJson = await readJson<{
+    modelTopology: object;
+    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+  }>(path.join(dir, 'tfjs/model.json'), 'classifier network');
   const weights = await readFile(path.join(dir, 'tfjs/weights.bin'));
   const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
   const net = await tfl.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData }),
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest[0].weights,
+      weightData,
+    }),
   );
   return new Classifier(net, meta);
 }
@@ -396,11 +433,17 @@ export async function classifierFor(
   data: Dataset,
   opts: ClassifierForOptions = {},
 ): Promise<{ classifier: Classifier; dir: string; cached: boolean }> {
-  if (!data.numClasses || !data.train.y) throw new Error(`data set ${data.name} has no labels; the sample-quality figures need a labelled data set`);
+  if (!data.numClasses || !data.train.y)
+    throw new Error(`data set ${data.name} has no labels; the sample-quality figures need a labelled data set`);
   const images = isPixelProtocol(data.protocol);
   if (images && data.protocol !== 'continuous')
-    throw new Error(`the evaluation classifier of ${data.name} is trained on its grayscale images: load the data set with the continuous protocol (got ${data.protocol})`);
-  const dir = path.join(opts.cacheDir ?? defaultClassifierCacheDir(), opts.key ?? classifierKey(data.name, data.protocol));
+    throw new Error(
+      `the evaluation classifier of ${data.name} is trained on its grayscale images: load the data set with the continuous protocol (got ${data.protocol})`,
+    );
+  const dir = path.join(
+    opts.cacheDir ?? defaultClassifierCacheDir(),
+    opts.key ?? classifierKey(data.name, data.protocol),
+  );
   const spec = classifierSpecFor(data.shape, data.numClasses);
   const fingerprint = splitFingerprint(data.train);
   const log = opts.log ?? (() => {});
@@ -410,10 +453,13 @@ export async function classifierFor(
       const c = await loadClassifier(dir);
       const m = c.meta;
       if (m.version !== CLASSIFIER_VERSION) why = `it is of an older recipe (version ${m.version})`;
-      else if (JSON.stringify(m.spec) !== JSON.stringify(spec)) why = `its spec ${JSON.stringify(m.spec)} differs from ${JSON.stringify(spec)}`;
+      else if (JSON.stringify(m.spec) !== JSON.stringify(spec))
+        why = `its spec ${JSON.stringify(m.spec)} differs from ${JSON.stringify(spec)}`;
       else if (m.trainFingerprint !== fingerprint) why = 'it was trained on different data';
-      else if (opts.epochs !== undefined && m.training?.epochs !== opts.epochs) why = `it was trained for ${m.training?.epochs} epochs, not ${opts.epochs}`;
-      else if ((m.training?.binarize ?? 0) !== (opts.binarize ?? (images ? IMAGE_BINARIZE : 0))) why = `it was trained with binarize ${m.training?.binarize ?? 0}, not ${opts.binarize ?? IMAGE_BINARIZE}`;
+      else if (opts.epochs !== undefined && m.training?.epochs !== opts.epochs)
+        why = `it was trained for ${m.training?.epochs} epochs, not ${opts.epochs}`;
+      else if ((m.training?.binarize ?? 0) !== (opts.binarize ?? (images ? IMAGE_BINARIZE : 0)))
+        why = `it was trained with binarize ${m.training?.binarize ?? 0}, not ${opts.binarize ?? IMAGE_BINARIZE}`;
       if (!why) return { classifier: c, dir, cached: true };
       c.dispose();
     } catch (e) {
@@ -421,10 +467,20 @@ export async function classifierFor(
     }
     log(`vaekit: cached classifier ${dir} not used: ${why}; training a new one`);
   }
-  log(`vaekit: training the evaluation classifier for ${data.name} (${images ? 'grayscale images' : data.protocol}, ${data.train.n} examples, ${opts.epochs ?? DEFAULT_CLASSIFIER_TRAINING.epochs} epochs); cached in ${dir}`);
-  const { classifier } = trainClassifier(data.train, data.test.y ? data.test : undefined, data.numClasses, { ...opts, binarize: opts.binarize ?? (images ? IMAGE_BINARIZE : 0) });
+  log(
+    `vaekit: training the evaluation classifier for ${data.name} (${images ? 'grayscale images' : data.protocol}, ${data.train.n} examples, ${opts.epochs ?? DEFAULT_CLASSIFIER_TRAINING.epochs} epochs); cached in ${dir}`,
+  );
+  const { classifier } = trainClassifier(data.train, data.test.y ? data.test : undefined, data.numClasses, {
+    ...opts,
+    binarize: opts.binarize ?? (images ? IMAGE_BINARIZE : 0),
+  });
   if (images && data.test.y) classifier.meta.testAccuracyBinarized = classifier.accuracy(binarizeSplit(data.test));
-  Object.assign(classifier.meta, { dataset: data.name, protocol: data.protocol, classNames: data.classNames, trainFingerprint: fingerprint });
+  Object.assign(classifier.meta, {
+    dataset: data.name,
+    protocol: data.protocol,
+    classNames: data.classNames,
+    trainFingerprint: fingerprint,
+  });
   if (!opts.noSave) await saveClassifier(dir, classifier);
   return { classifier, dir, cached: false };
 }

@@ -80,7 +80,13 @@ export interface MetricOptions {
 }
 
 export const BETA_VAE_DEFAULTS = Object.freeze({ batchSize: 64, numTrain: 10000, numEval: 5000 });
-export const FACTOR_VAE_DEFAULTS = Object.freeze({ batchSize: 64, numTrain: 10000, numEval: 5000, numVarianceEstimate: 10000, pruneThreshold: 0.05 });
+export const FACTOR_VAE_DEFAULTS = Object.freeze({
+  batchSize: 64,
+  numTrain: 10000,
+  numEval: 5000,
+  numVarianceEstimate: 10000,
+  pruneThreshold: 0.05,
+});
 export const MIG_DEFAULTS = Object.freeze({ numTrain: 10000, numBins: 20 });
 export const DCI_DEFAULTS = Object.freeze({ numTrain: 10000, numTest: 5000 });
 export const SAP_DEFAULTS = Object.freeze({ numTrain: 10000, numTest: 5000, continuousFactors: false });
@@ -93,7 +99,10 @@ const DEFAULT_CHUNK = 1024;
 /** The posterior mean μ(x) of a model (all layers side by side for a hierarchical one), encoded in batches of `batchSize` (default 256). */
 export function representationFromModel(model: LatentVariableModel, opts: { batchSize?: number } = {}): Representation {
   const bs = opts.batchSize ?? 256;
-  if (model.numClasses !== undefined) throw new Error('representationFromModel: a conditional model needs labels to encode; the metrics have none to give it');
+  if (model.numClasses !== undefined)
+    throw new Error(
+      'representationFromModel: a conditional model needs labels to encode; the metrics have none to give it',
+    );
   const D = model.config.inputShape.reduce((a, b) => a * b, 1);
   const d = latentDimOf(model.config, 'representationFromModel');
   return (x, n) => {
@@ -118,7 +127,9 @@ export function representationFromModel(model: LatentVariableModel, opts: { batc
  */
 export function factorGroundTruth(factorSizes: readonly number[], factorNames?: readonly string[]): GroundTruthData {
   const sizes = [...factorSizes];
-  for (const s of sizes) if (!Number.isInteger(s) || s < 1) throw new Error(`factorGroundTruth: factor sizes must be positive integers, got ${s}`);
+  for (const s of sizes)
+    if (!Number.isInteger(s) || s < 1)
+      throw new Error(`factorGroundTruth: factor sizes must be positive integers, got ${s}`);
   return {
     numFactors: sizes.length,
     factorSizes: sizes,
@@ -149,14 +160,18 @@ class Encoder {
     for (let s = 0; s < n; s += this.chunk) {
       const m = Math.min(this.chunk, n - s);
       const x = this.data.render(factors.subarray(s * F, (s + m) * F));
-      if (x.length !== m * this.D) throw new Error(`ground truth render: ${m} observations should have ${m * this.D} values, got ${x.length}`);
+      if (x.length !== m * this.D)
+        throw new Error(`ground truth render: ${m} observations should have ${m * this.D} values, got ${x.length}`);
       const z = await this.rep(x, m);
-      if (!(z instanceof Float32Array) && !(ArrayBuffer.isView(z) && 'length' in z)) throw new Error('representation must return a Float32Array');
-      if (z.length === 0 || z.length % m !== 0) throw new Error(`representation returned ${z.length} values for ${m} observations`);
+      if (!(z instanceof Float32Array) && !(ArrayBuffer.isView(z) && 'length' in z))
+        throw new Error('representation must return a Float32Array');
+      if (z.length === 0 || z.length % m !== 0)
+        throw new Error(`representation returned ${z.length} values for ${m} observations`);
       const d = z.length / m;
       if (this.d < 0) this.d = d;
       else if (d !== this.d) throw new Error(`representation changed dimension: ${this.d} then ${d}`);
-      for (let i = 0; i < z.length; i++) if (!Number.isFinite(z[i])) throw new Error(`representation returned a non-finite value (${z[i]})`);
+      for (let i = 0; i < z.length; i++)
+        if (!Number.isFinite(z[i])) throw new Error(`representation returned a non-finite value (${z[i]})`);
       if (!out) out = new Float32Array(n * d);
       out.set(z, s * d);
     }
@@ -182,7 +197,13 @@ export interface BetaVaeScore {
   evalAccuracy: number;
 }
 
-async function betaVaeBatch(data: GroundTruthData, enc: Encoder, rng: Rng, B: number, num: number): Promise<{ points: Float64Array; labels: Int32Array; d: number }> {
+async function betaVaeBatch(
+  data: GroundTruthData,
+  enc: Encoder,
+  rng: Rng,
+  B: number,
+  num: number,
+): Promise<{ points: Float64Array; labels: Int32Array; d: number }> {
   const F = data.numFactors;
   const labels = new Int32Array(num);
   let points: Float64Array | null = null;
@@ -207,7 +228,8 @@ async function betaVaeBatch(data: GroundTruthData, enc: Encoder, rng: Rng, B: nu
       const row = (p0 + k) * d;
       const a = k * 2 * B * d;
       const c = (k * 2 + 1) * B * d;
-      for (let b = 0; b < B; b++) for (let j = 0; j < d; j++) points[row + j] += Math.abs(z[a + b * d + j] - z[c + b * d + j]);
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < d; j++) points[row + j] += Math.abs(z[a + b * d + j] - z[c + b * d + j]);
       for (let j = 0; j < d; j++) points[row + j] /= B;
     }
   }
@@ -215,7 +237,11 @@ async function betaVaeBatch(data: GroundTruthData, enc: Encoder, rng: Rng, B: nu
 }
 
 /** BetaVAE disentanglement score (disentanglement_lib beta_vae_sklearn). Chance level is 1 / numFactors. */
-export async function betaVaeScore(data: GroundTruthData, rep: Representation, opts: BetaVaeOptions = {}): Promise<BetaVaeScore> {
+export async function betaVaeScore(
+  data: GroundTruthData,
+  rep: Representation,
+  opts: BetaVaeOptions = {},
+): Promise<BetaVaeScore> {
   const B = opts.batchSize ?? BETA_VAE_DEFAULTS.batchSize;
   const numTrain = opts.numTrain ?? BETA_VAE_DEFAULTS.numTrain;
   const numEval = opts.numEval ?? BETA_VAE_DEFAULTS.numEval;
@@ -274,7 +300,15 @@ function columnVariances(z: Float32Array, n: number, d: number, out = new Float6
   return out;
 }
 
-async function factorVaeVotes(data: GroundTruthData, enc: Encoder, rng: Rng, B: number, num: number, globalVar: Float64Array, active: number[]): Promise<number[][]> {
+async function factorVaeVotes(
+  data: GroundTruthData,
+  enc: Encoder,
+  rng: Rng,
+  B: number,
+  num: number,
+  globalVar: Float64Array,
+  active: number[],
+): Promise<number[][]> {
   const F = data.numFactors;
   const d = globalVar.length;
   const votes = Array.from({ length: F }, () => new Array<number>(d).fill(0));
@@ -310,7 +344,11 @@ async function factorVaeVotes(data: GroundTruthData, enc: Encoder, rng: Rng, B: 
 }
 
 /** FactorVAE disentanglement score (disentanglement_lib factor_vae_score). Chance level is about 1 / numFactors. */
-export async function factorVaeScore(data: GroundTruthData, rep: Representation, opts: FactorVaeOptions = {}): Promise<FactorVaeScore> {
+export async function factorVaeScore(
+  data: GroundTruthData,
+  rep: Representation,
+  opts: FactorVaeOptions = {},
+): Promise<FactorVaeScore> {
   const o = { ...FACTOR_VAE_DEFAULTS, ...stripUndefined(opts) };
   checkCount('factorVae batchSize', o.batchSize, 2);
   checkCount('factorVae numTrain', o.numTrain);
@@ -325,7 +363,12 @@ export async function factorVaeScore(data: GroundTruthData, rep: Representation,
   for (let j = 0; j < d; j++) if (Math.sqrt(globalVar[j]) >= o.pruneThreshold) active.push(j);
   const F = data.numFactors;
   if (active.length === 0) {
-    return { trainAccuracy: 0, evalAccuracy: 0, numActiveDims: 0, votes: Array.from({ length: F }, () => new Array<number>(d).fill(0)) };
+    return {
+      trainAccuracy: 0,
+      evalAccuracy: 0,
+      numActiveDims: 0,
+      votes: Array.from({ length: F }, () => new Array<number>(d).fill(0)),
+    };
   }
   const votes = await factorVaeVotes(data, enc, rng, o.batchSize, o.numTrain, globalVar, active);
   // Majority vote: each dimension predicts the factor that voted for it most (ties: lowest factor).
@@ -338,10 +381,11 @@ export async function factorVaeScore(data: GroundTruthData, rep: Representation,
   const acc = (v: number[][]) => {
     let ok = 0;
     let tot = 0;
-    for (let j = 0; j < d; j++) for (let k = 0; k < F; k++) {
-      tot += v[k][j];
-      if (classifier[j] === k) ok += v[k][j];
-    }
+    for (let j = 0; j < d; j++)
+      for (let k = 0; k < F; k++) {
+        tot += v[k][j];
+        if (classifier[j] === k) ok += v[k][j];
+      }
     return ok / tot;
   };
   const trainAccuracy = acc(votes);
@@ -365,7 +409,13 @@ export interface FactorCodes {
   d: number;
 }
 
-export async function sampleFactorCodes(data: GroundTruthData, rep: Representation, n: number, rng: Rng, chunk = DEFAULT_CHUNK): Promise<FactorCodes> {
+export async function sampleFactorCodes(
+  data: GroundTruthData,
+  rep: Representation,
+  n: number,
+  rng: Rng,
+  chunk = DEFAULT_CHUNK,
+): Promise<FactorCodes> {
   checkCount('number of points', n);
   const enc = new Encoder(data, rep, chunk);
   const factors = data.sampleFactors(n, rng);
@@ -409,7 +459,11 @@ export interface MigScore {
  * constant), values 1..numBins. numpy rounds the edges to the data's dtype: pass float32 = true for float32
  * data held in a wider array (the default follows x's type).
  */
-export function histogramDiscretize(x: ArrayLike<number>, numBins: number, float32 = x instanceof Float32Array): Int32Array {
+export function histogramDiscretize(
+  x: ArrayLike<number>,
+  numBins: number,
+  float32 = x instanceof Float32Array,
+): Int32Array {
   checkCount('numBins', numBins);
   let lo = Infinity;
   let hi = -Infinity;
@@ -561,7 +615,14 @@ export function dciDisentanglement(importance: number[][]): number {
   const d = importance.length;
   const F = importance[0]?.length ?? 0;
   if (F < 2) return 1; // one factor: every code is trivially dedicated to it
-  const perCode = importance.map((r) => 1 - entropyBase(r.map((v) => v + 1e-11), F));
+  const perCode = importance.map(
+    (r) =>
+      1 -
+      entropyBase(
+        r.map((v) => v + 1e-11),
+        F,
+      ),
+  );
   let m = importance;
   let total = sum2(m);
   if (total === 0) {
@@ -578,7 +639,15 @@ export function dciCompleteness(importance: number[][]): number {
   const d = importance.length;
   const F = importance[0]?.length ?? 0;
   if (d < 2) return 1; // one code: every factor is captured by a single code
-  const perFactor = Array.from({ length: F }, (_, k) => 1 - entropyBase(importance.map((r) => r[k] + 1e-11), d));
+  const perFactor = Array.from(
+    { length: F },
+    (_, k) =>
+      1 -
+      entropyBase(
+        importance.map((r) => r[k] + 1e-11),
+        d,
+      ),
+  );
   let m = importance;
   let total = sum2(m);
   if (total === 0) {
@@ -601,7 +670,12 @@ function sum2(m: number[][]): number {
 }
 
 /** DCI from sampled train / test codes. */
-export function dciFromCodes(train: FactorCodes, test: FactorCodes, numFactors: number, gbt: GbtOptions = {}): DciScore {
+export function dciFromCodes(
+  train: FactorCodes,
+  test: FactorCodes,
+  numFactors: number,
+  gbt: GbtOptions = {},
+): DciScore {
   const d = train.d;
   if (test.d !== d) throw new Error(`dci: train codes have ${d} dims, test codes ${test.d}`);
   const importance = Array.from({ length: d }, () => new Array<number>(numFactors).fill(0));
@@ -655,7 +729,12 @@ export interface SapScore {
   scoreMatrix: number[][];
 }
 
-export function sapFromCodes(train: FactorCodes, test: FactorCodes, numFactors: number, opts: { continuousFactors?: boolean; C?: number } = {}): SapScore {
+export function sapFromCodes(
+  train: FactorCodes,
+  test: FactorCodes,
+  numFactors: number,
+  opts: { continuousFactors?: boolean; C?: number } = {},
+): SapScore {
   const d = train.d;
   if (d < 2) throw new Error(`SAP needs a representation of at least 2 dimensions, got ${d}`);
   const C = opts.C ?? 0.01;
@@ -712,7 +791,10 @@ export async function sapScore(data: GroundTruthData, rep: Representation, opts:
   const rng = new Rng(opts.seed ?? 0);
   const train = await sampleFactorCodes(data, rep, opts.numTrain ?? SAP_DEFAULTS.numTrain, rng, opts.chunk);
   const test = await sampleFactorCodes(data, rep, opts.numTest ?? SAP_DEFAULTS.numTest, rng, opts.chunk);
-  return sapFromCodes(train, test, data.numFactors, { continuousFactors: opts.continuousFactors ?? SAP_DEFAULTS.continuousFactors, C: opts.C });
+  return sapFromCodes(train, test, data.numFactors, {
+    continuousFactors: opts.continuousFactors ?? SAP_DEFAULTS.continuousFactors,
+    C: opts.C,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -743,9 +825,15 @@ export interface DisentanglementReport {
 }
 
 /** Runs the chosen metrics (all by default) with the library defaults unless overridden. */
-export async function evaluateDisentanglement(data: GroundTruthData, rep: Representation, opts: DisentanglementOptions = {}): Promise<DisentanglementReport> {
+export async function evaluateDisentanglement(
+  data: GroundTruthData,
+  rep: Representation,
+  opts: DisentanglementOptions = {},
+): Promise<DisentanglementReport> {
   const which = opts.metrics ?? METRIC_NAMES;
-  for (const m of which) if (!METRIC_NAMES.includes(m)) throw new Error(`unknown disentanglement metric '${m}' (known: ${METRIC_NAMES.join(', ')})`);
+  for (const m of which)
+    if (!METRIC_NAMES.includes(m))
+      throw new Error(`unknown disentanglement metric '${m}' (known: ${METRIC_NAMES.join(', ')})`);
   const common = { seed: opts.seed, chunk: opts.chunk };
   const r: DisentanglementReport = { summary: {}, seconds: {} };
   const time = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
@@ -812,7 +900,7 @@ export function fitLogisticRegression(
   const K = classes.length;
   if (K < 2) {
     const c = classes[0] ?? 0;
-    return { classes, predict: (_x, m) => new Int32Array(m ?? (_x.length / d)).fill(c) };
+    return { classes, predict: (_x, m) => new Int32Array(m ?? _x.length / d).fill(c) };
   }
   const P = K * (d + 1); // W [K × d] then b [K]
   const lam = 1 / (C * n); // objective / n: mean CE + (1 / (2 C n)) ‖W‖²
@@ -882,7 +970,10 @@ export function fitLogisticRegression(
     for (let t = 0; t < q * q; t++) H[t] /= n;
     for (let t = 0; t < K * d; t++) H[t * q + t] += lam;
   };
-  const th = P <= 256 ? newton(fg, hess, new Float64Array(P), { maxIter: opts.maxIter ?? 100 }) : lbfgs(fg, new Float64Array(P), { maxIter: opts.maxIter ?? 1000 });
+  const th =
+    P <= 256
+      ? newton(fg, hess, new Float64Array(P), { maxIter: opts.maxIter ?? 100 })
+      : lbfgs(fg, new Float64Array(P), { maxIter: opts.maxIter ?? 1000 });
   return {
     classes,
     coef: th.slice(0, K * d),
@@ -988,7 +1079,11 @@ function choleskySolve(A: Float64Array, b: Float64Array, P: number): Float64Arra
 }
 
 /** Limited-memory BFGS with a backtracking (Armijo) line search, for smooth convex objectives. */
-export function lbfgs(fg: (x: Float64Array, g: Float64Array) => number, x0: Float64Array, opts: { maxIter?: number; m?: number; gtol?: number; ftol?: number } = {}): Float64Array {
+export function lbfgs(
+  fg: (x: Float64Array, g: Float64Array) => number,
+  x0: Float64Array,
+  opts: { maxIter?: number; m?: number; gtol?: number; ftol?: number } = {},
+): Float64Array {
   const maxIter = opts.maxIter ?? 1000;
   const M = opts.m ?? 10;
   const gtol = opts.gtol ?? 1e-8;
@@ -1082,7 +1177,11 @@ export function lbfgs(fg: (x: Float64Array, g: Float64Array) => number, x0: Floa
  * negatives by 1 (as liblinear); prediction = argmax of the K decision functions. Each binary problem
  * min ½(w² + b²) + Σ Cᵢ max(0, 1 − yᵢ(w xᵢ + b))² is solved by Newton's method on its 2 parameters.
  */
-export function fitLinearSvc1d(x: ArrayLike<number>, y: ArrayLike<number>, C = 0.01): { classes: number[]; w: number[]; b: number[]; predict(x: ArrayLike<number>): Int32Array } {
+export function fitLinearSvc1d(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  C = 0.01,
+): { classes: number[]; w: number[]; b: number[]; predict(x: ArrayLike<number>): Int32Array } {
   const n = y.length;
   const { classes, idx } = classIndex(y);
   const K = classes.length;
@@ -1381,7 +1480,13 @@ class TreeGrower {
  * Gradient boosted trees with sklearn GradientBoostingClassifier's defaults (see the file header).
  * x: [n × d] row-major (read as float32, as sklearn's trees do).
  */
-export function fitGradientBoosting(x: ArrayLike<number>, n: number, d: number, y: ArrayLike<number>, opts: GbtOptions = {}): GradientBoostingModel {
+export function fitGradientBoosting(
+  x: ArrayLike<number>,
+  n: number,
+  d: number,
+  y: ArrayLike<number>,
+  opts: GbtOptions = {},
+): GradientBoostingModel {
   const nEst = opts.nEstimators ?? GBT_DEFAULTS.nEstimators;
   const lr = opts.learningRate ?? GBT_DEFAULTS.learningRate;
   const maxDepth = opts.maxDepth ?? GBT_DEFAULTS.maxDepth;
@@ -1393,7 +1498,12 @@ export function fitGradientBoosting(x: ArrayLike<number>, n: number, d: number, 
   const K = classes.length;
   if (K < 2) {
     const c = classes[0] ?? 0;
-    return { classes, featureImportances: new Float64Array(d), fittedPredictions: new Int32Array(n).fill(c), predict: (_x, m) => new Int32Array(m ?? _x.length / d).fill(c) };
+    return {
+      classes,
+      featureImportances: new Float64Array(d),
+      fittedPredictions: new Int32Array(n).fill(c),
+      predict: (_x, m) => new Int32Array(m ?? _x.length / d).fill(c),
+    };
   }
   const T = K === 2 ? 1 : K; // trees per stage
   // Init: prior (log-odds for 2 classes, log-probabilities otherwise), probabilities clipped as sklearn.

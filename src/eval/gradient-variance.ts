@@ -85,12 +85,17 @@ interface Accum {
 }
 
 /** Measures the estimators on the batch x (held fixed) of a trained model. */
-export function gradientVariance(model: LatentVariableModel, x: tf.Tensor2D, opts: GradientVarianceOptions = {}): GradientVarianceReport {
+export function gradientVariance(
+  model: LatentVariableModel,
+  x: tf.Tensor2D,
+  opts: GradientVarianceOptions = {},
+): GradientVarianceReport {
   const draws = opts.draws ?? 200;
   const prefix = opts.prefix ?? 'encoder';
   const estimators = opts.estimators ?? DEFAULT_ESTIMATORS;
   const beta = opts.beta ?? 1;
-  if (!(Number.isInteger(draws) && draws >= 2)) throw new Error(`gradient variance: draws must be an integer ≥ 2, got ${draws}`);
+  if (!(Number.isInteger(draws) && draws >= 2))
+    throw new Error(`gradient variance: draws must be an integer ≥ 2, got ${draws}`);
   const named = Object.entries(model.namedParameters()).filter(([n]) => n.startsWith(prefix));
   if (named.length === 0) throw new Error(`gradient variance: the model has no parameters named ${prefix}*`);
   const vars = named.map(([, v]) => v);
@@ -107,7 +112,14 @@ export function gradientVariance(model: LatentVariableModel, x: tf.Tensor2D, opt
       tf.mean(
         (spec.estimator === 'reparam'
           ? elbo(model, x, { beta, samples: spec.samples, rng, y: opts.y })
-          : scoreFunctionElbo(model, x, { beta, samples: spec.samples, rng, y: opts.y, baseline: spec.baseline, movingAverage: ma })
+          : scoreFunctionElbo(model, x, {
+              beta,
+              samples: spec.samples,
+              rng,
+              y: opts.y,
+              baseline: spec.baseline,
+              movingAverage: ma,
+            })
         ).total,
       ) as tf.Scalar;
     if (ma) for (let w = 0; w < (opts.warmup ?? 20); w++) tf.dispose(tf.tidy(loss)); // warm the average up
@@ -192,10 +204,22 @@ export function formatGradientVariance(r: GradientVarianceReport): string {
   const f = (v: number | null, d = 2) => (v === null ? '—' : v.toFixed(d));
   const rows = [['estimator', 'mean Var[g_p]', 'ratio', 'E‖g‖', 'Var‖g‖', '‖E g‖', 'bias z', '−ELBO', 's']];
   for (const s of r.estimators) {
-    rows.push([s.name, e(s.meanVariance), s.varianceRatio === null ? '—' : s.varianceRatio < 100 ? f(s.varianceRatio) : s.varianceRatio.toFixed(0), e(s.normMean), e(s.normVariance), e(s.meanGradNorm), f(s.biasZ), f(s.loss), f(s.seconds, 1)]);
+    rows.push([
+      s.name,
+      e(s.meanVariance),
+      s.varianceRatio === null ? '—' : s.varianceRatio < 100 ? f(s.varianceRatio) : s.varianceRatio.toFixed(0),
+      e(s.normMean),
+      e(s.normVariance),
+      e(s.meanGradNorm),
+      f(s.biasZ),
+      f(s.loss),
+      f(s.seconds, 1),
+    ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  const lines = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  const lines = rows.map((row) =>
+    row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '),
+  );
   return [
     `encoder gradient variance over ${r.draws} draws on one batch of ${r.batch} (${r.parameters} parameters; ratio: against reparam with the same L)`,
     ...lines,

@@ -54,7 +54,11 @@ export function columnVariance(x: ArrayLike<number>, n: number, d: number): Floa
 }
 
 /** Status and warnings from activity and KL figures (exported for tests and other models). */
-export function diagnoseCollapse(activeUnits: number, latentDim: number, klTotal: number): { status: LatentStatus; warnings: string[] } {
+export function diagnoseCollapse(
+  activeUnits: number,
+  latentDim: number,
+  klTotal: number,
+): { status: LatentStatus; warnings: string[] } {
   const warnings: string[] = [];
   let status: LatentStatus = 'healthy';
   if (activeUnits === 0 || klTotal < COLLAPSE_KL_NATS) {
@@ -95,7 +99,11 @@ export function latentHealth(
       const x = tf.tensor2d(split.x.subarray(s * D, e * D), [e - s, D]);
       const y = conditionalLabels(model, labels, s, e);
       const q = gaussianPosterior(model.encode(x, y), 'latent health');
-      return { mu: q.mu.dataSync() as Float32Array, kl: q.klStdNormalPerDim().dataSync() as Float32Array, d: q.mu.shape[1] };
+      return {
+        mu: q.mu.dataSync() as Float32Array,
+        kl: q.klStdNormalPerDim().dataSync() as Float32Array,
+        d: q.mu.shape[1],
+      };
     });
     if (!mus) {
       dim = d;

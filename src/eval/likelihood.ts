@@ -22,14 +22,22 @@ function labelsOf(model: LatentVariableModel, split: Split, start: number, end: 
 }
 
 /** Mean −ELBO terms over a split ({ total, rec, kl } in nats per example). */
-export function evaluateElbo(model: LatentVariableModel, split: Split, opts: { rng: Rng; beta?: number; batchSize?: number; limit?: number }): Record<string, number> {
+export function evaluateElbo(
+  model: LatentVariableModel,
+  split: Split,
+  opts: { rng: Rng; beta?: number; batchSize?: number; limit?: number },
+): Record<string, number> {
   const n = Math.min(split.n, opts.limit ?? Infinity);
   const bs = opts.batchSize ?? 500;
   const sums: Record<string, number> = {};
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(n, s + bs);
     tf.tidy(() => {
-      const terms = elbo(model, rowsOf(split, s, e), { rng: opts.rng, beta: opts.beta ?? 1, y: labelsOf(model, split, s, e) });
+      const terms = elbo(model, rowsOf(split, s, e), {
+        rng: opts.rng,
+        beta: opts.beta ?? 1,
+        y: labelsOf(model, split, s, e),
+      });
       const names = Object.keys(terms);
       const v = tf.stack(names.map((k) => tf.sum(terms[k]))).dataSync();
       names.forEach((k, i) => (sums[k] = (sums[k] ?? 0) + v[i]));
@@ -107,5 +115,13 @@ export function importanceSampledNll(
   let v2 = 0;
   for (const v of per) v2 += (v - mean) ** 2;
   const stderr = n > 1 ? Math.sqrt(v2 / (n - 1) / n) : NaN;
-  return { nll: mean, stderr, bitsPerDim: mean / (D * Math.LN2), k, n, seconds: (performance.now() - t0) / 1000, perExample: per };
+  return {
+    nll: mean,
+    stderr,
+    bitsPerDim: mean / (D * Math.LN2),
+    k,
+    n,
+    seconds: (performance.now() - t0) / 1000,
+    perExample: per,
+  };
 }

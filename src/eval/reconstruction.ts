@@ -66,7 +66,14 @@ function reflect(i: number, n: number): number {
 }
 
 /** Separable Gaussian filter of an h×w Float64 image ('reflect' borders), into `out`. */
-function gaussianFilter2d(img: Float64Array, h: number, w: number, k: Float64Array, tmp: Float64Array, out: Float64Array): void {
+function gaussianFilter2d(
+  img: Float64Array,
+  h: number,
+  w: number,
+  k: Float64Array,
+  tmp: Float64Array,
+  out: Float64Array,
+): void {
   const r = (k.length - 1) / 2;
   // along rows (x), then along columns (y)
   for (let y = 0; y < h; y++) {
@@ -121,7 +128,8 @@ export class Ssim {
   compute(a: ArrayLike<number>, b: ArrayLike<number>): number {
     const { h, w, c } = this;
     const n = h * w;
-    if (a.length !== n * c || b.length !== n * c) throw new Error(`SSIM: expected ${n * c} values per image, got ${a.length} and ${b.length}`);
+    if (a.length !== n * c || b.length !== n * c)
+      throw new Error(`SSIM: expected ${n * c} values per image, got ${a.length} and ${b.length}`);
     const [x, y, xx, yy, xy, ux, uy, uxx, uyy, uxy, tmp] = this.bufs;
     const { c1, c2, pad, kernel } = this;
     let total = 0;
@@ -161,7 +169,12 @@ export class Ssim {
 }
 
 /** SSIM of two h×w×c images (see the file header for the exact definition). */
-export function ssim(a: ArrayLike<number>, b: ArrayLike<number>, shape: [number, number, number] | [number, number], opts: SsimOptions = {}): number {
+export function ssim(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  shape: [number, number, number] | [number, number],
+  opts: SsimOptions = {},
+): number {
   const [h, w, c = 1] = shape;
   return new Ssim(h, w, c, opts).compute(a, b);
 }
@@ -191,7 +204,12 @@ export interface ReconstructionResult {
 const BCE_EPS = 1e-7;
 
 /** Labels s..e as a tensor for a conditional model (one with numClasses), else undefined. */
-export function conditionalLabels(model: LatentVariableModel, labels: Int32Array | undefined, s: number, e: number): tf.Tensor1D | undefined {
+export function conditionalLabels(
+  model: LatentVariableModel,
+  labels: Int32Array | undefined,
+  s: number,
+  e: number,
+): tf.Tensor1D | undefined {
   if (model.numClasses === undefined) return undefined;
   if (!labels) throw new Error('a conditional model needs labelled data to encode');
   return tf.tensor1d(labels.subarray(s, e), 'int32');
@@ -214,7 +232,10 @@ export function evaluateReconstruction(
   const bs = opts.batchSize ?? 500;
   const R = opts.dataRange ?? 1;
   const isImage = split.shape.length === 3;
-  const ssimer = isImage && split.shape[0] >= 11 && split.shape[1] >= 11 ? new Ssim(split.shape[0], split.shape[1], split.shape[2], { dataRange: R }) : null;
+  const ssimer =
+    isImage && split.shape[0] >= 11 && split.shape[1] >= 11
+      ? new Ssim(split.shape[0], split.shape[1], split.shape[2], { dataRange: R })
+      : null;
   const binary = isBinaryData(split.x.subarray(0, n * D));
   const bernoulli = model.config.likelihood === 'bernoulli';
   let sumMse = 0;

@@ -131,10 +131,22 @@ export function isConditional(model: LatentVariableModel): boolean {
  * n samples: z ~ p(z[|y]), then the decoder mean (or x ~ p(x|z)). `label`: one label for all, or one
  * per sample; a conditional model given none gets the labels 0, 1, …, C−1, 0, 1, … (balanced classes).
  */
-export function sampleRows(model: LatentVariableModel, n: number, rng: Rng, mode: SampleMode = 'mean', label?: number | Int32Array): Float32Array {
-  if (label === undefined && model.numClasses !== undefined) label = Int32Array.from({ length: n }, (_, i) => i % model.numClasses!);
+export function sampleRows(
+  model: LatentVariableModel,
+  n: number,
+  rng: Rng,
+  mode: SampleMode = 'mean',
+  label?: number | Int32Array,
+): Float32Array {
+  if (label === undefined && model.numClasses !== undefined)
+    label = Int32Array.from({ length: n }, (_, i) => i % model.numClasses!);
   return tf.tidy(() => {
-    const y = label === undefined ? undefined : typeof label === 'number' ? (tf.fill([n], label, 'int32') as tf.Tensor1D) : tf.tensor1d(label, 'int32');
+    const y =
+      label === undefined
+        ? undefined
+        : typeof label === 'number'
+          ? (tf.fill([n], label, 'int32') as tf.Tensor1D)
+          : tf.tensor1d(label, 'int32');
     const z = model.prior(n, y).sample(rng) as tf.Tensor2D;
     const px = model.decode(z, y);
     return (mode === 'sample' ? px.sample(rng) : px.mean()).dataSync() as Float32Array;
@@ -153,19 +165,47 @@ export function evaluateModel(model: LatentVariableModel, split: Split, opts: Ev
   const warnings: string[] = [];
 
   log('−ELBO');
-  let t0 = performance.now();
+  const t0 = performance.now();
   const e = evaluateElbo(model, split, { rng: new Rng(opts.seed), limit: n });
   const elboSeconds = (performance.now() - t0) / 1000;
-  const report: Partial<EvalReport> = { n, backend: opts.backend ?? tf.getBackend(), seed: opts.seed, elbo: e.total, rec: e.rec, kl: e.kl, elbo_seconds: elboSeconds };
+  const report: Partial<EvalReport> = {
+    n,
+    backend: opts.backend ?? tf.getBackend(),
+    seed: opts.seed,
+    elbo: e.total,
+    rec: e.rec,
+    kl: e.kl,
+    elbo_seconds: elboSeconds,
+  };
   if (opts.k > 0) {
     log(`importance-sampled NLL (k = ${opts.k})`);
-    const nll = importanceSampledNll(model, split, { k: opts.k, rng: new Rng(opts.seed + 1), limit: Math.min(n, opts.nllLimit ?? Infinity) });
-    Object.assign(report, { k: opts.k, nll: nll.nll, nll_stderr: nll.stderr, bits_per_dim: nll.bitsPerDim, nll_n: nll.n, nll_seconds: nll.seconds });
+    const nll = importanceSampledNll(model, split, {
+      k: opts.k,
+      rng: new Rng(opts.seed + 1),
+      limit: Math.min(n, opts.nllLimit ?? Infinity),
+    });
+    Object.assign(report, {
+      k: opts.k,
+      nll: nll.nll,
+      nll_stderr: nll.stderr,
+      bits_per_dim: nll.bitsPerDim,
+      nll_n: nll.n,
+      nll_seconds: nll.seconds,
+    });
   }
 
   log('reconstruction');
   const r = evaluateReconstruction(model, split, { limit: n });
-  report.reconstruction = { n: r.n, bce: r.bce, mse: r.mse, psnr: r.psnr, psnr_exact: r.psnrExact, ssim: r.ssim, data_range: r.dataRange, seconds: r.seconds };
+  report.reconstruction = {
+    n: r.n,
+    bce: r.bce,
+    mse: r.mse,
+    psnr: r.psnr,
+    psnr_exact: r.psnrExact,
+    ssim: r.ssim,
+    data_range: r.dataRange,
+    seconds: r.seconds,
+  };
 
   log('latent units');
   const lh = latentHealth(model, split, { limit: n });
@@ -188,13 +228,14 @@ export function evaluateModel(model: LatentVariableModel, split: Split, opts: Ev
   else if (!opts.classifier) {
     report.sample_quality = { skipped: opts.sampleQualitySkipped ?? 'no classifier for this data set' };
     warnings.push(`sample quality not evaluated: ${report.sample_quality.skipped}`);
-  }
-  else {
+  } else {
     const { classifier, dir, cached } = opts.classifier;
     const mode = opts.sampleMode ?? defaultSampleMode();
     const rng = new Rng(opts.seed + 2);
     const genRng = rng.fork();
-    const conditional = opts.conditional ?? (isConditional(model) ? (m: number, label: number) => sampleRows(model, m, genRng, mode, label) : undefined);
+    const conditional =
+      opts.conditional ??
+      (isConditional(model) ? (m: number, label: number) => sampleRows(model, m, genRng, mode, label) : undefined);
     log(`sample quality (${nSamples} samples)`);
     const sq = evaluateSampleQuality({
       classifier,
@@ -219,13 +260,24 @@ export function evaluateModel(model: LatentVariableModel, split: Split, opts: Ev
       },
       samples: mode,
       ...sampleQualityFigures(sq),
-      conditional: sq.conditional ? { accuracy: sq.conditional.accuracy, per_class: sq.conditional.perClass, per_class_n: sq.conditional.perClassN } : undefined,
+      conditional: sq.conditional
+        ? {
+            accuracy: sq.conditional.accuracy,
+            per_class: sq.conditional.perClass,
+            per_class_n: sq.conditional.perClassN,
+          }
+        : undefined,
     };
     const binary = opts.protocol === 'binary' && meta.testAccuracyBinarized !== undefined;
     const acc = binary ? meta.testAccuracyBinarized : meta.testAccuracy;
     if (acc !== undefined && acc < 0.8)
-      warnings.push(`the evaluation classifier's test accuracy${binary ? ' on binarized images' : ''} is only ${(100 * acc).toFixed(1)}%: its feature space is weak, read the sample-quality figures with care`);
-    if (sq.diversity.classCoverage < 1) warnings.push(`samples cover only ${Math.round(sq.diversity.classCoverage * classifier.spec.numClasses)} of ${classifier.spec.numClasses} classes (mode dropping)`);
+      warnings.push(
+        `the evaluation classifier's test accuracy${binary ? ' on binarized images' : ''} is only ${(100 * acc).toFixed(1)}%: its feature space is weak, read the sample-quality figures with care`,
+      );
+    if (sq.diversity.classCoverage < 1)
+      warnings.push(
+        `samples cover only ${Math.round(sq.diversity.classCoverage * classifier.spec.numClasses)} of ${classifier.spec.numClasses} classes (mode dropping)`,
+      );
   }
   report.warnings = warnings;
   return report as EvalReport;
@@ -265,7 +317,9 @@ const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).t
 export function formatEvalReport(r: EvalReport): string {
   const L: string[] = [];
   const row = (k: string, v: string) => L.push(`  ${k.padEnd(26)}${v}`);
-  L.push(`vaekit eval${r.model ? ` ${r.model}` : ''}: ${r.dataset ?? 'data'} ${r.split ?? ''} (${r.n} examples${r.protocol ? `, ${r.protocol}` : ''}; backend ${r.backend}, seed ${r.seed})`);
+  L.push(
+    `vaekit eval${r.model ? ` ${r.model}` : ''}: ${r.dataset ?? 'data'} ${r.split ?? ''} (${r.n} examples${r.protocol ? `, ${r.protocol}` : ''}; backend ${r.backend}, seed ${r.seed})`,
+  );
   L.push('', 'Likelihood (nats per example)');
   row('−ELBO', `${fx(r.elbo)}   (reconstruction ${fx(r.rec)}, KL ${fx(r.kl)})`);
   if (r.nll !== undefined) {
@@ -276,32 +330,56 @@ export function formatEvalReport(r: EvalReport): string {
   L.push('', `Reconstruction (decoder mean at z = μ(x), ${rc.n} examples)`);
   if (rc.bce !== undefined) row('BCE (nats per example)', fx(rc.bce, 2));
   row('MSE (per value)', fx(rc.mse, 5));
-  if (rc.psnr !== undefined) row('PSNR (dB)', `${fx(rc.psnr, 2)}${rc.psnr_exact ? `   (${rc.psnr_exact} exact, counted as 100 dB)` : ''}`);
+  if (rc.psnr !== undefined)
+    row('PSNR (dB)', `${fx(rc.psnr, 2)}${rc.psnr_exact ? `   (${rc.psnr_exact} exact, counted as 100 dB)` : ''}`);
   if (rc.ssim !== undefined) row('SSIM', fx(rc.ssim, 4));
   const lt = r.latent;
   L.push('', `Latent units (${lt.latent_dim}; active when Var_x E[z_i|x] > ${lt.threshold})`);
   row('active units', `${lt.active_units} / ${lt.latent_dim}   (${lt.status})`);
   row('KL total (nats)', fx(lt.kl_total, 3));
   const order = lt.kl_per_dim.map((_, i) => i);
-  const shown = lt.latent_dim <= 32 ? order : [...order].sort((a, b) => lt.kl_per_dim[b] - lt.kl_per_dim[a]).slice(0, 16);
+  const shown =
+    lt.latent_dim <= 32 ? order : [...order].sort((a, b) => lt.kl_per_dim[b] - lt.kl_per_dim[a]).slice(0, 16);
   L.push(`  ${'unit'.padEnd(8)}${'Var E[z|x]'.padStart(12)}${'KL (nats)'.padStart(12)}`);
-  for (const i of shown) L.push(`  ${`z${i}`.padEnd(8)}${fx(lt.activity[i], 4).padStart(12)}${fx(lt.kl_per_dim[i], 4).padStart(12)}${lt.active.includes(i) ? '   active' : ''}`);
+  for (const i of shown)
+    L.push(
+      `  ${`z${i}`.padEnd(8)}${fx(lt.activity[i], 4).padStart(12)}${fx(lt.kl_per_dim[i], 4).padStart(12)}${lt.active.includes(i) ? '   active' : ''}`,
+    );
   if (shown.length < lt.latent_dim) L.push(`  … ${lt.latent_dim - shown.length} more units (all in the JSON report)`);
   const sq = r.sample_quality;
   if ('skipped' in sq) L.push('', `Sample quality: skipped (${sq.skipped})`);
   else {
     const c = sq.classifier;
-    L.push('', `Sample quality (${sq.n_samples} samples (${sq.samples === 'mean' ? 'decoder means' : 'x ~ p(x|z)'}) vs ${sq.n_real} real; classifier features, ${sq.feature_dim} dims)`);
-    const acc = c.test_accuracy_binarized !== undefined ? `${pct(c.test_accuracy)} grayscale, ${pct(c.test_accuracy_binarized)} binarized` : pct(c.test_accuracy);
-    row('classifier', `${c.arch}, test accuracy ${acc}${c.cached ? ' (cached)' : c.train_seconds !== undefined ? ` (trained in ${c.train_seconds.toFixed(0)} s)` : ''}`);
-    row('Fréchet distance', `${fx(sq.frechet_distance, 3)}${sq.frechet_distance_reference !== undefined ? `   (real train vs test: ${fx(sq.frechet_distance_reference, 3)})` : ''}`);
+    L.push(
+      '',
+      `Sample quality (${sq.n_samples} samples (${sq.samples === 'mean' ? 'decoder means' : 'x ~ p(x|z)'}) vs ${sq.n_real} real; classifier features, ${sq.feature_dim} dims)`,
+    );
+    const acc =
+      c.test_accuracy_binarized !== undefined
+        ? `${pct(c.test_accuracy)} grayscale, ${pct(c.test_accuracy_binarized)} binarized`
+        : pct(c.test_accuracy);
+    row(
+      'classifier',
+      `${c.arch}, test accuracy ${acc}${c.cached ? ' (cached)' : c.train_seconds !== undefined ? ` (trained in ${c.train_seconds.toFixed(0)} s)` : ''}`,
+    );
+    row(
+      'Fréchet distance',
+      `${fx(sq.frechet_distance, 3)}${sq.frechet_distance_reference !== undefined ? `   (real train vs test: ${fx(sq.frechet_distance_reference, 3)})` : ''}`,
+    );
     row(`precision / recall (k=${sq.k})`, `${fx(sq.precision)} / ${fx(sq.recall)}`);
     const d = sq.diversity;
-    row('mean pairwise distance', `${fx(d.mean_pairwise_distance, 3)}   (real: ${fx(d.real_mean_pairwise_distance, 3)})`);
+    row(
+      'mean pairwise distance',
+      `${fx(d.mean_pairwise_distance, 3)}   (real: ${fx(d.real_mean_pairwise_distance, 3)})`,
+    );
     row('class coverage', `${Math.round(d.class_coverage * d.class_histogram.length)} / ${d.class_histogram.length}`);
-    row('class entropy (nats)', `${fx(d.class_entropy)}   (${pct(d.class_entropy_normalized)} of ln C; real: ${fx(d.real_class_entropy)})`);
+    row(
+      'class entropy (nats)',
+      `${fx(d.class_entropy)}   (${pct(d.class_entropy_normalized)} of ln C; real: ${fx(d.real_class_entropy)})`,
+    );
     row('predicted classes', d.class_histogram.join(' '));
-    if (sq.conditional) row('conditional accuracy', `${pct(sq.conditional.accuracy)}   (${sq.conditional.per_class_n} per label)`);
+    if (sq.conditional)
+      row('conditional accuracy', `${pct(sq.conditional.accuracy)}   (${sq.conditional.per_class_n} per label)`);
   }
   if (r.warnings.length) {
     L.push('', 'Warnings');

@@ -176,9 +176,13 @@ export function gaussianStats(x: ArrayLike<number>, n: number, d: number): Gauss
 }
 
 /** Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2): ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr (Σ1 Σ2)^{1/2}. */
-export function frechetDistance(a: Pick<GaussianStats, 'mean' | 'cov'>, b: Pick<GaussianStats, 'mean' | 'cov'>): number {
+export function frechetDistance(
+  a: Pick<GaussianStats, 'mean' | 'cov'>,
+  b: Pick<GaussianStats, 'mean' | 'cov'>,
+): number {
   const d = a.mean.length;
-  if (b.mean.length !== d || a.cov.length !== d * d || b.cov.length !== d * d) throw new Error('frechetDistance: dimensions differ');
+  if (b.mean.length !== d || a.cov.length !== d * d || b.cov.length !== d * d)
+    throw new Error('frechetDistance: dimensions differ');
   let m = 0;
   for (let i = 0; i < d; i++) m += (a.mean[i] - b.mean[i]) ** 2;
   let tr = 0;
@@ -205,7 +209,14 @@ function rowNormsSq(x: Float32Array, n: number, d: number): Float64Array {
  * Calls `visit(row, d2)` for every row of A with its squared distances to all rows of B (d2 is a
  * reused Float64Array of length nb). Blocked GEMM on the tfjs backend.
  */
-function forEachDistanceRow(A: Float32Array, na: number, B: Float32Array, nb: number, d: number, visit: (row: number, d2: Float64Array) => void): void {
+function forEachDistanceRow(
+  A: Float32Array,
+  na: number,
+  B: Float32Array,
+  nb: number,
+  d: number,
+  visit: (row: number, d2: Float64Array) => void,
+): void {
   const an = rowNormsSq(A, na, d);
   const bn = rowNormsSq(B, nb, d);
   const bT = tf.tidy(() => tf.transpose(tf.tensor2d(B, [nb, d])));
@@ -213,7 +224,9 @@ function forEachDistanceRow(A: Float32Array, na: number, B: Float32Array, nb: nu
   try {
     for (let s = 0; s < na; s += BLOCK_ROWS) {
       const e = Math.min(na, s + BLOCK_ROWS);
-      const dots = tf.tidy(() => tf.matMul(tf.tensor2d(A.subarray(s * d, e * d), [e - s, d]), bT).dataSync() as Float32Array);
+      const dots = tf.tidy(
+        () => tf.matMul(tf.tensor2d(A.subarray(s * d, e * d), [e - s, d]), bT).dataSync() as Float32Array,
+      );
       for (let r = 0; r < e - s; r++) {
         const ar = an[s + r];
         const o = r * nb;
@@ -281,8 +294,16 @@ function centre(x: Float32Array, n: number, d: number, mean: Float64Array): Floa
  * Improved precision and recall (Kynkäänniemi et al. 2019) of `fake` against `real` (n × d feature
  * rows), with k-NN manifolds (k = 3). Also the mean pairwise distances within each set.
  */
-export function precisionRecall(real: Float32Array, nReal: number, fake: Float32Array, nFake: number, d: number, k = 3): PrecisionRecall {
-  if (real.length !== nReal * d || fake.length !== nFake * d) throw new Error('precisionRecall: feature arrays do not match n × d');
+export function precisionRecall(
+  real: Float32Array,
+  nReal: number,
+  fake: Float32Array,
+  nFake: number,
+  d: number,
+  k = 3,
+): PrecisionRecall {
+  if (real.length !== nReal * d || fake.length !== nFake * d)
+    throw new Error('precisionRecall: feature arrays do not match n × d');
   // Centre both sets on the real mean: smaller norms, less cancellation in ‖a‖² + ‖b‖² − 2a·b.
   const m = new Float64Array(d);
   for (let i = 0; i < nReal; i++) for (let j = 0; j < d; j++) m[j] += real[i * d + j];
@@ -363,8 +384,14 @@ export interface ConditionalResult {
 }
 
 /** How often the classifier assigns conditional samples to the label they were generated for. */
-export function conditionalAccuracy(classifier: Classifier, generate: ConditionalGenerator, perClass: number, numClasses = classifier.spec.numClasses): ConditionalResult {
-  if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`conditional accuracy: perClass must be a positive integer, got ${perClass}`);
+export function conditionalAccuracy(
+  classifier: Classifier,
+  generate: ConditionalGenerator,
+  perClass: number,
+  numClasses = classifier.spec.numClasses,
+): ConditionalResult {
+  if (!Number.isInteger(perClass) || perClass < 1)
+    throw new Error(`conditional accuracy: perClass must be a positive integer, got ${perClass}`);
   const per: number[] = [];
   let ok = 0;
   for (let c = 0; c < numClasses; c++) {
@@ -426,14 +453,20 @@ export interface SampleQualityResult {
 function subset(split: Split, n: number, rng: Rng): Float32Array {
   if (n >= split.n) return split.x.subarray(0, split.n * rowSize(split));
   const idx = rng.permutation(split.n).subarray(0, n);
-  return gatherRows(split, Array.from(idx).sort((a, b) => a - b)).x;
+  return gatherRows(
+    split,
+    Array.from(idx).sort((a, b) => a - b),
+  ).x;
 }
 
 export function evaluateSampleQuality(opts: SampleQualityOptions): SampleQualityResult {
   const t0 = performance.now();
   const { classifier, real, rng } = opts;
   const D = rowSize(real);
-  if (D !== rowSize({ shape: classifier.spec.inputShape })) throw new Error(`sample quality: the classifier takes ${classifier.spec.inputShape.join('×')} inputs, the data are ${real.shape.join('×')}`);
+  if (D !== rowSize({ shape: classifier.spec.inputShape }))
+    throw new Error(
+      `sample quality: the classifier takes ${classifier.spec.inputShape.join('×')} inputs, the data are ${real.shape.join('×')}`,
+    );
   const n = opts.n ?? 10000;
   const nReal = Math.min(n, real.n);
   const k = opts.k ?? 3;
@@ -446,7 +479,8 @@ export function evaluateSampleQuality(opts: SampleQualityOptions): SampleQuality
   for (let s = 0; s < n; s += chunk) {
     const m = Math.min(chunk, n - s);
     const x = opts.generate(m);
-    if (x.length !== m * D) throw new Error(`sample quality: the generator returned ${x.length} values for ${m} samples of ${D}`);
+    if (x.length !== m * D)
+      throw new Error(`sample quality: the generator returned ${x.length} values for ${m} samples of ${D}`);
     samples.set(x, s * D);
   }
   const fakeOut = classifier.run(samples, n);
@@ -482,7 +516,13 @@ export function evaluateSampleQuality(opts: SampleQualityOptions): SampleQuality
     },
     seconds: 0,
   };
-  if (opts.conditional) result.conditional = conditionalAccuracy(classifier, opts.conditional, opts.conditionalPerClass ?? Math.ceil(n / C), C);
+  if (opts.conditional)
+    result.conditional = conditionalAccuracy(
+      classifier,
+      opts.conditional,
+      opts.conditionalPerClass ?? Math.ceil(n / C),
+      C,
+    );
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }

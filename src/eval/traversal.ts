@@ -47,20 +47,27 @@ export interface Traversal {
 }
 
 /** Row order: by KL (descending, ties to the lower index), else 0 … latentDim − 1. */
-export function traversalOrder(latentDim: number, opts: Pick<TraversalOptions, 'kl' | 'dims' | 'maxRows'> = {}): number[] {
+export function traversalOrder(
+  latentDim: number,
+  opts: Pick<TraversalOptions, 'kl' | 'dims' | 'maxRows'> = {},
+): number[] {
   let dims: number[];
   if (opts.dims) {
     dims = [...opts.dims];
-    for (const d of dims) if (!Number.isInteger(d) || d < 0 || d >= latentDim) throw new Error(`traversal: dimension ${d} out of range 0..${latentDim - 1}`);
+    for (const d of dims)
+      if (!Number.isInteger(d) || d < 0 || d >= latentDim)
+        throw new Error(`traversal: dimension ${d} out of range 0..${latentDim - 1}`);
   } else if (opts.kl) {
     const kl = opts.kl;
-    if (kl.length !== latentDim) throw new Error(`traversal: kl has ${kl.length} values, the model ${latentDim} latent dimensions`);
+    if (kl.length !== latentDim)
+      throw new Error(`traversal: kl has ${kl.length} values, the model ${latentDim} latent dimensions`);
     dims = Array.from({ length: latentDim }, (_, i) => i).sort((a, b) => kl[b] - kl[a] || a - b);
   } else {
     dims = Array.from({ length: latentDim }, (_, i) => i);
   }
   if (opts.maxRows !== undefined) {
-    if (!Number.isInteger(opts.maxRows) || opts.maxRows < 1) throw new Error(`traversal: maxRows must be a positive integer, got ${opts.maxRows}`);
+    if (!Number.isInteger(opts.maxRows) || opts.maxRows < 1)
+      throw new Error(`traversal: maxRows must be a positive integer, got ${opts.maxRows}`);
     dims = dims.slice(0, opts.maxRows);
   }
   if (dims.length === 0) throw new Error('traversal: no dimensions to traverse');
@@ -75,16 +82,24 @@ function imageShape(model: LatentVariableModel): [number, number, number] {
 }
 
 /** Decodes the traversal codes of `z` (length latentDim) to the decoder's mean images. */
-export function latentTraversal(model: LatentVariableModel, z: ArrayLike<number>, opts: TraversalOptions = {}): Traversal {
+export function latentTraversal(
+  model: LatentVariableModel,
+  z: ArrayLike<number>,
+  opts: TraversalOptions = {},
+): Traversal {
   const latentDim = latentDimOf(model.config, 'traversal');
-  if (z.length !== latentDim) throw new Error(`traversal: base z has ${z.length} values, the model ${latentDim} latent dimensions`);
-  for (let i = 0; i < z.length; i++) if (!Number.isFinite(z[i])) throw new Error(`traversal: base z[${i}] is not finite`);
+  if (z.length !== latentDim)
+    throw new Error(`traversal: base z has ${z.length} values, the model ${latentDim} latent dimensions`);
+  for (let i = 0; i < z.length; i++)
+    if (!Number.isFinite(z[i])) throw new Error(`traversal: base z[${i}] is not finite`);
   const steps = opts.steps ?? 11;
   const limit = opts.limit ?? 3;
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`traversal: steps must be an integer >= 2, got ${steps}`);
-  if (!(limit > 0) || !Number.isFinite(limit)) throw new Error(`traversal: limit must be a positive number, got ${limit}`);
+  if (!(limit > 0) || !Number.isFinite(limit))
+    throw new Error(`traversal: limit must be a positive number, got ${limit}`);
   const bs = opts.batchSize ?? 256;
-  if (model.numClasses !== undefined && opts.y === undefined) throw new Error('traversal: a conditional model needs a class label (y)');
+  if (model.numClasses !== undefined && opts.y === undefined)
+    throw new Error('traversal: a conditional model needs a class label (y)');
   const shape = imageShape(model);
   const D = shape[0] * shape[1] * shape[2];
   const dims = traversalOrder(latentDim, opts);
@@ -109,14 +124,21 @@ export function latentTraversal(model: LatentVariableModel, z: ArrayLike<number>
       const y = opts.y !== undefined ? tf.tensor1d(new Int32Array(m).fill(opts.y), 'int32') : undefined;
       return model.decode(zt, y).mean().dataSync();
     });
-    if (px.length !== m * D) throw new Error(`traversal: the decoder returned ${px.length} values for ${m} images of ${D}`);
+    if (px.length !== m * D)
+      throw new Error(`traversal: the decoder returned ${px.length} values for ${m} images of ${D}`);
     images.set(px, a * D);
   }
   return { images, dims, values, rows, steps, shape };
 }
 
 /** Rewrites the codes of each row (one unit of one layer swept over `values`) along the HVAE's generative path. */
-function hierarchicalCodes(model: HVAE, codes: Float32Array, z: ArrayLike<number>, dims: number[], values: number[]): void {
+function hierarchicalCodes(
+  model: HVAE,
+  codes: Float32Array,
+  z: ArrayLike<number>,
+  dims: number[],
+  values: number[],
+): void {
   const layers = model.config.latentDims;
   const offsets = layers.map((_, l) => layers.slice(0, l).reduce((a, b) => a + b, 0));
   const latentDim = offsets[layers.length - 1] + layers[layers.length - 1];
@@ -127,7 +149,11 @@ function hierarchicalCodes(model: HVAE, codes: Float32Array, z: ArrayLike<number
     while (offsets[l] > d) l--;
     const u = d - offsets[l];
     const rows = tf.tidy(() => {
-      const base = (k: number) => tf.tile(tf.tensor2d(zb.subarray(offsets[k], offsets[k] + layers[k]), [1, layers[k]]), [steps, 1]) as tf.Tensor2D;
+      const base = (k: number) =>
+        tf.tile(tf.tensor2d(zb.subarray(offsets[k], offsets[k] + layers[k]), [1, layers[k]]), [
+          steps,
+          1,
+        ]) as tf.Tensor2D;
       const zs: tf.Tensor2D[] = layers.map((_, k) => base(k));
       // unit u of layer l: v at the top, μ_p + v·σ_p of p(z_l | z_{l+1}) (at the base code above) below
       let loc = tf.zeros([steps, 1]);
@@ -138,7 +164,11 @@ function hierarchicalCodes(model: HVAE, codes: Float32Array, z: ArrayLike<number
         scale = tf.exp(tf.mul(tf.slice(p.logVar, [0, u], [steps, 1]), 0.5));
       }
       const unit = tf.add(loc, tf.mul(scale, tf.tensor2d(values, [steps, 1])));
-      const parts = [tf.slice(zs[l], [0, 0], [steps, u]), unit, tf.slice(zs[l], [0, u + 1], [steps, layers[l] - u - 1])];
+      const parts = [
+        tf.slice(zs[l], [0, 0], [steps, u]),
+        unit,
+        tf.slice(zs[l], [0, u + 1], [steps, layers[l] - u - 1]),
+      ];
       zs[l] = tf.concat(parts, 1) as tf.Tensor2D;
       for (let k = l - 1; k >= 0; k--) zs[k] = model.conditionalPrior(k, zs[k + 1]).mu;
       return tf.concat(zs, 1).dataSync() as Float32Array;
@@ -172,7 +202,8 @@ export function traversalGif(t: Traversal, opts: TraversalGifOptions = {}): Uint
   let height = 0;
   const frames = order.map((s) => {
     const cells = new Float32Array(t.rows * size);
-    for (let r = 0; r < t.rows; r++) cells.set(t.images.subarray((r * t.steps + s) * size, (r * t.steps + s + 1) * size), r * size);
+    for (let r = 0; r < t.rows; r++)
+      cells.set(t.images.subarray((r * t.steps + s) * size, (r * t.steps + s + 1) * size), r * size);
     const g = imageGrid(cells, t.rows, h, w, c, { cols: opts.cols, pad: opts.pad, padValue: opts.padValue });
     width = g.width;
     height = g.height;

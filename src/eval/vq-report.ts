@@ -46,7 +46,16 @@ export interface VqEvalReport {
   backend: string;
   seed: number;
   likelihood: { skipped: string };
-  reconstruction: { n: number; bce?: number; mse: number; psnr?: number; psnr_exact?: number; ssim?: number; data_range: number; seconds: number };
+  reconstruction: {
+    n: number;
+    bce?: number;
+    mse: number;
+    psnr?: number;
+    psnr_exact?: number;
+    ssim?: number;
+    data_range: number;
+    seconds: number;
+  };
   codebook: {
     n: number;
     codebook_size: number;
@@ -72,7 +81,13 @@ export interface VqEvalReport {
         precision: number;
         recall: number;
         k: number;
-        diversity: { mean_pairwise_distance: number; real_mean_pairwise_distance: number; class_coverage: number; class_entropy: number; class_histogram: number[] };
+        diversity: {
+          mean_pairwise_distance: number;
+          real_mean_pairwise_distance: number;
+          class_coverage: number;
+          class_entropy: number;
+          class_histogram: number[];
+        };
         seconds: number;
       }
     | { skipped: string };
@@ -97,7 +112,16 @@ export function evaluateVqModel(model: VQVAE, split: Split, opts: VqEvalOptions)
     backend: opts.backend ?? tf.getBackend(),
     seed: opts.seed,
     likelihood: { skipped: VQ_LIKELIHOOD_NOT_APPLICABLE },
-    reconstruction: { n: r.n, bce: r.bce, mse: r.mse, psnr: r.psnr, psnr_exact: r.psnrExact, ssim: r.ssim, data_range: r.dataRange, seconds: r.seconds },
+    reconstruction: {
+      n: r.n,
+      bce: r.bce,
+      mse: r.mse,
+      psnr: r.psnr,
+      psnr_exact: r.psnrExact,
+      ssim: r.ssim,
+      data_range: r.dataRange,
+      seconds: r.seconds,
+    },
     codebook: {
       n: v.n,
       codebook_size: model.K,
@@ -110,12 +134,23 @@ export function evaluateVqModel(model: VQVAE, split: Split, opts: VqEvalOptions)
       seconds: (performance.now() - t0) / 1000,
     },
     prior: opts.priorTrained
-      ? { nll: v.kl, bits_per_code: v.kl / (model.numCodes * Math.LN2), uniform_nll: model.numCodes * Math.log(model.K) }
-      : { skipped: model.priorNet ? NO_TRAINED_PRIOR : 'this VQ-VAE has no prior network (config.prior is null); run vaekit train-prior' },
+      ? {
+          nll: v.kl,
+          bits_per_code: v.kl / (model.numCodes * Math.LN2),
+          uniform_nll: model.numCodes * Math.log(model.K),
+        }
+      : {
+          skipped: model.priorNet
+            ? NO_TRAINED_PRIOR
+            : 'this VQ-VAE has no prior network (config.prior is null); run vaekit train-prior',
+        },
     sample_quality: { skipped: '' },
     warnings,
   };
-  if (v.usage < 0.1) warnings.push(`only ${report.codebook.used} of ${model.K} codes are used (codebook collapse): try --ema or --restart-dead N`);
+  if (v.usage < 0.1)
+    warnings.push(
+      `only ${report.codebook.used} of ${model.K} codes are used (codebook collapse): try --ema or --restart-dead N`,
+    );
 
   const nSamples = opts.samples ?? 10000;
   if (!opts.priorTrained) report.sample_quality = { skipped: NO_TRAINED_PRIOR };
@@ -129,13 +164,23 @@ export function evaluateVqModel(model: VQVAE, split: Split, opts: VqEvalOptions)
     const rng = new Rng(opts.seed + 2);
     const genRng = rng.fork();
     log(`sample quality (${nSamples} samples from the prior)`);
-    const sq = evaluateSampleQuality({ classifier, real: split, generate: (m) => sampleRows(model, m, genRng, mode), n: nSamples, rng, reference: opts.reference });
+    const sq = evaluateSampleQuality({
+      classifier,
+      real: split,
+      generate: (m) => sampleRows(model, m, genRng, mode),
+      n: nSamples,
+      rng,
+      reference: opts.reference,
+    });
     report.sample_quality = {
       classifier: { dir, cached, arch: classifier.meta.spec.arch, test_accuracy: classifier.meta.testAccuracy },
       samples: mode,
       ...sampleQualityFigures(sq),
     };
-    if (sq.diversity.classCoverage < 1) warnings.push(`samples cover only ${Math.round(sq.diversity.classCoverage * classifier.spec.numClasses)} of ${classifier.spec.numClasses} classes (mode dropping)`);
+    if (sq.diversity.classCoverage < 1)
+      warnings.push(
+        `samples cover only ${Math.round(sq.diversity.classCoverage * classifier.spec.numClasses)} of ${classifier.spec.numClasses} classes (mode dropping)`,
+      );
   }
   return report;
 }
@@ -146,7 +191,9 @@ const fx = (v: number | undefined, d = 3) => (v === undefined || v === null || N
 export function formatVqEvalReport(r: VqEvalReport): string {
   const L: string[] = [];
   const row = (k: string, v: string) => L.push(`  ${k.padEnd(26)}${v}`);
-  L.push(`vaekit eval${r.model ? ` ${r.model}` : ''}: ${r.dataset ?? 'data'} ${r.split ?? ''} (${r.n} examples${r.protocol ? `, ${r.protocol}` : ''}; VQ-VAE; backend ${r.backend}, seed ${r.seed})`);
+  L.push(
+    `vaekit eval${r.model ? ` ${r.model}` : ''}: ${r.dataset ?? 'data'} ${r.split ?? ''} (${r.n} examples${r.protocol ? `, ${r.protocol}` : ''}; VQ-VAE; backend ${r.backend}, seed ${r.seed})`,
+  );
   L.push('', 'Likelihood (−ELBO, NLL, bits per dimension)');
   L.push(`  ${r.likelihood.skipped}`);
   const rc = r.reconstruction;
@@ -156,7 +203,10 @@ export function formatVqEvalReport(r: VqEvalReport): string {
   if (rc.psnr !== undefined) row('PSNR (dB)', fx(rc.psnr, 2));
   if (rc.ssim !== undefined) row('SSIM', fx(rc.ssim, 4));
   const c = r.codebook;
-  L.push('', `Codebook (K = ${c.codebook_size}, ${c.codes_per_example} codes per example on a ${c.grid.join('×')} grid)`);
+  L.push(
+    '',
+    `Codebook (K = ${c.codebook_size}, ${c.codes_per_example} codes per example on a ${c.grid.join('×')} grid)`,
+  );
   row('perplexity', `${fx(c.perplexity, 2)}   (of ${c.codebook_size}: the effective number of codes)`);
   row('usage', `${c.used} / ${c.codebook_size} codes   (${(100 * c.usage).toFixed(1)}%)`);
   L.push('', 'Learned prior (PixelCNN over the code grid)');
@@ -168,12 +218,27 @@ export function formatVqEvalReport(r: VqEvalReport): string {
   const sq = r.sample_quality;
   if ('skipped' in sq) L.push('', `Sample quality: skipped (${sq.skipped})`);
   else {
-    L.push('', `Sample quality (${sq.n_samples} samples from the prior vs ${sq.n_real} real; classifier features, ${sq.feature_dim} dims)`);
-    row('classifier', `${sq.classifier.arch}, test accuracy ${sq.classifier.test_accuracy === undefined ? '—' : `${(100 * sq.classifier.test_accuracy).toFixed(1)}%`}${sq.classifier.cached ? ' (cached)' : ''}`);
-    row('Fréchet distance', `${fx(sq.frechet_distance)}${sq.frechet_distance_reference !== undefined ? `   (real train vs test: ${fx(sq.frechet_distance_reference)})` : ''}`);
+    L.push(
+      '',
+      `Sample quality (${sq.n_samples} samples from the prior vs ${sq.n_real} real; classifier features, ${sq.feature_dim} dims)`,
+    );
+    row(
+      'classifier',
+      `${sq.classifier.arch}, test accuracy ${sq.classifier.test_accuracy === undefined ? '—' : `${(100 * sq.classifier.test_accuracy).toFixed(1)}%`}${sq.classifier.cached ? ' (cached)' : ''}`,
+    );
+    row(
+      'Fréchet distance',
+      `${fx(sq.frechet_distance)}${sq.frechet_distance_reference !== undefined ? `   (real train vs test: ${fx(sq.frechet_distance_reference)})` : ''}`,
+    );
     row(`precision / recall (k=${sq.k})`, `${fx(sq.precision)} / ${fx(sq.recall)}`);
-    row('mean pairwise distance', `${fx(sq.diversity.mean_pairwise_distance)}   (real: ${fx(sq.diversity.real_mean_pairwise_distance)})`);
-    row('class coverage', `${Math.round(sq.diversity.class_coverage * sq.diversity.class_histogram.length)} / ${sq.diversity.class_histogram.length}`);
+    row(
+      'mean pairwise distance',
+      `${fx(sq.diversity.mean_pairwise_distance)}   (real: ${fx(sq.diversity.real_mean_pairwise_distance)})`,
+    );
+    row(
+      'class coverage',
+      `${Math.round(sq.diversity.class_coverage * sq.diversity.class_histogram.length)} / ${sq.diversity.class_histogram.length}`,
+    );
   }
   if (r.warnings.length) {
     L.push('', 'Warnings');

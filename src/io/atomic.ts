@@ -139,7 +139,9 @@ function checkRelName(name: string): string {
     norm.startsWith('../') ||
     norm.endsWith('/')
   ) {
-    throw new Error(`writeDirAtomic: invalid file name ${JSON.stringify(name)} (must be a relative path inside the directory)`);
+    throw new Error(
+      `writeDirAtomic: invalid file name ${JSON.stringify(name)} (must be a relative path inside the directory)`,
+    );
   }
   return norm;
 }
@@ -275,9 +277,7 @@ export async function recoverDir(dir: string): Promise<RecoverResult> {
     if (errCode(e) === 'ENOENT') return result;
     throw e;
   }
-  const leftovers = entries
-    .map((e) => parseLeftover(parent, base, e))
-    .filter((l): l is Leftover => l !== undefined);
+  const leftovers = entries.map((e) => parseLeftover(parent, base, e)).filter((l): l is Leftover => l !== undefined);
   if (leftovers.length === 0) return result;
 
   const stale = (l: Leftover): boolean =>
@@ -325,7 +325,7 @@ function parseJsonText<T>(text: string, file: string, what: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new Error(`${what} at ${file} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${what} at ${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -31,20 +31,25 @@ export function encodeGif(
   const scale = opts.scale ?? 1;
   const delay = opts.delayMs ?? 100;
   const repeat = opts.repeat ?? 0;
-  if (!Number.isSafeInteger(scale) || scale < 1) throw new Error(`encodeGif: scale must be a positive integer, got ${scale}`);
+  if (!Number.isSafeInteger(scale) || scale < 1)
+    throw new Error(`encodeGif: scale must be a positive integer, got ${scale}`);
   if (!(delay >= 0)) throw new Error(`encodeGif: delayMs must be >= 0, got ${delay}`);
-  if (!Number.isSafeInteger(repeat) || repeat < -1) throw new Error(`encodeGif: repeat must be -1, 0 or a positive integer, got ${repeat}`);
+  if (!Number.isSafeInteger(repeat) || repeat < -1)
+    throw new Error(`encodeGif: repeat must be -1, 0 or a positive integer, got ${repeat}`);
   const size = width * height * channels;
   const W = width * scale;
   const H = height * scale;
   const bytes = frames.map((f, i) => {
-    if (f.length !== size) throw new Error(`encodeGif: frame ${i} has ${f.length} values, expected ${size} (${width}×${height}×${channels})`);
+    if (f.length !== size)
+      throw new Error(
+        `encodeGif: frame ${i} has ${f.length} values, expected ${size} (${width}×${height}×${channels})`,
+      );
     let px = f;
     if (scale > 1) px = upscale({ pixels: f, width, height, channels }, scale).pixels;
     try {
       return toBytes(px);
     } catch (e) {
-      throw new Error(`encodeGif: frame ${i}: ${(e as Error).message}`);
+      throw new Error(`encodeGif: frame ${i}: ${(e as Error).message}`, { cause: e });
     }
   });
 

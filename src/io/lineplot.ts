@@ -15,13 +15,22 @@ export interface SeriesPlotOptions {
   labels?: [string, string];
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : String(+v.toPrecision(4)));
+const fmt = (v: number) =>
+  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : String(+v.toPrecision(4));
 
 /** SVG of n series of T steps × C channels (rows [n, T·C], step-major). All panels share one y-range. */
-export function seriesSvg(rows: Float32Array, n: number, steps: number, channels: number, opts: SeriesPlotOptions = {}): string {
+export function seriesSvg(
+  rows: Float32Array,
+  n: number,
+  steps: number,
+  channels: number,
+  opts: SeriesPlotOptions = {},
+): string {
   const D = steps * channels;
-  if (rows.length !== n * D) throw new Error(`seriesSvg: ${rows.length} values is not ${n} series × ${steps} steps × ${channels} channels`);
-  if (opts.overlay && opts.overlay.length !== rows.length) throw new Error('seriesSvg: the overlay must have the shape of the series');
+  if (rows.length !== n * D)
+    throw new Error(`seriesSvg: ${rows.length} values is not ${n} series × ${steps} steps × ${channels} channels`);
+  if (opts.overlay && opts.overlay.length !== rows.length)
+    throw new Error('seriesSvg: the overlay must have the shape of the series');
   const cols = Math.max(1, Math.min(opts.cols ?? 4, n));
   const gridRows = Math.ceil(n / cols);
   const pw = 220;
@@ -42,7 +51,10 @@ export function seriesSvg(rows: Float32Array, n: number, steps: number, channels
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="10">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
   ];
-  if (opts.title) out.push(`<text x="${pad}" y="15" font-size="12">${opts.title.replace(/[<&>]/g, (c) => `&#${c.charCodeAt(0)};`)}</text>`);
+  if (opts.title)
+    out.push(
+      `<text x="${pad}" y="15" font-size="12">${opts.title.replace(/[<&>]/g, (c) => `&#${c.charCodeAt(0)};`)}</text>`,
+    );
   if (opts.overlay) {
     const [a, b] = opts.labels ?? ['original', 'reconstruction'];
     out.push(`<text x="${W - 200}" y="15">— ${a}   - - ${b}</text>`);
@@ -63,16 +75,29 @@ export function seriesSvg(rows: Float32Array, n: number, steps: number, channels
     for (let c = 0; c < channels; c++) {
       const color = COLORS[c % COLORS.length];
       out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.2" points="${path(rows, i, c, x0, y0)}"/>`);
-      if (opts.overlay) out.push(`<polyline fill="none" stroke="${channels === 1 ? '#d62728' : color}" stroke-width="1.2" stroke-dasharray="4 2" points="${path(opts.overlay, i, c, x0, y0)}"/>`);
+      if (opts.overlay)
+        out.push(
+          `<polyline fill="none" stroke="${channels === 1 ? '#d62728' : color}" stroke-width="1.2" stroke-dasharray="4 2" points="${path(opts.overlay, i, c, x0, y0)}"/>`,
+        );
     }
-    if (i === 0) out.push(`<text x="${x0 + 3}" y="${y0 + 10}" fill="#666">${fmt(hi)}</text><text x="${x0 + 3}" y="${y0 + ph - 3}" fill="#666">${fmt(lo)}</text>`);
+    if (i === 0)
+      out.push(
+        `<text x="${x0 + 3}" y="${y0 + 10}" fill="#666">${fmt(hi)}</text><text x="${x0 + 3}" y="${y0 + ph - 3}" fill="#666">${fmt(lo)}</text>`,
+      );
   }
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
 
 /** Writes {@link seriesSvg} to `file` atomically. */
-export async function writeSeriesSvg(file: string, rows: Float32Array, n: number, steps: number, channels: number, opts: SeriesPlotOptions = {}): Promise<string> {
+export async function writeSeriesSvg(
+  file: string,
+  rows: Float32Array,
+  n: number,
+  steps: number,
+  channels: number,
+  opts: SeriesPlotOptions = {},
+): Promise<string> {
   await writeFileAtomic(file, seriesSvg(rows, n, steps, channels, opts));
   return file;
 }

@@ -68,14 +68,16 @@ export function loadParametersFromSafetensors(model: LatentVariableModel, buf: U
     const expected = perm ? perm.map((i) => v.shape[i]) : v.shape;
     if (st.dtype !== 'F32' || st.shape.join(',') !== expected.join(','))
       throw new Error(`${source}: parameter "${name}" is ${st.dtype} [${st.shape}], expected F32 [${expected}]`);
-    if (!(st.data as Float32Array).every(Number.isFinite)) throw new Error(`${source}: parameter "${name}" holds NaN or Inf`);
+    if (!(st.data as Float32Array).every(Number.isFinite))
+      throw new Error(`${source}: parameter "${name}" holds NaN or Inf`);
     tf.tidy(() => {
       const t = tf.tensor(st.data as Float32Array, st.shape);
       v.assign(perm ? tf.transpose(t, inversePerm(perm)) : t);
     });
   }
   const extra = Object.keys(tensors).filter((k) => !(k in params));
-  if (extra.length) throw new Error(`${source}: unexpected parameters ${extra.join(', ')} (does config.json match the weights?)`);
+  if (extra.length)
+    throw new Error(`${source}: unexpected parameters ${extra.join(', ')} (does config.json match the weights?)`);
 }
 
 async function tfjsArtifacts(model: LatentVariableModel): Promise<Record<string, FileData>> {
@@ -101,7 +103,11 @@ async function tfjsArtifacts(model: LatentVariableModel): Promise<Record<string,
 }
 
 /** All files of a saved model, for saveModel or a checkpoint that adds its own. */
-export async function modelFiles(model: LatentVariableModel, data: DataInfo, training?: Record<string, unknown>): Promise<Record<string, FileData>> {
+export async function modelFiles(
+  model: LatentVariableModel,
+  data: DataInfo,
+  training?: Record<string, unknown>,
+): Promise<Record<string, FileData>> {
   const meta: ModelMeta = {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
@@ -117,15 +123,24 @@ export async function modelFiles(model: LatentVariableModel, data: DataInfo, tra
   };
 }
 
-export async function saveModel(dir: string, model: LatentVariableModel, data: DataInfo, training?: Record<string, unknown>): Promise<void> {
+export async function saveModel(
+  dir: string,
+  model: LatentVariableModel,
+  data: DataInfo,
+  training?: Record<string, unknown>,
+): Promise<void> {
   await writeDirAtomic(dir, await modelFiles(model, data, training));
 }
 
 export async function readModelMeta(dir: string): Promise<ModelMeta> {
   await recoverDir(dir);
   const meta = await readJson<ModelMeta>(path.join(dir, 'config.json'), 'model config');
-  if (meta?.format !== MODEL_FORMAT) throw new Error(`${dir}/config.json is not a vaekit model (format "${meta?.format}")`);
-  if (meta.version > MODEL_FORMAT_VERSION) throw new Error(`${dir}: model format version ${meta.version} is newer than this vaekit reads (${MODEL_FORMAT_VERSION})`);
+  if (meta?.format !== MODEL_FORMAT)
+    throw new Error(`${dir}/config.json is not a vaekit model (format "${meta?.format}")`);
+  if (meta.version > MODEL_FORMAT_VERSION)
+    throw new Error(
+      `${dir}: model format version ${meta.version} is newer than this vaekit reads (${MODEL_FORMAT_VERSION})`,
+    );
   return meta;
 }
 
@@ -139,7 +154,7 @@ export async function loadModel(dir: string): Promise<{ model: LatentVariableMod
     buf = await readFile(file);
   } catch (e) {
     model.dispose();
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
   }
   try {
     loadParametersFromSafetensors(model, buf, file);

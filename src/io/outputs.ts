@@ -11,7 +11,8 @@ export function isImageShape(shape: number[]): boolean {
 function toCsv(rows: Float32Array, n: number, cols: string[]): string {
   const d = rows.length / n;
   const lines = [cols.join(',')];
-  for (let i = 0; i < n; i++) lines.push(Array.from(rows.subarray(i * d, (i + 1) * d), (v) => String(+v.toPrecision(7))).join(','));
+  for (let i = 0; i < n; i++)
+    lines.push(Array.from(rows.subarray(i * d, (i + 1) * d), (v) => String(+v.toPrecision(7))).join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -25,7 +26,13 @@ function denormalize(rows: Float32Array, normalizer?: unknown): Float32Array {
 }
 
 /** n rows as a grid image (PNG) or a table (CSV, when the file name ends in .csv or the data are not images). */
-export async function writeRows(file: string, rows: Float32Array, n: number, shape: number[], opts: { cols?: number; scale?: number; normalizer?: unknown } = {}): Promise<string> {
+export async function writeRows(
+  file: string,
+  rows: Float32Array,
+  n: number,
+  shape: number[],
+  opts: { cols?: number; scale?: number; normalizer?: unknown } = {},
+): Promise<string> {
   if (isImageShape(shape) && !file.endsWith('.csv')) {
     const [h, w, c] = shape;
     const grid = imageGrid(rows, n, h, w, c, { cols: opts.cols });
@@ -38,7 +45,14 @@ export async function writeRows(file: string, rows: Float32Array, n: number, sha
 }
 
 /** Originals beside their reconstructions (PNG), or a CSV with both (columns prefixed orig_/rec_). */
-export async function writePairs(file: string, a: Float32Array, b: Float32Array, n: number, shape: number[], opts: { scale?: number; normalizer?: unknown } = {}): Promise<string> {
+export async function writePairs(
+  file: string,
+  a: Float32Array,
+  b: Float32Array,
+  n: number,
+  shape: number[],
+  opts: { scale?: number; normalizer?: unknown } = {},
+): Promise<string> {
   if (isImageShape(shape) && !file.endsWith('.csv')) {
     const [h, w, c] = shape;
     const img: Image = reconstructionGrid(a, b, n, h, w, c);

@@ -17,7 +17,10 @@ export interface Image {
 const COLOR_TYPE: Record<Channels, 0 | 2 | 6> = { 1: 0, 3: 2, 4: 6 }; // PNG grayscale / RGB / RGBA
 
 function checkDims(fn: string, width: number, height: number): void {
-  for (const [k, v] of [['width', width], ['height', height]] as const) {
+  for (const [k, v] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${fn}: ${k} must be a positive integer, got ${v}`);
   }
 }
@@ -82,7 +85,7 @@ export function decodePng(buf: Uint8Array): Image {
   try {
     png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as unknown as typeof png;
   } catch (e) {
-    throw new Error(`decodePng: not a valid PNG (${(e as Error).message})`);
+    throw new Error(`decodePng: not a valid PNG (${(e as Error).message})`, { cause: e });
   }
   const { width, height, data } = png; // data is always RGBA 8-bit
   const npx = width * height;
@@ -128,8 +131,10 @@ export function imageGrid(
   const cols = opts.cols ?? Math.ceil(Math.sqrt(n));
   const pad = opts.pad ?? 1;
   const padValue = opts.padValue ?? 1;
-  if (!Number.isSafeInteger(cols) || cols <= 0) throw new Error(`imageGrid: cols must be a positive integer, got ${cols}`);
-  if (!Number.isSafeInteger(pad) || pad < 0) throw new Error(`imageGrid: pad must be a non-negative integer, got ${pad}`);
+  if (!Number.isSafeInteger(cols) || cols <= 0)
+    throw new Error(`imageGrid: cols must be a positive integer, got ${cols}`);
+  if (!Number.isSafeInteger(pad) || pad < 0)
+    throw new Error(`imageGrid: pad must be a non-negative integer, got ${pad}`);
   const rows = Math.ceil(n / cols);
   const width = cols * w + (cols + 1) * pad;
   const height = rows * h + (rows + 1) * pad;
@@ -176,7 +181,8 @@ export function reconstructionGrid(
 
 /** Nearest-neighbour enlargement by an integer factor (each pixel becomes factor × factor). */
 export function upscale(image: Image, factor: number): Image {
-  if (!Number.isSafeInteger(factor) || factor < 1) throw new Error(`upscale: factor must be a positive integer, got ${factor}`);
+  if (!Number.isSafeInteger(factor) || factor < 1)
+    throw new Error(`upscale: factor must be a positive integer, got ${factor}`);
   const { width, height, channels: c, pixels } = image;
   if (pixels.length !== width * height * c) {
     throw new Error(`upscale: ${width}×${height}×${c} needs ${width * height * c} values, got ${pixels.length}`);

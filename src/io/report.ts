@@ -37,16 +37,40 @@ export async function writeRunReport(dir: string, r: RunReport): Promise<string>
       `- reconstruction: MSE **${r.final.mse.toFixed(5)}** per value, PSNR **${f2(r.final.psnr)}** dB (decoder mean at the codes k(x))`,
       `- codebook: perplexity **${f2(r.final.perplexity)}** of K = ${c.kind === 'vqvae' ? c.codebookSize : '?'}, usage ${pc(r.final.usage)} of the codes (over the test split)`,
     );
-  if (r.final.prior_nll !== undefined) md.push(`- learned prior: −log p(k) = ${f2(r.final.prior_nll)} nats per code grid (${r.final.prior_bits_per_code.toFixed(3)} bits per code)`);
-  if (r.final.total !== undefined) md.push(`- −ELBO: **${f2(r.final.total)}** nats (reconstruction ${f2(r.final.rec)}, KL ${f2(r.final.kl)})`);
-  if (r.final.nll !== undefined) md.push(`- NLL (importance sampled, k = ${r.final.nll_k}): **${f2(r.final.nll)}** ± ${f2(r.final.nll_stderr)} nats (${r.final.bits_per_dim.toFixed(4)} bits/dim)`);
+  if (r.final.prior_nll !== undefined)
+    md.push(
+      `- learned prior: −log p(k) = ${f2(r.final.prior_nll)} nats per code grid (${r.final.prior_bits_per_code.toFixed(3)} bits per code)`,
+    );
+  if (r.final.total !== undefined)
+    md.push(`- −ELBO: **${f2(r.final.total)}** nats (reconstruction ${f2(r.final.rec)}, KL ${f2(r.final.kl)})`);
+  if (r.final.nll !== undefined)
+    md.push(
+      `- NLL (importance sampled, k = ${r.final.nll_k}): **${f2(r.final.nll)}** ± ${f2(r.final.nll_stderr)} nats (${r.final.bits_per_dim.toFixed(4)} bits/dim)`,
+    );
   if (c.kind === 'vqvae') {
-    md.push('', `## Learning curve`, '', `| epoch | steps | s | train loss | rec | commitment | perplexity | usage | test MSE | test PSNR | test perplexity | test usage |`, `|---|---|---|---|---|---|---|---|---|---|---|---|`);
+    md.push(
+      '',
+      `## Learning curve`,
+      '',
+      `| epoch | steps | s | train loss | rec | commitment | perplexity | usage | test MSE | test PSNR | test perplexity | test usage |`,
+      `|---|---|---|---|---|---|---|---|---|---|---|---|`,
+    );
     for (const m of r.metrics)
-      md.push(`| ${m.epoch} | ${m.steps} | ${f2(m.seconds)} | ${f2(m.loss)} | ${f2(m.rec)} | ${f2(m.commitment)} | ${f2(m.perplexity)} | ${pc(m.usage)} | ${m.test_mse?.toFixed(5) ?? ''} | ${f2(m.test_psnr)} | ${f2(m.test_perplexity)} | ${pc(m.test_usage)} |`);
+      md.push(
+        `| ${m.epoch} | ${m.steps} | ${f2(m.seconds)} | ${f2(m.loss)} | ${f2(m.rec)} | ${f2(m.commitment)} | ${f2(m.perplexity)} | ${pc(m.usage)} | ${m.test_mse?.toFixed(5) ?? ''} | ${f2(m.test_psnr)} | ${f2(m.test_perplexity)} | ${pc(m.test_usage)} |`,
+      );
   } else {
-    md.push('', `## Learning curve`, '', `| epoch | steps | s | train loss | rec | KL | test −ELBO |`, `|---|---|---|---|---|---|---|`);
-    for (const m of r.metrics) md.push(`| ${m.epoch} | ${m.steps} | ${f2(m.seconds)} | ${f2(m.loss)} | ${f2(m.rec)} | ${f2(m.kl)} | ${f2(m.test_loss)} |`);
+    md.push(
+      '',
+      `## Learning curve`,
+      '',
+      `| epoch | steps | s | train loss | rec | KL | test −ELBO |`,
+      `|---|---|---|---|---|---|---|`,
+    );
+    for (const m of r.metrics)
+      md.push(
+        `| ${m.epoch} | ${m.steps} | ${f2(m.seconds)} | ${f2(m.loss)} | ${f2(m.rec)} | ${f2(m.kl)} | ${f2(m.test_loss)} |`,
+      );
   }
   md.push('', `## Outputs`, '');
   for (const [k, file] of Object.entries(r.artefacts)) {

@@ -118,10 +118,7 @@ function dataMatchesDtype(dtype: Dtype, data: unknown): boolean {
  * laid out by decreasing element size (then in the given order) so every tensor is naturally
  * aligned in the data section, as the reference implementation does.
  */
-export function encodeSafetensors(
-  tensors: Record<string, TensorInput>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, TensorInput>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
@@ -140,7 +137,9 @@ export function encodeSafetensors(
     if (name === METADATA_KEY) throw new SafetensorsError(`"${METADATA_KEY}" is reserved and cannot name a tensor`);
     if (!t || typeof t !== 'object') throw new SafetensorsError(`tensor "${name}": expected {dtype, shape, data}`);
     if (!isDtype(t.dtype)) {
-      throw new SafetensorsError(`tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)} (supported: ${Object.keys(DTYPES).join(', ')})`);
+      throw new SafetensorsError(
+        `tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)} (supported: ${Object.keys(DTYPES).join(', ')})`,
+      );
     }
     if (!Array.isArray(t.shape)) throw new SafetensorsError(`tensor "${name}": shape must be an array`);
     const n = numElements(t.shape, `tensor "${name}"`);
@@ -149,7 +148,9 @@ export function encodeSafetensors(
       throw new SafetensorsError(`tensor "${name}": dtype ${t.dtype} needs a ${DTYPES[t.dtype].ctor.name}, got ${got}`);
     }
     if (t.data.length !== n) {
-      throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(t.shape)} has ${n} elements but data has ${t.data.length}`);
+      throw new SafetensorsError(
+        `tensor "${name}": shape ${JSON.stringify(t.shape)} has ${n} elements but data has ${t.data.length}`,
+      );
     }
     const size = DTYPES[t.dtype].size;
     return { name, t, index, size, bytes: n * size };
@@ -198,7 +199,8 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
   if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for the 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(buf.length - 8)) fail(`header length ${n64} exceeds the ${buf.length - 8} bytes after the length field`);
+  if (n64 > BigInt(buf.length - 8))
+    fail(`header length ${n64} exceeds the ${buf.length - 8} bytes after the length field`);
   if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   const n = Number(n64);
   if (n < 2) fail(`header length ${n} is too small for a JSON object`);
@@ -225,7 +227,8 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
 
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`"${METADATA_KEY}" must be an object of strings`);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        fail(`"${METADATA_KEY}" must be an object of strings`);
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`"${METADATA_KEY}" value "${k}" is not a string`);
         setOwn(metadata, k, v as string);
@@ -257,7 +260,9 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
     if (end > dataLen) fail(`${what} data_offsets [${begin}, ${end}] run past the ${dataLen}-byte data section`);
     const expected = count * DTYPES[dtype as Dtype].size;
     if (end - begin !== expected) {
-      fail(`${what}: ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      fail(
+        `${what}: ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      );
     }
     infos.push({ name, dtype: dtype as Dtype, shape: (shape as number[]).slice(), begin, end });
   }
@@ -300,7 +305,9 @@ export async function loadSafetensors(file: string): Promise<SafetensorsFile> {
     buf = await fsp.readFile(file);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new SafetensorsError(code === 'ENOENT' ? `safetensors file not found: ${file}` : `cannot read ${file}: ${(e as Error).message}`);
+    throw new SafetensorsError(
+      code === 'ENOENT' ? `safetensors file not found: ${file}` : `cannot read ${file}: ${(e as Error).message}`,
+    );
   }
   return decodeSafetensors(buf, { source: file });
 }

@@ -28,8 +28,10 @@ export function validateCvaeConfig(c: CvaeConfig): void {
   } catch (e) {
     bad((e as Error).message.replace(/^invalid VAE config: /, ''));
   }
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 2) bad(`numClasses must be an integer ≥ 2, got ${c.numClasses}`);
-  if (c.labelEncoding !== 'onehot' && c.labelEncoding !== 'embedding') bad(`labelEncoding must be onehot or embedding, got ${c.labelEncoding}`);
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 2)
+    bad(`numClasses must be an integer ≥ 2, got ${c.numClasses}`);
+  if (c.labelEncoding !== 'onehot' && c.labelEncoding !== 'embedding')
+    bad(`labelEncoding must be onehot or embedding, got ${c.labelEncoding}`);
   if (c.labelEncoding === 'embedding' && !(Number.isInteger(c.embeddingDim) && (c.embeddingDim as number) > 0))
     bad(`embeddingDim must be a positive integer for labelEncoding "embedding", got ${c.embeddingDim}`);
   if (c.prior !== 'standard' && c.prior !== 'learned') bad(`prior must be standard or learned, got ${c.prior}`);
@@ -67,7 +69,10 @@ export class CVAE implements LatentVariableModel {
     this.numClasses = config.numClasses;
     const d = config.latentDim;
     const body = netBody(config.network);
-    const cond: Conditioning = { classes: config.numClasses, embed: config.labelEncoding === 'embedding' ? config.embeddingDim : undefined };
+    const cond: Conditioning = {
+      classes: config.numClasses,
+      embed: config.labelEncoding === 'embedding' ? config.embeddingDim : undefined,
+    };
     this.encoder = buildEncoderNet('encoder', body, config.inputShape, 2 * d, cond);
     this.decoder = buildDecoderNet('decoder', body, d, config.inputShape, cond);
     initTorchStyle(this.encoder, rng);
@@ -75,7 +80,9 @@ export class CVAE implements LatentVariableModel {
     if (config.prior === 'learned') {
       // one row [μ_y, log σ²_y] per class, starting at N(0, I)
       const y = tfl.input({ shape: [config.numClasses], name: 'prior_label' });
-      const out = tfl.layers.dense({ units: 2 * d, useBias: false, kernelInitializer: 'zeros', name: 'prior_out' }).apply(y) as tfl.SymbolicTensor;
+      const out = tfl.layers
+        .dense({ units: 2 * d, useBias: false, kernelInitializer: 'zeros', name: 'prior_out' })
+        .apply(y) as tfl.SymbolicTensor;
       this.priorNet = tfl.model({ inputs: y, outputs: out, name: 'prior' });
     }
     if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
@@ -83,9 +90,16 @@ export class CVAE implements LatentVariableModel {
 
   /** onehot(y) as float rows [B, K]; y: int32 labels [B]. */
   private onehot(y: tf.Tensor1D | undefined, B: number, what: string): tf.Tensor2D {
-    if (!y) throw new Error(`${what}: the CVAE needs the labels y (train and evaluate on labelled data; sample with a label)`);
-    if (y.rank !== 1 || y.shape[0] !== B) throw new Error(`${what}: expected labels y of shape [${B}], got [${y.shape}]`);
-    return tf.tidy(() => tf.cast(tf.oneHot(y.dtype === 'int32' ? y : tf.cast(y, 'int32'), this.numClasses), 'float32') as tf.Tensor2D);
+    if (!y)
+      throw new Error(
+        `${what}: the CVAE needs the labels y (train and evaluate on labelled data; sample with a label)`,
+      );
+    if (y.rank !== 1 || y.shape[0] !== B)
+      throw new Error(`${what}: expected labels y of shape [${B}], got [${y.shape}]`);
+    return tf.tidy(
+      () =>
+        tf.cast(tf.oneHot(y.dtype === 'int32' ? y : tf.cast(y, 'int32'), this.numClasses), 'float32') as tf.Tensor2D,
+    );
   }
 
   // p(z|y) = N(0, I)   or   N(μ_y, diag σ²_y)
@@ -99,7 +113,8 @@ export class CVAE implements LatentVariableModel {
 
   // q(z|x,y) = N(μ, diag σ²),  [μ, log σ²] = enc(x, c(y))
   encode(x: tf.Tensor2D, y?: tf.Tensor1D): DiagGaussian {
-    if (x.rank !== 2 || x.shape[1] !== this.D) throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
+    if (x.rank !== 2 || x.shape[1] !== this.D)
+      throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
     const h = this.encoder.apply([x, this.onehot(y, x.shape[0], 'encode')]) as tf.Tensor2D;
     const d = this.config.latentDim;
     const [mu, logVar] = tf.split(h, [d, d], 1) as [tf.Tensor2D, tf.Tensor2D];

@@ -27,7 +27,11 @@ export function validateHvaeConfig(c: HvaeConfig): void {
   const bad = (m: string) => {
     throw new Error(`invalid HVAE config: ${m}`);
   };
-  if (!Array.isArray(c.latentDims) || c.latentDims.length < 2 || !c.latentDims.every((d) => Number.isInteger(d) && d > 0))
+  if (
+    !Array.isArray(c.latentDims) ||
+    c.latentDims.length < 2 ||
+    !c.latentDims.every((d) => Number.isInteger(d) && d > 0)
+  )
     bad(`latentDims must be two or more positive integers (bottom to top), got ${JSON.stringify(c.latentDims)}`);
   const sum = c.latentDims.reduce((a, b) => a + b, 0);
   if (c.latentDim !== sum) bad(`latentDim must be the sum of latentDims (${sum}), got ${c.latentDim}`);
@@ -55,14 +59,19 @@ type Conditional = (l: number, zAbove: tf.Tensor2D) => DiagGaussian;
 function precisionWeighted(qHat: DiagGaussian, p: DiagGaussian): DiagGaussian {
   const [mu, logVar] = tf.tidy(() => {
     const w = tf.sigmoid(tf.sub(p.logVar, qHat.logVar));
-    return [tf.add(p.mu, tf.mul(w, tf.sub(qHat.mu, p.mu))), tf.sub(qHat.logVar, tf.softplus(tf.sub(qHat.logVar, p.logVar)))] as tf.Tensor2D[];
+    return [
+      tf.add(p.mu, tf.mul(w, tf.sub(qHat.mu, p.mu))),
+      tf.sub(qHat.logVar, tf.softplus(tf.sub(qHat.logVar, p.logVar))),
+    ] as tf.Tensor2D[];
   });
   return new DiagGaussian(mu, logVar);
 }
 
 function splitLayers(z: tf.Tensor2D, dims: number[]): tf.Tensor2D[] {
   if (z.rank !== 2 || z.shape[1] !== dims.reduce((a, b) => a + b, 0))
-    throw new Error(`expected z of shape [B, ${dims.reduce((a, b) => a + b, 0)}] (layers ${dims.join(' + ')}), got [${z.shape}]`);
+    throw new Error(
+      `expected z of shape [B, ${dims.reduce((a, b) => a + b, 0)}] (layers ${dims.join(' + ')}), got [${z.shape}]`,
+    );
   return tf.split(z, dims, 1) as tf.Tensor2D[];
 }
 
@@ -131,7 +140,11 @@ export class HierarchicalPosterior implements LayeredPosterior {
   }
 
   /** Top-down pass: each layer from the one above, which `pick` draws (a sample, or the mean). */
-  private topDown(pick: (q: DiagGaussian) => tf.Tensor2D): { zs: tf.Tensor2D[]; q: DiagGaussian[]; p: (DiagGaussian | null)[] } {
+  private topDown(pick: (q: DiagGaussian) => tf.Tensor2D): {
+    zs: tf.Tensor2D[];
+    q: DiagGaussian[];
+    p: (DiagGaussian | null)[];
+  } {
     const L = this.dims.length;
     const zs: tf.Tensor2D[] = new Array(L);
     const q: DiagGaussian[] = new Array(L);
@@ -157,7 +170,9 @@ export class HierarchicalPosterior implements LayeredPosterior {
   logProb(z: tf.Tensor): tf.Tensor1D {
     return tf.tidy(() => {
       const zs = splitLayers(z as tf.Tensor2D, this.dims);
-      return tf.addN(zs.map((zl, l) => this.layer(l, l === zs.length - 1 ? null : zs[l + 1]).q.logProb(zl))) as tf.Tensor1D;
+      return tf.addN(
+        zs.map((zl, l) => this.layer(l, l === zs.length - 1 ? null : zs[l + 1]).q.logProb(zl)),
+      ) as tf.Tensor1D;
     });
   }
 
@@ -186,7 +201,15 @@ export class HierarchicalPosterior implements LayeredPosterior {
   private meanPath(): NonNullable<HierarchicalPosterior['plugIn']> {
     if (!this.plugIn) {
       const { zs, q, p } = this.topDown((g) => g.mu);
-      this.plugIn = { mu: tf.concat(zs, 1) as tf.Tensor2D, logVar: tf.concat(q.map((g) => g.logVar), 1) as tf.Tensor2D, q, p };
+      this.plugIn = {
+        mu: tf.concat(zs, 1) as tf.Tensor2D,
+        logVar: tf.concat(
+          q.map((g) => g.logVar),
+          1,
+        ) as tf.Tensor2D,
+        q,
+        p,
+      };
     }
     return this.plugIn;
   }
@@ -210,7 +233,10 @@ export class HierarchicalPosterior implements LayeredPosterior {
       const per = q.map((ql, l) => {
         const pl = p[l];
         if (!pl) return ql.klStdNormalPerDim();
-        const t = tf.add(tf.sub(pl.logVar, ql.logVar), tf.mul(tf.add(tf.exp(ql.logVar), tf.square(tf.sub(ql.mu, pl.mu))), tf.exp(tf.neg(pl.logVar))));
+        const t = tf.add(
+          tf.sub(pl.logVar, ql.logVar),
+          tf.mul(tf.add(tf.exp(ql.logVar), tf.square(tf.sub(ql.mu, pl.mu))), tf.exp(tf.neg(pl.logVar))),
+        );
         return tf.mul(tf.sub(t, 1), 0.5) as tf.Tensor2D;
       });
       return tf.concat(per, 1) as tf.Tensor2D;
@@ -252,8 +278,10 @@ export class HVAE implements LatentVariableModel {
     this.encoder = nets.encoder;
     this.decoder = nets.decoder;
     const act = config.network.activation;
-    for (let l = 1; l < dims.length; l++) this.encoderUp.push(buildMlp(`encoder${l + 1}`, 2 * dims[l - 1], config.layerHidden, 2 * dims[l], act));
-    for (let l = 0; l < dims.length - 1; l++) this.priorNets.push(buildMlp(`prior${l + 1}`, dims[l + 1], config.layerHidden, 2 * dims[l], act));
+    for (let l = 1; l < dims.length; l++)
+      this.encoderUp.push(buildMlp(`encoder${l + 1}`, 2 * dims[l - 1], config.layerHidden, 2 * dims[l], act));
+    for (let l = 0; l < dims.length - 1; l++)
+      this.priorNets.push(buildMlp(`prior${l + 1}`, dims[l + 1], config.layerHidden, 2 * dims[l], act));
     for (const net of Object.values(this.networks())) initTorchStyle(net, rng);
     this.conditional = (l, zAbove) => gaussianOf(this.priorNets[l].apply(zAbove) as tf.Tensor2D);
     if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
@@ -266,7 +294,8 @@ export class HVAE implements LatentVariableModel {
 
   // bottom-up q̂_1 … q̂_L, combined top-down with p(z_l | z_{l+1}) when sampled
   encode(x: tf.Tensor2D): HierarchicalPosterior {
-    if (x.rank !== 2 || x.shape[1] !== this.D) throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
+    if (x.rank !== 2 || x.shape[1] !== this.D)
+      throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
     let h = this.encoder.apply(x) as tf.Tensor2D;
     const bottomUp = [gaussianOf(h)];
     for (const net of this.encoderUp) {
@@ -278,7 +307,8 @@ export class HVAE implements LatentVariableModel {
 
   /** p(z_l | z_{l+1}) for layer l (0-based, l < L − 1), given z_{l+1} [B, d_{l+1}]: latent traversals walk the generative path with it. */
   conditionalPrior(l: number, zAbove: tf.Tensor2D): DiagGaussian {
-    if (!Number.isInteger(l) || l < 0 || l >= this.dims.length - 1) throw new Error(`conditionalPrior: layer ${l} has no conditional prior (layers 0 … ${this.dims.length - 2})`);
+    if (!Number.isInteger(l) || l < 0 || l >= this.dims.length - 1)
+      throw new Error(`conditionalPrior: layer ${l} has no conditional prior (layers 0 … ${this.dims.length - 2})`);
     return this.conditional(l, zAbove);
   }
 

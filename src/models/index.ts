@@ -20,11 +20,26 @@ export function createModel(config: ModelConfig, rng: Rng): LatentVariableModel 
     case 'vqvae':
       return new VQVAE(config, rng);
     default:
-      throw new Error(`unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae, hvae, seqvae or vqvae)`);
+      throw new Error(
+        `unknown model kind "${(config as { kind: string }).kind}" (expected vae, cvae, hvae, seqvae or vqvae)`,
+      );
   }
 }
 
-export type { LatentVariableModel, ModelConfig, ContinuousModelConfig, VaeConfig, CvaeConfig, HvaeConfig, Likelihood, Posterior, GaussianPosterior, Prior, LayeredLatent, LayeredPosterior } from './types.js';
+export type {
+  LatentVariableModel,
+  ModelConfig,
+  ContinuousModelConfig,
+  VaeConfig,
+  CvaeConfig,
+  HvaeConfig,
+  Likelihood,
+  Posterior,
+  GaussianPosterior,
+  Prior,
+  LayeredLatent,
+  LayeredPosterior,
+} from './types.js';
 export { isCodePosterior, latentPoint, gaussianPosterior, latentDimOf } from './types.js';
 export { VAE } from './vae.js';
 export { CVAE } from './cvae.js';

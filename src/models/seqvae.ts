@@ -21,7 +21,7 @@ import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec, ty
 import type { Rng } from '../rng.js';
 import type { Objective } from '../train/trainer.js';
 import { pathWeights, type PathMethod } from './latent-path.js';
-import type { LatentVariableModel, ModelConfig } from './types.js';
+import type { LatentVariableModel } from './types.js';
 
 export interface SeqVaeConfig {
   kind: 'seqvae';
@@ -46,22 +46,34 @@ export function validateSeqVaeConfig(c: SeqVaeConfig): void {
   };
   if (c.kind !== 'seqvae') bad(`kind must be "seqvae", got ${JSON.stringify(c.kind)}`);
   const s = c.inputShape;
-  if (!Array.isArray(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d > 0)) bad(`inputShape must be [steps, width], got ${JSON.stringify(s)}`);
+  if (!Array.isArray(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d > 0))
+    bad(`inputShape must be [steps, width], got ${JSON.stringify(s)}`);
   if (s[0] < 2) bad(`a sequence needs at least 2 steps, got ${s[0]}`);
-  if (!Number.isInteger(c.latentDim) || c.latentDim < 1) bad(`latentDim must be a positive integer, got ${c.latentDim}`);
+  if (!Number.isInteger(c.latentDim) || c.latentDim < 1)
+    bad(`latentDim must be a positive integer, got ${c.latentDim}`);
   try {
     validateRnnSpec(c.network);
   } catch (e) {
     bad((e as Error).message);
   }
-  if (c.likelihood !== 'categorical' && c.likelihood !== 'gaussian') bad(`likelihood must be categorical or gaussian, got ${c.likelihood}`);
+  if (c.likelihood !== 'categorical' && c.likelihood !== 'gaussian')
+    bad(`likelihood must be categorical or gaussian, got ${c.likelihood}`);
   if (c.likelihood === 'categorical') {
     if (s[1] < 2) bad(`a categorical sequence needs at least 2 tokens (one is the end token), got width ${s[1]}`);
-    if (c.vocabulary !== undefined && c.vocabulary.length + 1 !== s[1]) bad(`vocabulary "${c.vocabulary}" has ${c.vocabulary.length} characters, width ${s[1]} needs ${s[1] - 1} (token 0 is the end token)`);
+    if (c.vocabulary !== undefined && c.vocabulary.length + 1 !== s[1])
+      bad(
+        `vocabulary "${c.vocabulary}" has ${c.vocabulary.length} characters, width ${s[1]} needs ${s[1] - 1} (token 0 is the end token)`,
+      );
   }
-  if (c.likelihood === 'gaussian' && c.sigma !== undefined && c.sigma !== 'learned' && !(typeof c.sigma === 'number' && c.sigma > 0))
+  if (
+    c.likelihood === 'gaussian' &&
+    c.sigma !== undefined &&
+    c.sigma !== 'learned' &&
+    !(typeof c.sigma === 'number' && c.sigma > 0)
+  )
     bad(`sigma must be a positive number or "learned", got ${c.sigma}`);
-  if (c.wordDropout !== undefined && !(c.wordDropout >= 0 && c.wordDropout <= 1)) bad(`wordDropout must be in [0, 1], got ${c.wordDropout}`);
+  if (c.wordDropout !== undefined && !(c.wordDropout >= 0 && c.wordDropout <= 1))
+    bad(`wordDropout must be in [0, 1], got ${c.wordDropout}`);
   if (!(Number.isFinite(c.beta) && c.beta >= 0)) bad(`beta must be a non-negative number, got ${c.beta}`);
 }
 
@@ -77,18 +89,29 @@ export interface SeqVaeOptions {
 }
 
 /** A config for a data set: one-hot words ({shape, vocabulary}) or numeric series ({shape} = [T, C]). */
-export function seqVaeConfigFor(data: { shape: number[]; vocabulary?: string; protocol?: string }, o: SeqVaeOptions = {}): SeqVaeConfig {
-  if (data.shape.length !== 2) throw new Error(`seqvae: the data must be sequences of shape [steps, width], got [${data.shape}]`);
+export function seqVaeConfigFor(
+  data: { shape: number[]; vocabulary?: string; protocol?: string },
+  o: SeqVaeOptions = {},
+): SeqVaeConfig {
+  if (data.shape.length !== 2)
+    throw new Error(`seqvae: the data must be sequences of shape [steps, width], got [${data.shape}]`);
   const categorical = data.vocabulary !== undefined || data.protocol === 'onehot';
   const config: SeqVaeConfig = {
     kind: 'seqvae',
     inputShape: [data.shape[0], data.shape[1]],
     latentDim: o.latentDim ?? 16,
-    network: { type: 'rnn', cell: o.cell ?? 'gru', hidden: o.hidden ?? 256, embedding: o.embedding ?? (categorical ? 32 : 0), bidirectional: o.bidirectional ?? true },
+    network: {
+      type: 'rnn',
+      cell: o.cell ?? 'gru',
+      hidden: o.hidden ?? 256,
+      embedding: o.embedding ?? (categorical ? 32 : 0),
+      bidirectional: o.bidirectional ?? true,
+    },
     likelihood: categorical ? 'categorical' : 'gaussian',
     beta: o.beta ?? 1,
   };
-  if (categorical) config.vocabulary = data.vocabulary ?? (data.shape[1] === LOWERCASE.length + 1 ? LOWERCASE : undefined);
+  if (categorical)
+    config.vocabulary = data.vocabulary ?? (data.shape[1] === LOWERCASE.length + 1 ? LOWERCASE : undefined);
   else config.sigma = o.sigma ?? 'learned';
   if (o.wordDropout) config.wordDropout = o.wordDropout;
   validateSeqVaeConfig(config);
@@ -183,7 +206,10 @@ export class SeqVAE implements LatentVariableModel {
         // keep x_{t−1} with probability 1 − p, else the unknown token (zeros)
         const B = x.shape[0];
         const u = this.dropoutRng.fillUniform(new Float32Array(B * this.steps));
-        const keep = tf.tensor3d(u.map((v) => (v >= p ? 1 : 0)), [B, this.steps, 1]);
+        const keep = tf.tensor3d(
+          u.map((v) => (v >= p ? 1 : 0)),
+          [B, this.steps, 1],
+        );
         prev = tf.reshape(tf.mul(tf.reshape(prev, [B, this.steps, this.width]), keep), [B, this.steps * this.width]);
       }
       return this.decoder.apply(z, prev);
@@ -211,7 +237,12 @@ export class SeqVAE implements LatentVariableModel {
       return tf.tidy(() => {
         const sd = tf.mul(tf.exp(tf.mul(this.decoderLogVar as tf.Tensor2D, 0.5)), tau);
         const pick = (mu: tf.Tensor2D) =>
-          mode === 'greedy' ? mu : (tf.add(mu, tf.mul(sd, tf.tensor2d(opts.rng!.fillNormal(new Float32Array(B * W)), [B, W]))) as tf.Tensor2D);
+          mode === 'greedy'
+            ? mu
+            : (tf.add(
+                mu,
+                tf.mul(sd, tf.tensor2d(opts.rng!.fillNormal(new Float32Array(B * W)), [B, W])),
+              ) as tf.Tensor2D);
         return this.decoder.generate(z, pick).sequence;
       });
     }
@@ -251,10 +282,17 @@ export class SeqVAE implements LatentVariableModel {
    * linear (default): z(α) = (1 − α) μ_a + α μ_b; slerp: sin((1 − α)ω)/sin ω · μ_a + sin(αω)/sin ω · μ_b with
    * cos ω = μ_a·μ_b / (|μ_a| |μ_b|), which keeps the norm typical of the prior.
    */
-  interpolate(a: tf.Tensor2D, b: tf.Tensor2D, steps: number, opts: GenerateOptions & { method?: PathMethod } = {}): tf.Tensor2D {
-    if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`interpolate: steps must be an integer ≥ 2, got ${steps}`);
+  interpolate(
+    a: tf.Tensor2D,
+    b: tf.Tensor2D,
+    steps: number,
+    opts: GenerateOptions & { method?: PathMethod } = {},
+  ): tf.Tensor2D {
+    if (!(Number.isInteger(steps) && steps >= 2))
+      throw new Error(`interpolate: steps must be an integer ≥ 2, got ${steps}`);
     const method = opts.method ?? 'linear';
-    if (method !== 'linear' && method !== 'slerp') throw new Error(`interpolate: method must be linear or slerp, got ${method}`);
+    if (method !== 'linear' && method !== 'slerp')
+      throw new Error(`interpolate: method must be linear or slerp, got ${method}`);
     return tf.tidy(() => {
       const za = this.encode(a).mu;
       const zb = this.encode(b).mu;
@@ -297,7 +335,10 @@ export class SeqVAE implements LatentVariableModel {
 
 /** Wraps a training objective so that a SeqVAE with wordDropout > 0 applies it (drawn from the step's RNG). */
 export function withWordDropout(objective: Objective): Objective {
-  return (model, x, ctx) => (model instanceof SeqVAE && (model.spec.wordDropout ?? 0) > 0 ? model.withWordDropout(ctx.rng, () => objective(model, x, ctx)) : objective(model, x, ctx));
+  return (model, x, ctx) =>
+    model instanceof SeqVAE && (model.spec.wordDropout ?? 0) > 0
+      ? model.withWordDropout(ctx.rng, () => objective(model, x, ctx))
+      : objective(model, x, ctx);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -305,7 +346,8 @@ export function withWordDropout(objective: Objective): Objective {
 
 function vocabularyOf(model: SeqVAE): string {
   const v = model.spec.vocabulary;
-  if (model.spec.likelihood !== 'categorical' || v === undefined) throw new Error('this seqvae has no vocabulary (it is not a words model)');
+  if (model.spec.likelihood !== 'categorical' || v === undefined)
+    throw new Error('this seqvae has no vocabulary (it is not a words model)');
   return v;
 }
 
@@ -315,7 +357,8 @@ export function wordProblem(model: SeqVAE, word: string): string | undefined {
   const max = model.steps - 1; // one step holds the end token
   if (word.length === 0) return 'it is empty';
   const bad = [...new Set([...word].filter((c) => !vocabulary.includes(c)))];
-  if (bad.length > 0) return `the character${bad.length > 1 ? 's' : ''} ${bad.map((c) => JSON.stringify(c)).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not in the model's vocabulary (${vocabulary === LOWERCASE ? 'lowercase a–z' : JSON.stringify(vocabulary)})`;
+  if (bad.length > 0)
+    return `the character${bad.length > 1 ? 's' : ''} ${bad.map((c) => JSON.stringify(c)).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not in the model's vocabulary (${vocabulary === LOWERCASE ? 'lowercase a–z' : JSON.stringify(vocabulary)})`;
   if (word.length > max) return `it has ${word.length} characters, and the model holds words of at most ${max}`;
   return undefined;
 }
@@ -326,7 +369,10 @@ export function checkWords(model: SeqVAE, words: string[]): void {
     const p = wordProblem(model, w);
     return p === undefined ? [] : [`${JSON.stringify(w)}: ${p}`];
   });
-  if (problems.length > 0) throw new Error(`cannot encode ${problems.length > 1 ? `${problems.length} words` : 'the word'} ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new Error(
+      `cannot encode ${problems.length > 1 ? `${problems.length} words` : 'the word'} ${problems.join('; ')}`,
+    );
 }
 
 function encodeFor(model: SeqVAE, words: string[]): tf.Tensor2D {
@@ -354,7 +400,12 @@ export function reconstructWords(model: SeqVAE, words: string[], opts: GenerateO
 }
 
 /** New words from z ~ N(0, I) (scaled by zScale), greedy or sampled decoding. */
-export function sampleWords(model: SeqVAE, n: number, rng: Rng, opts: GenerateOptions & { zScale?: number } = {}): string[] {
+export function sampleWords(
+  model: SeqVAE,
+  n: number,
+  rng: Rng,
+  opts: GenerateOptions & { zScale?: number } = {},
+): string[] {
   const z = tf.tidy(() => tf.mul(model.prior(n).sample(rng), opts.zScale ?? 1) as tf.Tensor2D);
   const out = wordsOf(model, model.generate(z, { rng, ...opts }));
   z.dispose();
@@ -363,13 +414,20 @@ export function sampleWords(model: SeqVAE, n: number, rng: Rng, opts: GenerateOp
 
 /** How many reconstructions equal their words, and that fraction. */
 export function exactMatches(words: string[], reconstructions: string[]): { exact: number; rate: number } {
-  if (words.length !== reconstructions.length) throw new Error(`exactMatches: ${words.length} words, ${reconstructions.length} reconstructions`);
+  if (words.length !== reconstructions.length)
+    throw new Error(`exactMatches: ${words.length} words, ${reconstructions.length} reconstructions`);
   const exact = words.reduce((k, w, i) => k + (w === reconstructions[i] ? 1 : 0), 0);
   return { exact, rate: words.length ? exact / words.length : NaN };
 }
 
 /** The words along the path (linear or slerp) from μ(a) to μ(b), `steps` points with the ends. */
-export function interpolateWords(model: SeqVAE, a: string, b: string, steps: number, opts: GenerateOptions & { method?: PathMethod } = {}): string[] {
+export function interpolateWords(
+  model: SeqVAE,
+  a: string,
+  b: string,
+  steps: number,
+  opts: GenerateOptions & { method?: PathMethod } = {},
+): string[] {
   const xa = encodeFor(model, [a]);
   const xb = encodeFor(model, [b]);
   const out = wordsOf(model, model.interpolate(xa, xb, steps, opts));

@@ -106,13 +106,17 @@ export function latentPoint(q: Posterior): tf.Tensor2D {
 
 /** μ(x) of a posterior, or an error naming the model when it has none (the VQ-VAE's codes are discrete). */
 export function gaussianPosterior(q: Posterior, what: string): GaussianPosterior {
-  if (isCodePosterior(q)) throw new Error(`${what}: the VQ-VAE's posterior is a point mass on discrete codes, with no per-unit μ or σ (use its code indices instead)`);
+  if (isCodePosterior(q))
+    throw new Error(
+      `${what}: the VQ-VAE's posterior is a point mass on discrete codes, with no per-unit μ or σ (use its code indices instead)`,
+    );
   return q;
 }
 
 /** The latent width of a model with continuous latents, or an error naming the VQ-VAE. */
 export function latentDimOf(config: ModelConfig, what: string): number {
-  if (config.kind === 'vqvae') throw new Error(`${what}: needs a continuous latent z; a VQ-VAE's latent is a grid of discrete codes`);
+  if (config.kind === 'vqvae')
+    throw new Error(`${what}: needs a continuous latent z; a VQ-VAE's latent is a grid of discrete codes`);
   return config.latentDim;
 }
 

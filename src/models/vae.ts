@@ -18,12 +18,23 @@ export function validateVaeConfig(c: VaeConfig): void {
   const bad = (m: string) => {
     throw new Error(`invalid VAE config: ${m}`);
   };
-  if (!Array.isArray(c.inputShape) || c.inputShape.length === 0 || !c.inputShape.every((d) => Number.isInteger(d) && d > 0))
+  if (
+    !Array.isArray(c.inputShape) ||
+    c.inputShape.length === 0 ||
+    !c.inputShape.every((d) => Number.isInteger(d) && d > 0)
+  )
     bad(`inputShape must be positive integers, got ${JSON.stringify(c.inputShape)}`);
-  if (!Number.isInteger(c.latentDim) || c.latentDim < 1) bad(`latentDim must be a positive integer, got ${c.latentDim}`);
-  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'gaussian') bad(`likelihood must be bernoulli or gaussian, got ${c.likelihood}`);
+  if (!Number.isInteger(c.latentDim) || c.latentDim < 1)
+    bad(`latentDim must be a positive integer, got ${c.latentDim}`);
+  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'gaussian')
+    bad(`likelihood must be bernoulli or gaussian, got ${c.likelihood}`);
   if (!(Number.isFinite(c.beta) && c.beta >= 0)) bad(`beta must be a non-negative number, got ${c.beta}`);
-  if (c.likelihood === 'gaussian' && c.sigma !== undefined && c.sigma !== 'learned' && !(typeof c.sigma === 'number' && c.sigma > 0))
+  if (
+    c.likelihood === 'gaussian' &&
+    c.sigma !== undefined &&
+    c.sigma !== 'learned' &&
+    !(typeof c.sigma === 'number' && c.sigma > 0)
+  )
     bad(`sigma must be a positive number or "learned", got ${c.sigma}`);
 }
 
@@ -54,7 +65,8 @@ export class VAE implements LatentVariableModel {
 
   // q(z|x) = N(μ, diag σ²),  [μ, log σ²] = enc(x)
   encode(x: tf.Tensor2D): DiagGaussian {
-    if (x.rank !== 2 || x.shape[1] !== this.D) throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
+    if (x.rank !== 2 || x.shape[1] !== this.D)
+      throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
     const h = this.encoder.apply(x) as tf.Tensor2D;
     const d = this.config.latentDim;
     const [mu, logVar] = tf.split(h, [d, d], 1) as [tf.Tensor2D, tf.Tensor2D];

@@ -38,9 +38,12 @@ export const DEFAULT_VQ_PRIOR: VqPriorConfig = { type: 'pixelcnn', channels: 64,
 
 export function validateVqPriorConfig(c: VqPriorConfig): void {
   const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  if (c.type !== 'pixelcnn') throw new Error(`invalid VQ prior: type must be "pixelcnn", got ${JSON.stringify(c.type)}`);
-  if (!isPosInt(c.channels)) throw new Error(`invalid VQ prior: channels must be a positive integer, got ${c.channels}`);
-  if (!Number.isInteger(c.layers) || c.layers < 0) throw new Error(`invalid VQ prior: layers must be a non-negative integer, got ${c.layers}`);
+  if (c.type !== 'pixelcnn')
+    throw new Error(`invalid VQ prior: type must be "pixelcnn", got ${JSON.stringify(c.type)}`);
+  if (!isPosInt(c.channels))
+    throw new Error(`invalid VQ prior: channels must be a positive integer, got ${c.channels}`);
+  if (!Number.isInteger(c.layers) || c.layers < 0)
+    throw new Error(`invalid VQ prior: layers must be a non-negative integer, got ${c.layers}`);
 }
 
 /** The PixelCNN as a tfjs-layers model: flat onehot(k) [B, h·w·K] → flat logits [B, h·w·K] (position-major). */
@@ -50,19 +53,58 @@ export function buildPixelCnn(name: string, grid: [number, number], K: number, c
   const C = cfg.channels;
   let n = 0;
   const id = (what: string) => `${name}_${what}${n++}`;
-  const apply = (layer: tfl.layers.Layer, t: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => layer.apply(t) as tfl.SymbolicTensor;
-  const pad = (t: tfl.SymbolicTensor, p: [[number, number], [number, number]]) => apply(tfl.layers.zeroPadding2d({ padding: p, name: id('pad') }), t);
-  const crop = (t: tfl.SymbolicTensor, c: [[number, number], [number, number]]) => apply(tfl.layers.cropping2D({ cropping: c, name: id('crop') }), t);
+  const apply = (layer: tfl.layers.Layer, t: tfl.SymbolicTensor | tfl.SymbolicTensor[]) =>
+    layer.apply(t) as tfl.SymbolicTensor;
+  const pad = (t: tfl.SymbolicTensor, p: [[number, number], [number, number]]) =>
+    apply(tfl.layers.zeroPadding2d({ padding: p, name: id('pad') }), t);
+  const crop = (t: tfl.SymbolicTensor, c: [[number, number], [number, number]]) =>
+    apply(tfl.layers.cropping2D({ cropping: c, name: id('crop') }), t);
   const conv = (t: tfl.SymbolicTensor, filters: number, k: [number, number]) =>
     apply(tfl.layers.conv2d({ filters, kernelSize: k, padding: 'valid', name: id('conv') }), t);
   const elu = (t: tfl.SymbolicTensor) => apply(tfl.layers.activation({ activation: 'elu', name: id('elu') }), t);
   const add = (ts: tfl.SymbolicTensor[]) => apply(tfl.layers.add({ name: id('add') }), ts);
   // a kh×kw convolution that sees rows r−kh+1 … r and columns c ± (kw−1)/2
-  const downConv = (t: tfl.SymbolicTensor, f: number, kh: number, kw: number) => conv(pad(t, [[kh - 1, 0], [(kw - 1) / 2, (kw - 1) / 2]]), f, [kh, kw]);
+  const downConv = (t: tfl.SymbolicTensor, f: number, kh: number, kw: number) =>
+    conv(
+      pad(t, [
+        [kh - 1, 0],
+        [(kw - 1) / 2, (kw - 1) / 2],
+      ]),
+      f,
+      [kh, kw],
+    );
   // a kh×kw convolution that sees rows r−kh+1 … r and columns c−kw+1 … c
-  const downRightConv = (t: tfl.SymbolicTensor, f: number, kh: number, kw: number) => conv(pad(t, [[kh - 1, 0], [kw - 1, 0]]), f, [kh, kw]);
-  const downShift = (t: tfl.SymbolicTensor) => crop(pad(t, [[1, 0], [0, 0]]), [[0, 1], [0, 0]]);
-  const rightShift = (t: tfl.SymbolicTensor) => crop(pad(t, [[0, 0], [1, 0]]), [[0, 0], [0, 1]]);
+  const downRightConv = (t: tfl.SymbolicTensor, f: number, kh: number, kw: number) =>
+    conv(
+      pad(t, [
+        [kh - 1, 0],
+        [kw - 1, 0],
+      ]),
+      f,
+      [kh, kw],
+    );
+  const downShift = (t: tfl.SymbolicTensor) =>
+    crop(
+      pad(t, [
+        [1, 0],
+        [0, 0],
+      ]),
+      [
+        [0, 1],
+        [0, 0],
+      ],
+    );
+  const rightShift = (t: tfl.SymbolicTensor) =>
+    crop(
+      pad(t, [
+        [0, 0],
+        [1, 0],
+      ]),
+      [
+        [0, 0],
+        [0, 1],
+      ],
+    );
   const nin = (t: tfl.SymbolicTensor, f: number) => conv(t, f, [1, 1]);
 
   const input = tfl.input({ shape: [h * w * K], name: `${name}_codes` });
@@ -80,14 +122,22 @@ export function buildPixelCnn(name: string, grid: [number, number], K: number, c
 
 /** int32 code indices [B, M] from either form of z: indices [B, M] (int32 or integer-valued floats) or a one-hot [B, M·K]. */
 export function codeIndices(z: tf.Tensor, M: number, K: number): tf.Tensor2D {
-  if (z.rank === 2 && z.shape[1] === M) return (z.dtype === 'int32' ? z : tf.tidy(() => tf.cast(tf.round(z), 'int32'))) as tf.Tensor2D;
-  if (z.rank === 2 && z.shape[1] === M * K) return tf.tidy(() => tf.argMax(tf.reshape(z, [z.shape[0], M, K]), 2) as tf.Tensor2D);
+  if (z.rank === 2 && z.shape[1] === M)
+    return (z.dtype === 'int32' ? z : tf.tidy(() => tf.cast(tf.round(z), 'int32'))) as tf.Tensor2D;
+  if (z.rank === 2 && z.shape[1] === M * K)
+    return tf.tidy(() => tf.argMax(tf.reshape(z, [z.shape[0], M, K]), 2) as tf.Tensor2D);
   throw new Error(`expected codes as indices [B, ${M}] or a one-hot [B, ${M * K}], got [${z.shape}]`);
 }
 
 /** onehot(k) flat [B, M·K] (float32) of int32 indices [B, M]. (Cast, not oneHot's dtype argument: tfjs-wasm 4.22 writes int32 bits into a float32 oneHot.) */
 export function oneHotCodes(k: tf.Tensor2D, K: number): tf.Tensor2D {
-  return tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.reshape(k, [-1]) as tf.Tensor1D, K), 'float32'), [k.shape[0], k.shape[1] * K]) as tf.Tensor2D);
+  return tf.tidy(
+    () =>
+      tf.reshape(tf.cast(tf.oneHot(tf.reshape(k, [-1]) as tf.Tensor1D, K), 'float32'), [
+        k.shape[0],
+        k.shape[1] * K,
+      ]) as tf.Tensor2D,
+  );
 }
 
 /** One draw from Categorical(softmax(logits / T)) per row of a [rows, K] array, by inversion with the explicit RNG. */
@@ -171,7 +221,10 @@ export class CodePrior implements Distribution {
 
   /** E[onehot(k)]: 1/K everywhere for the uniform prior; an autoregressive prior's marginals have no closed form. */
   mean(): tf.Tensor2D {
-    if (this.net) throw new Error('the mean of an autoregressive code prior (its per-position marginals) has no closed form; draw samples instead');
+    if (this.net)
+      throw new Error(
+        'the mean of an autoregressive code prior (its per-position marginals) has no closed form; draw samples instead',
+      );
     return tf.fill([this.batch, this.M * this.K], 1 / this.K) as tf.Tensor2D;
   }
 }
@@ -249,12 +302,21 @@ export interface PriorTrainResult {
  */
 export async function trainPrior(model: VQVAE, data: Dataset, opts: PriorTrainOptions): Promise<PriorTrainResult> {
   if (!tf.getKernel('Conv2DBackpropFilter', tf.getBackend()))
-    throw new Error(`training the PixelCNN prior needs convolution gradients, which the ${tf.getBackend()} backend lacks (build the native backend: npm run build:native)`);
+    throw new Error(
+      `training the PixelCNN prior needs convolution gradients, which the ${tf.getBackend()} backend lacks (build the native backend: npm run build:native)`,
+    );
   // imported here: the trainer imports io/model → models/index → this module
   const { train } = await import('../train/trainer.js');
   const t0 = performance.now();
   const M = model.numCodes;
-  const codes: Dataset = { ...data, name: `${data.name}:codes`, train: codeSplit(model, data.train), test: codeSplit(model, data.test), shape: [M], protocol: 'codes' };
+  const codes: Dataset = {
+    ...data,
+    name: `${data.name}:codes`,
+    train: codeSplit(model, data.train),
+    test: codeSplit(model, data.test),
+    shape: [M],
+    protocol: 'codes',
+  };
   const view = priorTrainingView(model);
   const evaluate = () => {
     const split = codes.test;

@@ -36,7 +36,14 @@ import type { Rng } from '../rng.js';
 import { layerParameters } from './cvae.js';
 import type { Likelihood } from './types.js';
 import { prod } from './vae.js';
-import { buildPixelCnn, codeIndices, CodePrior, oneHotCodes, validateVqPriorConfig, type VqPriorConfig } from './vq-prior.js';
+import {
+  buildPixelCnn,
+  codeIndices,
+  CodePrior,
+  oneHotCodes,
+  validateVqPriorConfig,
+  type VqPriorConfig,
+} from './vq-prior.js';
 
 export interface VqvaeConfig {
   kind: 'vqvae';
@@ -76,17 +83,25 @@ export function validateVqvaeConfig(c: VqvaeConfig): void {
   };
   if (!Array.isArray(c.inputShape) || c.inputShape.length === 0 || !c.inputShape.every(isPosInt))
     bad(`inputShape must be positive integers, got ${JSON.stringify(c.inputShape)}`);
-  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'gaussian') bad(`likelihood must be bernoulli or gaussian, got ${c.likelihood}`);
+  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'gaussian')
+    bad(`likelihood must be bernoulli or gaussian, got ${c.likelihood}`);
   if (c.sigma !== undefined && !(typeof c.sigma === 'number' && c.sigma > 0 && Number.isFinite(c.sigma)))
-    bad(`sigma must be a positive number (the VQ-VAE's Gaussian decoder has a fixed σ), got ${JSON.stringify(c.sigma)}`);
-  if (!isPosInt(c.codebookSize) || c.codebookSize < 2) bad(`codebookSize must be an integer ≥ 2, got ${c.codebookSize}`);
+    bad(
+      `sigma must be a positive number (the VQ-VAE's Gaussian decoder has a fixed σ), got ${JSON.stringify(c.sigma)}`,
+    );
+  if (!isPosInt(c.codebookSize) || c.codebookSize < 2)
+    bad(`codebookSize must be an integer ≥ 2, got ${c.codebookSize}`);
   if (!isPosInt(c.codeDim)) bad(`codeDim must be a positive integer, got ${c.codeDim}`);
-  if (!(Number.isFinite(c.commitment) && c.commitment >= 0)) bad(`commitment must be a non-negative number, got ${c.commitment}`);
-  if (c.network?.type === 'mlp' && !isPosInt(c.numCodes)) bad(`numCodes (codes per example) must be a positive integer for an MLP network, got ${c.numCodes}`);
-  if (c.network?.type === 'conv' && c.numCodes !== undefined) bad('numCodes is set by a conv network (its h×w grid); leave it out');
+  if (!(Number.isFinite(c.commitment) && c.commitment >= 0))
+    bad(`commitment must be a non-negative number, got ${c.commitment}`);
+  if (c.network?.type === 'mlp' && !isPosInt(c.numCodes))
+    bad(`numCodes (codes per example) must be a positive integer for an MLP network, got ${c.numCodes}`);
+  if (c.network?.type === 'conv' && c.numCodes !== undefined)
+    bad('numCodes is set by a conv network (its h×w grid); leave it out');
   if (c.ema) {
     if (!(c.ema.decay > 0 && c.ema.decay < 1)) bad(`ema.decay must be in (0, 1), got ${c.ema.decay}`);
-    if (!(c.ema.epsilon >= 0 && Number.isFinite(c.ema.epsilon))) bad(`ema.epsilon must be a non-negative number, got ${c.ema.epsilon}`);
+    if (!(c.ema.epsilon >= 0 && Number.isFinite(c.ema.epsilon)))
+      bad(`ema.epsilon must be a non-negative number, got ${c.ema.epsilon}`);
   }
   if (c.restartAfter !== undefined && !(Number.isInteger(c.restartAfter) && c.restartAfter >= 0))
     bad(`restartAfter must be a non-negative integer (steps), got ${c.restartAfter}`);
@@ -108,12 +123,25 @@ function buildVqConvEncoder(spec: ConvSpec, inputShape: number[], D: number): tf
   const x = tfl.input({ shape: [H * W * C], name: 'encoder_x' });
   let h = tfl.layers.reshape({ targetShape: [H, W, C], name: 'encoder_image' }).apply(x) as tfl.SymbolicTensor;
   channels.forEach((filters, i) => {
-    h = tfl.layers.conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'same', activation: act, name: `encoder_conv${i}` }).apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .conv2d({
+        filters,
+        kernelSize: kernel,
+        strides: stride,
+        padding: 'same',
+        activation: act,
+        name: `encoder_conv${i}`,
+      })
+      .apply(h) as tfl.SymbolicTensor;
   });
   body.dense.forEach((filters, i) => {
-    h = tfl.layers.conv2d({ filters, kernelSize: 1, activation: act, name: `encoder_pointwise${i}` }).apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .conv2d({ filters, kernelSize: 1, activation: act, name: `encoder_pointwise${i}` })
+      .apply(h) as tfl.SymbolicTensor;
   });
-  h = tfl.layers.conv2d({ filters: D, kernelSize: 1, activation: 'linear', name: 'encoder_out' }).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers
+    .conv2d({ filters: D, kernelSize: 1, activation: 'linear', name: 'encoder_out' })
+    .apply(h) as tfl.SymbolicTensor;
   const out = tfl.layers.flatten({ name: 'encoder_flatten' }).apply(h) as tfl.SymbolicTensor;
   return tfl.model({ inputs: x, outputs: out, name: 'encoder' });
 }
@@ -122,7 +150,13 @@ function buildVqConvEncoder(spec: ConvSpec, inputShape: number[], D: number): tf
  * The mirrored decoder: flat z_q → h×w×D → [1×1 conv d_j → act]_j (reversed) → k×k conv c_L → act
  * → [transposed conv c_{i−1}, k×k/s → act]_i → transposed conv (outChannels, linear) → crop → flat.
  */
-function buildVqConvDecoder(spec: ConvSpec, inputShape: number[], grid: [number, number], D: number, outChannels: number): tfl.LayersModel {
+function buildVqConvDecoder(
+  spec: ConvSpec,
+  inputShape: number[],
+  grid: [number, number],
+  D: number,
+  outChannels: number,
+): tfl.LayersModel {
   const body = netBody(spec);
   const act = body.activation ?? 'relu';
   const [H, W] = imageDims(inputShape);
@@ -131,9 +165,19 @@ function buildVqConvDecoder(spec: ConvSpec, inputShape: number[], grid: [number,
   const z = tfl.input({ shape: [hL * wL * D], name: 'decoder_z' });
   let h = tfl.layers.reshape({ targetShape: [hL, wL, D], name: 'decoder_grid' }).apply(z) as tfl.SymbolicTensor;
   [...body.dense].reverse().forEach((filters, i) => {
-    h = tfl.layers.conv2d({ filters, kernelSize: 1, activation: act, name: `decoder_pointwise${i}` }).apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers
+      .conv2d({ filters, kernelSize: 1, activation: act, name: `decoder_pointwise${i}` })
+      .apply(h) as tfl.SymbolicTensor;
   });
-  h = tfl.layers.conv2d({ filters: channels[channels.length - 1], kernelSize: kernel, padding: 'same', activation: act, name: 'decoder_map' }).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers
+    .conv2d({
+      filters: channels[channels.length - 1],
+      kernelSize: kernel,
+      padding: 'same',
+      activation: act,
+      name: 'decoder_map',
+    })
+    .apply(h) as tfl.SymbolicTensor;
   h = deconvToImage('decoder', h, body.conv!, act, [H, W, outChannels], grid);
   const out = tfl.layers.flatten({ name: 'decoder_flatten' }).apply(h) as tfl.SymbolicTensor;
   return tfl.model({ inputs: z, outputs: out, name: 'decoder' });
@@ -207,7 +251,11 @@ export class CodePosterior implements Distribution {
   logProb(z: tf.Tensor): tf.Tensor1D {
     return tf.tidy(() => {
       const same = tf.all(tf.equal(codeIndices(z, this.M, this.K), this.indices), 1);
-      return tf.where(same, tf.zeros([this.indices.shape[0]]), tf.fill([this.indices.shape[0]], -Infinity)) as tf.Tensor1D;
+      return tf.where(
+        same,
+        tf.zeros([this.indices.shape[0]]),
+        tf.fill([this.indices.shape[0]], -Infinity),
+      ) as tf.Tensor1D;
     });
   }
 
@@ -282,13 +330,17 @@ export class VQVAE {
       this.emaW = tf.variable(tf.tensor2d(e0, [K, D]), false);
     }
     if (config.restartAfter) this.unusedSteps = tf.variable(tf.zeros([K]), false);
-    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma ?? VQVAE_DEFAULTS.sigma, this.xDim); // fixed σ only
+    if (config.likelihood === 'gaussian')
+      this.decoderLogVar = decoderLogVariance(config.sigma ?? VQVAE_DEFAULTS.sigma, this.xDim); // fixed σ only
   }
 
   /** z_e(x), [B, M, D]. */
   encodeContinuous(x: tf.Tensor2D): tf.Tensor3D {
-    if (x.rank !== 2 || x.shape[1] !== this.xDim) throw new Error(`encode: expected x of shape [B, ${this.xDim}], got [${x.shape}]`);
-    return tf.tidy(() => tf.reshape(this.encoder.apply(x) as tf.Tensor2D, [x.shape[0], this.numCodes, this.D]) as tf.Tensor3D);
+    if (x.rank !== 2 || x.shape[1] !== this.xDim)
+      throw new Error(`encode: expected x of shape [B, ${this.xDim}], got [${x.shape}]`);
+    return tf.tidy(
+      () => tf.reshape(this.encoder.apply(x) as tf.Tensor2D, [x.shape[0], this.numCodes, this.D]) as tf.Tensor3D,
+    );
   }
 
   // k_i = argmin_j ‖z_e,i − e_j‖²,  e = e_k  (the indices carry no gradient; e does, to the codebook)
@@ -297,14 +349,26 @@ export class VQVAE {
     const k = tf.tidy(() => nearestCodes(tf.reshape(zE, [B * M, D]) as tf.Tensor2D, this.codebook as tf.Tensor2D));
     const indices = tf.tensor2d(k, [B, M], 'int32');
     // e = onehot(k) E: a matmul, whose gradient onehot(k)ᵀ ∂L/∂e is far faster on the CPU backends than gather's (unsortedSegmentSum)
-    const e = tf.tidy(() => tf.reshape(tf.matMul(tf.cast(tf.oneHot(tf.tensor1d(k, 'int32'), this.K), 'float32'), this.codebook), [B, M, D]) as tf.Tensor3D);
+    const e = tf.tidy(
+      () =>
+        tf.reshape(tf.matMul(tf.cast(tf.oneHot(tf.tensor1d(k, 'int32'), this.K), 'float32'), this.codebook), [
+          B,
+          M,
+          D,
+        ]) as tf.Tensor3D,
+    );
     return { indices, e };
   }
 
   /** k(x): the code grid of x, int32 [B, M]. */
   encodeIndices(x: tf.Tensor2D): tf.Tensor2D {
     const B = x.shape[0];
-    const k = tf.tidy(() => nearestCodes(tf.reshape(this.encodeContinuous(x), [B * this.numCodes, this.D]) as tf.Tensor2D, this.codebook as tf.Tensor2D));
+    const k = tf.tidy(() =>
+      nearestCodes(
+        tf.reshape(this.encodeContinuous(x), [B * this.numCodes, this.D]) as tf.Tensor2D,
+        this.codebook as tf.Tensor2D,
+      ),
+    );
     return tf.tensor2d(k, [B, this.numCodes], 'int32');
   }
 
@@ -318,17 +382,29 @@ export class VQVAE {
     return tf.tidy(() => {
       const B = z.shape[0];
       if (z.rank === 2 && z.shape[1] === this.numCodes)
-        return tf.reshape(tf.gather(this.codebook, tf.reshape(codeIndices(z, this.numCodes, this.K), [-1])), [B, this.numCodes, this.D]) as tf.Tensor3D;
+        return tf.reshape(tf.gather(this.codebook, tf.reshape(codeIndices(z, this.numCodes, this.K), [-1])), [
+          B,
+          this.numCodes,
+          this.D,
+        ]) as tf.Tensor3D;
       if (z.rank !== 2 || z.shape[1] !== this.numCodes * this.K)
-        throw new Error(`expected codes as indices [B, ${this.numCodes}] or a one-hot [B, ${this.numCodes * this.K}], got [${z.shape}]`);
-      return tf.reshape(tf.matMul(tf.reshape(z, [B * this.numCodes, this.K]), this.codebook), [B, this.numCodes, this.D]) as tf.Tensor3D;
+        throw new Error(
+          `expected codes as indices [B, ${this.numCodes}] or a one-hot [B, ${this.numCodes * this.K}], got [${z.shape}]`,
+        );
+      return tf.reshape(tf.matMul(tf.reshape(z, [B * this.numCodes, this.K]), this.codebook), [
+        B,
+        this.numCodes,
+        this.D,
+      ]) as tf.Tensor3D;
     });
   }
 
   // p(x | z_q): Bernoulli(logits = dec(z_q))  or  N(dec(z_q), σ²)
   decodeLatent(zQ: tf.Tensor3D | tf.Tensor2D): Distribution {
     const B = zQ.shape[0];
-    const out = tf.tidy(() => this.decoder.apply(zQ.rank === 2 ? zQ : tf.reshape(zQ, [B, this.numCodes * this.D])) as tf.Tensor2D);
+    const out = tf.tidy(
+      () => this.decoder.apply(zQ.rank === 2 ? zQ : tf.reshape(zQ, [B, this.numCodes * this.D])) as tf.Tensor2D,
+    );
     if (this.config.likelihood === 'bernoulli') return new BernoulliLogits(out);
     return new DiagGaussian(out, this.decoderLogVar as tf.Tensor2D);
   }

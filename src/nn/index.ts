@@ -16,7 +16,13 @@ export interface EncoderDecoder {
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Builds the encoder (x → encOut) and decoder (zDim → decOut) for a spec; data stay flat at the edges. */
-export function buildNetworks(spec: NetworkSpec, inputShape: number[], encOut: number, zDim: number, decOut: number): EncoderDecoder {
+export function buildNetworks(
+  spec: NetworkSpec,
+  inputShape: number[],
+  encOut: number,
+  zDim: number,
+  decOut: number,
+): EncoderDecoder {
   switch (spec.type) {
     case 'mlp': {
       const D = prod(inputShape);
@@ -33,5 +39,13 @@ export function buildNetworks(spec: NetworkSpec, inputShape: number[], encOut: n
 }
 
 export { buildMlp, type MlpSpec } from './mlp.js';
-export { buildConvNetworks, buildDecoderNet, buildEncoderNet, netBody, type Conditioning, type ConvSpec, type NetBody } from './conv.js';
+export {
+  buildConvNetworks,
+  buildDecoderNet,
+  buildEncoderNet,
+  netBody,
+  type Conditioning,
+  type ConvSpec,
+  type NetBody,
+} from './conv.js';
 export { initTorchStyle } from './init.js';

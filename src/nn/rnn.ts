@@ -48,8 +48,10 @@ export function validateRnnSpec(spec: RnnSpec): void {
   if (spec.type !== 'rnn') bad(`type must be "rnn", got ${JSON.stringify(spec.type)}`);
   if (spec.cell !== 'gru' && spec.cell !== 'lstm') bad(`cell must be gru or lstm, got ${JSON.stringify(spec.cell)}`);
   if (!isPosInt(spec.hidden)) bad(`hidden must be a positive integer, got ${spec.hidden}`);
-  if (spec.embedding !== undefined && spec.embedding !== 0 && !isPosInt(spec.embedding)) bad(`embedding must be a non-negative integer, got ${spec.embedding}`);
-  if (spec.bidirectional !== undefined && typeof spec.bidirectional !== 'boolean') bad(`bidirectional must be true or false, got ${spec.bidirectional}`);
+  if (spec.embedding !== undefined && spec.embedding !== 0 && !isPosInt(spec.embedding))
+    bad(`embedding must be a non-negative integer, got ${spec.embedding}`);
+  if (spec.bidirectional !== undefined && typeof spec.bidirectional !== 'boolean')
+    bad(`bidirectional must be true or false, got ${spec.bidirectional}`);
 }
 
 /** Gates per cell: GRU [z, r, h̃], LSTM [i, f, g, o] (tfjs-layers' order along the kernels' last axis). */
@@ -72,19 +74,37 @@ function recurrentLayer(spec: RnnSpec, name: string, returnSequences: boolean): 
 
 function stepsOf(name: string, x: tfl.SymbolicTensor, steps: number, width: number, spec: RnnSpec): tfl.SymbolicTensor {
   let h = tfl.layers.reshape({ targetShape: [steps, width], name: `${name}_steps` }).apply(x) as tfl.SymbolicTensor;
-  if (spec.embedding) h = tfl.layers.dense({ units: spec.embedding, useBias: false, name: `${name}_embed` }).apply(h) as tfl.SymbolicTensor;
+  if (spec.embedding)
+    h = tfl.layers
+      .dense({ units: spec.embedding, useBias: false, name: `${name}_embed` })
+      .apply(h) as tfl.SymbolicTensor;
   return h;
 }
 
 /** x flat [B, T·W] → [B, outDim] from the final states of a (bidirectional) RNN. */
-export function buildRnnEncoderNet(name: string, spec: RnnSpec, steps: number, width: number, outDim: number): tfl.LayersModel {
+export function buildRnnEncoderNet(
+  name: string,
+  spec: RnnSpec,
+  steps: number,
+  width: number,
+  outDim: number,
+): tfl.LayersModel {
   validateRnnSpec(spec);
-  for (const [k, v] of [['steps', steps], ['width', width], ['outDim', outDim]] as const) if (!isPosInt(v)) throw new Error(`${name}: ${k} must be a positive integer, got ${v}`);
+  for (const [k, v] of [
+    ['steps', steps],
+    ['width', width],
+    ['outDim', outDim],
+  ] as const)
+    if (!isPosInt(v)) throw new Error(`${name}: ${k} must be a positive integer, got ${v}`);
   const x = tfl.input({ shape: [steps * width], name: `${name}_x` });
   let h = stepsOf(name, x, steps, width, spec);
   const bidirectional = spec.bidirectional ?? true;
   const rnn = bidirectional
-    ? tfl.layers.bidirectional({ layer: recurrentLayer(spec, `${name}_rnn_cell`, false), mergeMode: 'concat', name: `${name}_rnn` })
+    ? tfl.layers.bidirectional({
+        layer: recurrentLayer(spec, `${name}_rnn_cell`, false),
+        mergeMode: 'concat',
+        name: `${name}_rnn`,
+      })
     : recurrentLayer(spec, `${name}_rnn`, false);
   h = rnn.apply(h) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: outDim, name: `${name}_out` }).apply(h) as tfl.SymbolicTensor;
@@ -92,24 +112,43 @@ export function buildRnnEncoderNet(name: string, spec: RnnSpec, steps: number, w
 }
 
 /** [z [B, zDim], x_prev flat [B, T·W]] → flat [B, T·outWidth] (teacher forcing; causal in x_prev). */
-export function buildRnnDecoderNet(name: string, spec: RnnSpec, steps: number, width: number, zDim: number, outWidth: number): tfl.LayersModel {
+export function buildRnnDecoderNet(
+  name: string,
+  spec: RnnSpec,
+  steps: number,
+  width: number,
+  zDim: number,
+  outWidth: number,
+): tfl.LayersModel {
   validateRnnSpec(spec);
-  for (const [k, v] of [['steps', steps], ['width', width], ['zDim', zDim], ['outWidth', outWidth]] as const) if (!isPosInt(v)) throw new Error(`${name}: ${k} must be a positive integer, got ${v}`);
+  for (const [k, v] of [
+    ['steps', steps],
+    ['width', width],
+    ['zDim', zDim],
+    ['outWidth', outWidth],
+  ] as const)
+    if (!isPosInt(v)) throw new Error(`${name}: ${k} must be a positive integer, got ${v}`);
   const z = tfl.input({ shape: [zDim], name: `${name}_z` });
   const prev = tfl.input({ shape: [steps * width], name: `${name}_prev` });
   let h = stepsOf(name, prev, steps, width, spec);
   const zs = tfl.layers.repeatVector({ n: steps, name: `${name}_zsteps` }).apply(z) as tfl.SymbolicTensor;
   h = tfl.layers.concatenate({ axis: -1, name: `${name}_concat` }).apply([h, zs]) as tfl.SymbolicTensor; // [emb(x_{t−1}), z]
-  const init = [tfl.layers.dense({ units: spec.hidden, activation: 'tanh', name: `${name}_init_h` }).apply(z) as tfl.SymbolicTensor];
-  if (spec.cell === 'lstm') init.push(tfl.layers.dense({ units: spec.hidden, name: `${name}_init_c` }).apply(z) as tfl.SymbolicTensor);
+  const init = [
+    tfl.layers.dense({ units: spec.hidden, activation: 'tanh', name: `${name}_init_h` }).apply(z) as tfl.SymbolicTensor,
+  ];
+  if (spec.cell === 'lstm')
+    init.push(tfl.layers.dense({ units: spec.hidden, name: `${name}_init_c` }).apply(z) as tfl.SymbolicTensor);
   const rnn = recurrentLayer(spec, `${name}_rnn`, true);
   h = rnn.apply([h, ...init]) as tfl.SymbolicTensor; //                   [sequence, h_0 (, c_0)]: the states are inputs of the node
   // tfjs also keeps the symbolic initial states as the node's call arguments, which do not serialise (a
   // console warning at every save); the node's extra inputs already carry them, and that is all a loaded
   // model has, so drop the copy.
-  for (const node of (rnn as unknown as { inboundNodes: { callArgs?: Record<string, unknown> }[] }).inboundNodes) delete node.callArgs?.initialState;
+  for (const node of (rnn as unknown as { inboundNodes: { callArgs?: Record<string, unknown> }[] }).inboundNodes)
+    delete node.callArgs?.initialState;
   h = tfl.layers.dense({ units: outWidth, name: `${name}_out` }).apply(h) as tfl.SymbolicTensor;
-  const out = tfl.layers.reshape({ targetShape: [steps * outWidth], name: `${name}_flat` }).apply(h) as tfl.SymbolicTensor;
+  const out = tfl.layers
+    .reshape({ targetShape: [steps * outWidth], name: `${name}_flat` })
+    .apply(h) as tfl.SymbolicTensor;
   return tfl.model({ inputs: [z, prev], outputs: out, name });
 }
 
@@ -133,7 +172,9 @@ export function initRnnNetwork(model: tfl.LayersModel, rng: Rng): void {
     const weights = layer.getWeights();
     if (weights.length === 0) continue;
     const rnns = cellsOf(layer);
-    const bound = rnns.length ? 1 / Math.sqrt((rnns[0].cell as unknown as { units: number }).units) : 1 / Math.sqrt(fanIn(layer.getClassName(), weights[0].shape));
+    const bound = rnns.length
+      ? 1 / Math.sqrt((rnns[0].cell as unknown as { units: number }).units)
+      : 1 / Math.sqrt(fanIn(layer.getClassName(), weights[0].shape));
     const fresh = weights.map((w) => tf.tensor(rng.fillUniform(new Float32Array(w.size), -bound, bound), w.shape));
     layer.setWeights(fresh);
     fresh.forEach((t) => t.dispose());
@@ -165,7 +206,9 @@ export function rnnParameters(net: string, model: tfl.LayersModel): Record<strin
       continue;
     }
     const names = ['weight', 'bias'];
-    layer.trainableWeights.forEach((w, j) => (out[`${net}.${module}.${names[j] ?? `p${j}`}`] = w.read() as tf.Variable));
+    layer.trainableWeights.forEach(
+      (w, j) => (out[`${net}.${module}.${names[j] ?? `p${j}`}`] = w.read() as tf.Variable),
+    );
   }
   return out;
 }
@@ -185,17 +228,30 @@ interface GateWeights {
 /** Splits a GRU/LSTM layer's kernels by gate (column slices: once per call, not per step). */
 function gateWeights(layer: tfl.RNN): GateWeights {
   const cls = layer.getClassName();
-  const kind: RnnCellKind = cls === 'GRU' ? 'gru' : cls === 'LSTM' ? 'lstm' : (() => {
-    throw new Error(`rnn: expected a GRU or LSTM layer, got ${cls}`);
-  })();
-  const cell = layer.cell as unknown as { units: number; activation: { getClassName(): string }; recurrentActivation: { getClassName(): string } };
+  const kind: RnnCellKind =
+    cls === 'GRU'
+      ? 'gru'
+      : cls === 'LSTM'
+        ? 'lstm'
+        : (() => {
+            throw new Error(`rnn: expected a GRU or LSTM layer, got ${cls}`);
+          })();
+  const cell = layer.cell as unknown as {
+    units: number;
+    activation: { getClassName(): string };
+    recurrentActivation: { getClassName(): string };
+  };
   const act = cell.activation.getClassName().toLowerCase();
   const rec = cell.recurrentActivation.getClassName().toLowerCase();
-  if (act !== 'tanh' || rec !== 'sigmoid') throw new Error(`rnn: the fused path needs activation tanh and recurrent activation sigmoid, ${layer.name} has ${act}/${rec}`);
+  if (act !== 'tanh' || rec !== 'sigmoid')
+    throw new Error(
+      `rnn: the fused path needs activation tanh and recurrent activation sigmoid, ${layer.name} has ${act}/${rec}`,
+    );
   const H = cell.units;
   const G = GATES[kind];
   const [k, u, bias] = layer.trainableWeights.map((w) => w.read());
-  const cols = <T extends tf.Tensor>(t: tf.Tensor, g: number) => (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [t.shape[0], H])) as T;
+  const cols = <T extends tf.Tensor>(t: tf.Tensor, g: number) =>
+    (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [t.shape[0], H])) as T;
   const gates = [...Array(G).keys()];
   return {
     kind,
@@ -236,12 +292,21 @@ function projectSteps(w: GateWeights, x: tf.Tensor2D, T: number, extra?: tf.Tens
 }
 
 /** Runs one direction over T steps: outputs h_t in time order [T of [B, H]] and the final state. */
-function runDirection(w: GateWeights, a: tf.Tensor2D[][], state: tf.Tensor2D[], reverse: boolean): { outputs: tf.Tensor2D[]; state: tf.Tensor2D[] } {
+function runDirection(
+  w: GateWeights,
+  a: tf.Tensor2D[][],
+  state: tf.Tensor2D[],
+  reverse: boolean,
+): { outputs: tf.Tensor2D[]; state: tf.Tensor2D[] } {
   const T = a[0].length;
   const outputs = new Array<tf.Tensor2D>(T);
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    state = cellStep(w, a.map((ag) => ag[t]), state);
+    state = cellStep(
+      w,
+      a.map((ag) => ag[t]),
+      state,
+    );
     outputs[t] = state[0];
   }
   return { outputs, state };
@@ -384,7 +449,10 @@ export class RnnDecoder {
    * gives out_t [B, O]; `next(out_t, t)` chooses x_t, which is fed back. Returns the outputs [B, T·O] and
    * the chosen inputs [B, T·W] (the generated sequence).
    */
-  generate(z: tf.Tensor2D, next: (out: tf.Tensor2D, t: number) => tf.Tensor2D): { outputs: tf.Tensor2D; sequence: tf.Tensor2D } {
+  generate(
+    z: tf.Tensor2D,
+    next: (out: tf.Tensor2D, t: number) => tf.Tensor2D,
+  ): { outputs: tf.Tensor2D; sequence: tf.Tensor2D } {
     checkWidth(`${this.name} z`, z, this.zDim);
     return tf.tidy(() => {
       const B = z.shape[0];
@@ -396,7 +464,11 @@ export class RnnDecoder {
       const seq: tf.Tensor2D[] = [];
       for (let t = 0; t < this.steps; t++) {
         const e = this.embed ? dense(this.embed, input) : input;
-        state = cellStep(w, w.W.map((Wg, g) => tf.add(tf.matMul(e, Wg), zc[g]) as tf.Tensor2D), state);
+        state = cellStep(
+          w,
+          w.W.map((Wg, g) => tf.add(tf.matMul(e, Wg), zc[g]) as tf.Tensor2D),
+          state,
+        );
         const out = dense(this.out, state[0]);
         input = next(out, t);
         outs.push(out);

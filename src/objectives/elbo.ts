@@ -53,7 +53,9 @@ export function elbo(model: LatentVariableModel, x: tf.Tensor2D, opts: ElboOptio
     let klObjective = kl; // what the optimizer sees: the KL, or its free-bits clamp
     if (freeBits > 0) {
       if (layerKl.length)
-        throw new Error('elbo: free bits needs the analytic KL of each latent unit, and a hierarchical posterior gives only per-layer sample estimates (train the hvae without --free-bits)');
+        throw new Error(
+          'elbo: free bits needs the analytic KL of each latent unit, and a hierarchical posterior gives only per-layer sample estimates (train the hvae without --free-bits)',
+        );
       klObjective = freeBitsKl(q, model.prior(B, y), freeBits);
     }
     const total = beta === 1 ? tf.add(rec, klObjective) : tf.add(rec, tf.mul(klObjective, beta));
@@ -80,12 +82,21 @@ export function checkFreeBits(freeBits: number, what: string): void {
  */
 export function freeBitsKl(q: unknown, p: unknown, freeBits: number): tf.Tensor1D {
   if (!(q instanceof DiagGaussian && (p instanceof StdNormal || p instanceof DiagGaussian)))
-    throw new Error('elbo: free bits needs a diagonal-Gaussian posterior and prior (the analytic KL of each latent unit)');
+    throw new Error(
+      'elbo: free bits needs a diagonal-Gaussian posterior and prior (the analytic KL of each latent unit)',
+    );
   return tf.tidy(() => {
     const perUnit = q.klPerDim(p); //                                   KL_bj, [B, d]
     // which units are above λ: read out as numbers, so the mask is a constant (comparisons have no gradient)
     const means = tf.mean(perUnit, 0).dataSync(); //                     KL̄_j
-    const above = tf.broadcastTo(tf.tensor2d(Array.from(means, (m) => m > freeBits), [1, means.length], 'bool'), perUnit.shape);
+    const above = tf.broadcastTo(
+      tf.tensor2d(
+        Array.from(means, (m) => m > freeBits),
+        [1, means.length],
+        'bool',
+      ),
+      perUnit.shape,
+    );
     return tf.sum(tf.where(above, perUnit, tf.fill(perUnit.shape, freeBits)), -1) as tf.Tensor1D;
   });
 }

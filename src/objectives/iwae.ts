@@ -8,7 +8,14 @@ import type { Rng } from '../rng.js';
 import type { Terms } from './elbo.js';
 
 /** log w for k samples per example: [k, B]. `q` may be passed when already computed. */
-export function logImportanceWeights(model: LatentVariableModel, x: tf.Tensor2D, k: number, rng: Rng, q?: Posterior, y?: tf.Tensor1D): tf.Tensor2D {
+export function logImportanceWeights(
+  model: LatentVariableModel,
+  x: tf.Tensor2D,
+  k: number,
+  rng: Rng,
+  q?: Posterior,
+  y?: tf.Tensor1D,
+): tf.Tensor2D {
   return tf.tidy(() => {
     const B = x.shape[0];
     const post = q ?? model.encode(x, y);
@@ -29,9 +36,15 @@ export function logMeanExp(logW: tf.Tensor2D): tf.Tensor1D {
 }
 
 /** The IWAE bound as a training objective: total = −L_k(x) per example. */
-export function iwae(model: LatentVariableModel, x: tf.Tensor2D, opts: { k: number; rng: Rng; y?: tf.Tensor1D }): Terms {
+export function iwae(
+  model: LatentVariableModel,
+  x: tf.Tensor2D,
+  opts: { k: number; rng: Rng; y?: tf.Tensor1D },
+): Terms {
   return tf.tidy(() => {
-    const total = tf.neg(logMeanExp(logImportanceWeights(model, x, opts.k, opts.rng, undefined, opts.y))) as tf.Tensor1D;
+    const total = tf.neg(
+      logMeanExp(logImportanceWeights(model, x, opts.k, opts.rng, undefined, opts.y)),
+    ) as tf.Tensor1D;
     return { total };
   });
 }

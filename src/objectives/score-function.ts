@@ -78,14 +78,18 @@ export function scoreFunctionElbo(model: LatentVariableModel, x: tf.Tensor2D, op
   const beta = opts.beta ?? 1;
   const L = opts.samples ?? 1;
   const baseline = opts.baseline ?? 'none';
-  if (!BASELINES.includes(baseline)) throw new Error(`score-function: unknown baseline "${baseline}" (expected ${BASELINES.join(', ')})`);
-  if (baseline === 'leave-one-out' && L < 2) throw new Error('score-function: the leave-one-out baseline needs --samples 2 or more');
-  if (baseline === 'moving-average' && !opts.movingAverage) throw new Error('score-function: the moving-average baseline needs its state (movingAverage)');
+  if (!BASELINES.includes(baseline))
+    throw new Error(`score-function: unknown baseline "${baseline}" (expected ${BASELINES.join(', ')})`);
+  if (baseline === 'leave-one-out' && L < 2)
+    throw new Error('score-function: the leave-one-out baseline needs --samples 2 or more');
+  if (baseline === 'moving-average' && !opts.movingAverage)
+    throw new Error('score-function: the moving-average baseline needs its state (movingAverage)');
   return tf.tidy(() => {
     const B = x.shape[0];
     const { y } = opts;
     const q = model.encode(x, y);
-    if (!(q instanceof DiagGaussian)) throw new Error('score-function: needs a single Gaussian posterior q(z|x) (not a hierarchical one)');
+    if (!(q instanceof DiagGaussian))
+      throw new Error('score-function: needs a single Gaussian posterior q(z|x) (not a hierarchical one)');
     const qL = q.repeat(L);
     const z = stopGradient(qL.sample(opts.rng)); //                        z_l ~ q(z|x), no pathwise gradient
     const xs = L === 1 ? x : (tf.tile(x, [L, 1]) as tf.Tensor2D);
@@ -101,7 +105,8 @@ export function scoreFunctionElbo(model: LatentVariableModel, x: tf.Tensor2D, op
     }
     const rec = tf.neg(scoreFunctionSurrogate(f, logQ, b)) as tf.Tensor1D; //     value: −(1/L) Σ log p(x|z_l)
     const p = model.prior(B, y);
-    if (!(p instanceof StdNormal || p instanceof DiagGaussian)) throw new Error('score-function: needs a Gaussian prior');
+    if (!(p instanceof StdNormal || p instanceof DiagGaussian))
+      throw new Error('score-function: needs a Gaussian prior');
     const kl = q.kl(p); //                                                        KL(q ‖ p), analytic
     const total = (beta === 1 ? tf.add(rec, kl) : tf.add(rec, tf.mul(kl, beta))) as tf.Tensor1D;
     return { total, rec, kl };
@@ -109,10 +114,20 @@ export function scoreFunctionElbo(model: LatentVariableModel, x: tf.Tensor2D, op
 }
 
 /** A training objective for train(): the ELBO with score-function encoder gradients (`--estimator score`). */
-export function scoreFunctionObjective(opts: { samples?: number; baseline?: Baseline; decay?: number } = {}): Objective {
+export function scoreFunctionObjective(
+  opts: { samples?: number; baseline?: Baseline; decay?: number } = {},
+): Objective {
   const movingAverage = opts.baseline === 'moving-average' ? new MovingAverageBaseline(opts.decay ?? 0.9) : undefined;
   return (model, x, ctx) => {
-    if (ctx.freeBits) throw new Error('--free-bits does not combine with --estimator score: free bits needs the reparameterized ELBO');
-    return scoreFunctionElbo(model, x, { beta: ctx.beta, samples: opts.samples, rng: ctx.rng, y: ctx.y, baseline: opts.baseline, movingAverage });
+    if (ctx.freeBits)
+      throw new Error('--free-bits does not combine with --estimator score: free bits needs the reparameterized ELBO');
+    return scoreFunctionElbo(model, x, {
+      beta: ctx.beta,
+      samples: opts.samples,
+      rng: ctx.rng,
+      y: ctx.y,
+      baseline: opts.baseline,
+      movingAverage,
+    });
   };
 }

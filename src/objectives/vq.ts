@@ -117,7 +117,11 @@ export interface VqEvaluation {
  * prior's −log p(k(x)) (kl and bound are then NaN): the per-epoch figures while the VQ-VAE trains, before
  * any prior is fitted.
  */
-export function evaluateVq(model: VQVAE, split: Split, opts: { batchSize?: number; limit?: number; withPrior?: boolean } = {}): VqEvaluation {
+export function evaluateVq(
+  model: VQVAE,
+  split: Split,
+  opts: { batchSize?: number; limit?: number; withPrior?: boolean } = {},
+): VqEvaluation {
   const withPrior = opts.withPrior ?? true;
   const n = Math.min(split.n, opts.limit ?? Infinity);
   const bs = opts.batchSize ?? 500;

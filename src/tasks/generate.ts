@@ -11,7 +11,9 @@ function labelTensor(model: LatentVariableModel, y: ArrayLike<number> | undefine
   if (!K) return undefined;
   if (!y) throw new Error(`this ${model.config.kind} is conditioned on a label: give one per example (0 … ${K - 1})`);
   if (y.length !== n) throw new Error(`expected ${n} labels, got ${y.length}`);
-  for (let i = 0; i < n; i++) if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= K) throw new Error(`label ${y[i]} is out of range (the model has classes 0 … ${K - 1})`);
+  for (let i = 0; i < n; i++)
+    if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= K)
+      throw new Error(`label ${y[i]} is out of range (the model has classes 0 … ${K - 1})`);
   return tf.tensor1d(Int32Array.from(y), 'int32');
 }
 
@@ -19,7 +21,12 @@ function labelTensor(model: LatentVariableModel, y: ArrayLike<number> | undefine
  * n new examples: z ~ p(z) (p(z|y) given labels `y` for a conditional model), then the decoder's mean
  * (or a sample of p(x|z) with `sampleX`).
  */
-export function generate(model: LatentVariableModel, n: number, rng: Rng, opts: { sampleX?: boolean; temperature?: number; y?: ArrayLike<number> } = {}): Float32Array {
+export function generate(
+  model: LatentVariableModel,
+  n: number,
+  rng: Rng,
+  opts: { sampleX?: boolean; temperature?: number; y?: ArrayLike<number> } = {},
+): Float32Array {
   return tf.tidy(() => {
     const y = labelTensor(model, opts.y, n);
     let z = model.prior(n, y).sample(rng) as tf.Tensor2D;
@@ -30,7 +37,12 @@ export function generate(model: LatentVariableModel, n: number, rng: Rng, opts: 
 }
 
 /** The decoder's mean at the posterior mean: x̂ = E[x | z = μ(x)] (given the labels `y` for a conditional model; a VQ-VAE: at its codes k(x)). */
-export function reconstruct(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): Float32Array {
+export function reconstruct(
+  model: LatentVariableModel,
+  x: Float32Array,
+  n: number,
+  y?: ArrayLike<number>,
+): Float32Array {
   return tf.tidy(() => {
     const yt = labelTensor(model, y, n);
     const q = model.encode(tf.tensor2d(x, [n, x.length / n]), yt);
@@ -39,7 +51,12 @@ export function reconstruct(model: LatentVariableModel, x: Float32Array, n: numb
 }
 
 /** Posterior means and log-variances of q(z|x) (q(z|x,y) given labels), [n, d] each. */
-export function encode(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): { mu: Float32Array; logVar: Float32Array; dim: number } {
+export function encode(
+  model: LatentVariableModel,
+  x: Float32Array,
+  n: number,
+  y?: ArrayLike<number>,
+): { mu: Float32Array; logVar: Float32Array; dim: number } {
   return tf.tidy(() => {
     const q = gaussianPosterior(model.encode(tf.tensor2d(x, [n, x.length / n]), labelTensor(model, y, n)), 'encode');
     return { mu: q.mu.dataSync() as Float32Array, logVar: q.logVar.dataSync() as Float32Array, dim: q.mu.shape[1] };
@@ -47,16 +64,26 @@ export function encode(model: LatentVariableModel, x: Float32Array, n: number, y
 }
 
 /** A VQ-VAE's code grids k(x): int32 indices, [n, M] (M codes per example, raster order over its h×w grid). */
-export function encodeCodes(model: LatentVariableModel, x: Float32Array, n: number): { codes: Int32Array; dim: number } {
+export function encodeCodes(
+  model: LatentVariableModel,
+  x: Float32Array,
+  n: number,
+): { codes: Int32Array; dim: number } {
   return tf.tidy(() => {
     const q = model.encode(tf.tensor2d(x, [n, x.length / n]));
-    if (!isCodePosterior(q)) throw new Error(`encodeCodes: this ${model.config.kind} has a continuous latent (use encode)`);
+    if (!isCodePosterior(q))
+      throw new Error(`encodeCodes: this ${model.config.kind} has a continuous latent (use encode)`);
     return { codes: q.indices.dataSync() as Int32Array, dim: q.indices.shape[1] };
   });
 }
 
 /** The points latentPoint(q(·|x)) of n inputs, [n, d]: μ(x), or a VQ-VAE's one-hot code grids. */
-function latentPoints(model: LatentVariableModel, x: Float32Array, n: number, y?: ArrayLike<number>): { mu: Float32Array; dim: number } {
+function latentPoints(
+  model: LatentVariableModel,
+  x: Float32Array,
+  n: number,
+  y?: ArrayLike<number>,
+): { mu: Float32Array; dim: number } {
   return tf.tidy(() => {
     const z = latentPoint(model.encode(tf.tensor2d(x, [n, x.length / n]), labelTensor(model, y, n)));
     return { mu: z.dataSync() as Float32Array, dim: z.shape[1] };
@@ -86,7 +113,16 @@ export function interpolate(
   const { wa, wb } = pathWeights(a, b, steps, method); // z(t) = w_a(t) μ_a + w_b(t) μ_b
   const z = new Float32Array(steps * dim);
   for (let s = 0; s < steps; s++) for (let i = 0; i < dim; i++) z[s * dim + i] = wa[s] * a[i] + wb[s] * b[i];
-  return tf.tidy(() => model.decode(tf.tensor2d(z, [steps, dim]), labelTensor(model, labels && new Array<number>(steps).fill(labels[0]), steps)).mean().dataSync() as Float32Array);
+  return tf.tidy(
+    () =>
+      model
+        .decode(
+          tf.tensor2d(z, [steps, dim]),
+          labelTensor(model, labels && new Array<number>(steps).fill(labels[0]), steps),
+        )
+        .mean()
+        .dataSync() as Float32Array,
+  );
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

@@ -25,7 +25,13 @@ export interface TrainState {
   run: Record<string, unknown>;
 }
 
-export async function saveCheckpoint(dir: string, model: LatentVariableModel, optimizer: Optimizer, state: TrainState, data: DataInfo): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: LatentVariableModel,
+  optimizer: Optimizer,
+  state: TrainState,
+  data: DataInfo,
+): Promise<void> {
   const files = await modelFiles(model, data, { checkpoint: true, epoch: state.epoch, step: state.step });
   const slots: Record<string, TensorInput> = {};
   for (const [k, v] of optimizer.slots) slots[k] = { dtype: 'F32', shape: [v.length], data: v };
@@ -35,11 +41,19 @@ export async function saveCheckpoint(dir: string, model: LatentVariableModel, op
 }
 
 export function hasCheckpoint(dir: string): boolean {
-  return existsSync(path.join(dir, 'state.json')) || existsSync(`${dir}.bak`) || existsSync(path.join(path.dirname(dir), `.${path.basename(dir)}.bak`));
+  return (
+    existsSync(path.join(dir, 'state.json')) ||
+    existsSync(`${dir}.bak`) ||
+    existsSync(path.join(path.dirname(dir), `.${path.basename(dir)}.bak`))
+  );
 }
 
 /** Restores model weights and optimizer state in place and returns the training state. */
-export async function loadCheckpoint(dir: string, model: LatentVariableModel, optimizer: Optimizer): Promise<TrainState> {
+export async function loadCheckpoint(
+  dir: string,
+  model: LatentVariableModel,
+  optimizer: Optimizer,
+): Promise<TrainState> {
   await recoverDir(dir);
   const state = await readJson<TrainState>(path.join(dir, 'state.json'), 'checkpoint state');
   if (typeof state?.epoch !== 'number' || typeof state.step !== 'number' || !state.rng)

@@ -29,8 +29,10 @@ export class Optimizer {
   readonly slots = new Map<string, Float32Array>();
 
   constructor(readonly config: OptimizerConfig) {
-    if (!OPTIMIZERS.includes(config.kind)) throw new Error(`unknown optimizer "${config.kind}" (expected ${OPTIMIZERS.join(', ')})`);
-    if (!(config.lr > 0) || !Number.isFinite(config.lr)) throw new Error(`learning rate must be a positive number, got ${config.lr}`);
+    if (!OPTIMIZERS.includes(config.kind))
+      throw new Error(`unknown optimizer "${config.kind}" (expected ${OPTIMIZERS.join(', ')})`);
+    if (!(config.lr > 0) || !Number.isFinite(config.lr))
+      throw new Error(`learning rate must be a positive number, got ${config.lr}`);
   }
 
   private slot(name: string, size: number): Float32Array {

@@ -17,7 +17,8 @@ export function parseLrSchedule(s: string, totalSteps: number): LrSchedule {
   if (kind === 'step') {
     const every = Number(a);
     const gamma = Number(b);
-    if (!Number.isInteger(every) || every < 1 || !(gamma > 0)) throw new Error(`--lr-schedule step:EVERY:GAMMA needs EVERY ≥ 1 and GAMMA > 0, got "${s}"`);
+    if (!Number.isInteger(every) || every < 1 || !(gamma > 0))
+      throw new Error(`--lr-schedule step:EVERY:GAMMA needs EVERY ≥ 1 and GAMMA > 0, got "${s}"`);
     return { kind: 'step', every, gamma };
   }
   throw new Error(`unknown --lr-schedule "${s}" (expected constant, cosine[:MIN] or step:EVERY:GAMMA)`);

@@ -73,7 +73,12 @@ export interface TrainResult {
   state: TrainState;
 }
 
-export async function train(model: LatentVariableModel, data: Dataset, objective: Objective, opts: TrainOptions): Promise<TrainResult> {
+export async function train(
+  model: LatentVariableModel,
+  data: Dataset,
+  objective: Objective,
+  opts: TrainOptions,
+): Promise<TrainResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const split = data.train;
   const D = split.x.length / split.n;
@@ -85,7 +90,16 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
   const vars = Object.values(params);
   const nameOf = new Map(Object.entries(params).map(([n, v]) => [v.name, n]));
   let freeBits = opts.freeBits ?? 0;
-  const run: Record<string, unknown> = { dataset: data.name, protocol: data.protocol, n: split.n, batchSize: opts.batchSize, seed: opts.seed, optimizer: opts.optimizer.kind, model: model.config.kind, ...opts.run };
+  const run: Record<string, unknown> = {
+    dataset: data.name,
+    protocol: data.protocol,
+    n: split.n,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    optimizer: opts.optimizer.kind,
+    model: model.config.kind,
+    ...opts.run,
+  };
   if (freeBits > 0) run.freeBits = freeBits;
 
   const ckptDir = opts.outDir ? path.join(opts.outDir, 'checkpoint') : null;
@@ -104,23 +118,29 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
 
   if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
   if (opts.resume) {
-    if (!ckptDir || !hasCheckpoint(ckptDir)) throw new Error(`--resume: no checkpoint in ${ckptDir ?? '(no output directory)'}`);
+    if (!ckptDir || !hasCheckpoint(ckptDir))
+      throw new Error(`--resume: no checkpoint in ${ckptDir ?? '(no output directory)'}`);
     state = await loadCheckpoint(ckptDir, model, optimizer);
     for (const k of ['dataset', 'protocol', 'n', 'batchSize', 'seed', 'model'] as const) {
       if (JSON.stringify(state.run[k]) !== JSON.stringify(run[k]))
-        throw new Error(`--resume: the checkpoint in ${ckptDir} was made with ${k}=${JSON.stringify(state.run[k])}, this run has ${k}=${JSON.stringify(run[k])}`);
+        throw new Error(
+          `--resume: the checkpoint in ${ckptDir} was made with ${k}=${JSON.stringify(state.run[k])}, this run has ${k}=${JSON.stringify(run[k])}`,
+        );
     }
     history = ((state.run.history as EpochMetrics[] | undefined) ?? []).slice(0, state.epoch);
     partial = (state.run.partial as typeof partial | undefined) ?? partial;
     const saved = Number(state.run.freeBits ?? 0);
     if (opts.freeBits === undefined) freeBits = saved;
-    else if (opts.freeBits !== saved) log(`--resume: free bits changed from ${saved} to ${opts.freeBits} nats per latent unit`);
+    else if (opts.freeBits !== saved)
+      log(`--resume: free bits changed from ${saved} to ${opts.freeBits} nats per latent unit`);
     if (freeBits > 0) run.freeBits = freeBits;
     else delete run.freeBits;
     if (metricsFile) await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
     log(
       `resuming from ${ckptDir}: epoch ${state.epoch + 1}, step ${state.epochStep}/${perEpoch} of it (${state.step} steps done)` +
-        (opts.freeBits === undefined && freeBits > 0 ? `; free bits ${freeBits} nats per latent unit, as the run had` : ''),
+        (opts.freeBits === undefined && freeBits > 0
+          ? `; free bits ${freeBits} nats per latent unit, as the run had`
+          : ''),
     );
   } else if (metricsFile) {
     await writeFileAtomic(metricsFile, '');
@@ -144,7 +164,13 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
       let t0 = performance.now();
       let lr = opts.optimizer.lr;
       let beta = opts.beta;
-      for (const batch of batches(split, { batchSize: opts.batchSize, seed: opts.seed, epoch: state.epoch, startStep: state.epochStep, shuffle: true })) {
+      for (const batch of batches(split, {
+        batchSize: opts.batchSize,
+        seed: opts.seed,
+        epoch: state.epoch,
+        startStep: state.epochStep,
+        shuffle: true,
+      })) {
         if (state.epochStep >= epochSteps) break;
         lr = lrAt(opts.optimizer.lr, lrSched, state.step);
         beta = betaAt(opts.beta, opts.klWarmup ?? 0, state.step);
@@ -166,7 +192,9 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
           const terms = names.map((k, i) => `${k}=${values[i]}`).join(', ');
           throw new TrainingDivergedError(
             `training diverged: the loss became non-finite at epoch ${epoch}, step ${state.epochStep + 1} (${terms}); ` +
-              (ckptDir ? `the last good checkpoint in ${ckptDir} is intact (resume with --resume, perhaps with a lower --lr)` : 'try a lower --lr'),
+              (ckptDir
+                ? `the last good checkpoint in ${ckptDir} is intact (resume with --resume, perhaps with a lower --lr)`
+                : 'try a lower --lr'),
           );
         }
         const byName: Record<string, tf.Tensor> = {};
@@ -204,7 +232,9 @@ export async function train(model: LatentVariableModel, data: Dataset, objective
         partial.seconds = seconds;
       }
       if (metricsFile) appendFileSync(metricsFile, JSON.stringify(m) + '\n');
-      progress.endEpoch(`epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  ${epochFigures(m)}  ${seconds.toFixed(1)}s`);
+      progress.endEpoch(
+        `epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  ${epochFigures(m)}  ${seconds.toFixed(1)}s`,
+      );
       await checkpoint();
       if (!complete) break;
     }
@@ -236,10 +266,14 @@ export function epochFigures(m: EpochMetrics): string {
     ? ` (${[m.rec !== undefined ? `rec ${f(m.rec)}` : '', m.kl !== undefined ? `kl ${f(m.kl)}` : ''].filter(Boolean).join(', ')})`
     : '';
   let s = `loss ${f(m.loss)}${parts}`;
-  const codes = (p: string) => (m[`${p}perplexity`] !== undefined ? `perplexity ${f(m[`${p}perplexity`])}, usage ${(100 * m[`${p}usage`]).toFixed(1)}%` : '');
+  const codes = (p: string) =>
+    m[`${p}perplexity`] !== undefined
+      ? `perplexity ${f(m[`${p}perplexity`])}, usage ${(100 * m[`${p}usage`]).toFixed(1)}%`
+      : '';
   if (codes('')) s += `  codebook ${codes('')}`;
   if (m.test_loss !== undefined) s += `  test ${m.kl !== undefined ? '−ELBO' : 'loss'} ${f(m.test_loss)}`;
-  if (m.test_mse !== undefined) s += `  test MSE ${m.test_mse.toFixed(5)}${m.test_psnr !== undefined ? `, PSNR ${f(m.test_psnr)} dB` : ''}`;
+  if (m.test_mse !== undefined)
+    s += `  test MSE ${m.test_mse.toFixed(5)}${m.test_psnr !== undefined ? `, PSNR ${f(m.test_psnr)} dB` : ''}`;
   if (codes('test_')) s += `  test codebook ${codes('test_')}`;
   return s;
 }
