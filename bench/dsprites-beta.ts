@@ -28,7 +28,7 @@ import {
   representationFromModel,
   type DisentanglementReport,
 } from '../src/eval/disentanglement.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
 import { loadModel } from '../src/io/model.js';
 
 function arg(name: string, def: string): string {

@@ -4,14 +4,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadSafetensors,
-  saveSafetensors,
-  SafetensorsError,
-  type TensorInput,
-} from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type TensorInput } from '../src/codec/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/safetensors-file.js';
 
 const created: string[] = [];
 after(() => {

@@ -15,7 +15,7 @@ import {
 } from '../src/io/model.js';
 import { createModel, isCodePosterior, latentPoint } from '../src/models/index.js';
 import { reconstruct } from '../src/tasks/generate.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
+import { decodeSafetensors } from '../src/codec/safetensors.js';
 import type { LatentVariableModel } from '../src/models/types.js';
 import { trainPrior } from '../src/models/vq-prior.js';
 import { nearestCodes, squaredDistances, VQVAE, type VqvaeConfig } from '../src/models/vqvae.js';

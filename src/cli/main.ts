@@ -5,7 +5,7 @@ import path from 'node:path';
 import { initBackend, type BackendChoice } from '../backend/index.js';
 import { loadDataset, parseDatasetName, take, type Dataset, type DatasetSpec, type Split } from '../data/dataset.js';
 import { evaluateElbo, importanceSampledNll } from '../eval/likelihood.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { loadModel, type DataInfo, type ModelMeta } from '../io/model.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeSeriesSvg } from '../io/lineplot.js';

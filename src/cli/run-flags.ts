@@ -4,7 +4,7 @@
 // warm-up, …), or refused when it would change the data stream, the model or the objective.
 import type { Command, Option } from 'commander';
 import path from 'node:path';
-import { readJson, recoverDir } from '../io/atomic.js';
+import { readJson, recoverDir } from '../util/atomic.js';
 import type { DataInfo } from '../io/model.js';
 import { hasCheckpoint, type TrainState } from '../train/checkpoint.js';
 import type { OptimizerKind } from '../train/optimizers.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from '../backend/index.js';
 import type { Dataset, Split } from '../data/dataset.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { readModelMeta, saveModel, type DataInfo, type ModelMeta } from '../io/model.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeRunReport } from '../io/report.js';

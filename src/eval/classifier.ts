@@ -35,7 +35,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { batches, rowSize, type Dataset, type Split } from '../data/dataset.js';
 import { isPixelProtocol } from '../data/protocol.js';
-import { readJson, recoverDir, writeDirAtomic, type FileData } from '../io/atomic.js';
+import { readJson, recoverDir, writeDirAtomic, type FileData } from '../util/atomic.js';
 import { fanIn } from '../nn/init.js';
 import { Rng } from '../rng.js';
 import { Optimizer } from '../train/optimizers.js';

@@ -3,7 +3,7 @@
 // and sample quality (Fréchet distance, precision/recall, diversity, conditional accuracy) in one
 // plain-JSON object, plus a readable table for the terminal.
 import * as tf from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { Split } from '../data/dataset.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { Rng } from '../rng.js';

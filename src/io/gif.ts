@@ -3,7 +3,7 @@
 // quantized over all frames).
 
 import gifenc from 'gifenc';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { toBytes, upscale } from './png.js';
 
 export interface GifOptions {

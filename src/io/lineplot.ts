@@ -1,7 +1,7 @@
 // Line plots of numeric series as SVG (plain text, no dependencies): small multiples, one panel per
 // series, one line per channel; with a second set of series (reconstructions) drawn dashed over the first.
 // Values are plotted as given (callers pass data units, after invertNormalizer).
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 

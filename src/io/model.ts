@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createModel, type LatentVariableModel, type ModelConfig } from '../models/index.js';
 import { Rng } from '../rng.js';
-import { readJson, recoverDir, writeDirAtomic, type FileData } from './atomic.js';
-import { decodeSafetensors, encodeSafetensors, type TensorInput } from './safetensors.js';
+import { readJson, recoverDir, writeDirAtomic, type FileData } from '../util/atomic.js';
+import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../codec/safetensors.js';
 
 export const MODEL_FORMAT = 'vaekit-model';
 export const MODEL_FORMAT_VERSION = 1;

@@ -1,7 +1,7 @@
 // Writing model outputs for people: image-shaped rows become a PNG grid, anything else a CSV file
 // (mapped back to data units through the saved normaliser). All writes are atomic.
 import { invertNormalizer, validateNormalizer } from '../data/csv.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { imageGrid, reconstructionGrid, upscale, writePng, type Image } from './png.js';
 
 export function isImageShape(shape: number[]): boolean {

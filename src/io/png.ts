@@ -2,7 +2,7 @@
 // (h × w × c), floats in [0, 1] (or bytes 0–255). Encoding/decoding via pngjs.
 
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export type Channels = 1 | 3 | 4;
 

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { BackendInfo } from '../backend/index.js';
 import type { ModelConfig } from '../models/types.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { DataInfo } from './model.js';
 
 export interface RunReport {

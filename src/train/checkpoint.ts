@@ -5,9 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LatentVariableModel } from '../models/types.js';
-import { readJson, recoverDir, writeDirAtomic } from '../io/atomic.js';
+import { readJson, recoverDir, writeDirAtomic } from '../util/atomic.js';
 import { loadParametersFromSafetensors, modelFiles, type DataInfo } from '../io/model.js';
-import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../codec/safetensors.js';
 import type { RngState } from '../rng.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 

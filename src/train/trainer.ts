@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { batches, stepsPerEpoch, type Dataset } from '../data/dataset.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { saveModel, type DataInfo } from '../io/model.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Terms } from '../objectives/elbo.js';

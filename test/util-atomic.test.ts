@@ -13,7 +13,7 @@ import {
   writeFileAtomic,
   writeFileAtomicSync,
   writeJsonAtomic,
-} from '../src/io/atomic.js';
+} from '../src/util/atomic.js';
 
 const created: string[] = [];
 after(() => {
@@ -228,7 +228,7 @@ test('readJson names the file when it is missing or malformed', async () => {
 test('writeDirAtomic + recoverDir: a writer killed at random points never leaves a torn directory', async () => {
   const root = tmpdir();
   const d = path.join(root, 'ckpt');
-  const atomicTs = fileURLToPath(new URL('../src/io/atomic.ts', import.meta.url));
+  const atomicTs = fileURLToPath(new URL('../src/util/atomic.ts', import.meta.url));
   const script = path.join(root, 'writer.mts');
   fs.writeFileSync(
     script,

@@ -7,10 +7,6 @@
 // Offsets are relative to the start of the data section; tensors are stored contiguously, without
 // gaps or overlaps, covering the whole data section, little-endian, row-major.
 
-import * as fsp from 'node:fs/promises';
-import { endianness } from 'node:os';
-import { writeFileAtomic } from './atomic.js';
-
 interface DtypeArrays {
   F64: Float64Array;
   F32: Float32Array;
@@ -65,7 +61,7 @@ const DTYPES: Record<Dtype, { size: number; ctor: Ctor }> = {
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const METADATA_KEY = '__metadata__';
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
@@ -287,27 +283,4 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
     setOwn(tensors, t.name, { dtype: t.dtype, shape: t.shape, data } as SafeTensor);
   }
   return { tensors, metadata };
-}
-
-/** encodeSafetensors + writeFileAtomic. */
-export async function saveSafetensors(
-  file: string,
-  tensors: Record<string, TensorInput>,
-  metadata?: Record<string, string>,
-): Promise<void> {
-  await writeFileAtomic(file, encodeSafetensors(tensors, metadata));
-}
-
-/** Read and decode a .safetensors file; errors name the file. */
-export async function loadSafetensors(file: string): Promise<SafetensorsFile> {
-  let buf: Buffer;
-  try {
-    buf = await fsp.readFile(file);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new SafetensorsError(
-      code === 'ENOENT' ? `safetensors file not found: ${file}` : `cannot read ${file}: ${(e as Error).message}`,
-    );
-  }
-  return decodeSafetensors(buf, { source: file });
 }
