@@ -120,6 +120,62 @@ function sample(n: number, k: number): number[] {
   return [...s];
 }
 
+test('fused.ts bundles for the browser: no node: module, no native backend', async () => {
+  const { build } = await import('esbuild');
+  const r = await build({
+    entryPoints: [new URL('../src/backend/fused.ts', import.meta.url).pathname],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    metafile: true,
+    external: ['@tensorflow/*'],
+    logLevel: 'silent',
+  });
+  const inputs = Object.keys(r.metafile.inputs);
+  assert.ok(
+    inputs.every((f) => !/backend\/native|backend\/index/.test(f)),
+    `fused.ts pulls in ${inputs.join(', ')}`,
+  );
+  assert.ok(!/from ['"]node:/.test(r.outputFiles[0].text), 'a node: import in the bundle');
+});
+
+test("fused ops run the active backend's kernel by name, else plain tfjs", async () => {
+  // A backend of its own ('fused-probe', tfjs-cpu's kernels) with a VaekitKlStdNormal kernel that
+  // returns a marker: the op must call it; with the kernel unregistered, the tfjs formula runs.
+  const { FUSED_KERNELS } = await import('../src/backend/kernel-names.js');
+  const { MathBackendCPU } = await import('@tensorflow/tfjs-backend-cpu');
+  const name = 'fused-probe';
+  if (!tf.findBackendFactory(name)) {
+    tf.registerBackend(name, () => new MathBackendCPU());
+    for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: name });
+  }
+  let calls = 0;
+  tf.registerKernel({
+    kernelName: FUSED_KERNELS.klStdNormal,
+    backendName: name,
+    kernelFunc: ({ backend }) => {
+      calls++;
+      return (backend as InstanceType<typeof MathBackendCPU>).makeTensorInfo([2], 'float32', new Float32Array([7, 7]));
+    },
+  });
+  tf.registerKernel({ kernelName: FUSED_KERNELS.klStdNormalGrad, backendName: name, kernelFunc: () => [] });
+  try {
+    await use(name);
+    const mu = tf.tensor2d([0, 1, 2, 3], [2, 2]),
+      lv = tf.zeros([2, 2]) as tf.Tensor2D;
+    assert.deepEqual(Array.from(gaussianKlStdNormal(mu as tf.Tensor2D, lv).dataSync()), [7, 7]);
+    assert.equal(calls, 1);
+    tf.unregisterKernel(FUSED_KERNELS.klStdNormal, name);
+    near('kl without the kernel', gaussianKlStdNormal(mu as tf.Tensor2D, lv).dataSync(), [0.5, 6.5]);
+    assert.equal(calls, 1);
+    assert.equal(isNativeActive(), false);
+  } finally {
+    tf.unregisterKernel(FUSED_KERNELS.klStdNormalGrad, name);
+    await use('cpu');
+  }
+});
+
 test('isNativeActive follows the active backend', async () => {
   await use('cpu');
   assert.equal(isNativeActive(), false);

@@ -1,14 +1,30 @@
-// Fused VAE building blocks, backend-agnostic: on the 'vaekit-native' backend each function is one
-// native kernel (forward and gradient) or one in-place C++ loop (optimizer steps); on any other
-// backend the same maths runs as plain tfjs ops. Both paths have identical semantics.
+// Fused VAE building blocks, backend-agnostic and browser-safe: each op looks its kernel up by name
+// for the active backend (tf.getKernel(name, tf.getBackend()); the names are in kernel-names.ts) and
+// runs it when the backend has one (the native backend: one C++ loop, forward and gradient), else the
+// same maths as plain tfjs ops. The optimizer steps likewise use the active backend's in-place steps
+// (inplace-steps.ts) when it registered some. Both paths have identical semantics. This file imports
+// no backend: the Node entry (index.ts) registers the native backend, which fills both registries.
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED, NATIVE_BACKEND, nativeAddon } from './native.js';
+import { FUSED_KERNELS as FUSED, NATIVE_BACKEND } from './kernel-names.js';
+import {
+  getInPlaceSteps,
+  type AdagradStepOptions,
+  type AdamStepOptions,
+  type SgdStepOptions,
+} from './inplace-steps.js';
+
+export type { AdagradStepOptions, AdamStepOptions, SgdStepOptions } from './inplace-steps.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** True when the active tfjs backend is vaekit's native backend (and its addon is loaded). */
+/** True when the active backend has the fused kernel `name` (kernel-names.ts). */
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) != null;
+}
+
+/** True when the active tfjs backend is vaekit's native backend with its fused kernels registered. */
 export function isNativeActive(): boolean {
-  return tf.getBackend() === NATIVE_BACKEND && nativeAddon() != null;
+  return tf.getBackend() === NATIVE_BACKEND && tf.getKernel(FUSED.bernoulliNll, NATIVE_BACKEND) != null;
 }
 
 function asFloat(t: tf.Tensor): tf.Tensor {
@@ -47,7 +63,7 @@ export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.
       `bernoulliNllWithLogits: logits [${logits.shape}] and x [${x.shape}] must be equal-shape rank-2 tensors`,
     );
   }
-  const native = isNativeActive();
+  const native = hasKernel(FUSED.bernoulliNll) && hasKernel(FUSED.bernoulliNllGrad);
   const xf = asFloat(x);
   const f = customGrad((l: tf.Tensor, save: tf.GradSaveFunc) => {
     const lf = asFloat(l);
@@ -88,7 +104,8 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
     lvSize === 1 ||
     (logVar.rank === 2 && sameShape(logVar.shape, fullShape)) ||
     (lvSize === D && logVar.rank >= 1 && logVar.shape[logVar.rank - 1] === D && logVar.rank <= 2);
-  const native = isNativeActive() && sameShape(mean.shape, fullShape) && lvNative;
+  const native =
+    hasKernel(FUSED.gaussianNll) && hasKernel(FUSED.gaussianNllGrad) && sameShape(mean.shape, fullShape) && lvNative;
   const f = customGrad((xi: tf.Tensor, m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
     const xf = asFloat(xi),
       mf = asFloat(m),
@@ -132,7 +149,7 @@ export function gaussianKlStdNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Te
       `gaussianKlStdNormal: mu [${mu.shape}] and logVar [${logVar.shape}] must be equal-shape rank-2 tensors`,
     );
   }
-  const native = isNativeActive();
+  const native = hasKernel(FUSED.klStdNormal) && hasKernel(FUSED.klStdNormalGrad);
   const f = customGrad((m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
     const mf = asFloat(m),
       lvf = asFloat(lv);
@@ -154,67 +171,11 @@ export function gaussianKlStdNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Te
 // ------------------------------------------------------------------------------------------------
 // in-place optimizer steps
 
-export interface AdamStepOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** 1-based step count (bias correction). */
-  t: number;
-}
-export interface SgdStepOptions {
-  lr: number;
-  momentum: number;
-  nesterov?: boolean;
-}
-export interface AdagradStepOptions {
-  lr: number;
-  eps: number;
-}
-
-interface NativeData {
-  values: Float32Array;
-  refCount: number;
-}
-
-/** The variable's own Float32Array on the native backend (copy-on-write when its data is shared). */
-function writableValues(v: tf.Variable): Float32Array | null {
-  if (v.dtype !== 'float32') return null;
-  const backend = tf.backend() as any;
-  const get = (): NativeData | undefined => backend.data?.get(v.dataId);
-  const d = get();
-  if (!d || !(d.values instanceof Float32Array)) return null;
-  const engineRef: number = (tf.engine() as any).state?.tensorInfo?.get(v.dataId)?.refCount ?? 1;
-  const vals = d.values;
-  const shared = d.refCount > 1 || engineRef > 1 || vals.byteOffset !== 0 || vals.byteLength !== vals.buffer.byteLength;
-  if (!shared) return vals;
-  const own = tf.tensor(new Float32Array(vals), v.shape, 'float32');
-  v.assign(own);
-  own.dispose();
-  const d2 = get();
-  return d2 && d2.values instanceof Float32Array ? d2.values : null;
-}
-
-function gradValues(g: tf.Tensor, n: number): Float32Array | null {
-  if (g.dtype !== 'float32' || g.size !== n) return null;
-  const d = (tf.backend() as any).data?.get(g.dataId);
-  return d && d.values instanceof Float32Array ? d.values : null;
-}
-
 function checkState(name: string, v: tf.Variable, g: tf.Tensor, arrays: (Float32Array | null)[]): void {
   if (g.size !== v.size) throw new Error(`${name}: gradient size ${g.size} != variable size ${v.size}`);
   for (const a of arrays) {
     if (a && a.length !== v.size) throw new Error(`${name}: state array length ${a.length} != variable size ${v.size}`);
   }
-}
-
-function nativePath(v: tf.Variable, g: tf.Tensor): { addon: any; vv: Float32Array; gv: Float32Array } | null {
-  if (!isNativeActive()) return null;
-  const gv = gradValues(g, v.size);
-  if (!gv) return null;
-  const vv = writableValues(v);
-  if (!vv) return null;
-  return { addon: nativeAddon(), vv, gv };
 }
 
 /**
@@ -231,11 +192,7 @@ export function adamStepInPlace(
 ): void {
   checkState('adamStepInPlace', v, g, [m, s]);
   const { lr, beta1, beta2, eps, t } = opts;
-  const np = nativePath(v, g);
-  if (np) {
-    np.addon.adam(np.vv, np.gv, m, s, lr, beta1, beta2, eps, t);
-    return;
-  }
+  if (getInPlaceSteps(tf.getBackend())?.adam(v, g, m, s, opts)) return;
   const bc1 = 1 - Math.pow(beta1, t),
     bc2 = 1 - Math.pow(beta2, t);
   const nv = tf.tidy(() => {
@@ -261,11 +218,7 @@ export function sgdStepInPlace(v: tf.Variable, g: tf.Tensor, mom: Float32Array |
   checkState('sgdStepInPlace', v, g, [mom]);
   const { lr, momentum } = opts;
   const nesterov = !!opts.nesterov;
-  const np = nativePath(v, g);
-  if (np) {
-    np.addon.sgd(np.vv, np.gv, mom, lr, momentum, nesterov);
-    return;
-  }
+  if (getInPlaceSteps(tf.getBackend())?.sgd(v, g, mom, opts)) return;
   const nv = tf.tidy(() => {
     const gf = tf.reshape(asFloat(g), v.shape);
     if (!mom || momentum === 0) return tf.sub(v, tf.mul(gf, lr));
@@ -286,11 +239,7 @@ export function sgdStepInPlace(v: tf.Variable, g: tf.Tensor, mom: Float32Array |
 export function adagradStepInPlace(v: tf.Variable, g: tf.Tensor, acc: Float32Array, opts: AdagradStepOptions): void {
   checkState('adagradStepInPlace', v, g, [acc]);
   const { lr, eps } = opts;
-  const np = nativePath(v, g);
-  if (np) {
-    np.addon.adagrad(np.vv, np.gv, acc, lr, eps);
-    return;
-  }
+  if (getInPlaceSteps(tf.getBackend())?.adagrad(v, g, acc, opts)) return;
   const nv = tf.tidy(() => {
     const gf = tf.reshape(asFloat(g), v.shape);
     const a2 = tf.add(tf.tensor(acc, v.shape), tf.square(gf));

@@ -22,8 +22,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerConvKernels } from './native-conv.js';
+import { FUSED_KERNELS as FUSED, NATIVE_BACKEND } from './kernel-names.js';
+import { registerInPlaceSteps, type InPlaceSteps } from './inplace-steps.js';
 
-export const NATIVE_BACKEND = 'vaekit-native';
+export { NATIVE_BACKEND };
 
 export interface NativeLoadResult {
   ok: boolean;
@@ -697,15 +699,6 @@ function tileKernel(addon: any): KernelFunc {
 // ------------------------------------------------------------------------------------------------
 // fused VAE kernels (used by src/backend/fused.ts; inputs are validated there)
 
-export const FUSED = {
-  bernoulliNll: 'VaekitBernoulliNll',
-  bernoulliNllGrad: 'VaekitBernoulliNllGrad',
-  gaussianNll: 'VaekitGaussianNll',
-  gaussianNllGrad: 'VaekitGaussianNllGrad',
-  klStdNormal: 'VaekitKlStdNormal',
-  klStdNormalGrad: 'VaekitKlStdNormalGrad',
-} as const;
-
 function need(backend: Backend, t: TI, what: string): Float32Array {
   const v = f32(backend, t);
   if (!v) throw new Error(`vaekit native: ${what} must be a float32 tensor`);
@@ -876,6 +869,64 @@ function coreKernels(addon: any): Record<string, KernelFunc> {
   return ks;
 }
 
+// ------------------------------------------------------------------------------------------------
+// in-place optimizer steps (registered for fused.ts's adamStepInPlace & co.)
+
+interface NativeData {
+  values: Float32Array;
+  refCount: number;
+}
+
+/** The variable's own Float32Array on the native backend (copy-on-write when its data is shared). */
+function writableValues(v: tf.Variable): Float32Array | null {
+  if (v.dtype !== 'float32') return null;
+  const backend = tf.backend() as any;
+  const get = (): NativeData | undefined => backend.data?.get(v.dataId);
+  const d = get();
+  if (!d || !(d.values instanceof Float32Array)) return null;
+  const engineRef: number = (tf.engine() as any).state?.tensorInfo?.get(v.dataId)?.refCount ?? 1;
+  const vals = d.values;
+  const shared = d.refCount > 1 || engineRef > 1 || vals.byteOffset !== 0 || vals.byteLength !== vals.buffer.byteLength;
+  if (!shared) return vals;
+  const own = tf.tensor(new Float32Array(vals), v.shape, 'float32');
+  v.assign(own);
+  own.dispose();
+  const d2 = get();
+  return d2 && d2.values instanceof Float32Array ? d2.values : null;
+}
+
+function gradValues(g: tf.Tensor, n: number): Float32Array | null {
+  if (g.dtype !== 'float32' || g.size !== n) return null;
+  const d = (tf.backend() as any).data?.get(g.dataId);
+  return d && d.values instanceof Float32Array ? d.values : null;
+}
+
+function inPlaceSteps(addon: any): InPlaceSteps {
+  const arrays = (v: tf.Variable, g: tf.Tensor): [Float32Array, Float32Array] | null => {
+    const gv = gradValues(g, v.size);
+    if (!gv) return null;
+    const vv = writableValues(v);
+    return vv ? [vv, gv] : null;
+  };
+  return {
+    adam(v, g, m, s, o) {
+      const a = arrays(v, g);
+      if (a) addon.adam(a[0], a[1], m, s, o.lr, o.beta1, o.beta2, o.eps, o.t);
+      return a != null;
+    },
+    sgd(v, g, mom, o) {
+      const a = arrays(v, g);
+      if (a) addon.sgd(a[0], a[1], mom, o.lr, o.momentum, !!o.nesterov);
+      return a != null;
+    },
+    adagrad(v, g, acc, o) {
+      const a = arrays(v, g);
+      if (a) addon.adagrad(a[0], a[1], acc, o.lr, o.eps);
+      return a != null;
+    },
+  };
+}
+
 let state: NativeLoadResult | null = null;
 
 /** VAEKIT_KERNEL_PROFILE=1: time every kernel of the native backend; table on stderr at exit. */
@@ -966,6 +1017,7 @@ export function registerNativeBackend(): NativeLoadResult {
       conv = [];
       process.emitWarning(`vaekit: native convolution kernels not registered: ${(e as Error).message}`);
     }
+    registerInPlaceSteps(NATIVE_BACKEND, inPlaceSteps(addon));
     if (process.env.VAEKIT_KERNEL_PROFILE === '1')
       profileKernels(new Set([...kernels, ...conv, ...Object.values(FUSED)]));
     const info = addon.info();

@@ -1,0 +1,46 @@
+// In-place optimizer steps by backend: a backend that can update a variable's memory in place (the
+// native backend: one C++ loop per parameter) registers its steps here when it registers itself;
+// fused.ts asks for the active backend's and otherwise runs the same update as plain tfjs ops.
+// Browser-safe: no node: module, no addon.
+import type * as tf from '@tensorflow/tfjs-core';
+
+export interface AdamStepOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count (bias correction). */
+  t: number;
+}
+export interface SgdStepOptions {
+  lr: number;
+  momentum: number;
+  nesterov?: boolean;
+}
+export interface AdagradStepOptions {
+  lr: number;
+  eps: number;
+}
+
+/**
+ * A backend's in-place steps. Each returns true when it updated `v` (and the state arrays) in place,
+ * false when it cannot for these tensors (e.g. a dtype it does not hold as a Float32Array); the
+ * caller then runs the tfjs update. Sizes are checked by the caller.
+ */
+export interface InPlaceSteps {
+  adam(v: tf.Variable, g: tf.Tensor, m: Float32Array, s: Float32Array, o: AdamStepOptions): boolean;
+  sgd(v: tf.Variable, g: tf.Tensor, mom: Float32Array | null, o: SgdStepOptions): boolean;
+  adagrad(v: tf.Variable, g: tf.Tensor, acc: Float32Array, o: AdagradStepOptions): boolean;
+}
+
+const registry = new Map<string, InPlaceSteps>();
+
+/** Registers (or replaces) the in-place steps of `backendName`. */
+export function registerInPlaceSteps(backendName: string, steps: InPlaceSteps): void {
+  registry.set(backendName, steps);
+}
+
+/** The in-place steps of `backendName`, if that backend registered any. */
+export function getInPlaceSteps(backendName: string): InPlaceSteps | undefined {
+  return registry.get(backendName);
+}
