@@ -5,6 +5,9 @@
 // (inplace-steps.ts) when it registered some. Both paths have identical semantics. This file imports
 // no backend: the Node entry (index.ts) registers the native backend, which fills both registries.
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-cpu, browser-safe: the plain-tfjs path always has a backend (importing a model registered it
+// before, through the native backend; code that builds a model without initBackend relies on it).
+import '@tensorflow/tfjs-backend-cpu';
 import { FUSED_KERNELS as FUSED, NATIVE_BACKEND } from './kernel-names.js';
 import {
   getInPlaceSteps,
