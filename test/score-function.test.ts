@@ -15,8 +15,8 @@ import {
   scoreFunctionElbo,
   scoreFunctionObjective,
   scoreFunctionSurrogate,
-  stopGradient,
 } from '../src/objectives/score-function.js';
+import { stopGradient } from '../src/nn/ops.js';
 import { Rng } from '../src/rng.js';
 import { train } from '../src/train/trainer.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';

@@ -17,7 +17,8 @@ import type { Distribution } from '../distributions/types.js';
 import { buildDecoderNet, buildEncoderNet, initTorchStyle, netBody, type Conditioning } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import type { CvaeConfig, LatentVariableModel } from './types.js';
-import { prod, validateVaeConfig } from './vae.js';
+import { validateVaeConfig } from './vae.js';
+import { prod } from '../util/math.js';
 
 export function validateCvaeConfig(c: CvaeConfig): void {
   const bad = (m: string) => {

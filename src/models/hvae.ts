@@ -21,7 +21,8 @@ import { buildMlp, buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import { layerParameters } from './cvae.js';
 import type { HvaeConfig, LatentVariableModel, LayeredLatent, LayeredPosterior } from './types.js';
-import { prod, validateVaeConfig } from './vae.js';
+import { validateVaeConfig } from './vae.js';
+import { prod } from '../util/math.js';
 
 export function validateHvaeConfig(c: HvaeConfig): void {
   const bad = (m: string) => {

@@ -10,9 +10,8 @@ import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/ga
 import type { Distribution } from '../distributions/types.js';
 import { buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
+import { prod } from '../util/math.js';
 import type { LatentVariableModel, VaeConfig } from './types.js';
-
-export const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 export function validateVaeConfig(c: VaeConfig): void {
   const bad = (m: string) => {

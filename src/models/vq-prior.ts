@@ -24,6 +24,7 @@ import type { OptimizerConfig } from '../train/optimizers.js';
 import type { ProgressMode } from '../train/progress.js';
 import type { LatentVariableModel } from './types.js';
 import type { VQVAE } from './vqvae.js';
+import { isPosInt } from '../util/math.js';
 
 /** The PixelCNN prior's shape (saved in the VQ-VAE's config). */
 export interface VqPriorConfig {
@@ -37,7 +38,6 @@ export interface VqPriorConfig {
 export const DEFAULT_VQ_PRIOR: VqPriorConfig = { type: 'pixelcnn', channels: 64, layers: 5 };
 
 export function validateVqPriorConfig(c: VqPriorConfig): void {
-  const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
   if (c.type !== 'pixelcnn')
     throw new Error(`invalid VQ prior: type must be "pixelcnn", got ${JSON.stringify(c.type)}`);
   if (!isPosInt(c.channels))

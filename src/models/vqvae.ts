@@ -33,9 +33,9 @@ import type { Distribution } from '../distributions/types.js';
 import { buildMlp, initTorchStyle, netBody, type NetworkSpec } from '../nn/index.js';
 import { convSizes, deconvToImage, imageDims, type ConvSpec } from '../nn/conv.js';
 import type { Rng } from '../rng.js';
+import { isPosInt, prod } from '../util/math.js';
 import { layerParameters } from './cvae.js';
 import type { Likelihood } from './types.js';
-import { prod } from './vae.js';
 import {
   buildPixelCnn,
   codeIndices,
@@ -74,8 +74,6 @@ export interface VqvaeConfig {
 }
 
 export const VQVAE_DEFAULTS = { commitment: 0.25, ema: { decay: 0.99, epsilon: 1e-5 }, sigma: 1 } as const;
-
-const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 
 export function validateVqvaeConfig(c: VqvaeConfig): void {
   const bad = (m: string) => {
@@ -182,12 +180,6 @@ function buildVqConvDecoder(
   const out = tfl.layers.flatten({ name: 'decoder_flatten' }).apply(h) as tfl.SymbolicTensor;
   return tfl.model({ inputs: z, outputs: out, name: 'decoder' });
 }
-
-/** Stop-gradient sg[·]: the identity forward, zero gradient backward. */
-export const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-  value: tf.clone(args[0] as tf.Tensor),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as <T extends tf.Tensor>(x: T) => T;
 
 /** Squared distances ‖z_n − e_k‖² [N, K] of rows z [N, D] to codes E [K, D]: ‖z‖² − 2 z·e + ‖e‖². */
 export function squaredDistances(z: tf.Tensor2D, E: tf.Tensor2D): tf.Tensor2D {

@@ -18,6 +18,7 @@
 // nn.Embedding, stored as a Linear weight).
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Activation, MlpSpec } from './mlp.js';
+import { isPosInt } from '../util/math.js';
 
 export interface ConvSpec {
   type: 'conv';
@@ -44,8 +45,6 @@ export interface NetBody {
   dense: number[];
   activation?: Activation;
 }
-
-const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 
 export function validateConvSpec(spec: ConvSpec): void {
   const bad = (m: string) => {

@@ -2,6 +2,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { buildConvNetworks, type ConvSpec } from './conv.js';
 import { buildMlp, type MlpSpec } from './mlp.js';
+import { prod } from '../util/math.js';
 
 /** `{ type: 'mlp', hidden, activation? }` or `{ type: 'conv', channels, kernel, stride, dense, activation? }`. */
 export type NetworkSpec = MlpSpec | ConvSpec;
@@ -12,8 +13,6 @@ export interface EncoderDecoder {
   /** z ([B, zDim]) → [B, D] flat parameters of p(x|z) */
   decoder: tfl.LayersModel;
 }
-
-const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Builds the encoder (x → encOut) and decoder (zDim → decOut) for a spec; data stay flat at the edges. */
 export function buildNetworks(

@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Rng } from '../rng.js';
 import { fanIn } from './init.js';
+import { isPosInt } from '../util/math.js';
 
 export type RnnCellKind = 'gru' | 'lstm';
 
@@ -38,8 +39,6 @@ export interface RnnSpec {
   /** Encoder reads the sequence both ways and concatenates the two final states (default true). */
   bidirectional?: boolean;
 }
-
-const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 
 export function validateRnnSpec(spec: RnnSpec): void {
   const bad = (m: string) => {

@@ -14,18 +14,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { LatentVariableModel } from '../models/types.js';
+import { stopGradient } from '../nn/ops.js';
 import type { Rng } from '../rng.js';
 import type { Objective } from '../train/trainer.js';
 import type { Terms } from './elbo.js';
 
 export type Baseline = 'none' | 'moving-average' | 'leave-one-out';
 export const BASELINES: readonly Baseline[] = ['none', 'moving-average', 'leave-one-out'];
-
-/** ⊥x: the value of x with no gradient flowing back through it. */
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  const f = tf.customGrad((a) => ({ value: tf.clone(a as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
-  return f(x) as T;
-}
 
 /** An exponential moving average of the mean of f: b ← decay·b + (1 − decay)·mean(f). */
 export class MovingAverageBaseline {

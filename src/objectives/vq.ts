@@ -15,7 +15,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/dataset.js';
 import type { CodePrior } from '../models/vq-prior.js';
-import { stopGradient, type VQVAE } from '../models/vqvae.js';
+import type { VQVAE } from '../models/vqvae.js';
+import { stopGradient } from '../nn/ops.js';
 import type { Rng } from '../rng.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Terms } from './elbo.js';
