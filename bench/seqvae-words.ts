@@ -3,14 +3,9 @@
 // Train the character-level word VAE (Bowman et al. 2016) on /usr/share/dict/words and show what it learned.
 import { initBackend } from '../src/backend/index.js';
 import { loadWords } from '../src/data/words.js';
-import {
-  SeqVAE,
-  seqVaeConfigFor,
-  withWordDropout,
-  reconstructWords,
-  sampleWords,
-  interpolateWords,
-} from '../src/models/seqvae.js';
+import { SeqVAE, seqVaeConfigFor } from '../src/models/seqvae.js';
+import { withWordDropout } from '../src/objectives/word-dropout.js';
+import { reconstructWords, sampleWords, interpolateWords } from '../src/tasks/words.js';
 import { elbo } from '../src/objectives/elbo.js';
 import { evaluateElbo, importanceSampledNll } from '../src/eval/likelihood.js';
 import { train } from '../src/train/trainer.js';

@@ -14,9 +14,10 @@ export {
 export { DiagGaussian, StdNormal, BernoulliLogits, type Distribution } from './distributions/index.js';
 export { buildMlp, initTorchStyle, type NetworkSpec } from './nn/index.js';
 export { createModel, VAE, type LatentVariableModel, type ModelConfig, type VaeConfig } from './models/index.js';
-export { elbo, meanTerms, type Terms } from './objectives/elbo.js';
+export { elbo, meanTerms } from './objectives/elbo.js';
+export type { Terms, Objective, ObjectiveContext } from './objectives/types.js';
 export { iwae, logImportanceWeights, logMeanExp } from './objectives/iwae.js';
-export { train, TrainingDivergedError, type Objective, type TrainOptions, type EpochMetrics } from './train/trainer.js';
+export { train, TrainingDivergedError, type TrainOptions, type EpochMetrics } from './train/trainer.js';
 export { Optimizer, type OptimizerConfig } from './train/optimizers.js';
 export { evaluateElbo, importanceSampledNll, type NllResult } from './eval/likelihood.js';
 export { generate, reconstruct, encode, interpolate } from './tasks/generate.js';

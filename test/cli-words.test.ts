@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadWords } from '../src/data/words.js';
-import { checkWords, exactMatches, SeqVAE, seqVaeConfigFor, wordProblem } from '../src/models/seqvae.js';
+import { SeqVAE, seqVaeConfigFor } from '../src/models/seqvae.js';
+import { checkWords, exactMatches, wordProblem } from '../src/tasks/words.js';
 import { Rng } from '../src/rng.js';
 
 const BIN = path.resolve('bin/vaekit.js');

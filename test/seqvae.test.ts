@@ -22,15 +22,9 @@ import { loadTimeSeries } from '../src/data/timeseries.js';
 import { invertNormalizer } from '../src/data/csv.js';
 import { Categorical } from '../src/distributions/categorical.js';
 import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/io/model.js';
-import {
-  interpolateWords,
-  reconstructWords,
-  sampleWords,
-  SeqVAE,
-  seqVaeConfigFor,
-  withWordDropout,
-  type SeqVaeConfig,
-} from '../src/models/seqvae.js';
+import { SeqVAE, seqVaeConfigFor, type SeqVaeConfig } from '../src/models/seqvae.js';
+import { withWordDropout } from '../src/objectives/word-dropout.js';
+import { interpolateWords, reconstructWords, sampleWords } from '../src/tasks/words.js';
 import { createModel, type ModelConfig } from '../src/models/index.js';
 import { elbo } from '../src/objectives/elbo.js';
 import { Rng } from '../src/rng.js';

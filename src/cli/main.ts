@@ -11,16 +11,9 @@ import { writePairs, writeRows } from '../io/outputs.js';
 import { writeSeriesSvg } from '../io/lineplot.js';
 import { invertNormalizer, validateNormalizer } from '../data/csv.js';
 import { writeRunReport } from '../io/report.js';
-import {
-  exactMatches,
-  interpolateWords,
-  isWordsModel,
-  SeqVAE,
-  reconstructWords,
-  sampleWords,
-  seqVaeConfigFor,
-  withWordDropout,
-} from '../models/seqvae.js';
+import { SeqVAE, seqVaeConfigFor } from '../models/seqvae.js';
+import { withWordDropout } from '../objectives/word-dropout.js';
+import { exactMatches, interpolateWords, isWordsModel, reconstructWords, sampleWords } from '../tasks/words.js';
 import type { WordsDataset } from '../data/words.js';
 import { BASELINES, scoreFunctionObjective } from '../objectives/score-function.js';
 import { formatGradientVariance, gradientVariance } from '../eval/gradient-variance.js';

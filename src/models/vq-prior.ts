@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset, Split } from '../data/dataset.js';
 import type { Distribution } from '../distributions/types.js';
-import type { Terms } from '../objectives/elbo.js';
+import type { Terms } from '../objectives/types.js';
 import type { Rng } from '../rng.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import type { ProgressMode } from '../train/progress.js';

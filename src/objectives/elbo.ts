@@ -10,12 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Rng } from '../rng.js';
-
-/** Per-example terms, [B] each; `total` is what the optimizer minimises. */
-export interface Terms {
-  total: tf.Tensor1D;
-  [name: string]: tf.Tensor1D;
-}
+import type { Terms } from './types.js';
 
 export interface ElboOptions {
   beta?: number;

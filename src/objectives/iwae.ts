@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LatentVariableModel, Posterior } from '../models/types.js';
 import type { Rng } from '../rng.js';
-import type { Terms } from './elbo.js';
+import type { Terms } from './types.js';
 
 /** log w for k samples per example: [k, B]. `q` may be passed when already computed. */
 export function logImportanceWeights(

@@ -16,8 +16,7 @@ import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { stopGradient } from '../nn/ops.js';
 import type { Rng } from '../rng.js';
-import type { Objective } from '../train/trainer.js';
-import type { Terms } from './elbo.js';
+import type { Objective, Terms } from './types.js';
 
 export type Baseline = 'none' | 'moving-average' | 'leave-one-out';
 export const BASELINES: readonly Baseline[] = ['none', 'moving-average', 'leave-one-out'];

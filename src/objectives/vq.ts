@@ -19,7 +19,7 @@ import type { VQVAE } from '../models/vqvae.js';
 import { stopGradient } from '../nn/ops.js';
 import type { Rng } from '../rng.js';
 import type { LatentVariableModel } from '../models/types.js';
-import type { Terms } from './elbo.js';
+import type { Terms } from './types.js';
 
 export interface VqObjectiveOptions {
   rng: Rng;

@@ -8,22 +8,14 @@ import { batches, stepsPerEpoch, type Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { saveModel, type DataInfo } from '../io/model.js';
 import type { LatentVariableModel } from '../models/types.js';
-import type { Terms } from '../objectives/elbo.js';
+import type { Objective } from '../objectives/types.js';
 import { Rng } from '../rng.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { createProgress, type ProgressMode } from './progress.js';
 import { betaAt, lrAt, parseLrSchedule } from './schedules.js';
 
-export interface ObjectiveContext {
-  rng: Rng;
-  beta: number;
-  step: number;
-  y?: tf.Tensor1D;
-  /** Free bits λ (nats per latent unit; 0: off) for objectives that support them (elbo's freeBits). */
-  freeBits?: number;
-}
-export type Objective = (model: LatentVariableModel, x: tf.Tensor2D, ctx: ObjectiveContext) => Terms;
+export type { Objective, ObjectiveContext } from '../objectives/types.js';
 
 export interface TrainOptions {
   epochs: number;
