@@ -2,7 +2,7 @@
 //        [--word-dropout 0.3] [--kl-warmup 1000] [--steps N] [--out DIR]
 // Train the character-level word VAE (Bowman et al. 2016) on /usr/share/dict/words and show what it learned.
 import { initBackend } from '../src/backend/index.js';
-import { loadWords } from '../src/data/words.js';
+import { loadWords } from '../src/data/word-list.js';
 import { SeqVAE, seqVaeConfigFor } from '../src/models/seqvae.js';
 import { withWordDropout } from '../src/objectives/word-dropout.js';
 import { reconstructWords, sampleWords, interpolateWords } from '../src/tasks/words.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadWords } from '../src/data/words.js';
+import { loadWords } from '../src/data/word-list.js';
 import { SeqVAE, seqVaeConfigFor } from '../src/models/seqvae.js';
 import { checkWords, exactMatches, wordProblem } from '../src/tasks/words.js';
 import { Rng } from '../src/rng.js';

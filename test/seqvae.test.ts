@@ -8,16 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  decodeWords,
-  DICT_PATH,
-  encodeWords,
-  filterWords,
-  loadWords,
-  readWordList,
-  tokensOf,
-  type WordsDataset,
-} from '../src/data/words.js';
+import { decodeWords, DICT_PATH, encodeWords, filterWords, tokensOf, type WordsDataset } from '../src/data/words.js';
+import { loadWords, readWordList } from '../src/data/word-list.js';
 import { loadTimeSeries } from '../src/data/timeseries.js';
 import { invertNormalizer } from '../src/data/csv.js';
 import { Categorical } from '../src/distributions/categorical.js';

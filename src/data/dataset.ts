@@ -22,7 +22,7 @@ import {
 } from './csv.js';
 import { dspritesDataset } from './dsprites.js';
 import { loadTimeSeries } from './timeseries.js';
-import { loadWords } from './words.js';
+import { loadWords } from './word-list.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { loadImageFolder, type ColorMode } from './images.js';
 import { loadMnist } from './mnist.js';
