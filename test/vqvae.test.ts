@@ -17,7 +17,7 @@ import { createModel, isCodePosterior, latentPoint } from '../src/models/index.j
 import { reconstruct } from '../src/tasks/generate.js';
 import { decodeSafetensors } from '../src/codec/safetensors.js';
 import type { LatentVariableModel } from '../src/models/types.js';
-import { trainPrior } from '../src/models/vq-prior.js';
+import { trainPrior } from '../src/train/fit-prior.js';
 import { nearestCodes, squaredDistances, VQVAE, type VqvaeConfig } from '../src/models/vqvae.js';
 import { codeUsage, evaluateVq, vqElbo, vqObjective, vqTrainingObjective } from '../src/objectives/vq.js';
 import { Rng } from '../src/rng.js';

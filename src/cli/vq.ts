@@ -12,7 +12,8 @@ import { readModelMeta, saveModel, type DataInfo, type ModelMeta } from '../io/m
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeRunReport } from '../io/report.js';
 import type { LatentVariableModel } from '../models/types.js';
-import { DEFAULT_VQ_PRIOR, trainPrior, type VqPriorConfig } from '../models/vq-prior.js';
+import { DEFAULT_VQ_PRIOR, type VqPriorConfig } from '../models/vq-prior.js';
+import { trainPrior } from '../train/fit-prior.js';
 import { VQVAE, VQVAE_DEFAULTS, type VqvaeConfig } from '../models/vqvae.js';
 import type { NetworkSpec } from '../nn/index.js';
 import { evaluateVq, vqTrainingObjective } from '../objectives/vq.js';

@@ -46,4 +46,4 @@ export { CVAE } from './cvae.js';
 export { HVAE, HierarchicalPosterior, HierarchicalPrior } from './hvae.js';
 export { SeqVAE, type SeqVaeConfig } from './seqvae.js';
 export { VQVAE, CodePosterior, VQVAE_DEFAULTS, type VqvaeConfig } from './vqvae.js';
-export { CodePrior, DEFAULT_VQ_PRIOR, trainPrior, type VqPriorConfig } from './vq-prior.js';
+export { CodePrior, DEFAULT_VQ_PRIOR, type VqPriorConfig } from './vq-prior.js';
