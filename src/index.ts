@@ -21,4 +21,5 @@ export { train, TrainingDivergedError, type TrainOptions, type EpochMetrics } fr
 export { Optimizer, type OptimizerConfig } from './train/optimizers.js';
 export { evaluateElbo, importanceSampledNll, type NllResult } from './eval/likelihood.js';
 export { generate, reconstruct, encode, interpolate } from './tasks/generate.js';
-export { saveModel, loadModel, type DataInfo, type ModelMeta } from './io/model.js';
+export { saveModel, loadModel, readModelMeta } from './io/model.js';
+export { loadModelFromBuffers, modelFiles, type DataInfo, type ModelMeta } from './models/files.js';

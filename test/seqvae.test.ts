@@ -13,7 +13,7 @@ import { loadWords, readWordList } from '../src/data/word-list.js';
 import { loadTimeSeries } from '../src/data/timeseries.js';
 import { invertNormalizer } from '../src/data/csv.js';
 import { Categorical } from '../src/distributions/categorical.js';
-import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/io/model.js';
+import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/models/files.js';
 import { SeqVAE, seqVaeConfigFor, type SeqVaeConfig } from '../src/models/seqvae.js';
 import { withWordDropout } from '../src/objectives/word-dropout.js';
 import { interpolateWords, reconstructWords, sampleWords } from '../src/tasks/words.js';

@@ -6,13 +6,8 @@ import { loadDataset, type Dataset } from '../src/data/dataset.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  loadModel,
-  loadParametersFromSafetensors,
-  modelFiles,
-  parametersToSafetensors,
-  saveModel,
-} from '../src/io/model.js';
+import { loadModel, saveModel } from '../src/io/model.js';
+import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/models/files.js';
 import { createModel, isCodePosterior, latentPoint } from '../src/models/index.js';
 import { reconstruct } from '../src/tasks/generate.js';
 import { decodeSafetensors } from '../src/codec/safetensors.js';

@@ -5,7 +5,7 @@
 import type { Command, Option } from 'commander';
 import path from 'node:path';
 import { readJson, recoverDir } from '../util/atomic.js';
-import type { DataInfo } from '../io/model.js';
+import type { DataInfo } from '../models/files.js';
 import { hasCheckpoint, type TrainState } from '../train/checkpoint.js';
 import type { OptimizerKind } from '../train/optimizers.js';
 import type { TrainOptions } from '../train/trainer.js';

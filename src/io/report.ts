@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { BackendInfo } from '../backend/index.js';
 import type { ModelConfig } from '../models/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { DataInfo } from './model.js';
+import type { DataInfo } from '../models/files.js';
 
 export interface RunReport {
   config: ModelConfig;

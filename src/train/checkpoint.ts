@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LatentVariableModel } from '../models/types.js';
 import { readJson, recoverDir, writeDirAtomic } from '../util/atomic.js';
-import { loadParametersFromSafetensors, modelFiles, type DataInfo } from '../io/model.js';
+import { loadParametersFromSafetensors, modelFiles, type DataInfo } from '../models/files.js';
 import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../codec/safetensors.js';
 import type { RngState } from '../rng.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';

@@ -1,0 +1,161 @@
+// The saved-model format, as bytes (pure: no file I/O, runs in the browser too). A model directory holds
+//   config.json          the model config (rebuilds it exactly) + data protocol/normaliser + training info
+//   model.safetensors    every parameter with PyTorch-style names and layouts (Linear [out, in], Conv [out, in, kh, kw])
+//   tfjs/<net>/model.json + weights.bin   each network in the tfjs layers format
+// modelFiles() gives those files' contents; loadModelFromBuffers() rebuilds a model from config.json and
+// model.safetensors. Reading and writing the directory (atomically) is src/io/model.ts, for Node.
+import * as tf from '@tensorflow/tfjs-core';
+import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../codec/safetensors.js';
+import { Rng } from '../rng.js';
+import { createModel } from './index.js';
+import type { LatentVariableModel, ModelConfig } from './types.js';
+
+/** The content of one file of a model directory. */
+export type ModelFileData = string | Uint8Array;
+
+export const MODEL_FORMAT = 'vaekit-model';
+export const MODEL_FORMAT_VERSION = 1;
+
+export interface DataInfo {
+  dataset: string;
+  protocol: string;
+  /** Per-example shape. */
+  shape: number[];
+  numClasses?: number;
+  classNames?: string[];
+  /** Per-column normaliser of CSV data (plain JSON), to map outputs back to data units. */
+  normalizer?: unknown;
+}
+
+export interface ModelMeta {
+  format: typeof MODEL_FORMAT;
+  version: number;
+  config: ModelConfig;
+  data: DataInfo;
+  training?: Record<string, unknown>;
+  savedAt: string;
+}
+
+/** tfjs layout → PyTorch layout for a parameter named `…weight`: Dense [in,out] → [out,in]; Conv [kh,kw,a,b] → [b,a,kh,kw]. */
+function torchPerm(name: string, rank: number): number[] | null {
+  if (!name.endsWith('.weight')) return null;
+  if (rank === 2) return [1, 0];
+  if (rank === 4) return [3, 2, 0, 1];
+  return null;
+}
+function inversePerm(p: number[]): number[] {
+  const inv = new Array<number>(p.length);
+  p.forEach((v, i) => (inv[v] = i));
+  return inv;
+}
+
+export function parametersToSafetensors(model: LatentVariableModel, metadata: Record<string, string> = {}): Uint8Array {
+  const tensors: Record<string, TensorInput> = {};
+  for (const [name, v] of Object.entries(model.namedParameters())) {
+    const perm = torchPerm(name, v.rank);
+    const t = perm ? tf.transpose(v, perm) : v;
+    tensors[name] = { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array };
+    if (t !== v) t.dispose();
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
+export function loadParametersFromSafetensors(model: LatentVariableModel, buf: Uint8Array, source: string): void {
+  const { tensors } = decodeSafetensors(buf, { source });
+  const params = model.namedParameters();
+  for (const [name, v] of Object.entries(params)) {
+    const st = tensors[name];
+    if (!st) throw new Error(`${source}: parameter "${name}" is missing`);
+    const perm = torchPerm(name, v.rank);
+    const expected = perm ? perm.map((i) => v.shape[i]) : v.shape;
+    if (st.dtype !== 'F32' || st.shape.join(',') !== expected.join(','))
+      throw new Error(`${source}: parameter "${name}" is ${st.dtype} [${st.shape}], expected F32 [${expected}]`);
+    if (!(st.data as Float32Array).every(Number.isFinite))
+      throw new Error(`${source}: parameter "${name}" holds NaN or Inf`);
+    tf.tidy(() => {
+      const t = tf.tensor(st.data as Float32Array, st.shape);
+      v.assign(perm ? tf.transpose(t, inversePerm(perm)) : t);
+    });
+  }
+  const extra = Object.keys(tensors).filter((k) => !(k in params));
+  if (extra.length)
+    throw new Error(`${source}: unexpected parameters ${extra.join(', ')} (does config.json match the weights?)`);
+}
+
+async function tfjsArtifacts(model: LatentVariableModel): Promise<Record<string, ModelFileData>> {
+  const files: Record<string, ModelFileData> = {};
+  for (const [name, net] of Object.entries(model.networks())) {
+    await net.save(
+      tf.io.withSaveHandler(async (a) => {
+        const modelJson = {
+          format: 'layers-model',
+          generatedBy: `vaekit via TensorFlow.js ${tf.version_core}`,
+          convertedBy: null,
+          modelTopology: a.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+        };
+        files[`tfjs/${name}/model.json`] = JSON.stringify(modelJson);
+        const data = a.weightData as ArrayBuffer;
+        files[`tfjs/${name}/weights.bin`] = new Uint8Array(data);
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+  }
+  return files;
+}
+
+/** All files of a saved model, for saveModel or a checkpoint that adds its own. */
+export async function modelFiles(
+  model: LatentVariableModel,
+  data: DataInfo,
+  training?: Record<string, unknown>,
+): Promise<Record<string, ModelFileData>> {
+  const meta: ModelMeta = {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    config: model.config,
+    data,
+    training,
+    savedAt: new Date().toISOString(),
+  };
+  return {
+    'config.json': JSON.stringify(meta, null, 2) + '\n',
+    'model.safetensors': parametersToSafetensors(model, { format: MODEL_FORMAT, kind: model.config.kind }),
+    ...(await tfjsArtifacts(model)),
+  };
+}
+
+/**
+ * Checks a parsed config.json (`source` names it in errors): a vaekit model of a format version this code
+ * reads, with a model config.
+ */
+export function parseModelMeta(meta: unknown, source: string): ModelMeta {
+  const m = meta as Partial<ModelMeta> | null;
+  if (m?.format !== MODEL_FORMAT) throw new Error(`${source} is not a vaekit model (format "${m?.format}")`);
+  if (typeof m.version !== 'number' || m.version > MODEL_FORMAT_VERSION)
+    throw new Error(
+      `${source}: model format version ${m.version} is newer than this vaekit reads (${MODEL_FORMAT_VERSION})`,
+    );
+  return m as ModelMeta;
+}
+
+/**
+ * Rebuilds a model from the bytes of its directory, the same in Node and in the browser: config.json (parsed
+ * or as text) → createModel → the parameters from model.safetensors. The tfjs networks hold the same weights
+ * and are not needed.
+ */
+export function loadModelFromBuffers(
+  config: ModelMeta | string,
+  safetensors: Uint8Array,
+  source = 'model',
+): { model: LatentVariableModel; meta: ModelMeta } {
+  const meta = parseModelMeta(typeof config === 'string' ? JSON.parse(config) : config, `${source}/config.json`);
+  const model = createModel(meta.config, new Rng(0));
+  try {
+    loadParametersFromSafetensors(model, safetensors, `${source}/model.safetensors`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, meta };
+}
