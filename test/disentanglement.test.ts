@@ -21,7 +21,8 @@ import {
   sapScore,
   type Representation,
 } from '../src/eval/disentanglement.js';
-import { latentTraversal, traversalGif, traversalGrid, traversalOrder } from '../src/eval/traversal.js';
+import { latentTraversal, traversalOrder } from '../src/eval/traversal.js';
+import { traversalGif, traversalGrid } from '../src/io/traversal.js';
 import { createModel, latentPoint } from '../src/models/index.js';
 import { Rng } from '../src/rng.js';
 import { setupBackend } from './helpers.js';

@@ -103,9 +103,11 @@ describe('trainer', () => {
     );
     const lines = readFileSync(path.join(part, 'metrics.jsonl'), 'utf8').trim().split('\n');
     assert.equal(lines.length, 3);
-    const saved = await loadModel(path.join(part, 'model'));
-    assert.deepEqual(weights(saved.model), weights(m1));
-    [m1, m3, saved.model].forEach((m) => m.dispose());
+    assert.equal(r3.model, m3, 'the trainer hands back the model it trained');
+    assert.ok(!existsSync(path.join(part, 'model')), 'the trainer saves no model (its caller does)');
+    const ck = await loadModel(path.join(part, 'checkpoint'));
+    assert.deepEqual(weights(ck.model), weights(m1));
+    [m1, m3, ck.model].forEach((m) => m.dispose());
   });
 
   it('resume refuses a checkpoint of a different run', async () => {

@@ -6,7 +6,7 @@ import { initBackend, type BackendChoice } from '../backend/index.js';
 import { loadDataset, parseDatasetName, take, type Dataset, type DatasetSpec, type Split } from '../data/dataset.js';
 import { evaluateElbo, importanceSampledNll } from '../eval/likelihood.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { loadModel } from '../io/model.js';
+import { loadModel, saveModel } from '../io/model.js';
 import { type DataInfo, type ModelMeta } from '../models/files.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeSeriesSvg } from '../io/lineplot.js';
@@ -538,6 +538,7 @@ export function buildProgram(): Command {
           ? (m, epoch) => evaluateElbo(m, data.test, { rng: new Rng(f.seed + 7919 * epoch), beta: f.beta })
           : undefined,
       });
+      await saveModel(path.join(f.out, 'model'), model, di, result.training);
       // Artefacts of the run: samples, reconstructions, report.
       const artefacts: Record<string, string> = {};
       if (model instanceof SeqVAE && model.config.vocabulary !== undefined) {
@@ -967,7 +968,8 @@ export function buildProgram(): Command {
     .option('--json', 'print what was written as JSON');
   dataOptions(travCmd, false);
   backendOption(travCmd).action(async (dir, f) => {
-    const { latentTraversal, traversalGif, traversalGrid } = await import('../eval/traversal.js');
+    const { latentTraversal } = await import('../eval/traversal.js');
+    const { traversalGif, traversalGrid } = await import('../io/traversal.js');
     const { latentHealth } = await import('../eval/latent.js');
     const { imageToPng, upscale } = await import('../io/png.js');
     await initBackend(f.backend);

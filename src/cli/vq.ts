@@ -13,9 +13,10 @@ import { type DataInfo, type ModelMeta } from '../models/files.js';
 import { writePairs, writeRows } from '../io/outputs.js';
 import { writeRunReport } from '../io/report.js';
 import type { LatentVariableModel } from '../models/types.js';
-import { DEFAULT_VQ_PRIOR, type VqPriorConfig } from '../models/vq-prior.js';
+import { DEFAULT_VQ_PRIOR, type VqPriorConfig } from '../nn/pixelcnn.js';
 import { trainPrior } from '../train/fit-prior.js';
-import { VQVAE, VQVAE_DEFAULTS, type VqvaeConfig } from '../models/vqvae.js';
+import { VQVAE, VQVAE_DEFAULTS } from '../models/vqvae.js';
+import { type VqvaeConfig } from '../models/configs.js';
 import type { NetworkSpec } from '../nn/index.js';
 import { evaluateVq, vqTrainingObjective } from '../objectives/vq.js';
 import { Rng } from '../rng.js';
@@ -395,6 +396,7 @@ export async function trainVqvae(
       evaluate: evalTest && data.test.n > 0 ? () => testFigures(model, data.test) : undefined,
     });
     const modelDir = path.join(f.out, 'model');
+    await saveModel(modelDir, model, di, result.training);
     const priorEpochs: number = f.priorEpochs ?? VQ_CLI_DEFAULTS.priorEpochs;
     let prior: Record<string, unknown> | undefined;
     if (priorEpochs > 0) {

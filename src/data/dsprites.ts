@@ -38,7 +38,7 @@
 // it at the position; render() is therefore exact, deterministic and cheap (about a microsecond).
 
 import { Rng } from '../rng.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset } from './types.js';
 
 export const DSPRITES_SIZE = 64;
 export const DSPRITES_DIM = DSPRITES_SIZE * DSPRITES_SIZE;

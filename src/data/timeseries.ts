@@ -23,7 +23,7 @@ import {
   type NormalizeKind,
   type Normalizer,
 } from './csv.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset } from './types.js';
 
 export interface TimeSeriesOptions {
   path: string;

@@ -8,7 +8,7 @@
 // as padding to step T − 1 (the likelihood scores steps up to the first end token only). Rows are flat
 // [T·V], step-major, like every vaekit data set.
 // This file is the pure tokenizer (browser-safe); reading the word list from disk is src/data/word-list.ts.
-import type { Dataset } from './dataset.js';
+import type { Dataset } from './types.js';
 
 export const DICT_PATH = '/usr/share/dict/words';
 /** The Debian package that provides DICT_PATH. */

@@ -44,6 +44,8 @@ export { isCodePosterior, latentPoint, gaussianPosterior, latentDimOf } from './
 export { VAE } from './vae.js';
 export { CVAE } from './cvae.js';
 export { HVAE, HierarchicalPosterior, HierarchicalPrior } from './hvae.js';
-export { SeqVAE, type SeqVaeConfig } from './seqvae.js';
-export { VQVAE, CodePosterior, VQVAE_DEFAULTS, type VqvaeConfig } from './vqvae.js';
-export { CodePrior, DEFAULT_VQ_PRIOR, type VqPriorConfig } from './vq-prior.js';
+export { SeqVAE } from './seqvae.js';
+export { VQVAE, VQVAE_DEFAULTS } from './vqvae.js';
+export type { SeqVaeConfig, VqvaeConfig } from './configs.js';
+export { CodePosterior, CodePrior } from '../distributions/codes.js';
+export { DEFAULT_VQ_PRIOR, type VqPriorConfig } from '../nn/pixelcnn.js';

@@ -17,27 +17,11 @@ import { Categorical, drawToken } from '../distributions/categorical.js';
 import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { END_TOKEN, LOWERCASE } from '../data/words.js';
-import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec, type RnnSpec } from '../nn/rnn.js';
+import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec } from '../nn/rnn.js';
 import type { Rng } from '../rng.js';
 import { pathWeights, type PathMethod } from './latent-path.js';
+import type { SeqVaeConfig } from './configs.js';
 import type { LatentVariableModel } from './types.js';
-
-export interface SeqVaeConfig {
-  kind: 'seqvae';
-  /** [T, W]: T steps of W values, a one-hot token over W = V (categorical) or W = C channels (gaussian). */
-  inputShape: [number, number];
-  latentDim: number;
-  network: RnnSpec;
-  likelihood: 'categorical' | 'gaussian';
-  /** categorical: the characters of tokens 1 … V−1 (token 0 ends and pads a sequence); V = length + 1. */
-  vocabulary?: string;
-  /** gaussian: a fixed σ, or 'learned' (one log σ² per channel). */
-  sigma?: number | 'learned';
-  /** Word dropout rate in training (0: none); applies where the objective is wrapped by withWordDropout. */
-  wordDropout?: number;
-  /** Weight of the KL term. */
-  beta: number;
-}
 
 export function validateSeqVaeConfig(c: SeqVaeConfig): void {
   const bad = (m: string) => {

@@ -2,55 +2,22 @@
 // with an amortised posterior q(z|x). Objectives, the trainer, eval and the CLI see only this.
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { CodePosterior, CodePrior } from '../distributions/codes.js';
 import type { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
-import type { NetworkSpec } from '../nn/index.js';
 import type { Rng } from '../rng.js';
-import type { SeqVaeConfig } from './seqvae.js';
-import type { CodePrior } from './vq-prior.js';
-import type { CodePosterior, VqvaeConfig } from './vqvae.js';
+import type { ModelConfig } from './configs.js';
 
-export type Likelihood = 'bernoulli' | 'gaussian';
-
-export interface VaeConfig {
-  kind: 'vae';
-  /** Per-example shape of x, e.g. [28, 28, 1] or [d]; x travels flat as [B, prod(shape)]. */
-  inputShape: number[];
-  latentDim: number;
-  network: NetworkSpec;
-  likelihood: Likelihood;
-  /** Gaussian decoder only: a fixed σ, or 'learned' (one log σ² per output dimension). */
-  sigma?: number | 'learned';
-  /** Weight of the KL term in the objective (β = 1: the plain VAE). */
-  beta: number;
-}
-
-/** The conditional VAE (src/models/cvae.ts): labels y ∈ {0, …, numClasses − 1} condition q, p(x|·) and the prior. */
-export interface CvaeConfig extends Omit<VaeConfig, 'kind'> {
-  kind: 'cvae';
-  numClasses: number;
-  /** How y enters the encoder and decoder: its one-hot row, or a learned embedding of width embeddingDim. */
-  labelEncoding: 'onehot' | 'embedding';
-  embeddingDim?: number;
-  /** p(z|y): N(0, I) ('standard'), or a Gaussian with a learned μ_y and log σ²_y per class ('learned'). */
-  prior: 'standard' | 'learned';
-}
-
-/** The hierarchical VAE (src/models/hvae.ts): stochastic layers z_1 (next to x) … z_L. */
-export interface HvaeConfig extends Omit<VaeConfig, 'kind'> {
-  kind: 'hvae';
-  /** Widths d_1 … d_L of the stochastic layers, bottom to top (L ≥ 2). */
-  latentDims: number[];
-  /** Σ_l d_l: z travels flat with the layers side by side, [z_1, …, z_L]. */
-  latentDim: number;
-  /** Hidden widths of the MLPs between stochastic layers (the network spec is for x ↔ z_1). */
-  layerHidden: number[];
-}
-
-/** Every model's config is plain JSON with a `kind`; createModel (src/models/index.ts) dispatches on it. */
-export type ModelConfig = VaeConfig | CvaeConfig | HvaeConfig | SeqVaeConfig | VqvaeConfig;
-/** The configs of models with a continuous latent z of `latentDim` units (all but the VQ-VAE's discrete code grid). */
-export type ContinuousModelConfig = Exclude<ModelConfig, VqvaeConfig>;
+export type {
+  ContinuousModelConfig,
+  CvaeConfig,
+  HvaeConfig,
+  Likelihood,
+  ModelConfig,
+  SeqVaeConfig,
+  VaeConfig,
+  VqvaeConfig,
+} from './configs.js';
 
 /**
  * A distribution over a tuple of latent layers [z_1, …, z_L], z flat [B, Σ d_l] with the layers side by

@@ -30,48 +30,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
 import { decoderLogVariance, DiagGaussian } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
-import { buildMlp, initTorchStyle, netBody, type NetworkSpec } from '../nn/index.js';
+import { buildMlp, initTorchStyle, netBody } from '../nn/index.js';
 import { convSizes, deconvToImage, imageDims, type ConvSpec } from '../nn/conv.js';
 import type { Rng } from '../rng.js';
 import { isPosInt, prod } from '../util/math.js';
 import { layerParameters } from './cvae.js';
-import type { Likelihood } from './types.js';
-import {
-  buildPixelCnn,
-  codeIndices,
-  CodePrior,
-  oneHotCodes,
-  validateVqPriorConfig,
-  type VqPriorConfig,
-} from './vq-prior.js';
-
-export interface VqvaeConfig {
-  kind: 'vqvae';
-  /** Per-example shape of x, e.g. [28, 28, 1] or [d]; x travels flat as [B, prod(shape)]. */
-  inputShape: number[];
-  /**
-   * mlp: x → hidden… → M·D.  conv: strided convolutions (channels, kernel, stride), then the dense widths
-   * as 1×1 convolutions (per grid position), then a 1×1 convolution to D; the decoder mirrors it.
-   */
-  network: NetworkSpec;
-  likelihood: Likelihood;
-  /** Gaussian decoder: its fixed σ (default 1). */
-  sigma?: number;
-  /** K: codebook size. */
-  codebookSize: number;
-  /** D: code vector size. */
-  codeDim: number;
-  /** M: codes per example for MLP networks (a conv network's grid fixes it: h·w of its last feature map). */
-  numCodes?: number;
-  /** β: weight of the commitment term (0.25 in the paper). */
-  commitment: number;
-  /** EMA codebook updates instead of the codebook loss (decay γ = 0.99, Laplace ε = 1e-5 in the paper / Sonnet). */
-  ema?: { decay: number; epsilon: number } | null;
-  /** Move a code unused for this many training steps to a random encoder output of the batch (0 / absent: never). */
-  restartAfter?: number;
-  /** The autoregressive prior over the code grid (null: uniform only). */
-  prior: VqPriorConfig | null;
-}
+import { buildPixelCnn, validateVqPriorConfig } from '../nn/pixelcnn.js';
+import { codeIndices, CodePosterior, CodePrior } from '../distributions/codes.js';
+import type { VqvaeConfig } from './configs.js';
 
 export const VQVAE_DEFAULTS = { commitment: 0.25, ema: { decay: 0.99, epsilon: 1e-5 }, sigma: 1 } as const;
 
@@ -213,53 +179,6 @@ export function nearestCodes(z: tf.Tensor2D, E: tf.Tensor2D): Int32Array {
     out[n] = best;
   }
   return out;
-}
-
-/**
- * q(k|x) = δ(k = k(x)): the VQ posterior, a point mass on the code grid k(x). Its values are one-hot grids
- * [B, M·K]; `indices` holds k(x) as int32 [B, M].
- */
-export class CodePosterior implements Distribution {
-  constructor(
-    readonly indices: tf.Tensor2D,
-    readonly K: number,
-  ) {}
-
-  get M(): number {
-    return this.indices.shape[1];
-  }
-
-  /** The point mass's only value, onehot(k(x)) [B, M·K] (no randomness; rng unused). */
-  sample(_rng?: Rng): tf.Tensor2D {
-    return oneHotCodes(this.indices, this.K);
-  }
-
-  /** E_q[onehot(k)] = onehot(k(x)). */
-  mean(): tf.Tensor2D {
-    return oneHotCodes(this.indices, this.K);
-  }
-
-  // log q(k|x) = 0 if k = k(x), −∞ otherwise
-  logProb(z: tf.Tensor): tf.Tensor1D {
-    return tf.tidy(() => {
-      const same = tf.all(tf.equal(codeIndices(z, this.M, this.K), this.indices), 1);
-      return tf.where(
-        same,
-        tf.zeros([this.indices.shape[0]]),
-        tf.fill([this.indices.shape[0]], -Infinity),
-      ) as tf.Tensor1D;
-    });
-  }
-
-  /** Every example repeated L times along the batch (sample-major). */
-  repeat(L: number): CodePosterior {
-    return L === 1 ? this : new CodePosterior(tf.tile(this.indices, [L, 1]) as tf.Tensor2D, this.K);
-  }
-
-  // KL(q ‖ p) = Σ_k q(k) log q(k)/p(k) = −log p(k(x))   (q is a point mass; M log K under the uniform prior)
-  kl(p: CodePrior): tf.Tensor1D {
-    return tf.tidy(() => tf.neg(p.logProb(this.indices)));
-  }
 }
 
 export class VQVAE {

@@ -14,7 +14,7 @@
 // M log K under the uniform prior the VQ-VAE is trained with, the learned prior's −log p(k) once fitted).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/dataset.js';
-import type { CodePrior } from '../models/vq-prior.js';
+import type { CodePrior } from '../distributions/codes.js';
 import type { VQVAE } from '../models/vqvae.js';
 import { stopGradient } from '../nn/ops.js';
 import type { Rng } from '../rng.js';

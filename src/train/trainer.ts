@@ -6,8 +6,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { batches, stepsPerEpoch, type Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { saveModel } from '../io/model.js';
-import { type DataInfo } from '../models/files.js';
+import type { DataInfo } from '../models/files.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Objective } from '../objectives/types.js';
 import { Rng } from '../rng.js';
@@ -35,7 +34,7 @@ export interface TrainOptions {
    * and the metrics; on resume, undefined keeps the checkpoint's λ (0 for a run without), a number sets it.
    */
   freeBits?: number;
-  /** Where metrics.jsonl, checkpoint/ and model/ go; nothing is written without it. */
+  /** Where metrics.jsonl and checkpoint/ go; nothing is written without it (the caller saves the model). */
   outDir?: string;
   resume?: boolean;
   /** Also checkpoint every this many steps inside an epoch (0: at epoch ends only). */
@@ -61,17 +60,21 @@ export interface EpochMetrics {
 
 export class TrainingDivergedError extends Error {}
 
-export interface TrainResult {
+export interface TrainResult<M extends LatentVariableModel = LatentVariableModel> {
+  /** The trained model (the one passed in, trained in place): the caller saves it (src/io/model.ts saveModel). */
+  model: M;
   metrics: EpochMetrics[];
   state: TrainState;
+  /** What a saved model records of its training (config.json's `training`). */
+  training: Record<string, unknown>;
 }
 
-export async function train(
-  model: LatentVariableModel,
+export async function train<M extends LatentVariableModel>(
+  model: M,
   data: Dataset,
   objective: Objective,
   opts: TrainOptions,
-): Promise<TrainResult> {
+): Promise<TrainResult<M>> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const split = data.train;
   const D = split.x.length / split.n;
@@ -234,19 +237,17 @@ export async function train(
   } finally {
     progress.stop();
   }
-  if (opts.outDir) {
-    await saveModel(path.join(opts.outDir, 'model'), model, opts.dataInfo, {
-      epochs: state.epoch,
-      steps: state.step,
-      seed: opts.seed,
-      optimizer: opts.optimizer,
-      batchSize: opts.batchSize,
-      beta: opts.beta,
-      ...(freeBits > 0 ? { freeBits } : {}),
-      last: history[history.length - 1],
-    });
-  }
-  return { metrics: history, state };
+  const training: Record<string, unknown> = {
+    epochs: state.epoch,
+    steps: state.step,
+    seed: opts.seed,
+    optimizer: opts.optimizer,
+    batchSize: opts.batchSize,
+    beta: opts.beta,
+    ...(freeBits > 0 ? { freeBits } : {}),
+    last: history[history.length - 1],
+  };
+  return { model, metrics: history, state, training };
 }
 
 /**
