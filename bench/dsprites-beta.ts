@@ -27,7 +27,7 @@ import {
   FACTOR_VAE_DEFAULTS,
   representationFromModel,
   type DisentanglementReport,
-} from '../src/eval/disentanglement.js';
+} from '../src/eval/disentanglement/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { loadModel } from '../src/io/model.js';
 

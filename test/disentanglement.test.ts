@@ -20,7 +20,7 @@ import {
   representationFromModel,
   sapScore,
   type Representation,
-} from '../src/eval/disentanglement.js';
+} from '../src/eval/disentanglement/index.js';
 import { latentTraversal, traversalOrder } from '../src/eval/traversal.js';
 import { traversalGif, traversalGrid } from '../src/io/traversal.js';
 import { createModel, latentPoint } from '../src/models/index.js';
