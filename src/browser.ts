@@ -1,0 +1,38 @@
+// vaekit in the browser (package export "vaekit/browser"): load a saved model directory over HTTP (or from
+// bytes) and use it with tfjs in the page — encode, decode, sample, reconstruct, interpolate. Everything
+// here is the browser-safe part of vaekit: no node: module, no native backend (a test bundles this file
+// with esbuild for platform 'browser' and fails on either).
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadModelFromBuffers, type ModelMeta } from './models/files.js';
+import type { LatentVariableModel } from './models/types.js';
+
+export { tf };
+export { Rng } from './rng.js';
+export { createModel } from './models/index.js';
+export { loadModelFromBuffers, type DataInfo, type ModelMeta } from './models/files.js';
+export type { LatentVariableModel, ModelConfig } from './models/types.js';
+export { encode, generate, interpolate, reconstruct } from './tasks/generate.js';
+export { reconstructWords, sampleWords, interpolateWords, isWordsModel } from './tasks/words.js';
+
+/**
+ * Fetches `${base}/config.json` and `${base}/model.safetensors` (a model directory served as static files,
+ * e.g. by `vaekit serve`) and rebuilds the model; `fetchFn` defaults to the page's fetch.
+ */
+export async function loadModelFromUrl(
+  base: string,
+  fetchFn: (
+    url: string,
+  ) => Promise<{ ok: boolean; status: number; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }> = (u) =>
+    fetch(u),
+): Promise<{ model: LatentVariableModel; meta: ModelMeta }> {
+  const root = base.replace(/\/+$/, '');
+  const get = async (name: string) => {
+    const r = await fetchFn(`${root}/${name}`);
+    if (!r.ok) throw new Error(`cannot load ${root}/${name}: HTTP ${r.status}`);
+    return r;
+  };
+  const meta = (await (await get('config.json')).json()) as ModelMeta;
+  const weights = new Uint8Array(await (await get('model.safetensors')).arrayBuffer());
+  return loadModelFromBuffers(meta, weights, root);
+}
