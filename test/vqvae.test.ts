@@ -43,7 +43,7 @@ const rows = (n: number, D: number, seed: number, scale = 1) => {
 };
 
 /** The trainer's view: VQVAE implements the shared interface once ModelConfig/Posterior/Prior know it (see the report). */
-const asModel = (m: VQVAE) => m as unknown as LatentVariableModel;
+const asModel = (m: VQVAE): LatentVariableModel => m;
 
 /** Gradients of f w.r.t. vars as plain arrays (null: no gradient path). */
 function gradsOf(f: () => tf.Scalar, vars: tf.Variable[]): (Float32Array | null)[] {

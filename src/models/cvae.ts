@@ -11,12 +11,12 @@
 // takes the label as a one-hot row; the learned prior is the network `prior`: onehot(y) → [μ_y, log σ²_y].
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { BernoulliLogits } from '../distributions/bernoulli.js';
 import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildDecoderNet, buildEncoderNet, initTorchStyle, netBody, type Conditioning } from '../nn/index.js';
 import type { Rng } from '../rng.js';
-import type { CvaeConfig, LatentVariableModel } from './types.js';
+import { checkRows, gaussianHead, LatentModelBase, observation } from './base.js';
+import type { CvaeConfig } from './configs.js';
 import { validateVaeConfig } from './vae.js';
 import { prod } from '../util/math.js';
 
@@ -38,33 +38,19 @@ export function validateCvaeConfig(c: CvaeConfig): void {
   if (c.prior !== 'standard' && c.prior !== 'learned') bad(`prior must be standard or learned, got ${c.prior}`);
 }
 
-/** `${net}.layers.${i}.weight|bias` for every trainable weight of the networks (the VAE's naming). */
-export function layerParameters(nets: Record<string, tfl.LayersModel>): Record<string, tf.Variable> {
-  const out: Record<string, tf.Variable> = {};
-  for (const [net, model] of Object.entries(nets)) {
-    model.layers.forEach((layer, i) => {
-      const names = ['weight', 'bias'];
-      layer.trainableWeights.forEach((w, j) => {
-        out[`${net}.layers.${i}.${names[j] ?? `p${j}`}`] = w.read() as tf.Variable;
-      });
-    });
-  }
-  return out;
-}
-
-export class CVAE implements LatentVariableModel {
+export class CVAE extends LatentModelBase {
   readonly encoder: tfl.LayersModel;
   readonly decoder: tfl.LayersModel;
   /** onehot(y) → [μ_y, log σ²_y] of the learned prior; null for p(z|y) = N(0, I). */
   readonly priorNet: tfl.LayersModel | null = null;
-  readonly decoderLogVar: tf.Variable | tf.Tensor2D | null = null;
-  readonly numClasses: number;
+  override readonly numClasses: number;
   private readonly D: number;
 
   constructor(
     readonly config: CvaeConfig,
     rng: Rng,
   ) {
+    super();
     validateCvaeConfig(config);
     this.D = prod(config.inputShape);
     this.numClasses = config.numClasses;
@@ -106,47 +92,22 @@ export class CVAE implements LatentVariableModel {
   // p(z|y) = N(0, I)   or   N(μ_y, diag σ²_y)
   prior(batch: number, y?: tf.Tensor1D): StdNormal | DiagGaussian {
     if (!this.priorNet) return new StdNormal(batch, this.config.latentDim);
-    const h = this.priorNet.apply(this.onehot(y, batch, 'prior')) as tf.Tensor2D;
-    const d = this.config.latentDim;
-    const [mu, logVar] = tf.split(h, [d, d], 1) as [tf.Tensor2D, tf.Tensor2D];
-    return new DiagGaussian(mu, logVar);
+    return gaussianHead(this.priorNet.apply(this.onehot(y, batch, 'prior')) as tf.Tensor2D);
   }
 
   // q(z|x,y) = N(μ, diag σ²),  [μ, log σ²] = enc(x, c(y))
   encode(x: tf.Tensor2D, y?: tf.Tensor1D): DiagGaussian {
-    if (x.rank !== 2 || x.shape[1] !== this.D)
-      throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
-    const h = this.encoder.apply([x, this.onehot(y, x.shape[0], 'encode')]) as tf.Tensor2D;
-    const d = this.config.latentDim;
-    const [mu, logVar] = tf.split(h, [d, d], 1) as [tf.Tensor2D, tf.Tensor2D];
-    return new DiagGaussian(mu, logVar);
+    checkRows(x, this.D);
+    return gaussianHead(this.encoder.apply([x, this.onehot(y, x.shape[0], 'encode')]) as tf.Tensor2D);
   }
 
   // p(x|z,y): Bernoulli(logits = dec(z, c(y)))  or  N(dec(z, c(y)), σ²)
   decode(z: tf.Tensor2D, y?: tf.Tensor1D): Distribution {
     const out = this.decoder.apply([z, this.onehot(y, z.shape[0], 'decode')]) as tf.Tensor2D;
-    if (this.config.likelihood === 'bernoulli') return new BernoulliLogits(out);
-    return new DiagGaussian(out, this.decoderLogVar as tf.Tensor2D);
-  }
-
-  variables(): tf.Variable[] {
-    return Object.values(this.namedParameters());
+    return observation(this.config.likelihood, out, this.decoderLogVar as tf.Tensor2D);
   }
 
   networks(): Record<string, tfl.LayersModel> {
     return { encoder: this.encoder, decoder: this.decoder, ...(this.priorNet ? { prior: this.priorNet } : {}) };
-  }
-
-  namedParameters(): Record<string, tf.Variable> {
-    const out = layerParameters(this.networks());
-    if (this.decoderLogVar instanceof tf.Variable) out['decoder.log_var'] = this.decoderLogVar;
-    return out;
-  }
-
-  dispose(): void {
-    this.encoder.dispose();
-    this.decoder.dispose();
-    this.priorNet?.dispose();
-    this.decoderLogVar?.dispose();
   }
 }

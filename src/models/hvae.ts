@@ -14,13 +14,13 @@
 // prior{L−1} … prior1, then decoder.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { BernoulliLogits } from '../distributions/bernoulli.js';
 import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import { normalNoise, type Distribution } from '../distributions/types.js';
 import { buildMlp, buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
-import { layerParameters } from './cvae.js';
-import type { HvaeConfig, LatentVariableModel, LayeredLatent, LayeredPosterior } from './types.js';
+import { checkRows, gaussianHead, LatentModelBase, observation } from './base.js';
+import type { HvaeConfig } from './configs.js';
+import type { LayeredLatent, LayeredPosterior } from './types.js';
 import { validateVaeConfig } from './vae.js';
 import { prod } from '../util/math.js';
 
@@ -43,13 +43,6 @@ export function validateHvaeConfig(c: HvaeConfig): void {
   } catch (e) {
     bad((e as Error).message.replace(/^invalid VAE config: /, ''));
   }
-}
-
-/** [μ, log σ²] halves of a network's output. */
-function gaussianOf(h: tf.Tensor2D): DiagGaussian {
-  const d = h.shape[1] / 2;
-  const [mu, logVar] = tf.split(h, [d, d], 1) as [tf.Tensor2D, tf.Tensor2D];
-  return new DiagGaussian(mu, logVar);
 }
 
 /** p(z_l | z_{l+1}) for l = 0 … L−2 (0-based: layer l is z_{l+1} of the comments). */
@@ -253,7 +246,7 @@ export class HierarchicalPosterior implements LayeredPosterior {
   }
 }
 
-export class HVAE implements LatentVariableModel {
+export class HVAE extends LatentModelBase {
   /** x → [μ̂_1, log σ̂²_1] (the network spec: mlp or conv). */
   readonly encoder: tfl.LayersModel;
   /** z_1 → parameters of p(x | z_1). */
@@ -262,7 +255,6 @@ export class HVAE implements LatentVariableModel {
   readonly encoderUp: tfl.LayersModel[] = [];
   /** priorNets[l − 1]: z_{l+1} → [μ_p,l, log σ²_p,l] for l = 1 … L−1. */
   readonly priorNets: tfl.LayersModel[] = [];
-  readonly decoderLogVar: tf.Variable | tf.Tensor2D | null = null;
   private readonly D: number;
   private readonly dims: number[];
   private readonly conditional: Conditional;
@@ -271,6 +263,7 @@ export class HVAE implements LatentVariableModel {
     readonly config: HvaeConfig,
     rng: Rng,
   ) {
+    super();
     validateHvaeConfig(config);
     this.D = prod(config.inputShape);
     this.dims = [...config.latentDims];
@@ -284,7 +277,7 @@ export class HVAE implements LatentVariableModel {
     for (let l = 0; l < dims.length - 1; l++)
       this.priorNets.push(buildMlp(`prior${l + 1}`, dims[l + 1], config.layerHidden, 2 * dims[l], act));
     for (const net of Object.values(this.networks())) initTorchStyle(net, rng);
-    this.conditional = (l, zAbove) => gaussianOf(this.priorNets[l].apply(zAbove) as tf.Tensor2D);
+    this.conditional = (l, zAbove) => gaussianHead(this.priorNets[l].apply(zAbove) as tf.Tensor2D);
     if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
   }
 
@@ -295,13 +288,12 @@ export class HVAE implements LatentVariableModel {
 
   // bottom-up q̂_1 … q̂_L, combined top-down with p(z_l | z_{l+1}) when sampled
   encode(x: tf.Tensor2D): HierarchicalPosterior {
-    if (x.rank !== 2 || x.shape[1] !== this.D)
-      throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
+    checkRows(x, this.D);
     let h = this.encoder.apply(x) as tf.Tensor2D;
-    const bottomUp = [gaussianOf(h)];
+    const bottomUp = [gaussianHead(h)];
     for (const net of this.encoderUp) {
       h = net.apply(h) as tf.Tensor2D;
-      bottomUp.push(gaussianOf(h));
+      bottomUp.push(gaussianHead(h));
     }
     return new HierarchicalPosterior(bottomUp, this.conditional);
   }
@@ -316,13 +308,11 @@ export class HVAE implements LatentVariableModel {
   // p(x | z_1): Bernoulli(logits = dec(z_1))  or  N(dec(z_1), σ²)
   decode(z: tf.Tensor2D): Distribution {
     const z1 = splitLayers(z, this.dims)[0];
-    const out = this.decoder.apply(z1) as tf.Tensor2D;
-    if (this.config.likelihood === 'bernoulli') return new BernoulliLogits(out);
-    return new DiagGaussian(out, this.decoderLogVar as tf.Tensor2D);
-  }
-
-  variables(): tf.Variable[] {
-    return Object.values(this.namedParameters());
+    return observation(
+      this.config.likelihood,
+      this.decoder.apply(z1) as tf.Tensor2D,
+      this.decoderLogVar as tf.Tensor2D,
+    );
   }
 
   networks(): Record<string, tfl.LayersModel> {
@@ -331,16 +321,5 @@ export class HVAE implements LatentVariableModel {
     this.priorNets.forEach((n, i) => (out[`prior${i + 1}`] = n));
     out.decoder = this.decoder;
     return out;
-  }
-
-  namedParameters(): Record<string, tf.Variable> {
-    const out = layerParameters(this.networks());
-    if (this.decoderLogVar instanceof tf.Variable) out['decoder.log_var'] = this.decoderLogVar;
-    return out;
-  }
-
-  dispose(): void {
-    for (const n of Object.values(this.networks())) n.dispose();
-    this.decoderLogVar?.dispose();
   }
 }

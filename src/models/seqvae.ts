@@ -21,7 +21,7 @@ import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec } f
 import type { Rng } from '../rng.js';
 import { pathWeights, type PathMethod } from './latent-path.js';
 import type { SeqVaeConfig } from './configs.js';
-import type { LatentVariableModel } from './types.js';
+import { gaussianHead, LatentModelBase } from './base.js';
 
 export function validateSeqVaeConfig(c: SeqVaeConfig): void {
   const bad = (m: string) => {
@@ -136,11 +136,9 @@ export class SequenceLikelihood implements Distribution {
   }
 }
 
-export class SeqVAE implements LatentVariableModel {
+export class SeqVAE extends LatentModelBase {
   readonly encoder: RnnEncoder;
   readonly decoder: RnnDecoder;
-  /** Gaussian decoder's log σ² per channel, [1, C]: a trainable variable when σ is learned, a constant otherwise. */
-  readonly decoderLogVar: tf.Variable | tf.Tensor2D | null = null;
   readonly steps: number;
   readonly width: number;
   /** Set while a training step runs under withWordDropout: the RNG of the word-dropout masks. */
@@ -150,6 +148,7 @@ export class SeqVAE implements LatentVariableModel {
     readonly spec: SeqVaeConfig,
     rng: Rng,
   ) {
+    super();
     validateSeqVaeConfig(spec);
     [this.steps, this.width] = spec.inputShape;
     const d = spec.latentDim;
@@ -170,8 +169,10 @@ export class SeqVAE implements LatentVariableModel {
 
   // q(z|x) = N(μ, diag σ²),  [μ, log σ²] = dense(biRNN(x))
   encode(x: tf.Tensor2D): DiagGaussian {
-    const d = this.spec.latentDim;
-    const [mu, logVar] = tf.tidy(() => tf.split(this.encoder.apply(x), [d, d], 1) as [tf.Tensor2D, tf.Tensor2D]);
+    const [mu, logVar] = tf.tidy(() => {
+      const q = gaussianHead(this.encoder.apply(x));
+      return [q.mu, q.logVar];
+    });
     return new DiagGaussian(mu, logVar);
   }
 
@@ -295,23 +296,14 @@ export class SeqVAE implements LatentVariableModel {
     }
   }
 
-  variables(): tf.Variable[] {
-    return Object.values(this.namedParameters());
-  }
-
   networks(): Record<string, tfl.LayersModel> {
     return { encoder: this.encoder.model, decoder: this.decoder.model };
   }
 
-  namedParameters(): Record<string, tf.Variable> {
+  /** The recurrent networks name their own weights (src/nn/rnn.ts), and the decoder's log σ² per channel, [1, C]. */
+  override namedParameters(): Record<string, tf.Variable> {
     const out = { ...this.encoder.parameters(), ...this.decoder.parameters() };
     if (this.decoderLogVar instanceof tf.Variable) out['decoder.log_var'] = this.decoderLogVar;
     return out;
-  }
-
-  dispose(): void {
-    this.encoder.model.dispose();
-    this.decoder.model.dispose();
-    this.decoderLogVar?.dispose();
   }
 }

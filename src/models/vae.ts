@@ -5,13 +5,13 @@
 // The objective (src/objectives/elbo.ts) is −ELBO = −E_q[log p(x|z)] + β·KL(q(z|x) ‖ p(z)).
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { BernoulliLogits } from '../distributions/bernoulli.js';
 import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import { prod } from '../util/math.js';
-import type { LatentVariableModel, VaeConfig } from './types.js';
+import { checkRows, gaussianHead, LatentModelBase, observation } from './base.js';
+import type { VaeConfig } from './configs.js';
 
 export function validateVaeConfig(c: VaeConfig): void {
   const bad = (m: string) => {
@@ -37,17 +37,16 @@ export function validateVaeConfig(c: VaeConfig): void {
     bad(`sigma must be a positive number or "learned", got ${c.sigma}`);
 }
 
-export class VAE implements LatentVariableModel {
+export class VAE extends LatentModelBase {
   readonly encoder: tfl.LayersModel;
   readonly decoder: tfl.LayersModel;
-  /** Gaussian decoder's log σ², [1, D]: a trainable variable when σ is learned, a constant otherwise. */
-  readonly decoderLogVar: tf.Variable | tf.Tensor2D | null = null;
   private readonly D: number;
 
   constructor(
     readonly config: VaeConfig,
     rng: Rng,
   ) {
+    super();
     validateVaeConfig(config);
     this.D = prod(config.inputShape);
     const nets = buildNetworks(config.network, config.inputShape, 2 * config.latentDim, config.latentDim, this.D);
@@ -64,48 +63,16 @@ export class VAE implements LatentVariableModel {
 
   // q(z|x) = N(μ, diag σ²),  [μ, log σ²] = enc(x)
   encode(x: tf.Tensor2D): DiagGaussian {
-    if (x.rank !== 2 || x.shape[1] !== this.D)
-      throw new Error(`encode: expected x of shape [B, ${this.D}], got [${x.shape}]`);
-    const h = this.encoder.apply(x) as tf.Tensor2D;
-    const d = this.config.latentDim;
-    const [mu, logVar] = tf.split(h, [d, d], 1) as [tf.Tensor2D, tf.Tensor2D];
-    return new DiagGaussian(mu, logVar);
+    checkRows(x, this.D);
+    return gaussianHead(this.encoder.apply(x) as tf.Tensor2D);
   }
 
   // p(x|z): Bernoulli(logits = dec(z))  or  N(dec(z), σ²)
   decode(z: tf.Tensor2D): Distribution {
-    const out = this.decoder.apply(z) as tf.Tensor2D;
-    if (this.config.likelihood === 'bernoulli') return new BernoulliLogits(out);
-    return new DiagGaussian(out, this.decoderLogVar as tf.Tensor2D);
-  }
-
-  variables(): tf.Variable[] {
-    return Object.values(this.namedParameters());
+    return observation(this.config.likelihood, this.decoder.apply(z) as tf.Tensor2D, this.decoderLogVar as tf.Tensor2D);
   }
 
   networks(): Record<string, tfl.LayersModel> {
     return { encoder: this.encoder, decoder: this.decoder };
-  }
-
-  namedParameters(): Record<string, tf.Variable> {
-    const out: Record<string, tf.Variable> = {};
-    for (const [net, model] of Object.entries(this.networks())) {
-      model.layers.forEach((layer, i) => {
-        const ws = layer.trainableWeights;
-        if (ws.length === 0) return;
-        const names = ['weight', 'bias'];
-        ws.forEach((w, j) => {
-          out[`${net}.layers.${i}.${names[j] ?? `p${j}`}`] = w.read() as tf.Variable;
-        });
-      });
-    }
-    if (this.decoderLogVar instanceof tf.Variable) out['decoder.log_var'] = this.decoderLogVar;
-    return out;
-  }
-
-  dispose(): void {
-    this.encoder.dispose();
-    this.decoder.dispose();
-    this.decoderLogVar?.dispose();
   }
 }

@@ -27,14 +27,13 @@
 // quantizer.embedding, [K, D], nn.Embedding's layout), then decoder.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { BernoulliLogits } from '../distributions/bernoulli.js';
-import { decoderLogVariance, DiagGaussian } from '../distributions/gaussian.js';
+import { decoderLogVariance } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildMlp, initTorchStyle, netBody } from '../nn/index.js';
 import { convSizes, deconvToImage, imageDims, type ConvSpec } from '../nn/conv.js';
 import type { Rng } from '../rng.js';
 import { isPosInt, prod } from '../util/math.js';
-import { layerParameters } from './cvae.js';
+import { checkRows, LatentModelBase, observation } from './base.js';
 import { buildPixelCnn, validateVqPriorConfig } from '../nn/pixelcnn.js';
 import { codeIndices, CodePosterior, CodePrior } from '../distributions/codes.js';
 import type { VqvaeConfig } from './configs.js';
@@ -181,7 +180,7 @@ export function nearestCodes(z: tf.Tensor2D, E: tf.Tensor2D): Int32Array {
   return out;
 }
 
-export class VQVAE {
+export class VQVAE extends LatentModelBase {
   readonly encoder: tfl.LayersModel;
   readonly decoder: tfl.LayersModel;
   /** The PixelCNN prior over the code grid (null: the uniform prior only). */
@@ -193,8 +192,6 @@ export class VQVAE {
   readonly emaW: tf.Variable | null = null;
   /** Steps since each code was last assigned [K] (kept when restartAfter > 0). */
   readonly unusedSteps: tf.Variable | null = null;
-  /** The Gaussian decoder's fixed log σ², [1, D_x]. */
-  readonly decoderLogVar: tf.Tensor2D | null = null;
   /** M codes per example, laid out as an h×w grid (a conv encoder's last feature map; 1×M for an MLP). */
   readonly numCodes: number;
   readonly grid: [number, number];
@@ -206,6 +203,7 @@ export class VQVAE {
     readonly config: VqvaeConfig,
     rng: Rng,
   ) {
+    super();
     validateVqvaeConfig(config);
     const { codebookSize: K, codeDim: D, network } = config;
     this.K = K;
@@ -247,8 +245,7 @@ export class VQVAE {
 
   /** z_e(x), [B, M, D]. */
   encodeContinuous(x: tf.Tensor2D): tf.Tensor3D {
-    if (x.rank !== 2 || x.shape[1] !== this.xDim)
-      throw new Error(`encode: expected x of shape [B, ${this.xDim}], got [${x.shape}]`);
+    checkRows(x, this.xDim);
     return tf.tidy(
       () => tf.reshape(this.encoder.apply(x) as tf.Tensor2D, [x.shape[0], this.numCodes, this.D]) as tf.Tensor3D,
     );
@@ -316,8 +313,7 @@ export class VQVAE {
     const out = tf.tidy(
       () => this.decoder.apply(zQ.rank === 2 ? zQ : tf.reshape(zQ, [B, this.numCodes * this.D])) as tf.Tensor2D,
     );
-    if (this.config.likelihood === 'bernoulli') return new BernoulliLogits(out);
-    return new DiagGaussian(out, this.decoderLogVar as tf.Tensor2D);
+    return observation(this.config.likelihood, out, this.decoderLogVar as tf.Tensor2D);
   }
 
   /** p(x | k) for codes z: int32 indices [B, M] or one-hot [B, M·K]. */
@@ -397,10 +393,6 @@ export class VQVAE {
     return { counts, restarted };
   }
 
-  variables(): tf.Variable[] {
-    return Object.values(this.namedParameters());
-  }
-
   networks(): Record<string, tfl.LayersModel> {
     const nets: Record<string, tfl.LayersModel> = { encoder: this.encoder, decoder: this.decoder };
     if (this.priorNet) nets.prior = this.priorNet;
@@ -408,27 +400,15 @@ export class VQVAE {
   }
 
   /**
-   * The networks' weights (`encoder.layers.i.weight`, …, `prior.layers.i.bias`), the codebook
+   * Beyond the networks' weights (`encoder.layers.i.weight`, …, `prior.layers.i.bias`): the codebook
    * `quantizer.embedding` [K, D] (nn.Embedding(K, D).weight), and the non-trainable state:
    * `quantizer.ema_cluster_size` [K], `quantizer.ema_w` [K, D] (EMA), `quantizer.unused_steps` [K] (restarts).
    */
-  namedParameters(): Record<string, tf.Variable> {
-    const out = layerParameters(this.networks());
-    out['quantizer.embedding'] = this.codebook;
+  protected override ownParameters(): Record<string, tf.Variable> {
+    const out: Record<string, tf.Variable> = { 'quantizer.embedding': this.codebook };
     if (this.emaClusterSize) out['quantizer.ema_cluster_size'] = this.emaClusterSize;
     if (this.emaW) out['quantizer.ema_w'] = this.emaW;
     if (this.unusedSteps) out['quantizer.unused_steps'] = this.unusedSteps;
     return out;
-  }
-
-  dispose(): void {
-    this.encoder.dispose();
-    this.decoder.dispose();
-    this.priorNet?.dispose();
-    this.codebook.dispose();
-    this.emaClusterSize?.dispose();
-    this.emaW?.dispose();
-    this.unusedSteps?.dispose();
-    this.decoderLogVar?.dispose();
   }
 }

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/dataset.js';
 import type { CodePrior } from '../distributions/codes.js';
-import type { VQVAE } from '../models/vqvae.js';
+import { VQVAE } from '../models/vqvae.js';
 import { stopGradient } from '../nn/ops.js';
 import type { Rng } from '../rng.js';
 import type { LatentVariableModel } from '../models/types.js';
@@ -84,7 +84,8 @@ export function vqObjective(model: VQVAE, x: tf.Tensor2D, opts: VqObjectiveOptio
 
 /** vqObjective as the shared trainer calls objectives: train(model, data, vqTrainingObjective, opts). */
 export function vqTrainingObjective(model: LatentVariableModel, x: tf.Tensor2D, ctx: { rng: Rng }): Terms {
-  return vqObjective(model as unknown as VQVAE, x, { rng: ctx.rng });
+  if (!(model instanceof VQVAE)) throw new Error(`the VQ objective trains a VQ-VAE, not a ${model.config.kind}`);
+  return vqObjective(model, x, { rng: ctx.rng });
 }
 
 /** −ELBO = rec + kl, kl = KL(q ‖ p) = −log p(k(x)) under the model's prior (learned, or uniform: M log K). */

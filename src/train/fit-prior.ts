@@ -34,7 +34,7 @@ export function priorTrainingView(model: VQVAE): LatentVariableModel {
     const all = model.namedParameters();
     return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('prior.')));
   };
-  const view = {
+  const view: LatentVariableModel = {
     config: model.config,
     prior: (b: number) => model.prior(b),
     encode: (x: tf.Tensor2D) => model.encode(x),
@@ -44,7 +44,7 @@ export function priorTrainingView(model: VQVAE): LatentVariableModel {
     namedParameters: params,
     dispose: () => {},
   };
-  return view as unknown as LatentVariableModel;
+  return view;
 }
 
 export interface PriorTrainOptions {
