@@ -223,38 +223,34 @@ function offsetScale(norm: Normalizer): { off: number[]; scale: number[] } | nul
   }
 }
 
-/** Normalised copy of rows x (or written into `out`): (x - mean)/std or (x - min)/(max - min). */
-export function applyNormalizer(norm: Normalizer, x: Float32Array, out?: Float32Array): Float32Array {
+/** y = f(x, offset, scale) column by column, into `out` or a new array (identity for normalisation 'none'). */
+function mapColumns(
+  what: string,
+  norm: Normalizer,
+  x: Float32Array,
+  out: Float32Array | undefined,
+  f: (v: number, off: number, scale: number) => number,
+): Float32Array {
   const d = norm.columns.length;
-  if (x.length % d !== 0)
-    throw new Error(`applyNormalizer: ${x.length} values is not a whole number of ${d}-column rows`);
+  if (x.length % d !== 0) throw new Error(`${what}: ${x.length} values is not a whole number of ${d}-column rows`);
   const y = out ?? new Float32Array(x.length);
   const os = offsetScale(norm);
   if (!os) {
     if (y !== x) y.set(x);
     return y;
   }
-  for (let i = 0; i < x.length; i += d) {
-    for (let j = 0; j < d; j++) y[i + j] = (x[i + j] - os.off[j]) / os.scale[j];
-  }
+  for (let i = 0; i < x.length; i += d) for (let j = 0; j < d; j++) y[i + j] = f(x[i + j], os.off[j], os.scale[j]);
   return y;
+}
+
+/** Normalised copy of rows x (or written into `out`): (x - mean)/std or (x - min)/(max - min). */
+export function applyNormalizer(norm: Normalizer, x: Float32Array, out?: Float32Array): Float32Array {
+  return mapColumns('applyNormalizer', norm, x, out, (v, off, scale) => (v - off) / scale);
 }
 
 /** Inverse of {@link applyNormalizer}: back to the original units (e.g. to de-normalise model outputs). */
 export function invertNormalizer(norm: Normalizer, x: Float32Array, out?: Float32Array): Float32Array {
-  const d = norm.columns.length;
-  if (x.length % d !== 0)
-    throw new Error(`invertNormalizer: ${x.length} values is not a whole number of ${d}-column rows`);
-  const y = out ?? new Float32Array(x.length);
-  const os = offsetScale(norm);
-  if (!os) {
-    if (y !== x) y.set(x);
-    return y;
-  }
-  for (let i = 0; i < x.length; i += d) {
-    for (let j = 0; j < d; j++) y[i + j] = x[i + j] * os.scale[j] + os.off[j];
-  }
-  return y;
+  return mapColumns('invertNormalizer', norm, x, out, (v, off, scale) => v * scale + off);
 }
 
 /** Checks a parsed-JSON value is a valid Normalizer (e.g. when loading a saved model). */

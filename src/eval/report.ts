@@ -83,43 +83,44 @@ export interface EvalReport {
     status: string;
     seconds: number;
   };
-  sample_quality:
-    | {
-        classifier: {
-          dir?: string;
-          cached?: boolean;
-          arch: string;
-          /** On the test split (images: grayscale). */
-          test_accuracy?: number;
-          /** Images: on the same test images binarized (x > 0.5), as the binary protocol's real images are. */
-          test_accuracy_binarized?: number;
-          test_n?: number;
-          train_seconds?: number;
-          epochs?: number;
-        };
-        samples: SampleMode;
-        n_real: number;
-        n_samples: number;
-        feature_dim: number;
-        frechet_distance: number;
-        frechet_distance_reference?: number;
-        precision: number;
-        recall: number;
-        k: number;
-        diversity: {
-          mean_pairwise_distance: number;
-          real_mean_pairwise_distance: number;
-          class_coverage: number;
-          class_entropy: number;
-          class_entropy_normalized: number;
-          class_histogram: number[];
-          real_class_entropy: number;
-        };
-        conditional?: { accuracy: number; per_class: number[]; per_class_n: number };
-        seconds: number;
-      }
-    | { skipped: string };
+  sample_quality: SampleQualityReport | { skipped: string };
   warnings: string[];
+}
+
+/** The sample-quality figures of an evaluation report (vaekit eval; the VQ-VAE's report too). */
+export interface SampleQualityReport {
+  classifier: {
+    dir?: string;
+    cached?: boolean;
+    arch: string;
+    /** On the test split (images: grayscale). */
+    test_accuracy?: number;
+    /** Images: on the same test images binarized (x > 0.5), as the binary protocol's real images are. */
+    test_accuracy_binarized?: number;
+    test_n?: number;
+    train_seconds?: number;
+    epochs?: number;
+  };
+  samples: SampleMode;
+  n_real: number;
+  n_samples: number;
+  feature_dim: number;
+  frechet_distance: number;
+  frechet_distance_reference?: number;
+  precision: number;
+  recall: number;
+  k: number;
+  diversity: {
+    mean_pairwise_distance: number;
+    real_mean_pairwise_distance: number;
+    class_coverage: number;
+    class_entropy: number;
+    class_entropy_normalized: number;
+    class_histogram: number[];
+    real_class_entropy: number;
+  };
+  conditional?: { accuracy: number; per_class: number[]; per_class_n: number };
+  seconds: number;
 }
 
 /** True for conditional models (p(x|z, y), e.g. kind 'cvae'): they have numClasses and take labels y. */

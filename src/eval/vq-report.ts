@@ -14,7 +14,7 @@ import { evaluateVq } from '../objectives/vq.js';
 import { Rng } from '../rng.js';
 import type { Classifier } from './classifier.js';
 import { evaluateReconstruction } from './reconstruction.js';
-import { sampleQualityFigures, sampleRows, type SampleMode } from './report.js';
+import { sampleQualityFigures, sampleRows, type SampleMode, type SampleQualityReport } from './report.js';
 import { evaluateSampleQuality } from './sample-quality.js';
 
 export const VQ_LIKELIHOOD_NOT_APPLICABLE =
@@ -69,28 +69,7 @@ export interface VqEvalReport {
     seconds: number;
   };
   prior: { nll: number; bits_per_code: number; uniform_nll: number } | { skipped: string };
-  sample_quality:
-    | {
-        classifier: { dir?: string; cached?: boolean; arch: string; test_accuracy?: number };
-        samples: SampleMode;
-        n_real: number;
-        n_samples: number;
-        feature_dim: number;
-        frechet_distance: number;
-        frechet_distance_reference?: number;
-        precision: number;
-        recall: number;
-        k: number;
-        diversity: {
-          mean_pairwise_distance: number;
-          real_mean_pairwise_distance: number;
-          class_coverage: number;
-          class_entropy: number;
-          class_histogram: number[];
-        };
-        seconds: number;
-      }
-    | { skipped: string };
+  sample_quality: SampleQualityReport | { skipped: string };
   warnings: string[];
 }
 
