@@ -237,6 +237,31 @@ export class HierarchicalPosterior implements LayeredPosterior {
     });
   }
 
+  /**
+   * The top-down pass with the bottom k layers taken from the generative path (Havtorn et al. 2021's L^{>k}):
+   * z_L … z_{k+1} ~ q as in sample(), then z_k … z_1 the conditional prior p(z_l | z_{l+1})'s mean ('mean') or
+   * a draw from it ('sample'). Returns z and the KL terms of the layers drawn from q (top first), each at the
+   * sample above it; the bottom layers add none (q = p there).
+   */
+  samplePriorBelow(k: number, rng: Rng, bottom: 'mean' | 'sample' = 'mean'): { z: tf.Tensor2D; kl: tf.Tensor1D[] } {
+    const L = this.dims.length;
+    if (!Number.isInteger(k) || k < 1 || k >= L)
+      throw new Error(`samplePriorBelow: k must be an integer in 1 … ${L - 1} (layers from the prior), got ${k}`);
+    const zs: tf.Tensor2D[] = new Array(L);
+    const kl: tf.Tensor1D[] = [];
+    for (let l = L - 1; l >= 0; l--) {
+      if (l >= k) {
+        const g = this.layer(l, l === L - 1 ? null : zs[l + 1]);
+        zs[l] = g.q.sample(rng);
+        kl.push(g.p ? g.q.kl(g.p) : g.q.klStdNormal());
+      } else {
+        const p = this.conditional(l, zs[l + 1]);
+        zs[l] = bottom === 'mean' ? p.mu : p.sample(rng);
+      }
+    }
+    return { z: tf.concat(zs, 1) as tf.Tensor2D, kl };
+  }
+
   repeat(L: number): HierarchicalPosterior {
     if (L === 1) return this;
     return new HierarchicalPosterior(
