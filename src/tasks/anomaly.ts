@@ -196,7 +196,7 @@ export async function scoreBatch(model: LatentVariableModel, rows: Rows, opts: S
     const x = tf.tensor2d(xs, [m, D]);
     try {
       if (kind === 'vqvae') {
-        const { rec, kl } = vqTerms(model as unknown as VQVAE, x);
+        const { rec, kl } = vqTerms(model as VQVAE, x);
         for (let i = 0; i < m; i++) {
           out.rec[s + i] = rec[i];
           out.kl[s + i] = kl[i];
