@@ -41,6 +41,8 @@ async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
 }
 
 const specs: RnnSpec[] = [
+  { type: 'rnn', cell: 'gru', hidden: 7, embedding: 5, bidirectional: true, resetAfter: true },
+  { type: 'rnn', cell: 'gru', hidden: 4, bidirectional: false, resetAfter: true },
   { type: 'rnn', cell: 'gru', hidden: 7, embedding: 5, bidirectional: true },
   { type: 'rnn', cell: 'lstm', hidden: 7, embedding: 5, bidirectional: true },
   { type: 'rnn', cell: 'gru', hidden: 4, bidirectional: false },
@@ -51,7 +53,7 @@ describe('recurrent networks', () => {
   before(setupBackend);
 
   for (const spec of specs) {
-    const label = `${spec.cell}${spec.bidirectional ? ', bidirectional' : ''}${spec.embedding ? ', embedding' : ''}`;
+    const label = `${spec.cell}${spec.resetAfter ? ' (PyTorch)' : spec.cell === 'gru' ? ' (v1)' : ''}${spec.bidirectional ? ', bidirectional' : ''}${spec.embedding ? ', embedding' : ''}`;
 
     it(`encoder (${label}): shapes, names, the fused path = tfjs-layers (values and gradients)`, () => {
       const rng = new Rng(11);

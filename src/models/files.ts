@@ -1,6 +1,7 @@
 // The saved-model format, as bytes (pure: no file I/O, runs in the browser too). A model directory holds
 //   config.json          the model config (rebuilds it exactly) + data protocol/normaliser + training info
-//   model.safetensors    every parameter with PyTorch-style names and layouts (Linear [out, in], Conv [out, in, kh, kw])
+//   model.safetensors    every parameter in PyTorch's names and layouts (src/models/state-dict.ts): a state dict that
+//                        loads into the modules of `vaekit export --pytorch`; metadata layout = "pytorch"
 //   tfjs/<net>/model.json + weights.bin   each network in the tfjs layers format
 // modelFiles() gives those files' contents; loadModelFromBuffers() rebuilds a model from config.json and
 // model.safetensors. Reading and writing the directory (atomically) is src/io/model.ts, for Node.
@@ -8,13 +9,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../codec/safetensors.js';
 import { Rng } from '../rng.js';
 import { createModel } from './index.js';
+import { loadStateDict, PYTORCH_LAYOUT, toStateDict } from './state-dict.js';
 import type { LatentVariableModel, ModelConfig } from './types.js';
 
 /** The content of one file of a model directory. */
 export type ModelFileData = string | Uint8Array;
 
 export const MODEL_FORMAT = 'vaekit-model';
-export const MODEL_FORMAT_VERSION = 1;
+/** 2: model.safetensors in PyTorch's layout throughout (recurrent weights too; metadata layout = "pytorch"). 1 is read too. */
+export const MODEL_FORMAT_VERSION = 2;
 
 export interface DataInfo {
   dataset: string;
@@ -36,50 +39,17 @@ export interface ModelMeta {
   savedAt: string;
 }
 
-/** tfjs layout → PyTorch layout for a parameter named `…weight`: Dense [in,out] → [out,in]; Conv [kh,kw,a,b] → [b,a,kh,kw]. */
-function torchPerm(name: string, rank: number): number[] | null {
-  if (!name.endsWith('.weight')) return null;
-  if (rank === 2) return [1, 0];
-  if (rank === 4) return [3, 2, 0, 1];
-  return null;
-}
-function inversePerm(p: number[]): number[] {
-  const inv = new Array<number>(p.length);
-  p.forEach((v, i) => (inv[v] = i));
-  return inv;
-}
-
 export function parametersToSafetensors(model: LatentVariableModel, metadata: Record<string, string> = {}): Uint8Array {
   const tensors: Record<string, TensorInput> = {};
-  for (const [name, v] of Object.entries(model.namedParameters())) {
-    const perm = torchPerm(name, v.rank);
-    const t = perm ? tf.transpose(v, perm) : v;
-    tensors[name] = { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array };
-    if (t !== v) t.dispose();
-  }
-  return encodeSafetensors(tensors, metadata);
+  for (const [name, t] of Object.entries(toStateDict(model)))
+    tensors[name] = { dtype: 'F32', shape: t.shape, data: t.data };
+  return encodeSafetensors(tensors, { ...metadata, layout: PYTORCH_LAYOUT });
 }
 
+/** Sets the model's parameters from model.safetensors bytes: PyTorch's layout, or that of files written before it. */
 export function loadParametersFromSafetensors(model: LatentVariableModel, buf: Uint8Array, source: string): void {
-  const { tensors } = decodeSafetensors(buf, { source });
-  const params = model.namedParameters();
-  for (const [name, v] of Object.entries(params)) {
-    const st = tensors[name];
-    if (!st) throw new Error(`${source}: parameter "${name}" is missing`);
-    const perm = torchPerm(name, v.rank);
-    const expected = perm ? perm.map((i) => v.shape[i]) : v.shape;
-    if (st.dtype !== 'F32' || st.shape.join(',') !== expected.join(','))
-      throw new Error(`${source}: parameter "${name}" is ${st.dtype} [${st.shape}], expected F32 [${expected}]`);
-    if (!(st.data as Float32Array).every(Number.isFinite))
-      throw new Error(`${source}: parameter "${name}" holds NaN or Inf`);
-    tf.tidy(() => {
-      const t = tf.tensor(st.data as Float32Array, st.shape);
-      v.assign(perm ? tf.transpose(t, inversePerm(perm)) : t);
-    });
-  }
-  const extra = Object.keys(tensors).filter((k) => !(k in params));
-  if (extra.length)
-    throw new Error(`${source}: unexpected parameters ${extra.join(', ')} (does config.json match the weights?)`);
+  const { tensors, metadata } = decodeSafetensors(buf, { source });
+  loadStateDict(model, tensors, source, metadata.layout === PYTORCH_LAYOUT ? 'pytorch' : 'vaekit-v1');
 }
 
 async function tfjsArtifacts(model: LatentVariableModel): Promise<Record<string, ModelFileData>> {

@@ -17,7 +17,7 @@ import { Categorical, drawToken } from '../distributions/categorical.js';
 import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { END_TOKEN, LOWERCASE } from '../data/words.js';
-import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec } from '../nn/rnn.js';
+import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, validateRnnSpec, type RecurrentGroup } from '../nn/rnn.js';
 import type { Rng } from '../rng.js';
 import { pathWeights, type PathMethod } from './latent-path.js';
 import type { SeqVaeConfig } from './configs.js';
@@ -89,6 +89,7 @@ export function seqVaeConfigFor(
       hidden: o.hidden ?? 256,
       embedding: o.embedding ?? (categorical ? 32 : 0),
       bidirectional: o.bidirectional ?? true,
+      ...((o.cell ?? 'gru') === 'gru' ? { resetAfter: true } : {}), //  PyTorch's nn.GRU
     },
     likelihood: categorical ? 'categorical' : 'gaussian',
     beta: o.beta ?? 1,
@@ -298,6 +299,11 @@ export class SeqVAE extends LatentModelBase {
 
   networks(): Record<string, tfl.LayersModel> {
     return { encoder: this.encoder.model, decoder: this.decoder.model };
+  }
+
+  /** The recurrent layers' directions, named as in namedParameters (src/models/state-dict.ts maps them to PyTorch's). */
+  recurrentGroups(): RecurrentGroup[] {
+    return [...this.encoder.recurrentGroups(), ...this.decoder.recurrentGroups()];
   }
 
   /** The recurrent networks name their own weights (src/nn/rnn.ts), and the decoder's log σ² per channel, [1, C]. */

@@ -17,13 +17,18 @@
 // The fused path splits the weights once per call and keeps every per-step tensor contiguous
 // (time-major); tests check it against model.apply.
 //
-// Cells follow tfjs-layers (and PyTorch for the LSTM):
-//   GRU   z = σ(x W_z + h U_z + b_z)   r = σ(x W_r + h U_r + b_r)   h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
+// Cells compute what torch.nn.GRU / torch.nn.LSTM compute (the saved weights load into them, src/models/state-dict.ts):
+//   GRU   r = σ(x W_r + b_ir + h U_r + b_hr)   z = σ(x W_z + b_iz + h U_z + b_hz)
+//         n = tanh(x W_n + b_in + r ⊙ (h U_n + b_hn))   h' = (1 − z) ⊙ n + z ⊙ h      (resetAfter: src/nn/gru-cell.ts)
+//   LSTM  [i, f, g, o] = [σ, σ, tanh, σ](x W + h U + b)   c' = f ⊙ c + i ⊙ g   h' = o ⊙ tanh(c')   (tfjs-layers' LSTM;
+//         its one bias b is PyTorch's b_ih + b_hh)
+// Models saved before vaekit 0.2 have the GRU of tfjs-layers (spec.resetAfter absent), kept as it was:
+//   GRU-v1 z = σ(x W_z + h U_z + b_z)   r = σ(x W_r + h U_r + b_r)   h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
 //         h' = z ⊙ h + (1 − z) ⊙ h̃                                   (reset before U_h: Keras reset_after=False)
-//   LSTM  [i, f, g, o] = [σ, σ, tanh, σ](x W + h U + b)   c' = f ⊙ c + i ⊙ g   h' = o ⊙ tanh(c')
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Rng } from '../rng.js';
+import { TorchGRU } from './gru-cell.js';
 import { fanIn } from './init.js';
 import { isPosInt } from '../util/math.js';
 
@@ -38,6 +43,18 @@ export interface RnnSpec {
   embedding?: number;
   /** Encoder reads the sequence both ways and concatenates the two final states (default true). */
   bidirectional?: boolean;
+  /**
+   * GRU only: true is PyTorch's nn.GRU (the reset gate applied after the recurrent product, separate input and
+   * hidden biases), what new models use; absent or false is the GRU of models saved before (tfjs-layers').
+   */
+  resetAfter?: boolean;
+}
+
+/** The recurrence a layer computes: PyTorch's GRU, the GRU of models saved before (tfjs-layers'), or the LSTM. */
+export type RecurrentKind = 'gru' | 'gru-v1' | 'lstm';
+
+export function recurrentKindOf(spec: RnnSpec): RecurrentKind {
+  return spec.cell === 'lstm' ? 'lstm' : spec.resetAfter ? 'gru' : 'gru-v1';
 }
 
 export function validateRnnSpec(spec: RnnSpec): void {
@@ -51,10 +68,23 @@ export function validateRnnSpec(spec: RnnSpec): void {
     bad(`embedding must be a non-negative integer, got ${spec.embedding}`);
   if (spec.bidirectional !== undefined && typeof spec.bidirectional !== 'boolean')
     bad(`bidirectional must be true or false, got ${spec.bidirectional}`);
+  if (spec.resetAfter !== undefined && typeof spec.resetAfter !== 'boolean')
+    bad(`resetAfter must be true or false, got ${JSON.stringify(spec.resetAfter)}`);
+  if (spec.resetAfter && spec.cell !== 'gru') bad('resetAfter is a GRU setting (the LSTM has no reset gate)');
 }
 
-/** Gates per cell: GRU [z, r, h̃], LSTM [i, f, g, o] (tfjs-layers' order along the kernels' last axis). */
-const GATES: Record<RnnCellKind, number> = { gru: 3, lstm: 4 };
+/**
+ * Gates per cell, in the order of the kernels' columns: GRU [r, z, n] (PyTorch's), GRU-v1 [z, r, h̃] (tfjs-layers'),
+ * LSTM [i, f, g, o] (both's).
+ */
+const GATES: Record<RecurrentKind, number> = { gru: 3, 'gru-v1': 3, lstm: 4 };
+
+/** PyTorch's gate k is the kernels' column block TORCH_GATE_ORDER[kind][k] (PyTorch: GRU [r, z, n], LSTM [i, f, g, o]). */
+export const TORCH_GATE_ORDER: Record<RecurrentKind, number[]> = {
+  gru: [0, 1, 2],
+  'gru-v1': [1, 0, 2],
+  lstm: [0, 1, 2, 3],
+};
 
 function recurrentLayer(spec: RnnSpec, name: string, returnSequences: boolean): tfl.RNN {
   // Weights are set by initRnnNetwork from vaekit's RNG; 'zeros' keeps tfjs's own initialisers (and its
@@ -68,6 +98,7 @@ function recurrentLayer(spec: RnnSpec, name: string, returnSequences: boolean): 
     returnSequences,
     name,
   };
+  if (spec.cell === 'gru' && spec.resetAfter) return new TorchGRU({ units: spec.hidden, returnSequences, name });
   return spec.cell === 'gru' ? tfl.layers.gru(args) : tfl.layers.lstm(args);
 }
 
@@ -159,7 +190,16 @@ function cellsOf(layer: tfl.layers.Layer): tfl.RNN[] {
     return [b.forwardLayer, b.backwardLayer];
   }
   if (cls === 'GRU' || cls === 'LSTM') return [layer as tfl.RNN];
+  if (layer instanceof TorchGRU) return [layer];
   return [];
+}
+
+function kindOfLayer(layer: tfl.RNN): RecurrentKind {
+  const cls = layer.getClassName();
+  if (cls === 'GRU') return 'gru-v1';
+  if (cls === 'LSTM') return 'lstm';
+  if (layer instanceof TorchGRU) return 'gru';
+  throw new Error(`rnn: expected a GRU or LSTM layer, got ${cls}`);
 }
 
 /**
@@ -180,12 +220,34 @@ export function initRnnNetwork(model: tfl.LayersModel, rng: Rng): void {
   }
 }
 
+/** One direction of a recurrent layer, as its variables are named: `${prefix}.weight_ih${suffix}` etc. */
+export interface RecurrentGroup {
+  /** `${net}.rnn` */
+  prefix: string;
+  /** '_l0' (forward) or '_l0_reverse' (the backward direction of a bidirectional layer). */
+  suffix: '_l0' | '_l0_reverse';
+  kind: RecurrentKind;
+  hidden: number;
+}
+
+/** The recurrent directions of an RNN network, named as rnnParameters names their variables. */
+export function recurrentGroups(net: string, model: tfl.LayersModel): RecurrentGroup[] {
+  return model.layers.flatMap((layer) =>
+    cellsOf(layer).map((r, dir) => ({
+      prefix: `${net}.rnn`,
+      suffix: dir === 0 ? ('_l0' as const) : ('_l0_reverse' as const),
+      kind: kindOfLayer(r),
+      hidden: (r.cell as unknown as { units: number }).units,
+    })),
+  );
+}
+
 /**
  * Named parameters of an RNN network in PyTorch's naming: `${net}.embed.weight`, `${net}.init_h.weight`,
- * `${net}.rnn.weight_ih_l0` / `weight_hh_l0` / `bias_ih_l0` (`…_reverse` for the backward direction),
- * `${net}.out.weight`. Dense weights are transposed to nn.Linear's [out, in] on save (src/io/model.ts);
- * recurrent weights keep tfjs's layout ([in, G·H], [H, G·H], gates in tfjs order) and one bias, which is
- * PyTorch's bias_ih + bias_hh (the LSTM then matches nn.LSTM; tfjs's GRU is the reset-before variant).
+ * `${net}.rnn.weight_ih_l0` / `weight_hh_l0` / `bias_ih_l0` [/ `bias_hh_l0`] (`…_reverse` for the backward
+ * direction), `${net}.out.weight`. The variables are in tfjs's layout (Dense [in, out]; recurrent kernels
+ * [in, G·H] and [H, G·H] with the gates along the columns); src/models/state-dict.ts maps them to PyTorch's
+ * ([out, in], [G·H, in], gates in PyTorch's order, bias_hh zero where the cell has one bias).
  */
 export function rnnParameters(net: string, model: tfl.LayersModel): Record<string, tf.Variable> {
   const out: Record<string, tf.Variable> = {};
@@ -197,10 +259,11 @@ export function rnnParameters(net: string, model: tfl.LayersModel): Record<strin
     if (rnns.length) {
       rnns.forEach((r, dir) => {
         const suffix = dir === 0 ? '_l0' : '_l0_reverse';
-        const [k, u, b] = r.trainableWeights;
+        const [k, u, b, bh] = r.trainableWeights;
         out[`${net}.rnn.weight_ih${suffix}`] = k.read() as tf.Variable;
         out[`${net}.rnn.weight_hh${suffix}`] = u.read() as tf.Variable;
         if (b) out[`${net}.rnn.bias_ih${suffix}`] = b.read() as tf.Variable;
+        if (bh) out[`${net}.rnn.bias_hh${suffix}`] = bh.read() as tf.Variable;
       });
       continue;
     }
@@ -215,40 +278,35 @@ export function rnnParameters(net: string, model: tfl.LayersModel): Record<strin
 // ---------------------------------------------------------------------------------------------------
 // The fused path
 
-/** One direction's weights split by gate: W_g [in, H], U_g [H, H], b_g [H] (or null). */
+/** One direction's weights split by gate: W_g [in, H], U_g [H, H], b_g [H] (or null), b_hg [H] (PyTorch's GRU). */
 interface GateWeights {
-  kind: RnnCellKind;
+  kind: RecurrentKind;
   H: number;
   W: tf.Tensor2D[];
   U: tf.Tensor2D[];
   b: tf.Tensor1D[] | null;
+  bh: tf.Tensor1D[] | null;
 }
 
 /** Splits a GRU/LSTM layer's kernels by gate (column slices: once per call, not per step). */
 function gateWeights(layer: tfl.RNN): GateWeights {
-  const cls = layer.getClassName();
-  const kind: RnnCellKind =
-    cls === 'GRU'
-      ? 'gru'
-      : cls === 'LSTM'
-        ? 'lstm'
-        : (() => {
-            throw new Error(`rnn: expected a GRU or LSTM layer, got ${cls}`);
-          })();
+  const kind = kindOfLayer(layer);
   const cell = layer.cell as unknown as {
     units: number;
-    activation: { getClassName(): string };
-    recurrentActivation: { getClassName(): string };
+    activation?: { getClassName(): string };
+    recurrentActivation?: { getClassName(): string };
   };
-  const act = cell.activation.getClassName().toLowerCase();
-  const rec = cell.recurrentActivation.getClassName().toLowerCase();
-  if (act !== 'tanh' || rec !== 'sigmoid')
-    throw new Error(
-      `rnn: the fused path needs activation tanh and recurrent activation sigmoid, ${layer.name} has ${act}/${rec}`,
-    );
+  if (kind !== 'gru') {
+    const act = cell.activation!.getClassName().toLowerCase();
+    const rec = cell.recurrentActivation!.getClassName().toLowerCase();
+    if (act !== 'tanh' || rec !== 'sigmoid')
+      throw new Error(
+        `rnn: the fused path needs activation tanh and recurrent activation sigmoid, ${layer.name} has ${act}/${rec}`,
+      );
+  }
   const H = cell.units;
   const G = GATES[kind];
-  const [k, u, bias] = layer.trainableWeights.map((w) => w.read());
+  const [k, u, bias, hBias] = layer.trainableWeights.map((w) => w.read());
   const cols = <T extends tf.Tensor>(t: tf.Tensor, g: number) =>
     (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [t.shape[0], H])) as T;
   const gates = [...Array(G).keys()];
@@ -258,6 +316,7 @@ function gateWeights(layer: tfl.RNN): GateWeights {
     W: gates.map((g) => cols<tf.Tensor2D>(k, g)),
     U: gates.map((g) => cols<tf.Tensor2D>(u, g)),
     b: bias ? gates.map((g) => cols<tf.Tensor1D>(bias, g)) : null,
+    bh: hBias ? gates.map((g) => cols<tf.Tensor1D>(hBias, g)) : null,
   };
 }
 
@@ -265,6 +324,13 @@ function gateWeights(layer: tfl.RNN): GateWeights {
 function cellStep(w: GateWeights, a: tf.Tensor2D[], state: tf.Tensor2D[]): tf.Tensor2D[] {
   const h = state[0];
   if (w.kind === 'gru') {
+    const hU = (g: number) => (w.bh ? tf.add(tf.matMul(h, w.U[g]), w.bh[g]) : tf.matMul(h, w.U[g])); // h U_g + b_hg
+    const r = tf.sigmoid(tf.add(a[0], hU(0))); //                      r = σ(x W_r + b_ir + h U_r + b_hr)
+    const z = tf.sigmoid(tf.add(a[1], hU(1))); //                      z = σ(x W_z + b_iz + h U_z + b_hz)
+    const n = tf.tanh(tf.add(a[2], tf.mul(r, hU(2)))); //               n = tanh(x W_n + b_in + r ⊙ (h U_n + b_hn))
+    return [tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D]; //       h' = (1 − z) ⊙ n + z ⊙ h
+  }
+  if (w.kind === 'gru-v1') {
     const z = tf.sigmoid(tf.add(a[0], tf.matMul(h, w.U[0]))); //       z = σ(x W_z + h U_z + b_z)
     const r = tf.sigmoid(tf.add(a[1], tf.matMul(h, w.U[1]))); //       r = σ(x W_r + h U_r + b_r)
     const hh = tf.tanh(tf.add(a[2], tf.matMul(tf.mul(r, h), w.U[2]))); // h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
@@ -379,6 +445,10 @@ export class RnnEncoder {
   parameters(): Record<string, tf.Variable> {
     return rnnParameters(this.name, this.model);
   }
+
+  recurrentGroups(): RecurrentGroup[] {
+    return recurrentGroups(this.name, this.model);
+  }
 }
 
 /** State of a decoder between steps: [h] (GRU) or [h, c] (LSTM). */
@@ -479,6 +549,10 @@ export class RnnDecoder {
 
   parameters(): Record<string, tf.Variable> {
     return rnnParameters(this.name, this.model);
+  }
+
+  recurrentGroups(): RecurrentGroup[] {
+    return recurrentGroups(this.name, this.model);
   }
 }
 
