@@ -23,3 +23,5 @@ export { evaluateElbo, importanceSampledNll, type NllResult } from './eval/likel
 export { generate, reconstruct, encode, interpolate } from './tasks/generate.js';
 export { saveModel, loadModel, readModelMeta } from './io/model.js';
 export { loadModelFromBuffers, modelFiles, type DataInfo, type ModelMeta } from './models/files.js';
+export { toStateDict, loadStateDict, type StateLayout, type StateTensor } from './models/state-dict.js';
+export { exportPytorch, importPytorch, readPytorchExport, pytorchArch } from './io/pytorch/export.js';
