@@ -4,10 +4,13 @@
 #   libopenblas-dev libdnnl-dev the native backend's BLAS and convolution libraries
 #   dataset-fashion-mnist       the default benchmark data set (/usr/share/datasets/fashion-mnist)
 #   wamerican                   /usr/share/dict/words, the sequence VAE's word list
-# With --bench it also installs python3-torch, the peer of the side-by-side benchmarks.
+#   chromium                    the browser the explorer's tests drive through playwright-core
+#   python3-torch python3-pil   the interop tests: safetensors into torch.nn, PNG/GIF read back with Pillow
+# With --bench it also installs the baseline codecs of the compression bench (webp, libjxl-tools, optipng,
+# libjpeg-turbo-progs, zopfli).
 set -euo pipefail
-pkgs=(g++ make python3 libopenblas-dev libdnnl-dev dataset-fashion-mnist wamerican)
-[[ "${1:-}" == "--bench" ]] && pkgs+=(python3-torch)
+pkgs=(g++ make python3 libopenblas-dev libdnnl-dev dataset-fashion-mnist wamerican chromium python3-torch python3-pil)
+[[ "${1:-}" == "--bench" ]] && pkgs+=(webp libjxl-tools optipng libjpeg-turbo-progs zopfli)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
