@@ -55,29 +55,47 @@ function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
   return tf.reshape(s, shape);
 }
 
+/** The observation mask m as float32 (1 observed, 0 missing), or an error unless it broadcasts to [N, D]. */
+function checkMask(mask: tf.Tensor, full: number[], what: string): tf.Tensor {
+  let b: number[] | null;
+  try {
+    b = mask.rank === 2 ? tf.backend_util.assertAndGetBroadcastShape(mask.shape, full) : null;
+  } catch {
+    b = null;
+  }
+  if (!b || !sameShape(b, full)) throw new Error(`${what}: mask [${mask.shape}] does not broadcast to [${full}]`);
+  return asFloat(mask);
+}
+
 /**
- * Per-example Bernoulli negative log-likelihood with logits: Σ_d softplus(l) − x·l, computed
- * stably as max(l,0) − x·l + log1p(exp(−|l|)). `logits` and `x` are [N, D]; returns [N].
- * Differentiable w.r.t. `logits` (grad (sigmoid(l) − x)·dy); `x` is treated as data (no gradient).
+ * Per-example Bernoulli negative log-likelihood with logits: Σ_d m_d [softplus(l) − x·l], computed
+ * stably as max(l,0) − x·l + log1p(exp(−|l|)). `logits` and `x` are [N, D]; returns [N]. The optional
+ * mask m ([N, D] or [1, D], 1 observed, 0 missing) scores the observed dimensions only (plain tfjs: the
+ * fused kernels have no mask). Differentiable w.r.t. `logits` (grad m·(sigmoid(l) − x)·dy); `x` is data.
  */
-export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D, mask?: tf.Tensor): tf.Tensor1D {
   if (logits.rank !== 2 || !sameShape(logits.shape, x.shape)) {
     throw new Error(
       `bernoulliNllWithLogits: logits [${logits.shape}] and x [${x.shape}] must be equal-shape rank-2 tensors`,
     );
   }
-  const native = hasKernel(FUSED.bernoulliNll) && hasKernel(FUSED.bernoulliNllGrad);
+  const m = mask ? checkMask(mask, logits.shape, 'bernoulliNllWithLogits') : null;
+  const native = !m && hasKernel(FUSED.bernoulliNll) && hasKernel(FUSED.bernoulliNllGrad);
   const xf = asFloat(x);
   const f = customGrad((l: tf.Tensor, save: tf.GradSaveFunc) => {
     const lf = asFloat(l);
-    save([lf, xf]);
+    save(m ? [lf, xf, m] : [lf, xf]);
     const value = native
       ? (tf.engine().runKernel(FUSED.bernoulliNll, { logits: lf, x: xf }) as tf.Tensor)
-      : tf.tidy(() => tf.sum(tf.add(tf.sub(tf.relu(lf), tf.mul(xf, lf)), tf.log1p(tf.exp(tf.neg(tf.abs(lf))))), 1));
+      : tf.tidy(() => {
+          const t = tf.add(tf.sub(tf.relu(lf), tf.mul(xf, lf)), tf.log1p(tf.exp(tf.neg(tf.abs(lf)))));
+          return tf.sum(m ? tf.mul(t, m) : t, 1);
+        });
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
-      const [ls, xs] = saved;
+      const [ls, xs, ms] = saved;
       if (native) return tf.engine().runKernel(FUSED.bernoulliNllGrad, { logits: ls, x: xs, dy }) as tf.Tensor;
-      return tf.mul(tf.sub(tf.sigmoid(ls), xs), tf.expandDims(dy, 1));
+      const g = tf.mul(tf.sub(tf.sigmoid(ls), xs), tf.expandDims(dy, 1));
+      return ms ? tf.mul(g, ms) : g;
     };
     return { value, gradFunc };
   });
@@ -89,8 +107,10 @@ export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D): tf.
  * `x` is [N, D]; `mean` is [N, D] (or broadcastable to it); `logVar` is broadcastable to [N, D]
  * (scalar, [D], [1, D], [N, 1], [N, D]). Differentiable w.r.t. `x`, `mean` and `logVar`: x is not always
  * data — log q(z|x) at a reparameterized z = μ + σε (IWAE, a hierarchical VAE's layer terms) needs ∂/∂z.
+ * The optional mask m ([N, D] or [1, D], 1 observed, 0 missing) weights the terms: the observed dimensions
+ * only (plain tfjs with autodiff: the fused kernels have no mask).
  */
-export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): tf.Tensor1D {
+export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor, mask?: tf.Tensor): tf.Tensor1D {
   if (x.rank !== 2) throw new Error(`gaussianNll: x must be rank 2 [N, D], got [${x.shape}]`);
   const [N, D] = x.shape;
   const fullShape = [N, D];
@@ -101,6 +121,15 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): t
     const b = tf.backend_util.assertAndGetBroadcastShape(t.shape, fullShape);
     if (!sameShape(b, fullShape))
       throw new Error(`gaussianNll: ${name} [${t.shape}] does not broadcast to [${fullShape}]`);
+  }
+  if (mask) {
+    const m = checkMask(mask, fullShape, 'gaussianNll');
+    return tf.tidy(() => {
+      const lvf = asFloat(logVar);
+      const sq = tf.square(tf.sub(asFloat(x), asFloat(mean)));
+      const t = tf.add(tf.add(lvf, LOG_2PI), tf.mul(sq, tf.exp(tf.neg(lvf))));
+      return tf.mul(tf.sum(tf.mul(t, m), 1), 0.5) as tf.Tensor1D;
+    });
   }
   const lvSize = logVar.size;
   const lvNative =

@@ -4,11 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng.js';
 import { gaussianKlStdNormal, gaussianNll } from '../backend/fused.js';
-import { normalNoise, type Distribution } from './types.js';
+import { normalNoise, type Distribution, type MaskedLikelihood } from './types.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-export class DiagGaussian implements Distribution {
+export class DiagGaussian implements MaskedLikelihood {
+  readonly maskable = true;
   /** @param logVar broadcastable to `mu` (e.g. a learned per-pixel log σ² of shape [1, D]). */
   constructor(
     readonly mu: Tensor2D,
@@ -23,9 +24,9 @@ export class DiagGaussian implements Distribution {
     });
   }
 
-  // log N(x; μ, σ²) = −½ Σ_d [log 2π + log σ²_d + (x_d − μ_d)² / σ²_d]
-  logProb(x: Tensor): Tensor1D {
-    return tf.tidy(() => tf.neg(gaussianNll(x as Tensor2D, this.mu, this.logVar)) as Tensor1D);
+  // log N(x; μ, σ²) = −½ Σ_d m_d [log 2π + log σ²_d + (x_d − μ_d)² / σ²_d]   (m = 1 without a mask)
+  logProb(x: Tensor, mask?: Tensor): Tensor1D {
+    return tf.tidy(() => tf.neg(gaussianNll(x as Tensor2D, this.mu, this.logVar, mask)) as Tensor1D);
   }
 
   mean(): Tensor2D {

@@ -1,3 +1,4 @@
 export { DiagGaussian, StdNormal } from './gaussian.js';
 export { BernoulliLogits } from './bernoulli.js';
-export type { Distribution } from './types.js';
+export type { Distribution, MaskedLikelihood } from './types.js';
+export { isMaskedLikelihood } from './types.js';
