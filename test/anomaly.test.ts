@@ -4,6 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { contextModelBits } from '../src/codec/context-model.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { encodeWords } from '../src/data/words.js';
 import { createModel, type CvaeConfig, type HvaeConfig, type VaeConfig } from '../src/models/index.js';
@@ -14,6 +15,7 @@ import { Rng } from '../src/rng.js';
 import {
   calibrate,
   collectScores,
+  defaultComplexity,
   detectionMetrics,
   scoreBatch,
   scoreStream,
@@ -247,6 +249,24 @@ test('complexity correction: S(x) = NLL in bits − L(x), with an adaptive order
   const z = (order0Bits(new Float32Array(16), 1, [16]) as Float64Array)[0];
   assert.ok(z < 5, `${z} bits`);
   m.dispose();
+});
+
+test('the default complexity coder of an image model is the context-model coder (1 bit, or 8 bits for a Gaussian)', async () => {
+  const m = createModel(vaeCfg(16, { inputShape: [4, 4, 1] }), new Rng(30));
+  const rows = { ...binaryRows(5, 16, 31), shape: [4, 4, 1] };
+  const s = await scoreBatch(m, rows, { rng: new Rng(32) });
+  assert.deepEqual(Array.from(s.complexityBits!), Array.from(contextModelBits(rows.x, 5, [4, 4, 1], { bits: 1 })));
+  for (let i = 0; i < 5; i++)
+    assert.ok(Math.abs(s.corrected![i] - (s.nll[i] / Math.LN2 - s.complexityBits![i])) < 1e-9);
+  assert.equal((await scoreBatch(m, rows, { rng: new Rng(32), complexity: null })).corrected, undefined);
+  m.dispose();
+  const g = createModel(vaeCfg(16, { inputShape: [4, 4, 1], likelihood: 'gaussian', sigma: 1 }), new Rng(33));
+  const r = new Rng(34);
+  const cont = { x: Float32Array.from({ length: 5 * 16 }, () => r.uniform()), n: 5, shape: [4, 4, 1] };
+  const sg = await scoreBatch(g, cont, { rng: new Rng(35) });
+  assert.deepEqual(Array.from(sg.complexityBits!), Array.from(contextModelBits(cont.x, 5, [4, 4, 1], { bits: 8 })));
+  assert.equal(defaultComplexity(createModel(vaeCfg(16), new Rng(36))), undefined); // flat rows: no image coder
+  g.dispose();
 });
 
 test('scoreStream: one result per row in order over an async iterator of batches; flags and p-values', async () => {

@@ -9,7 +9,9 @@
 //                p(y) = 1/K:  log p(x) = log Σ_y p(y) p(x|y) = logsumexp_y log p(x|y) − log K, for the ELBO
 //                and the IS estimate alike (rec and kl are then the most likely label's, `label`)
 //   corrected    input-complexity correction (Serrà et al. 2020):  S(x) = nll(x) / ln 2 − L(x),  L(x) the
-//                length in bits of x under a reference lossless coder (`complexity`, passed in)
+//                length in bits of x under a reference lossless coder: by default, for image models, the
+//                adaptive context-model coder of src/codec/context-model.ts learned on x alone (1 bit per
+//                pixel for a Bernoulli decoder, 8 bits otherwise); `complexity` passes another, null none
 //   llr          hierarchical VAE likelihood ratio (Havtorn et al. 2021):  LLR^{>k}(x) = L(x) − L^{>k}(x), with
 //                L^{>k}(x) = E[log p(x|z)] − Σ_{l>k} KL_l: the ELBO with the bottom k layers z_1 … z_k taken
 //                from the conditional prior p(z_≤k | z_{k+1}) instead of q (their KL terms vanish). As in the
@@ -24,6 +26,7 @@ import { importanceSampledNll } from '../eval/likelihood.js';
 import type { HVAE } from '../models/hvae.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { VQVAE } from '../models/vqvae.js';
+import { contextModelBits, type ContextModelOptions } from '../codec/context-model.js';
 import { elbo } from '../objectives/elbo.js';
 import type { Rng } from '../rng.js';
 import { auprcTrapezoid, auroc, averagePrecision, fprAtTpr } from '../stats/roc.js';
@@ -48,8 +51,11 @@ export interface ScoreOptions {
   rng: Rng;
   /** Importance samples for nll (default 1: the ELBO's estimate; 100 or more for a tight −log p(x)). */
   k?: number;
-  /** The reference coder of the input-complexity correction (corrected is absent without it). */
-  complexity?: ComplexityFn;
+  /**
+   * The reference coder of the input-complexity correction: default defaultComplexity(model) (image models);
+   * null: none (corrected is then absent).
+   */
+  complexity?: ComplexityFn | null;
   /** cvae: score given the rows' labels, or the marginal over labels (default: given when rows.y is set). */
   labels?: 'given' | 'marginal';
   /** hvae: how many bottom layers the likelihood ratio takes from the prior (default 1). */
@@ -81,6 +87,21 @@ export interface BatchScores {
 
 export type ScoreName = 'negElbo' | 'nll' | 'corrected' | 'llr';
 export const SCORE_NAMES: readonly ScoreName[] = ['negElbo', 'nll', 'corrected', 'llr'];
+
+/**
+ * The default reference coder of a model: the adaptive context-model coder over the pixels for a model of
+ * images ([H, W] or [H, W, C] in [0, 1]), binary for a Bernoulli decoder (the binary protocol), 8-bit
+ * otherwise; undefined for other data (tabular rows, sequences), which get no corrected score by default.
+ */
+export function defaultComplexity(
+  model: LatentVariableModel,
+  opts: ContextModelOptions = {},
+): ComplexityFn | undefined {
+  const cfg = model.config;
+  if (cfg.kind === 'seqvae' || (cfg.inputShape.length !== 2 && cfg.inputShape.length !== 3)) return undefined;
+  const bits = cfg.likelihood === 'bernoulli' ? 1 : 8;
+  return (x, n, shape) => contextModelBits(x, n, shape, { ...opts, bits });
+}
 
 /**
  * The score to flag with when none is named: the HVAE's likelihood ratio, else the complexity-corrected NLL
@@ -256,8 +277,9 @@ export async function scoreBatch(model: LatentVariableModel, rows: Rows, opts: S
     }
   }
 
-  if (opts.complexity) {
-    const bits = await opts.complexity(rows.x, n, shape);
+  const complexity = opts.complexity === undefined ? defaultComplexity(model) : opts.complexity;
+  if (complexity) {
+    const bits = await complexity(rows.x, n, shape);
     if (!bits || bits.length !== n)
       throw new Error(`the complexity coder returned ${bits?.length} lengths for ${n} rows`);
     out.complexityBits = Float64Array.from(bits);
