@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initRnnNetwork, RnnDecoder, RnnEncoder, shiftRight, type RnnSpec } from '../src/nn/rnn.js';
+import { initRnnNetwork, type RnnSpec } from '../src/nn/rnn.js';
+import { RnnDecoder, RnnEncoder, shiftRight } from '../src/nn/rnn-fused.js';
 import { Rng } from '../src/rng.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';
 
