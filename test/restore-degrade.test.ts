@@ -32,7 +32,10 @@ describe('degradations', () => {
     const y = degrade(big, 1250, [4, 4, 1], d).y;
     let s = 0,
       s2 = 0;
-    for (const v of y) ((s += v - 0.5), (s2 += (v - 0.5) ** 2));
+    for (const v of y) {
+      s += v - 0.5;
+      s2 += (v - 0.5) ** 2;
+    }
     close(s / y.length, 0, 0.01, 'mean of the noise');
     close(Math.sqrt(s2 / y.length), 0.3, 0.01, 'σ of the noise');
     assert.ok(a.display.every((v) => v >= 0 && v <= 1));

@@ -155,10 +155,22 @@ export function harmonicFill(
             if (mask[base + j]) continue;
             let a = 0,
               m = 0;
-            if (r > 0) ((a += u[j - W * C]), m++);
-            if (r < H - 1) ((a += u[j + W * C]), m++);
-            if (q > 0) ((a += u[j - C]), m++);
-            if (q < W - 1) ((a += u[j + C]), m++);
+            if (r > 0) {
+              a += u[j - W * C];
+              m++;
+            }
+            if (r < H - 1) {
+              a += u[j + W * C];
+              m++;
+            }
+            if (q > 0) {
+              a += u[j - C];
+              m++;
+            }
+            if (q < W - 1) {
+              a += u[j + C];
+              m++;
+            }
             const next = u[j] + omega * (a / m - u[j]);
             change = Math.max(change, Math.abs(next - u[j]));
             u[j] = next;
