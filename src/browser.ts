@@ -1,5 +1,5 @@
 // vaekit in the browser (package export "vaekit/browser"): load a saved model directory over HTTP (or from
-// bytes) and use it with tfjs in the page — encode, decode, sample, reconstruct, interpolate. Everything
+// bytes) and use it with tfjs in the page — encode, decode, sample, reconstruct, interpolate, anomaly scores. Everything
 // here is the browser-safe part of vaekit: no node: module, no native backend (a test bundles this file
 // with esbuild for platform 'browser' and fails on either).
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,6 +14,8 @@ export { loadModelFromBuffers, type DataInfo, type ModelMeta } from './models/fi
 export type { LatentVariableModel, ModelConfig } from './models/types.js';
 export { encode, generate, interpolate, reconstruct } from './tasks/generate.js';
 export { reconstructWords, sampleWords, interpolateWords, isWordsModel } from './tasks/words.js';
+export { decodeLatent, decodeWidth, klPerUnit, pcaInverse, pcaMap, unitsByUse, type PcaMap } from './tasks/explore.js';
+export { scoreBatch, defaultScore, type BatchScores, type ScoreName } from './tasks/anomaly.js';
 
 /**
  * Fetches `${base}/config.json` and `${base}/model.safetensors` (a model directory served as static files,

@@ -1,0 +1,143 @@
+// The fastify app of `vaekit serve` (a factory, testable without the CLI or a socket):
+//   GET  /                       the explorer page (web/index.html) and /explorer.js (its bundle)
+//   GET  /model/config.json      the model directory's files, for the page's loader (held in memory:
+//   GET  /model/model.safetensors  no file path is ever taken from a request)
+//   GET  /api/info               what the model is (kind, shapes, classes) and what the API offers
+//   GET  /api/examples           the test split's examples the explorer maps (float32 rows, base64) and labels
+//   POST /api/...                src/serve/api.ts
+// Every error is JSON {error, statusCode}: malformed JSON, a body that fails its schema, a non-finite number, a
+// body over the limit, an unknown route (404) or method (405). At most `maxInFlight` requests are handled at
+// once; more get 503 with Retry-After.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Split } from '../data/types.js';
+import type { ModelMeta } from '../models/files.js';
+import type { LatentVariableModel } from '../models/types.js';
+import { registerApi } from './api.js';
+
+export interface AppOptions {
+  model: LatentVariableModel;
+  meta: ModelMeta;
+  /** The bytes of the model directory's config.json and model.safetensors, served to the page. */
+  files: { config: string | Uint8Array; safetensors: Uint8Array };
+  /** Test examples for the explorer's map. */
+  examples?: Split;
+  /** The explorer page: its HTML and its bundled script. */
+  page?: { html: string; script: string };
+  /** Requests handled at once (default 8); the rest get 503. */
+  maxInFlight?: number;
+  /** Largest request body in bytes (default 4 MiB). */
+  bodyLimit?: number;
+  logger?: boolean;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 8;
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+function message(err: FastifyError, contentType: string | undefined): { status: number; error: string } {
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return { status: 415, error: `unsupported content-type ${contentType ?? '(none)'}: send application/json` };
+  if (err.validation)
+    return { status: 400, error: `${err.validationContext ?? 'body'}${err.message.replace(/^body/, '')}` };
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError)
+    return { status: 400, error: `malformed JSON: ${err.message}` };
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return {
+      status: 413,
+      error: `request body too large (the limit is ${err.message.match(/\d+/)?.[0] ?? 'set'} bytes)`,
+    };
+  const s = err.statusCode ?? 500;
+  if (s >= 400 && s < 500) return { status: s, error: err.message };
+  return { status: 500, error: `internal error: ${err.message}` };
+}
+
+export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  const limit = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  let inFlight = 0;
+  const counted = new WeakSet<object>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (inFlight >= limit) {
+      reply.code(503).header('retry-after', '1');
+      return reply.send({ error: `busy: ${inFlight} requests in flight (the limit); retry shortly`, statusCode: 503 });
+    }
+    inFlight++;
+    counted.add(req);
+  });
+  app.addHook('onResponse', async (req) => {
+    if (counted.delete(req)) inFlight--;
+  });
+  app.addHook('onRequestAbort', async (req) => {
+    if (counted.delete(req)) inFlight--;
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { status, error } = message(err, req.headers['content-type']);
+    if (status >= 500) req.log.error(err);
+    reply.code(status).send({ error, statusCode: status });
+  });
+
+  const known = new Map<string, Set<string>>();
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const set = known.get(r.url) ?? new Set<string>();
+    methods.forEach((m) => set.add(m));
+    known.set(r.url, set);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    const allowed = known.get(path);
+    if (allowed) {
+      const allow = [...allowed].filter((m) => m !== 'HEAD').join(', ');
+      return reply
+        .code(405)
+        .header('allow', allow)
+        .send({ error: `${req.method} is not allowed on ${path} (use ${allow})`, statusCode: 405 });
+    }
+    return reply.code(404).send({ error: `no route ${req.method} ${path}`, statusCode: 404 });
+  });
+
+  const { model, meta } = opts;
+  const routes = registerApi(app, model);
+  const examples = opts.examples;
+
+  app.get('/api/info', async () => ({
+    kind: model.config.kind,
+    inputShape: model.config.inputShape,
+    latentDim: model.config.kind === 'vqvae' ? null : model.config.latentDim,
+    numClasses: model.numClasses ?? null,
+    classNames: meta.data.classNames ?? null,
+    dataset: meta.data.dataset,
+    protocol: meta.data.protocol,
+    examples: examples?.n ?? 0,
+    routes,
+    limits: { bodyBytes: bodyLimit, maxInFlight: limit },
+  }));
+  app.get('/api/examples', async () => {
+    if (!examples) return { n: 0, shape: model.config.inputShape, x: '', y: null };
+    const bytes = new Uint8Array(examples.x.buffer, examples.x.byteOffset, examples.x.byteLength);
+    return {
+      n: examples.n,
+      shape: examples.shape,
+      x: Buffer.from(bytes).toString('base64'),
+      y: examples.y ? [...examples.y] : null,
+    };
+  });
+  const config = opts.files.config;
+  const safetensors = Buffer.from(opts.files.safetensors);
+  app.get('/model/config.json', async (_req, reply) => reply.type('application/json').send(config));
+  app.get('/model/model.safetensors', async (_req, reply) => reply.type('application/octet-stream').send(safetensors));
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
+  if (opts.page) {
+    const { html, script } = opts.page;
+    app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(html));
+    app.get('/explorer.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(script));
+  }
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,81 @@
+// Starting `vaekit serve`: load the model directory and (for the explorer's map) the first examples of its
+// data set's test split, bundle the page, build the app and listen. Binds 127.0.0.1 unless told otherwise.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { loadDataset, parseDatasetName, take, type DatasetSpec } from '../data/dataset.js';
+import type { Split } from '../data/types.js';
+import { loadModel } from '../io/model.js';
+import type { ModelMeta } from '../models/files.js';
+import { createApp } from './app.js';
+import { explorerPage } from './page.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8080;
+/** Test examples on the explorer's map unless told otherwise. */
+export const DEFAULT_MAP_EXAMPLES = 1000;
+
+export interface ServeOptions {
+  modelDir: string;
+  host?: string;
+  port?: number;
+  /** How many test examples the map shows (0: none). */
+  examples?: number;
+  /** The data set to take them from (default: the model's, as config.json names it). */
+  dataset?: string;
+  dataDir?: string;
+  maxInFlight?: number;
+  bodyLimit?: number;
+  log?: (line: string) => void;
+}
+
+/** The first `count` test examples of the model's data set, or undefined with a line saying why not. */
+async function testExamples(meta: ModelMeta, opts: ServeOptions, log: (l: string) => void): Promise<Split | undefined> {
+  const count = opts.examples ?? DEFAULT_MAP_EXAMPLES;
+  if (count <= 0) return undefined;
+  const name = opts.dataset ?? meta.data.dataset;
+  try {
+    const { name: kind, path: p } = parseDatasetName(name);
+    const spec: DatasetSpec = { name: kind, path: p, protocol: meta.data.protocol, dataDir: opts.dataDir };
+    if (meta.data.normalizer) spec.normalizer = meta.data.normalizer as DatasetSpec['normalizer'];
+    if (kind === 'timeseries' && meta.data.shape.length === 2) spec.channels = meta.data.shape[1];
+    const data = await loadDataset(spec);
+    const want = meta.config.inputShape.join('×');
+    if (data.shape.join('×') !== want)
+      throw new Error(`its examples are ${data.shape.join('×')}, the model takes ${want}`);
+    return take(data.test, Math.min(count, data.test.n));
+  } catch (e) {
+    log(`serve: no map of test examples (data set ${name}: ${e instanceof Error ? e.message : e})`);
+    return undefined;
+  }
+}
+
+/** Loads everything and listens; resolves once the server accepts connections. */
+export async function startServer(opts: ServeOptions): Promise<{ app: FastifyInstance; url: string }> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const dir = opts.modelDir;
+  const { model, meta } = await loadModel(dir);
+  try {
+    const files = {
+      config: await readFile(path.join(dir, 'config.json')),
+      safetensors: await readFile(path.join(dir, 'model.safetensors')),
+    };
+    const examples = await testExamples(meta, opts, log);
+    const page = await explorerPage();
+    const app = await createApp({
+      model,
+      meta,
+      files,
+      examples,
+      page,
+      maxInFlight: opts.maxInFlight,
+      bodyLimit: opts.bodyLimit,
+    });
+    app.addHook('onClose', async () => model.dispose());
+    const url = await app.listen({ host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT });
+    return { app, url };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,300 @@
+// The latent-space explorer (served by `vaekit serve`, bundled by src/serve/page.ts). The model is loaded over
+// HTTP from /model/ and runs here with tfjs: the test examples (from /api/examples) are encoded in the page,
+// their means μ(x) mapped to 2-D (PCA, or UMAP with ?map=umap, seeded), and every decoded image is decoded
+// in the page. Only the anomaly score of a drawing is asked of the server (/api/score), when it offers it.
+// window.explorer exposes the state and a decode(z) for the browser tests.
+import { UMAP } from 'umap-js';
+import {
+  decodeLatent,
+  encode,
+  klPerUnit,
+  loadModelFromUrl,
+  pcaInverse,
+  pcaMap,
+  reconstruct,
+  Rng,
+  tf,
+  unitsByUse,
+  type LatentVariableModel,
+} from '../src/browser.js';
+import { drawRow, isImage, makeDrawable, PALETTE, readDrawing } from './draw.js';
+
+interface Info {
+  kind: string;
+  inputShape: number[];
+  latentDim: number | null;
+  numClasses: number | null;
+  classNames: string[] | null;
+  dataset: string;
+  examples: number;
+  routes: string[];
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = (s: string) => ($('status').textContent = s);
+
+async function getJson<T>(url: string, body?: unknown): Promise<T> {
+  const r = await fetch(
+    url,
+    body === undefined
+      ? {}
+      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+  );
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${url}: ${j.error ?? r.status}`);
+  return j as T;
+}
+
+function base64Floats(b64: string): Float32Array {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+
+interface MapState {
+  kind: 'identity' | 'pca' | 'umap';
+  points: Float32Array; // [n × 2]
+  lo: [number, number];
+  hi: [number, number];
+  toZ(u: number, v: number): Float32Array;
+}
+
+function makeMap(mu: Float32Array, n: number, d: number, method: string): MapState {
+  let points: Float32Array;
+  let toZ: (u: number, v: number) => Float32Array;
+  let kind: MapState['kind'];
+  if (d === 2 && method !== 'umap') {
+    kind = 'identity';
+    points = mu.slice();
+    toZ = (u, v) => Float32Array.of(u, v);
+  } else if (method === 'umap' && n >= 4) {
+    kind = 'umap';
+    const rng = new Rng(0);
+    const rows = Array.from({ length: n }, (_, i) => Array.from(mu.subarray(i * d, (i + 1) * d)));
+    const emb = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, n - 1), random: () => rng.uniform() }).fit(rows);
+    points = Float32Array.from(emb.flat());
+    // the inverse: an inverse-distance blend of the three nearest examples' μ
+    toZ = (u, v) => {
+      const near = Array.from({ length: n }, (_, i) => [Math.hypot(points[2 * i] - u, points[2 * i + 1] - v), i])
+        .sort((a, b) => a[0] - b[0])
+        .slice(0, 3);
+      const z = new Float32Array(d);
+      let wsum = 0;
+      for (const [dist, i] of near) {
+        const w = 1 / (dist + 1e-6);
+        wsum += w;
+        for (let j = 0; j < d; j++) z[j] += w * mu[i * d + j];
+      }
+      return z.map((x) => x / wsum);
+    };
+  } else {
+    kind = 'pca';
+    const m = pcaMap(mu, n, d);
+    points = m.points;
+    toZ = (u, v) => pcaInverse(m, u, v);
+  }
+  const lo: [number, number] = [Infinity, Infinity];
+  const hi: [number, number] = [-Infinity, -Infinity];
+  for (let i = 0; i < n; i++)
+    for (const k of [0, 1]) {
+      lo[k] = Math.min(lo[k], points[2 * i + k]);
+      hi[k] = Math.max(hi[k], points[2 * i + k]);
+    }
+  for (const k of [0, 1]) {
+    const pad = (hi[k] - lo[k] || 1) * 0.05;
+    lo[k] -= pad;
+    hi[k] += pad;
+  }
+  return { kind, points, lo, hi, toZ };
+}
+
+async function main(): Promise<void> {
+  await tf.ready();
+  const info = await getJson<Info>('/api/info');
+  $('title').textContent = `${info.kind} · ${info.dataset} · tfjs ${tf.getBackend()}`;
+  status('loading the model…');
+  const { model } = await loadModelFromUrl(`${location.origin}/model`);
+  const shape = info.inputShape;
+  const D = shape.reduce((a, b) => a * b, 1);
+  const K = info.numClasses ?? 0;
+  const label = $<HTMLSelectElement>('label');
+  if (K) {
+    $('labelpick').hidden = false;
+    for (let k = 0; k < K; k++) label.add(new Option(info.classNames?.[k] ?? String(k), String(k)));
+  }
+  const y1 = () => (K ? [Number(label.value)] : undefined);
+  const exposed: Record<string, unknown> = { info, model, points: 0 };
+  (window as unknown as { explorer: unknown }).explorer = exposed;
+
+  setupDrawing(model, info, shape, y1);
+  if (info.latentDim === null) {
+    status(
+      `a ${info.kind}: its latent is a grid of discrete codes, so there is no map or sliders; draw to reconstruct`,
+    );
+    return;
+  }
+  const d = info.latentDim;
+
+  status('encoding the test examples…');
+  const ex = await getJson<{ n: number; x: string; y: number[] | null }>('/api/examples');
+  const xs = base64Floats(ex.x);
+  const n = ex.n;
+  const mu = new Float32Array(n * d);
+  const lv = new Float32Array(n * d);
+  for (let s = 0; s < n; s += 256) {
+    const e = Math.min(n, s + 256);
+    const r = encode(model, xs.subarray(s * D, e * D), e - s, K && ex.y ? ex.y.slice(s, e) : undefined);
+    mu.set(r.mu, s * d);
+    lv.set(r.logVar, s * d);
+  }
+  const kl = klPerUnit(mu, lv, n, d);
+  const order = unitsByUse(kl);
+
+  const z = new Float32Array(d);
+  const decodedCanvas = $<HTMLCanvasElement>('decoded');
+  const redraw = () => drawRow(decodedCanvas, decodeLatent(model, z, 1, y1()), shape);
+  const sliders: HTMLInputElement[] = [];
+  for (const i of order) {
+    const l = document.createElement('label');
+    l.textContent = `z${i} (${kl[i].toFixed(2)})`;
+    const s = document.createElement('input');
+    Object.assign(s, { type: 'range', min: '-3', max: '3', step: '0.01', value: '0', id: `unit${i}` });
+    const v = document.createElement('span');
+    v.textContent = '0.00';
+    s.addEventListener('input', () => {
+      z[i] = Number(s.value);
+      v.textContent = z[i].toFixed(2);
+      redraw();
+    });
+    sliders[i] = s;
+    $('sliders').append(l, s, v);
+  }
+  const setZ = (nz: ArrayLike<number>) => {
+    for (let i = 0; i < d; i++) {
+      z[i] = nz[i];
+      sliders[i].value = String(nz[i]);
+      (sliders[i].nextSibling as HTMLElement).textContent = z[i].toFixed(2);
+    }
+    redraw();
+  };
+  label.addEventListener('change', redraw);
+  exposed.setZ = setZ;
+  redraw();
+
+  if (n > 0) {
+    status(`mapping ${n} test examples…`);
+    await new Promise((r) => setTimeout(r, 0));
+    const method = new URLSearchParams(location.search).get('map') ?? 'pca';
+    const map = makeMap(mu, n, d, method);
+    $('mapkind').textContent = `(${map.kind}, ${n} test examples)`;
+    setupMap(map, n, ex.y, xs, D, shape, info, setZ);
+    exposed.points = n;
+    exposed.map = map;
+  }
+  exposed.decode = (zz: number[], y?: number[]) =>
+    Array.from(decodeLatent(model, Float32Array.from(zz), zz.length / d, y));
+  exposed.kl = Array.from(kl);
+  status(`ready: ${info.kind} with ${d} latent units${n ? `, ${n} test examples mapped` : ''}`);
+}
+
+function setupMap(
+  map: MapState,
+  n: number,
+  labels: number[] | null,
+  xs: Float32Array,
+  D: number,
+  shape: number[],
+  info: Info,
+  setZ: (z: ArrayLike<number>) => void,
+): void {
+  const canvas = $<HTMLCanvasElement>('map');
+  const ctx = canvas.getContext('2d')!;
+  const W = canvas.width;
+  const H = canvas.height;
+  const px = (i: number): [number, number] => [
+    ((map.points[2 * i] - map.lo[0]) / (map.hi[0] - map.lo[0])) * W,
+    H - ((map.points[2 * i + 1] - map.lo[1]) / (map.hi[1] - map.lo[1])) * H,
+  ];
+  const fromPx = (x: number, y: number): [number, number] => [
+    map.lo[0] + (x / W) * (map.hi[0] - map.lo[0]),
+    map.lo[1] + ((H - y) / H) * (map.hi[1] - map.lo[1]),
+  ];
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, W, H);
+  for (let i = 0; i < n; i++) {
+    const [x, y] = px(i);
+    ctx.fillStyle = PALETTE[(labels?.[i] ?? 0) % PALETTE.length];
+    ctx.beginPath();
+    ctx.arc(x, y, 2.5, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  if (labels) {
+    const classes = [...new Set(labels)].sort((a, b) => a - b);
+    $('legend').innerHTML = classes
+      .map((k) => `<span><i style="background:${PALETTE[k % PALETTE.length]}"></i>${info.classNames?.[k] ?? k}</span>`)
+      .join('');
+  }
+  const hover = $('hover');
+  const at = (e: MouseEvent): [number, number] => {
+    const b = canvas.getBoundingClientRect();
+    return [((e.clientX - b.left) * W) / b.width, ((e.clientY - b.top) * H) / b.height];
+  };
+  let dragging = false;
+  canvas.addEventListener('mousedown', (e) => {
+    dragging = true;
+    setZ(map.toZ(...fromPx(...at(e))));
+  });
+  window.addEventListener('mouseup', () => (dragging = false));
+  canvas.addEventListener('mouseleave', () => (hover.style.display = 'none'));
+  canvas.addEventListener('mousemove', (e) => {
+    const [x, y] = at(e);
+    if (dragging) setZ(map.toZ(...fromPx(x, y)));
+    let best = -1;
+    let bd = 36;
+    for (let i = 0; i < n; i++) {
+      const [a, b] = px(i);
+      const dd = (a - x) ** 2 + (b - y) ** 2;
+      if (dd < bd) [bd, best] = [dd, i];
+    }
+    if (best < 0) {
+      hover.style.display = 'none';
+      return;
+    }
+    drawRow($<HTMLCanvasElement>('hovercanvas'), xs.subarray(best * D, (best + 1) * D), shape);
+    $('hoverlabel').textContent = `#${best}${labels ? ` · ${info.classNames?.[labels[best]] ?? labels[best]}` : ''}`;
+    Object.assign(hover.style, { display: 'block', left: `${e.pageX + 12}px`, top: `${e.pageY + 12}px` });
+  });
+}
+
+function setupDrawing(model: LatentVariableModel, info: Info, shape: number[], y1: () => number[] | undefined): void {
+  const canvas = $<HTMLCanvasElement>('draw');
+  if (!isImage(shape)) {
+    canvas.parentElement!.hidden = true;
+    return;
+  }
+  const pad = makeDrawable(canvas, Math.max(8, Math.round((2 * canvas.width) / shape[1])));
+  $('clear').addEventListener('click', () => pad.clear());
+  $('roundtrip').addEventListener('click', async () => {
+    const x = readDrawing(canvas, shape);
+    const rec = reconstruct(model, x, 1, y1());
+    drawRow($<HTMLCanvasElement>('recon'), rec, shape);
+    const setZ = (window as unknown as { explorer: { setZ?: (z: ArrayLike<number>) => void } }).explorer.setZ;
+    if (setZ && info.latentDim !== null) setZ(encode(model, x, 1, y1()).mu);
+    if (info.routes.includes('/api/score')) {
+      const body = { x: [Array.from(x)], ...(info.numClasses ? { y: y1() } : {}) };
+      try {
+        const s = await getJson<{ negElbo: number[]; nll: number[] }>('/api/score', body);
+        $('score').textContent = `anomaly score: −ELBO ${s.negElbo[0].toFixed(1)} nats`;
+      } catch (e) {
+        $('score').textContent = String(e);
+      }
+    }
+    $('score').dataset.done = '1';
+  });
+}
+
+main().catch((e) => {
+  status(`error: ${e instanceof Error ? e.message : e}`);
+  console.error(e);
+});
