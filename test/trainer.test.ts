@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { elbo } from '../src/objectives/elbo.js';
 import { Rng } from '../src/rng.js';
 import { train, TrainingDivergedError, type Objective, type TrainOptions } from '../src/train/trainer.js';
 import { Optimizer } from '../src/train/optimizers.js';
+import { hasCheckpoint } from '../src/train/checkpoint.js';
 import { betaAt, lrAt, parseLrSchedule } from '../src/train/schedules.js';
 import { setupBackend } from './helpers.js';
 
@@ -116,6 +117,59 @@ describe('trainer', () => {
     await train(m, data, objective, opts({ outDir: d, epochs: 1 }));
     await assert.rejects(train(m, data, objective, opts({ outDir: d, resume: true, batchSize: 16 })), /batchSize/);
     await assert.rejects(train(m, data, objective, opts({ outDir: tmp(), resume: true })), /no checkpoint/);
+    m.dispose();
+  });
+
+  it('resume finds the checkpoint a kill between the two renames of its swap left as a backup', async () => {
+    const d = tmp();
+    const m1 = createModel(config, new Rng(5));
+    await train(m1, data, objective, opts({ outDir: d, epochs: 1 }));
+    const ckpt = path.join(d, 'checkpoint');
+    // The state a kill between "rename checkpoint → backup" and "rename temp → checkpoint" leaves behind.
+    renameSync(ckpt, `${ckpt}.bak-1700000000000-999999-deadbeef`);
+    assert.ok(hasCheckpoint(ckpt), 'hasCheckpoint sees the backup');
+    const m2 = createModel(config, new Rng(99));
+    const r = await train(m2, data, objective, opts({ outDir: d, epochs: 2, resume: true }));
+    assert.equal(r.state.epoch, 2);
+    assert.deepEqual(readdirSync(d).sort(), ['checkpoint', 'metrics.jsonl']);
+    const m3 = createModel(config, new Rng(5));
+    await train(m3, data, objective, opts({ outDir: tmp(), epochs: 2 }));
+    assert.deepEqual(weights(m2), weights(m3), 'resumed from the backup as from the checkpoint');
+    [m1, m2, m3].forEach((m) => m.dispose());
+  });
+
+  it('resume of a run folder that does not exist leaves nothing behind', async () => {
+    const d = path.join(tmp(), 'no-such-run');
+    const m = createModel(config, new Rng(5));
+    await assert.rejects(train(m, data, objective, opts({ outDir: d, resume: true })), /--resume: no checkpoint in/);
+    assert.ok(!existsSync(d));
+    m.dispose();
+  });
+
+  it('an output folder that cannot be created fails at once, naming it', { timeout: 60_000 }, async () => {
+    const m = createModel(config, new Rng(5));
+    await assert.rejects(
+      train(m, data, objective, opts({ outDir: '/proc/vaekit-run' })),
+      /^OutputError: cannot create the folder \/proc\/vaekit-run: \/proc does not allow creating folders in it$/,
+    );
+    m.dispose();
+  });
+
+  it('a run that diverges before its first checkpoint does not point at one', async () => {
+    const d = tmp();
+    const m = createModel(config, new Rng(5));
+    let calls = 0;
+    const poisoned: Objective = (mm, x, c) => {
+      const t = objective(mm, x, c);
+      return ++calls === 2 ? { ...t, total: tf.mul(t.total, NaN) as tf.Tensor1D } : t;
+    };
+    await assert.rejects(train(m, data, poisoned, opts({ outDir: d })), (e: Error) => {
+      assert.ok(e instanceof TrainingDivergedError);
+      assert.match(e.message, /before its first checkpoint, so there is nothing to resume/);
+      assert.doesNotMatch(e.message, /intact|--resume/);
+      return true;
+    });
+    assert.ok(!existsSync(path.join(d, 'checkpoint')));
     m.dispose();
   });
 

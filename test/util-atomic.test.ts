@@ -74,7 +74,7 @@ test('writeFileAtomic removes its temp file when the final rename fails', async 
   assert.deepEqual(ls(dir), ['target']);
   assert.deepEqual(ls(target), ['keep']);
   // Missing parent directory: fails cleanly too.
-  await assert.rejects(writeFileAtomic(path.join(dir, 'nope', 'f'), 'x'), /ENOENT/);
+  await assert.rejects(writeFileAtomic(path.join(dir, 'nope', 'f'), 'x'), /the folder .*nope does not exist/);
   assert.deepEqual(ls(dir), ['target']);
 });
 
@@ -138,7 +138,7 @@ test('writeDirAtomic failure keeps the old directory and removes the temp direct
   assert.deepEqual(ls(root), ['ckpt']);
   // A file where the directory should be is refused.
   fs.writeFileSync(path.join(root, 'file'), 'x');
-  await assert.rejects(writeDirAtomic(path.join(root, 'file'), { a: 'b' }), /not a directory/);
+  await assert.rejects(writeDirAtomic(path.join(root, 'file'), { a: 'b' }), /file, not a folder/);
   assert.deepEqual(ls(root), ['ckpt', 'file']);
 });
 

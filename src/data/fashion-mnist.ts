@@ -17,7 +17,7 @@
 
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,6 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { maybeGunzip, parseIdxRaw } from './idx.js';
 import type { RawImages } from './raw.js';
+import { ensureDir } from '../util/fs-errors.js';
 
 export const FASHION_MNIST_CLASS_NAMES: readonly string[] = Object.freeze([
   'T-shirt/top',
@@ -152,7 +153,7 @@ export async function downloadVerified(
   expectedSha256: string,
   opts: { timeoutMs?: number } = {},
 ): Promise<Uint8Array> {
-  await mkdir(dirname(dest), { recursive: true });
+  await ensureDir(dirname(dest));
   const tmp = `${dest}.${process.pid}.${++tmpCounter}.partial`;
   try {
     let res: Response;

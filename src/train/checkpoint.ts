@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LatentVariableModel } from '../models/types.js';
-import { readJson, recoverDir, writeDirAtomic } from '../util/atomic.js';
+import { listBackupsSync, readJson, recoverDir, writeDirAtomic } from '../util/atomic.js';
 import { loadParametersFromSafetensors, modelFiles, type DataInfo } from '../models/files.js';
 import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../codec/safetensors.js';
 import type { RngState } from '../rng.js';
@@ -40,12 +40,20 @@ export async function saveCheckpoint(
   await writeDirAtomic(dir, files);
 }
 
+/**
+ * Whether `dir` holds a checkpoint, or a complete backup of one that recoverDir puts back: a kill between the
+ * two renames of a checkpoint swap leaves `dir` missing and `<dir>.bak-<ms>-<pid>-<rand>` beside it.
+ */
 export function hasCheckpoint(dir: string): boolean {
   return (
-    existsSync(path.join(dir, 'state.json')) ||
-    existsSync(`${dir}.bak`) ||
-    existsSync(path.join(path.dirname(dir), `.${path.basename(dir)}.bak`))
+    existsSync(path.join(dir, 'state.json')) || listBackupsSync(dir).some((b) => existsSync(path.join(b, 'state.json')))
   );
+}
+
+/** Puts back a checkpoint a crashed swap left as a backup (recoverDir), then says whether there is one. */
+export async function recoverCheckpoint(dir: string): Promise<boolean> {
+  await recoverDir(dir);
+  return existsSync(path.join(dir, 'state.json'));
 }
 
 /** Restores model weights and optimizer state in place and returns the training state. */

@@ -2,15 +2,15 @@
 // models beyond the LatentVariableModel interface; progress, metrics, checkpoints, the NaN guard and
 // resume live here once for all of them.
 import * as tf from '@tensorflow/tfjs-core';
-import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { batches, stepsPerEpoch, type Dataset } from '../data/dataset.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { ensureDirSync, writeFileAtomic } from '../util/atomic.js';
+import { appendFileChecked } from '../util/fs-errors.js';
 import type { DataInfo } from '../models/files.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Objective } from '../objectives/types.js';
 import { Rng } from '../rng.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { loadCheckpoint, recoverCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { createProgress, type ProgressMode } from './progress.js';
 import { betaAt, lrAt, parseLrSchedule } from './schedules.js';
@@ -112,10 +112,12 @@ export async function train<M extends LatentVariableModel>(
   let history: EpochMetrics[] = [];
   let partial = { sums: {} as Record<string, number>, seconds: 0 };
 
-  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
-  if (opts.resume) {
-    if (!ckptDir || !hasCheckpoint(ckptDir))
-      throw new Error(`--resume: no checkpoint in ${ckptDir ?? '(no output directory)'}`);
+  // --resume: the checkpoint is looked for (and a crashed swap's backup put back) before anything is created,
+  // so resuming a run that is not there leaves nothing behind.
+  if (opts.resume && (!ckptDir || !(await recoverCheckpoint(ckptDir))))
+    throw new Error(`--resume: no checkpoint in ${ckptDir ?? '(no output directory)'}`);
+  if (opts.outDir) ensureDirSync(opts.outDir);
+  if (opts.resume && ckptDir) {
     state = await loadCheckpoint(ckptDir, model, optimizer);
     for (const k of ['dataset', 'protocol', 'n', 'batchSize', 'seed', 'model'] as const) {
       if (JSON.stringify(state.run[k]) !== JSON.stringify(run[k]))
@@ -143,12 +145,14 @@ export async function train<M extends LatentVariableModel>(
   }
   const rng = Rng.fromState(state.rng);
 
+  let checkpointed = opts.resume === true; // is there a good checkpoint in ckptDir to point a diverged run at
   const checkpoint = async () => {
     if (!ckptDir) return;
     state.rng = rng.getState();
     state.optimizer = { config: opts.optimizer, t: optimizer.t };
     state.run = { ...run, history, partial };
     await saveCheckpoint(ckptDir, model, optimizer, state, opts.dataInfo);
+    checkpointed = true;
   };
 
   const progress = createProgress(opts.progress ?? 'auto');
@@ -188,9 +192,11 @@ export async function train<M extends LatentVariableModel>(
           const terms = names.map((k, i) => `${k}=${values[i]}`).join(', ');
           throw new TrainingDivergedError(
             `training diverged: the loss became non-finite at epoch ${epoch}, step ${state.epochStep + 1} (${terms}); ` +
-              (ckptDir
+              (ckptDir && checkpointed
                 ? `the last good checkpoint in ${ckptDir} is intact (resume with --resume, perhaps with a lower --lr)`
-                : 'try a lower --lr'),
+                : ckptDir
+                  ? 'it diverged before its first checkpoint, so there is nothing to resume: start again with a lower --lr'
+                  : 'try a lower --lr'),
           );
         }
         const byName: Record<string, tf.Tensor> = {};
@@ -227,7 +233,7 @@ export async function train<M extends LatentVariableModel>(
         m.partial = 1; // stopped by --steps inside the epoch; --resume finishes it
         partial.seconds = seconds;
       }
-      if (metricsFile) appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+      if (metricsFile) appendFileChecked(metricsFile, JSON.stringify(m) + '\n');
       progress.endEpoch(
         `epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  ${epochFigures(m)}  ${seconds.toFixed(1)}s`,
       );

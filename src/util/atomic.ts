@@ -23,6 +23,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { ensureDir, errCode, outputError, OutputError } from './fs-errors.js';
+
+export { ensureDir, ensureDirSync, OutputError } from './fs-errors.js';
 
 export type FileData = string | Uint8Array;
 
@@ -30,8 +33,9 @@ function rand(): string {
   return randomBytes(4).toString('hex');
 }
 
-function errCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+/** Refuse, before writing anything, a target that is an existing directory. */
+function refuseDirectory(file: string, isDir: boolean | undefined): void {
+  if (isDir) throw new OutputError(`cannot write ${file}: it is a directory`, file);
 }
 
 /** fsync a directory so that renames/creations inside it are durable. Best effort on platforms
@@ -74,20 +78,22 @@ async function writeAndSync(file: string, data: FileData, flag: string): Promise
 
 /**
  * Write `data` to `file` atomically: readers see either the previous content or the new content.
- * The parent directory must exist. On failure the temp file is removed and the error rethrown.
+ * The parent directory must exist. On failure the temp file is removed and an OutputError naming `file` and
+ * the cause (missing folder, read-only, no space, is a directory) is thrown.
  */
 export async function writeFileAtomic(file: string, data: FileData): Promise<void> {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
   const tmp = path.join(dir, `.${path.basename(abs)}.tmp-${process.pid}-${rand()}`);
   try {
+    refuseDirectory(file, (await fsp.stat(abs).catch(() => undefined))?.isDirectory());
     await writeAndSync(tmp, data, 'wx');
     await fsp.rename(tmp, abs);
+    await fsyncDir(dir);
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
-    throw e;
+    throw outputError(e, file);
   }
-  await fsyncDir(dir);
 }
 
 /** Synchronous writeFileAtomic, for exit handlers and other places that cannot await. */
@@ -96,6 +102,13 @@ export function writeFileAtomicSync(file: string, data: FileData): void {
   const dir = path.dirname(abs);
   const tmp = path.join(dir, `.${path.basename(abs)}.tmp-${process.pid}-${rand()}`);
   try {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      st = undefined;
+    }
+    refuseDirectory(file, st?.isDirectory());
     const fd = fs.openSync(tmp, 'wx', 0o666);
     try {
       fs.writeFileSync(fd, data);
@@ -104,15 +117,15 @@ export function writeFileAtomicSync(file: string, data: FileData): void {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, abs);
+    fsyncDirSync(dir);
   } catch (e) {
     try {
       fs.rmSync(tmp, { force: true });
     } catch {
       /* keep the original error */
     }
-    throw e;
+    throw outputError(e, file);
   }
-  fsyncDirSync(dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,14 +173,18 @@ export async function writeDirAtomic(
   const parent = path.dirname(abs);
   const base = path.basename(abs);
   const names = Object.keys(files).map((k) => [k, checkRelName(k)] as const);
-  await fsp.mkdir(parent, { recursive: true });
-  await recoverDir(abs);
-
-  const st = await fsp.stat(abs).catch((e) => {
-    if (errCode(e) === 'ENOENT') return undefined;
-    throw e;
-  });
-  if (st && !st.isDirectory()) throw new Error(`writeDirAtomic: ${abs} exists and is not a directory`);
+  await ensureDir(path.dirname(dir));
+  let st: fs.Stats | undefined;
+  try {
+    await recoverDir(abs);
+    st = await fsp.stat(abs).catch((e) => {
+      if (errCode(e) === 'ENOENT') return undefined;
+      throw e;
+    });
+  } catch (e) {
+    throw outputError(e, dir, true);
+  }
+  if (st && !st.isDirectory()) throw new OutputError(`cannot write ${dir}: it exists and is a file, not a folder`, dir);
 
   const tmp = path.join(parent, `${base}.tmp-${process.pid}-${rand()}`);
   ownTmpDirs.add(tmp);
@@ -188,7 +205,7 @@ export async function writeDirAtomic(
   } catch (e) {
     ownTmpDirs.delete(tmp);
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
-    throw e;
+    throw outputError(e, dir, true);
   }
 
   // Swap.
@@ -212,7 +229,7 @@ export async function writeDirAtomic(
     ownTmpDirs.delete(tmp);
     if (bak) ownInFlight.delete(bak);
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
-    throw e;
+    throw outputError(e, dir, true);
   }
   if (bak) {
     try {
@@ -248,6 +265,26 @@ function parseLeftover(parent: string, base: string, entry: string): Leftover | 
   m = /^bak-(\d+)-(\d+)-[0-9a-f]+$/.exec(rest);
   if (m) return { kind: 'bak', full: path.join(parent, entry), pid: Number(m[2]), time: Number(m[1]) };
   return undefined;
+}
+
+/**
+ * The backups `<dir>.bak-<ms>-<pid>-<rand>` a writeDirAtomic swap left next to `dir`, newest first (what
+ * recoverDir would put back when `dir` is missing). Synchronous, for quick "is there anything" checks.
+ */
+export function listBackupsSync(dir: string): string[] {
+  const abs = path.resolve(dir);
+  const parent = path.dirname(abs);
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(parent);
+  } catch {
+    return [];
+  }
+  return entries
+    .map((e) => parseLeftover(parent, path.basename(abs), e))
+    .filter((l): l is Leftover => l !== undefined && l.kind === 'bak')
+    .sort((a, b) => b.time - a.time)
+    .map((l) => l.full);
 }
 
 export interface RecoverResult {
