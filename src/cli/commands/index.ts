@@ -1,0 +1,26 @@
+// The commands of `vaekit`, in the order `vaekit --help` lists them. A new command: one file in this folder
+// exporting a CliCommand (src/cli/common.ts), one import and one entry here (docs/CONTRIBUTING.md).
+import type { CliCommand } from '../common.js';
+import { encode } from './encode.js';
+import { evaluate } from './eval.js';
+import { gradVariance } from './grad-variance.js';
+import { info } from './info.js';
+import { interpolate } from './interpolate.js';
+import { reconstruct } from './reconstruct.js';
+import { sample } from './sample.js';
+import { train } from './train.js';
+import { trainPriorCommand } from './train-prior.js';
+import { traverse } from './traverse.js';
+
+export const COMMANDS: readonly CliCommand[] = [
+  train,
+  sample,
+  reconstruct,
+  interpolate,
+  traverse,
+  encode,
+  evaluate,
+  gradVariance,
+  info,
+  trainPriorCommand,
+];

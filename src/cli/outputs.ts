@@ -1,0 +1,75 @@
+// One output writer per data kind, chosen once from the model: an image grid (PNG) or table (CSV), numeric
+// series (CSV in data units + SVG line plot), or words (text). src/io does the encoding.
+import type { Command } from 'commander';
+import path from 'node:path';
+import type { LatentVariableModel } from '../models/index.js';
+import { writePairs, writeRows } from '../io/outputs.js';
+import { writeSeries } from '../io/series.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { isWordsModel } from '../tasks/words.js';
+
+export type OutputKind = 'grid' | 'series' | 'words';
+
+/** The kind of output of a model: words (a SeqVAE of tokens), series (a Gaussian SeqVAE), else grid. */
+export function outputKind(model: LatentVariableModel): OutputKind {
+  if (isWordsModel(model)) return 'words';
+  if (model.config.kind === 'seqvae' && model.config.likelihood === 'gaussian') return 'series';
+  return 'grid';
+}
+
+/** What a writer wrote: the file, and for series the line plot beside it. */
+export interface Written {
+  file: string;
+  plot?: string;
+}
+
+/** Writes rows of model inputs (normalised) for people. */
+export interface RowsWriter {
+  kind: 'grid' | 'series';
+  /** The default file for `stem` in `dir` (samples → samples.png for images, samples.csv otherwise). */
+  fileIn(dir: string, stem: string): string;
+  /** n rows; `cols`: grid columns; `title`: the line plot's. */
+  rows(file: string, rows: Float32Array, n: number, o: { cols?: number; title: string }): Promise<Written>;
+  /** n originals beside their reconstructions. */
+  pairs(file: string, originals: Float32Array, rec: Float32Array, n: number, title: string): Promise<Written>;
+}
+
+/** The writer of rows of `shape` (normalised by `normalizer`) for a model of output kind grid or series. */
+export function rowsWriter(kind: 'grid' | 'series', shape: number[], normalizer: unknown): RowsWriter {
+  if (kind === 'series')
+    return {
+      kind,
+      fileIn: (dir, stem) => path.join(dir, `${stem}.csv`),
+      rows: async (file, rows, n, o) => {
+        const f = await writeSeries(file, rows, n, shape, normalizer, o.title);
+        return { file: f.csv, plot: f.svg };
+      },
+      pairs: async (file, originals, rec, n, title) => {
+        const f = await writeSeries(file, rec, n, shape, normalizer, title, originals);
+        return { file: f.csv, plot: f.svg };
+      },
+    };
+  return {
+    kind,
+    fileIn: (dir, stem) => path.join(dir, `${stem}${shape.length === 3 ? '.png' : '.csv'}`),
+    rows: async (file, rows, n, o) => ({
+      file: await writeRows(file, rows, n, shape, { normalizer, ...(o.cols ? { cols: o.cols } : {}) }),
+    }),
+    pairs: async (file, originals, rec, n) => ({
+      file: await writePairs(file, originals, rec, n, shape, { normalizer }),
+    }),
+  };
+}
+
+/** A words model's text output file: --out when given on the command line (not an image file), else none. */
+export function wordsOutFile(cmd: Command, file: string): string | undefined {
+  if (cmd.getOptionValueSource('out') !== 'cli') return undefined;
+  if (/\.(png|gif|svg)$/i.test(file))
+    throw new Error(`--out ${file}: a words model writes text; give a text file (e.g. .txt or .tsv)`);
+  return file;
+}
+
+/** Text lines to a file, atomically. */
+export async function writeLines(file: string, lines: string[]): Promise<void> {
+  await writeFileAtomic(file, lines.join('\n') + '\n');
+}
