@@ -2,3 +2,5 @@
 export * from './degrade.js';
 export * from './baselines.js';
 export * from './metrics.js';
+export * from './measurement.js';
+export * from './methods.js';

@@ -1,0 +1,104 @@
+// The measurement model p(y | z) of a degradation, for a model's decoder p(x | z): the likelihood that MAP,
+// importance sampling and the inpainting samplers score. With μ, v the decoder's per-value mean and variance:
+//   inpaint             log p(y_o | z) = Σ_d m_d log p(x_d = y_d | z)       (the masked likelihood)
+//   gaussian noise σ    y ~ N(μ, v + σ²)                                     (x ~ N(μ, v) marginalised out)
+//   bit flips p         y ~ Bernoulli(p + (1 − 2p) π),  π = sigmoid(logits)  (x ~ Bernoulli(π) marginalised)
+//   salt-and-pepper p   y ~ Bernoulli((1 − p) π + p/2)
+//   superres ×f         y ~ N(A μ, s² + A v / f²), A = box average over f×f (s = 0.05: the Gaussian decoder's
+//                       v makes it the moment-matched likelihood; a Bernoulli decoder takes s alone, since a
+//                       π-dependent variance would reward saturating π)
+import * as tf from '@tensorflow/tfjs-core';
+import { BernoulliLogits } from '../../distributions/bernoulli.js';
+import { DiagGaussian } from '../../distributions/gaussian.js';
+import type { Distribution } from '../../distributions/types.js';
+import { isMaskedLikelihood } from '../../distributions/types.js';
+import type { Degradation, ImageShape } from './degrade.js';
+
+export const SUPERRES_SIGMA = 0.05;
+const EPS = 1e-6;
+
+/** 'bernoulli' or 'gaussian' for the decoder distributions restoration knows; an error otherwise. */
+export function decoderKind(p: Distribution): 'bernoulli' | 'gaussian' {
+  if (p instanceof BernoulliLogits) return 'bernoulli';
+  if (p instanceof DiagGaussian) return 'gaussian';
+  throw new Error('restore: the decoder is neither Bernoulli nor Gaussian (no restoration for this likelihood)');
+}
+
+/** An error naming the mismatch unless the degradation suits a model of this likelihood. */
+export function checkDegradationForLikelihood(d: Degradation, likelihood: string): void {
+  if (d.task !== 'denoise') return;
+  if (d.noise === 'gaussian' && likelihood === 'bernoulli')
+    throw new Error(
+      'Gaussian noise (--sigma) needs a continuous model; this model is binary (Bernoulli likelihood): use --p for bit flips',
+    );
+  if (d.noise !== 'gaussian' && likelihood !== 'bernoulli')
+    throw new Error(
+      `${d.noise} noise (--p) needs a binary model; this model is continuous (${likelihood} likelihood): use --sigma`,
+    );
+}
+
+/** Per-value mean and variance of the decoder, [B, D] each. */
+export function decoderMoments(p: Distribution): { mean: tf.Tensor2D; variance: tf.Tensor2D } {
+  return tf.tidy(() => {
+    if (p instanceof BernoulliLogits) {
+      const pi = tf.sigmoid(p.logits);
+      return { mean: pi as tf.Tensor2D, variance: tf.mul(pi, tf.sub(1, pi)) as tf.Tensor2D };
+    }
+    if (p instanceof DiagGaussian)
+      return { mean: p.mu, variance: tf.mul(tf.onesLike(p.mu), tf.exp(p.logVar)) as tf.Tensor2D };
+    decoderKind(p);
+    throw new Error('unreachable');
+  });
+}
+
+function avgPool(t: tf.Tensor2D, shape: ImageShape, f: number): tf.Tensor2D {
+  const [H, W, C] = shape;
+  const B = t.shape[0];
+  // [B, h, f, w, f, C] averaged over the two f axes (a reshape and a mean: cheap on every backend)
+  const p = tf.mean(tf.reshape(t, [B, H / f, f, W / f, f, C]), [2, 4]);
+  return tf.reshape(p, [B, (H / f) * (W / f) * C]) as tf.Tensor2D;
+}
+
+/** log Bernoulli(y; q) summed over values, q clipped to [ε, 1 − ε], [B]. */
+function bernoulliLogProbOfProbs(y: tf.Tensor2D, q: tf.Tensor): tf.Tensor1D {
+  const qc = tf.clipByValue(q, EPS, 1 - EPS);
+  return tf.sum(tf.add(tf.mul(y, tf.log(qc)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, qc)))), 1) as tf.Tensor1D;
+}
+
+/**
+ * log p(y | z) [B] for the decoder distribution p = decode(z) ([B, D]); y is [B, D], or [B, D/f²] for superres;
+ * mask [B, D] for inpainting. Differentiable in the decoder's parameters (MAP's gradient flows through it).
+ */
+export function measurementLogLik(
+  p: Distribution,
+  y: tf.Tensor2D,
+  d: Degradation,
+  shape: ImageShape,
+  mask?: tf.Tensor2D,
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    if (d.task === 'inpaint') {
+      if (!mask) throw new Error('inpainting needs its mask');
+      if (!isMaskedLikelihood(p)) throw new Error('restore: this decoder has no masked likelihood');
+      return p.logProb(y, mask);
+    }
+    if (d.task === 'denoise') {
+      if (d.noise === 'gaussian') {
+        if (!(p instanceof DiagGaussian))
+          throw new Error('Gaussian noise needs a continuous (Gaussian) decoder, this one is Bernoulli');
+        const lv = tf.log(tf.add(tf.exp(p.logVar), d.sigma * d.sigma)) as tf.Tensor2D;
+        return new DiagGaussian(p.mu, lv).logProb(y);
+      }
+      if (!(p instanceof BernoulliLogits)) throw new Error(`${d.noise} noise needs a binary (Bernoulli) decoder`);
+      const pi = tf.sigmoid(p.logits);
+      const q = d.noise === 'bit-flip' ? tf.add(d.p, tf.mul(1 - 2 * d.p, pi)) : tf.add(tf.mul(1 - d.p, pi), d.p / 2);
+      return bernoulliLogProbOfProbs(y, q);
+    }
+    const f = d.factor;
+    const { mean, variance } = decoderMoments(p);
+    const s2 = SUPERRES_SIGMA * SUPERRES_SIGMA;
+    const v =
+      p instanceof DiagGaussian ? tf.add(s2, tf.div(avgPool(variance, shape, f), f * f)) : tf.fill([1, y.shape[1]], s2);
+    return new DiagGaussian(avgPool(mean, shape, f), tf.log(v) as tf.Tensor2D).logProb(y);
+  });
+}
