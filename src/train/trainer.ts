@@ -46,6 +46,8 @@ export interface TrainOptions {
   /** Extra fields for the run's identity (resume refuses a checkpoint whose run differs). */
   run?: Record<string, unknown>;
   log?: (line: string) => void;
+  /** After each epoch's metrics are recorded (metrics.jsonl appended), before its checkpoint: e.g. the live HTML report. */
+  onEpoch?: (metrics: EpochMetrics, model: LatentVariableModel) => void | Promise<void>;
 }
 
 export interface EpochMetrics {
@@ -234,6 +236,7 @@ export async function train<M extends LatentVariableModel>(
         partial.seconds = seconds;
       }
       if (metricsFile) appendFileChecked(metricsFile, JSON.stringify(m) + '\n');
+      if (opts.onEpoch) await opts.onEpoch(m, model);
       progress.endEpoch(
         `epoch ${epoch}/${opts.epochs}${complete ? '' : ` (stopped at step ${state.epochStep}/${perEpoch})`}  ${epochFigures(m)}  ${seconds.toFixed(1)}s`,
       );
