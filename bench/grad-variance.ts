@@ -3,7 +3,7 @@
 // Encoder-gradient variance of the ELBO: reparameterization vs score function, on a trained model.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
-import { loadDataset, parseDatasetName } from '../src/data/dataset.js';
+import { loadDataset, parseDatasetName, rowRange, rowSize } from '../src/data/dataset.js';
 import { loadModel } from '../src/io/model.js';
 import { formatGradientVariance, gradientVariance } from '../src/eval/gradient-variance.js';
 const dir = process.argv[2] ?? '/tmp/sfrun/model';
@@ -15,8 +15,8 @@ console.log(
   `backend ${info.backend}; model ${meta.config.kind} from ${dir}; data ${meta.data.dataset} (${meta.data.protocol})`,
 );
 const data = await loadDataset({ ...parseDatasetName(meta.data.dataset), protocol: meta.data.protocol });
-const D = data.test.x.length / data.test.n;
-const x = tf.tensor2d(data.test.x.subarray(0, batch * D), [batch, D]);
+const D = rowSize(data.test);
+const x = tf.tensor2d(rowRange(data.test, 0, batch), [batch, D]);
 const c0 = process.cpuUsage();
 const r = gradientVariance(model, x, { draws, seed: 0 });
 const cu = process.cpuUsage(c0);

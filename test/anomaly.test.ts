@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { contextModelBits } from '../src/codec/context-model.js';
-import { loadDataset } from '../src/data/dataset.js';
+import { allRows, loadDataset } from '../src/data/dataset.js';
 import { encodeWords } from '../src/data/words.js';
 import { createModel, type CvaeConfig, type HvaeConfig, type VaeConfig } from '../src/models/index.js';
 import type { HVAE } from '../src/models/hvae.js';
@@ -324,7 +324,7 @@ test('after a short training on MNIST, noise images score far above test digits;
     log: () => {},
   });
   const nTest = data.test.n; // 100
-  const normal: Rows = { x: data.test.x, n: nTest, shape: data.shape };
+  const normal: Rows = { x: allRows(data.test), n: nTest, shape: data.shape };
   const noise = binaryRows(50, 784, 23, 0.5);
   noise.shape = data.shape;
   const opts = { rng: new Rng(24), k: 8, complexity: order0Bits };

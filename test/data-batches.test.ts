@@ -8,17 +8,18 @@ import {
   stepsPerEpoch,
   take,
   type Batch,
+  type MemorySplit,
   type Split,
 } from '../src/data/dataset.js';
 
 /** n rows of 3 values; row i = [i, i + 0.25, -i], label i % 7. */
-function split(n: number): Split {
+function split(n: number): MemorySplit {
   const x = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) x.set([i, i + 0.25, -i], i * 3);
   return { x, n, shape: [3], y: Int32Array.from({ length: n }, (_, i) => i % 7) };
 }
 
-const all = (s: Split, o: Parameters<typeof batches>[1]): Batch[] => [...batches(s, o)];
+const all = (s: MemorySplit | Split, o: Parameters<typeof batches>[1]): Batch[] => [...batches(s, o)];
 
 test('stepsPerEpoch', () => {
   assert.equal(stepsPerEpoch(10, 3, false), 4);

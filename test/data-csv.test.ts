@@ -13,7 +13,7 @@ import {
   validateNormalizer,
   type Normalizer,
 } from '../src/data/csv.js';
-import { loadDataset } from '../src/data/dataset.js';
+import { allRows, loadDataset } from '../src/data/dataset.js';
 
 test('CSV: good file with header, label column, CRLF, BOM, blank lines, quoted names', () => {
   const t = parseCsv('\ufeff"a",b,label,c\r\n1,2.5,cat,-3e2\r\n\r\n4,.5,dog,+6\r\n', {
@@ -127,11 +127,11 @@ test('loadDataset csv: seeded split, normaliser fitted on train rows only, label
     assert.equal(ds.numClasses, 2);
     assert.equal(ds.splitSeed, 3);
     // Fitted on training rows only: train values span [0, 1] exactly.
-    const tr = Array.from(ds.train.x.filter((_, i) => i % 2 === 0));
+    const tr = Array.from(allRows(ds.train).filter((_, i) => i % 2 === 0));
     assert.equal(Math.min(...tr), 0);
     assert.equal(Math.max(...tr), 1);
     // De-normalising gives back the file's values, and the labels follow their rows.
-    const orig = invertNormalizer(ds.normalizer!, ds.test.x);
+    const orig = invertNormalizer(ds.normalizer!, allRows(ds.test));
     for (let i = 0; i < ds.test.n; i++) {
       const f1 = Math.round(orig[2 * i]);
       assert.ok(Math.abs(orig[2 * i + 1] - (100 + 2 * f1)) < 1e-3);
@@ -139,9 +139,9 @@ test('loadDataset csv: seeded split, normaliser fitted on train rows only, label
     }
     // Same seed -> same split; different seed -> different split.
     const again = await loadDataset({ name: 'csv', path, labelColumn: 'k', normalize: 'minmax', seed: 3 });
-    assert.deepEqual(again.test.x, ds.test.x);
+    assert.deepEqual(allRows(again.test), allRows(ds.test));
     const other = await loadDataset({ name: 'csv', path, labelColumn: 'k', normalize: 'minmax', seed: 4 });
-    assert.notDeepEqual(other.test.x, ds.test.x);
+    assert.notDeepEqual(allRows(other.test), allRows(ds.test));
     // Default: standardize; limit.
     const lim = await loadDataset({ name: 'csv', path, labelColumn: 'k', limit: 12 });
     assert.equal(lim.protocol, 'standardize');
@@ -154,7 +154,7 @@ test('loadDataset csv: seeded split, normaliser fitted on train rows only, label
     const sep = await loadDataset({ name: 'csv', path, testPath, labelColumn: 'k', protocol: 'none' });
     assert.equal(sep.train.n, 50);
     assert.equal(sep.test.n, 1);
-    assert.deepEqual(Array.from(sep.test.x), [7, 0]);
+    assert.deepEqual(Array.from(allRows(sep.test)), [7, 0]);
     assert.deepEqual(Array.from(sep.test.y!), [1]);
     writeFileSync(testPath, 'f2,f1,k\n7,0,y\n');
     await assert.rejects(loadDataset({ name: 'csv', path, testPath, labelColumn: 'k' }), /columns \(f2, f1\) differ/);

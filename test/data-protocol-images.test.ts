@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { applyProtocol, isPixelProtocol } from '../src/data/protocol.js';
 import { loadImageFolder } from '../src/data/images.js';
-import { loadDataset } from '../src/data/dataset.js';
+import { allRows, loadDataset } from '../src/data/dataset.js';
 
 test('protocols: binary = pixels/255 > 0.5, continuous = pixels/255', () => {
   const px = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -95,7 +95,7 @@ test('image folder: grayscale/RGB, sorted files, size checks, nearest resize', a
     assert.equal(ds.test.n, 1);
     assert.deepEqual(ds.shape, [3, 4, 1]);
     assert.equal(ds.protocol, 'binary');
-    assert.ok(ds.train.x.every((v) => v === 0 || v === 1));
+    assert.ok(allRows(ds.train).every((v) => v === 0 || v === 1));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { invertNormalizer } from '../src/data/csv.js';
-import { loadDataset } from '../src/data/dataset.js';
+import { allRows, loadDataset } from '../src/data/dataset.js';
 
 describe('timeseries:PATH data set', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-ts-'));
@@ -47,9 +47,9 @@ describe('timeseries:PATH data set', () => {
     );
     const again = await loadDataset({ name: 'timeseries', path: other, normalizer: norm });
     assert.deepEqual(again.normalizer, norm);
-    const back = invertNormalizer(norm, again.train.x);
+    const back = invertNormalizer(norm, allRows(again.train));
     assert.ok(back.every((v) => Math.abs(v - 110) < 1e-3));
-    assert.ok(Math.abs(again.train.x[0] - (110 - norm.mean![0]) / norm.std![0]) < 1e-5);
+    assert.ok(Math.abs(allRows(again.train)[0] - (110 - norm.mean![0]) / norm.std![0]) < 1e-5);
     await assert.rejects(
       loadDataset({
         name: 'timeseries',

@@ -17,6 +17,7 @@ import {
   sampleIndices,
 } from '../src/data/dsprites.js';
 import { Rng } from '../src/rng.js';
+import { allRows } from '../src/data/split.js';
 
 const S = 64;
 const at = (img: Float32Array, r: number, c: number) => img[r * S + c];
@@ -212,7 +213,7 @@ test('dspritesDataset: binary images with their factors, disjoint train/test, de
   assert.deepEqual(ds.shape, [64, 64, 1]);
   assert.equal(ds.train.n, 60);
   assert.equal(ds.test.n, 20);
-  assert.equal(ds.train.x.length, 60 * 4096);
+  assert.equal(allRows(ds.train).length, 60 * 4096);
   assert.equal(ds.trainFactors.length, 60 * 5);
   assert.equal(ds.numClasses, 3);
   assert.deepEqual(ds.classNames, ['square', 'ellipse', 'heart']);
@@ -222,10 +223,10 @@ test('dspritesDataset: binary images with their factors, disjoint train/test, de
     assert.deepEqual(Array.from(ds.trainFactors.subarray(i * 5, i * 5 + 5)), Array.from(factorsOf(ds.trainIndices[i])));
     assert.equal(ds.train.y![i], ds.trainFactors[i * 5]);
     assert.deepEqual(Array.from(ds.trainFactorValues.subarray(i * 5, i * 5 + 5)), factorValuesOf(ds.trainIndices[i]));
-    assert.deepEqual(ds.train.x.subarray(i * 4096, (i + 1) * 4096), render(ds.trainIndices[i]));
+    assert.deepEqual(allRows(ds.train).subarray(i * 4096, (i + 1) * 4096), render(ds.trainIndices[i]));
   }
   const again = dspritesDataset({ n: 60, nTest: 20, seed: 5 });
-  assert.deepEqual(again.train.x, ds.train.x);
+  assert.deepEqual(allRows(again.train), allRows(ds.train));
   assert.deepEqual(again.testFactors, ds.testFactors);
   assert.notDeepEqual(dspritesDataset({ n: 60, nTest: 20, seed: 6 }).trainIndices, ds.trainIndices);
   assert.equal(dspritesDataset({ n: 12 }).test.n, 2);

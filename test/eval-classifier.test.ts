@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadDataset, take, type Dataset } from '../src/data/dataset.js';
+import { allRows, loadDataset, take, type Dataset } from '../src/data/dataset.js';
 import {
   binarizeSplit,
   classifierFor,
@@ -44,8 +44,8 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
     const dir = path.join(root, 'saved');
     await saveClassifier(dir, classifier);
     const back = await loadClassifier(dir);
-    const a = classifier.run(data.test.x.subarray(0, 20 * 784), 20);
-    const b = back.run(data.test.x.subarray(0, 20 * 784), 20);
+    const a = classifier.run(allRows(data.test).subarray(0, 20 * 784), 20);
+    const b = back.run(allRows(data.test).subarray(0, 20 * 784), 20);
     // Same weights; the native backend may pick another convolution kernel per shape (tiny round-off).
     for (let i = 0; i < a.logits.length; i++)
       assert.ok(Math.abs(a.logits[i] - b.logits[i]) < 1e-4, `logit ${i}: ${a.logits[i]} vs ${b.logits[i]}`);
@@ -101,8 +101,10 @@ describe(`evaluation classifier (${DATASET}, 2,000 images, 1 epoch)`, () => {
   });
 
   it('binarizeSplit thresholds at 0.5 exactly as the binary protocol does', () => {
-    const b = binarizeSplit(take(data.test, 20));
-    for (let i = 0; i < b.x.length; i++) assert.equal(b.x[i], data.test.x[i] > 0.5 ? 1 : 0);
+    const b = allRows(binarizeSplit(take(data.test, 20)));
+    const x = allRows(data.test);
+    assert.equal(b.length, 20 * 784);
+    for (let i = 0; i < b.length; i++) assert.equal(b[i], x[i] > 0.5 ? 1 : 0);
   });
 });
 
@@ -117,7 +119,7 @@ describe('sample quality and the eval report on a small model', () => {
     // "Samples" that are real training images vs uniform noise.
     let off = 0;
     const realGen = (n: number) => {
-      const x = data.train.x.slice(off * 784, (off + n) * 784);
+      const x = allRows(data.train).slice(off * 784, (off + n) * 784);
       off += n;
       return x;
     };
@@ -152,7 +154,7 @@ describe('sample quality and the eval report on a small model', () => {
       for (let i = 0; i < data.test.n && idx.length < n; i++) if (data.test.y![i] === label) idx.push(i);
       while (idx.length < n) idx.push(idx[idx.length % Math.max(1, idx.length)]);
       const x = new Float32Array(n * 784);
-      idx.forEach((j, k) => x.set(data.test.x.subarray(j * 784, (j + 1) * 784), k * 784));
+      idx.forEach((j, k) => x.set(allRows(data.test).subarray(j * 784, (j + 1) * 784), k * 784));
       return x;
     };
     const cond = evaluateSampleQuality({

@@ -12,6 +12,7 @@ import { decodeWords, DICT_PATH, encodeWords, filterWords, tokensOf, type WordsD
 import { loadWords, readWordList } from '../src/data/word-list.js';
 import { loadTimeSeries } from '../src/data/timeseries.js';
 import { invertNormalizer } from '../src/data/csv.js';
+import { allRows } from '../src/data/split.js';
 import { Categorical } from '../src/distributions/categorical.js';
 import { loadParametersFromSafetensors, modelFiles, parametersToSafetensors } from '../src/models/files.js';
 import { SeqVAE, seqVaeConfigFor } from '../src/models/seqvae.js';
@@ -126,7 +127,7 @@ describe('sequence VAE', () => {
     assert.deepEqual([...ds.words.train, ...ds.words.test].sort(), filterWords(LIST, 2, 5).sort());
     assert.deepEqual(loadWords({ path: file, maxLength: 5, testFraction: 0.25, seed: 3 }).words, ds.words);
     assert.notDeepEqual(loadWords({ path: file, maxLength: 5, testFraction: 0.25, seed: 4 }).words.test, ds.words.test);
-    assert.deepEqual(decodeWords(ds.train.x, 6), ds.words.train);
+    assert.deepEqual(decodeWords(allRows(ds.train), 6), ds.words.train);
     // 'cat': c a t . . . (token 0 ends and pads)
     const x = encodeWords(['cat'], 6);
     assert.deepEqual(Array.from(tokensOf(x, 6, 27)), [3, 1, 20, 0, 0, 0]);
@@ -147,7 +148,7 @@ describe('sequence VAE', () => {
     assert.ok(ds.train.n > 40000 && ds.test.n > 4000, `${ds.train.n} / ${ds.test.n} words`);
     assert.deepEqual(ds.shape, [13, 27]);
     for (const w of ds.words.test.slice(0, 200)) assert.match(w, /^[a-z]{2,12}$/);
-    assert.deepEqual(decodeWords(ds.test.x.subarray(0, 50 * 13 * 27), 13), ds.words.test.slice(0, 50));
+    assert.deepEqual(decodeWords(allRows(ds.test).subarray(0, 50 * 13 * 27), 13), ds.words.test.slice(0, 50));
   });
 
   it('encode / decode shapes; decode(z) is autoregressive: teacher-forced log p(x|z), greedy and sampled decodes', () => {
@@ -273,9 +274,9 @@ describe('sequence VAE', () => {
       'one mean and std per channel',
     );
     let mean = 0;
-    ds.train.x.forEach((v) => (mean += v / ds.train.x.length));
+    allRows(ds.train).forEach((v) => (mean += v / allRows(ds.train).length));
     assert.ok(Math.abs(mean) < 1e-4);
-    const back = invertNormalizer(n, ds.test.x.slice(0, T));
+    const back = invertNormalizer(n, allRows(ds.test).slice(0, T));
     assert.ok(back.every((v) => v > 0.9 && v < 5.1));
     await assert.rejects(loadTimeSeries({ path: file, channels: 3 }), /not a whole number of steps of 3 channels/);
 
@@ -283,7 +284,7 @@ describe('sequence VAE', () => {
     assert.equal(cfg.likelihood, 'gaussian');
     assert.equal(cfg.sigma, 'learned');
     const m = new SeqVAE(cfg, new Rng(3));
-    const x = tf.tensor2d(ds.train.x.slice(0, 2 * T), [2, T]);
+    const x = tf.tensor2d(allRows(ds.train).slice(0, 2 * T), [2, T]);
     const z = tf.zeros([2, 2]) as tf.Tensor2D;
     const d = m.decode(z);
     // log p(x|z) = Σ_t log N(x_t; μ_t, σ²) with μ the teacher-forced outputs (σ = 1 at the start)

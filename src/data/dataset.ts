@@ -4,9 +4,7 @@
 // them into Float32 model inputs, and the result (with the protocol name and normaliser) is what the
 // model and trainer see. Nothing here normalises silently.
 //
-// Batching: the order of epoch e is `new Rng(epochSeed(seed, e)).permutation(n)`, so (seed, epoch,
-// startStep) alone reproduce the remaining batches of a resumed epoch. Each batch gathers its rows into
-// a fresh, small array; the dataset itself is never copied per epoch.
+// Reading rows of a split (in memory or lazy) is in split.ts, batching in batches.ts; both re-exported here.
 
 import { Rng } from '../rng.js';
 import {
@@ -32,8 +30,10 @@ import { gatherRaw, takeRaw, type RawImages } from './raw.js';
 export type { Normalizer, NormalizeKind } from './csv.js';
 export type { PixelProtocol } from './protocol.js';
 
-export type { Dataset, Split } from './types.js';
+export type { Dataset, LazySplit, MemorySplit, RowSource, Split } from './types.js';
 import type { Dataset, Split } from './types.js';
+export * from './split.js';
+export * from './batches.js';
 
 export type DatasetKind = 'fashion-mnist' | 'mnist' | 'csv' | 'images' | 'dsprites' | 'words' | 'timeseries';
 export const DATASET_KINDS: readonly DatasetKind[] = [
@@ -113,111 +113,6 @@ export function parseDatasetName(str: string): { name: DatasetKind; path?: strin
   throw new Error(
     `unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words[:PATH], timeseries:PATH)`,
   );
-}
-
-/** The first k examples of a split, as views (no copy). */
-export function take(split: Split, k: number): Split {
-  if (!Number.isInteger(k) || k < 0) throw new Error(`take: k must be a non-negative integer, got ${k}`);
-  const m = Math.min(k, split.n);
-  const d = rowSize(split);
-  return { x: split.x.subarray(0, m * d), n: m, shape: [...split.shape], y: split.y?.subarray(0, m) };
-}
-
-/** Number of values per example. */
-export function rowSize(split: Pick<Split, 'shape'>): number {
-  return split.shape.reduce((a, b) => a * b, 1);
-}
-
-/** Rows `indices` of a split gathered into fresh arrays. */
-export function gatherRows(split: Split, indices: ArrayLike<number>): { x: Float32Array; y?: Int32Array } {
-  const d = rowSize(split);
-  const x = new Float32Array(indices.length * d);
-  const y = split.y ? new Int32Array(indices.length) : undefined;
-  for (let i = 0; i < indices.length; i++) {
-    const j = indices[i];
-    if (!(j >= 0 && j < split.n)) throw new RangeError(`gatherRows: index ${j} out of range 0..${split.n - 1}`);
-    x.set(split.x.subarray(j * d, j * d + d), i * d);
-    if (y) y[i] = split.y![j];
-  }
-  return { x, y };
-}
-
-function fmix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** The 32-bit seed of epoch `epoch`'s order; a pure function of (seed, epoch). */
-export function epochSeed(seed: number, epoch: number): number {
-  if (!Number.isSafeInteger(seed)) throw new Error(`batches: seed must be a safe integer, got ${seed}`);
-  if (!Number.isSafeInteger(epoch) || epoch < 0)
-    throw new Error(`batches: epoch must be a non-negative integer, got ${epoch}`);
-  const lo = seed >>> 0;
-  const hi = Math.floor(seed / 4294967296) >>> 0;
-  let h = fmix32(lo ^ 0x9e3779b9);
-  h = fmix32(h ^ Math.imul(hi ^ 0x7f4a7c15, 0x27d4eb2f));
-  h = fmix32(h ^ Math.imul((epoch >>> 0) + 1, 0x165667b1));
-  return fmix32(h ^ Math.imul(Math.floor(epoch / 4294967296) >>> 0, 0x9e3779b1));
-}
-
-export function stepsPerEpoch(n: number, batchSize: number, dropLast: boolean): number {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`stepsPerEpoch: n must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
-}
-
-export interface Batch {
-  /** size rows, contiguous, in a fresh array. */
-  x: Float32Array;
-  y?: Int32Array;
-  /** Row indices into the split. */
-  indices: Uint32Array;
-  /** Step within the epoch, 0-based. */
-  step: number;
-  size: number;
-}
-
-export interface BatchOptions {
-  batchSize: number;
-  seed: number;
-  epoch: number;
-  /** First step to yield (resume mid-epoch); steps before it are skipped without gathering. */
-  startStep?: number;
-  shuffle?: boolean; // default true
-  dropLast?: boolean; // default false
-}
-
-/** The order of one epoch: a seeded permutation, or 0..n-1 when not shuffling. */
-export function epochOrder(n: number, opts: { seed: number; epoch: number; shuffle?: boolean }): Uint32Array {
-  if (opts.shuffle === false) {
-    const p = new Uint32Array(n);
-    for (let i = 0; i < n; i++) p[i] = i;
-    return p;
-  }
-  return new Rng(epochSeed(opts.seed, opts.epoch)).permutation(n);
-}
-
-export function* batches(split: Split, opts: BatchOptions): Generator<Batch> {
-  const { batchSize, seed, epoch } = opts;
-  const startStep = opts.startStep ?? 0;
-  const dropLast = opts.dropLast ?? false;
-  const n = split.n;
-  const d = rowSize(split);
-  if (split.x.length !== n * d) throw new Error(`batches: split has ${split.x.length} values, not ${n} × ${d}`);
-  const steps = stepsPerEpoch(n, batchSize, dropLast);
-  if (!Number.isInteger(startStep) || startStep < 0 || startStep > steps) {
-    throw new RangeError(`batches: startStep must be an integer in 0..${steps}, got ${startStep}`);
-  }
-  const order = epochOrder(n, { seed, epoch, shuffle: opts.shuffle });
-  for (let step = startStep; step < steps; step++) {
-    const start = step * batchSize;
-    const size = Math.min(batchSize, n - start);
-    const indices = order.slice(start, start + size);
-    const { x, y } = gatherRows(split, indices);
-    yield { x, y, indices, step, size };
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

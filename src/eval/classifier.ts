@@ -33,7 +33,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { batches, rowSize, type Dataset, type Split } from '../data/dataset.js';
+import { batches, chunks, rowSize, type Dataset, type Split } from '../data/dataset.js';
 import { isPixelProtocol } from '../data/protocol.js';
 import { readJson, recoverDir, writeDirAtomic, type FileData } from '../util/atomic.js';
 import { fanIn } from '../nn/init.js';
@@ -194,9 +194,11 @@ export class Classifier {
   /** Fraction of a labelled split classified correctly. */
   accuracy(split: Split): number {
     if (!split.y) throw new Error('classifier accuracy: the split has no labels');
-    const { labels } = this.run(split.x, split.n);
     let ok = 0;
-    for (let i = 0; i < split.n; i++) if (labels[i] === split.y[i]) ok++;
+    for (const c of chunks(split, 10000)) {
+      const { labels } = this.run(c.x, c.end - c.start);
+      for (let i = 0; i < labels.length; i++) if (labels[i] === c.y![i]) ok++;
+    }
     return ok / split.n;
   }
 
@@ -241,14 +243,28 @@ function binarizeSome(x: Float32Array, n: number, D: number, p: number, rng: Rng
 
 /** The split with every value thresholded at 0.5: the binary protocol's images from the grayscale ones. */
 export function binarizeSplit(split: Split): Split {
-  return { ...split, x: binarizeSome(split.x, split.n, rowSize(split), 1, new Rng(0)) };
+  if (!split.source) return { ...split, x: binarizeSome(split.x, split.n, rowSize(split), 1, new Rng(0)) };
+  const src = split.source;
+  const bin = (x: Float32Array) => binarizeSome(x, x.length / src.rowSize, src.rowSize, 1, new Rng(0));
+  const readAsync = src.readAsync;
+  return {
+    ...split,
+    source: {
+      n: src.n,
+      rowSize: src.rowSize,
+      readRows: (idx) => bin(src.readRows(idx)),
+      readAsync: readAsync && (async (idx) => bin(await readAsync.call(src, idx))),
+      residentBytes: () => src.residentBytes(),
+      close: src.close && (() => src.close!()),
+    },
+  };
 }
 
 /** sha256 of a split's values and labels: identifies the data a cached classifier was trained on. */
 export function splitFingerprint(split: Split): string {
   const h = createHash('sha256');
   h.update(`${split.n}|${split.shape.join('x')}|`);
-  h.update(new Uint8Array(split.x.buffer, split.x.byteOffset, split.x.byteLength));
+  for (const { x } of chunks(split, 10000)) h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
   if (split.y) h.update(new Uint8Array(split.y.buffer, split.y.byteOffset, split.y.byteLength));
   return h.digest('hex');
 }

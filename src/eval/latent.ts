@@ -9,7 +9,7 @@
 // z); 'partial' when at most a tenth of the units (at least one) are active — few units carry
 // information; otherwise 'healthy' (inactive units are still listed: that is common and fine).
 import * as tf from '@tensorflow/tfjs-core';
-import { rowSize, type Split } from '../data/dataset.js';
+import { rowRange, rowSize, type Split } from '../data/dataset.js';
 import { gaussianPosterior, type LatentVariableModel } from '../models/types.js';
 import { conditionalLabels } from './reconstruction.js';
 
@@ -96,7 +96,7 @@ export function latentHealth(
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(n, s + bs);
     const { mu, kl, d } = tf.tidy(() => {
-      const x = tf.tensor2d(split.x.subarray(s * D, e * D), [e - s, D]);
+      const x = tf.tensor2d(rowRange(split, s, e), [e - s, D]);
       const y = conditionalLabels(model, labels, s, e);
       const q = gaussianPosterior(model.encode(x, y), 'latent health');
       return {

@@ -3,15 +3,14 @@
 // A conditional model is evaluated given the true labels: −log p(x|y), with q(z|x,y) and p(z|y).
 import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian } from '../distributions/gaussian.js';
-import type { Split } from '../data/dataset.js';
+import { rowRange, rowSize, type Split } from '../data/dataset.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { elbo } from '../objectives/elbo.js';
 import { logImportanceWeights } from '../objectives/iwae.js';
 import type { Rng } from '../rng.js';
 
 function rowsOf(split: Split, start: number, end: number): tf.Tensor2D {
-  const D = split.x.length / split.n;
-  return tf.tensor2d(split.x.subarray(start * D, end * D), [end - start, D]);
+  return tf.tensor2d(rowRange(split, start, end), [end - start, rowSize(split)]);
 }
 
 /** The labels of rows [start, end) for a conditional model (int32 [B]); undefined for an unconditional one. */
@@ -81,7 +80,7 @@ export function importanceSampledNll(
   const { k } = opts;
   if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
   const n = Math.min(split.n, opts.limit ?? Infinity);
-  const D = split.x.length / split.n;
+  const D = rowSize(split);
   const maxRows = opts.maxRows ?? 10000;
   const B = Math.max(1, Math.min(n, Math.floor(maxRows / k)));
   const kc = Math.min(k, maxRows);

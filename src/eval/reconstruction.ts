@@ -10,7 +10,7 @@
 //                        the border, and over channels.
 // Everything is computed in Float64.
 import * as tf from '@tensorflow/tfjs-core';
-import { rowSize, type Split } from '../data/dataset.js';
+import { chunks, rowRange, rowSize, type Split } from '../data/dataset.js';
 import { latentPoint, type LatentVariableModel } from '../models/types.js';
 
 export interface SsimOptions {
@@ -236,7 +236,8 @@ export function evaluateReconstruction(
     isImage && split.shape[0] >= 11 && split.shape[1] >= 11
       ? new Ssim(split.shape[0], split.shape[1], split.shape[2], { dataRange: R })
       : null;
-  const binary = isBinaryData(split.x.subarray(0, n * D));
+  let binary = true; // a first pass: a view per chunk in memory, rows read twice when lazy
+  for (const c of chunks(split, bs, n)) if (!(binary = isBinaryData(c.x))) break;
   const bernoulli = model.config.likelihood === 'bernoulli';
   let sumMse = 0;
   let sumPsnr = 0;
@@ -246,7 +247,7 @@ export function evaluateReconstruction(
   const labels = opts.y ?? split.y;
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(n, s + bs);
-    const xs = split.x.subarray(s * D, e * D);
+    const xs = rowRange(split, s, e);
     const { mean, logp } = tf.tidy(() => {
       const x = tf.tensor2d(xs, [e - s, D]);
       const y = conditionalLabels(model, labels, s, e);

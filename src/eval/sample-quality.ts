@@ -17,7 +17,7 @@
 // Distances are computed blockwise with one GEMM per block on the tfjs backend (float32 dot products
 // of features centred on the real mean), everything else in Float64.
 import * as tf from '@tensorflow/tfjs-core';
-import { gatherRows, rowSize, type Split } from '../data/dataset.js';
+import { allRows, gatherRows, rowSize, type Split } from '../data/dataset.js';
 import type { Rng } from '../rng.js';
 import type { Classifier } from './classifier.js';
 
@@ -292,7 +292,7 @@ export interface SampleQualityResult {
 }
 
 function subset(split: Split, n: number, rng: Rng): Float32Array {
-  if (n >= split.n) return split.x.subarray(0, split.n * rowSize(split));
+  if (n >= split.n) return allRows(split);
   const idx = rng.permutation(split.n).subarray(0, n);
   return gatherRows(
     split,

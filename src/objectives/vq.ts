@@ -13,7 +13,8 @@
 // The bound: q(k|x) is a point mass, so −ELBO = −log p(x | k(x)) − log p(k(x)) (KL(q ‖ p) = −log p(k(x));
 // M log K under the uniform prior the VQ-VAE is trained with, the learned prior's −log p(k) once fitted).
 import * as tf from '@tensorflow/tfjs-core';
-import type { Split } from '../data/dataset.js';
+import { rowRange, rowSize } from '../data/split.js';
+import type { Split } from '../data/types.js';
 import type { CodePrior } from '../distributions/codes.js';
 import { VQVAE } from '../models/vqvae.js';
 import { stopGradient } from '../nn/ops.js';
@@ -127,7 +128,7 @@ export function evaluateVq(
   const withPrior = opts.withPrior ?? true;
   const n = Math.min(split.n, opts.limit ?? Infinity);
   const bs = opts.batchSize ?? 500;
-  const D = split.x.length / split.n;
+  const D = rowSize(split);
   const counts = new Float64Array(model.K);
   let rec = 0;
   let kl = 0;
@@ -135,7 +136,7 @@ export function evaluateVq(
   let psnr = 0;
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(n, s + bs);
-    const xs = split.x.subarray(s * D, e * D);
+    const xs = rowRange(split, s, e);
     const { k, r, l, xhat } = tf.tidy(() => {
       const x = tf.tensor2d(xs, [e - s, D]);
       const q = model.encode(x);

@@ -2,7 +2,7 @@
 // PixelCNN sampler): maximum likelihood on the code grids k(x) of the training data, the encoder fixed,
 // with the shared trainer. The model file (src/models/vq-prior.ts) only defines p(k); fitting it lives here.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, Split } from '../data/dataset.js';
+import { rowRange, rowSize, type Dataset, type Split } from '../data/dataset.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { VQVAE } from '../models/vqvae.js';
 import { priorNll } from '../objectives/vq-prior.js';
@@ -12,12 +12,13 @@ import { train } from './trainer.js';
 
 /** The code grids k(x) of a split as a split of M float-valued indices per row (for the trainer's batching). */
 export function codeSplit(model: VQVAE, split: Split, batchSize = 500): Split {
-  const D = split.x.length / split.n;
   const M = model.numCodes;
   const out = new Float32Array(split.n * M);
   for (let s = 0; s < split.n; s += batchSize) {
     const e = Math.min(split.n, s + batchSize);
-    const k = tf.tidy(() => model.encodeIndices(tf.tensor2d(split.x.subarray(s * D, e * D), [e - s, D])).dataSync());
+    const k = tf.tidy(() =>
+      model.encodeIndices(tf.tensor2d(rowRange(split, s, e), [e - s, rowSize(split)])).dataSync(),
+    );
     out.set(k, s * M);
   }
   return { x: out, n: split.n, shape: [M], y: split.y };
@@ -91,7 +92,7 @@ export async function trainPrior(model: VQVAE, data: Dataset, opts: PriorTrainOp
     for (let s = 0; s < split.n; s += 500) {
       const e = Math.min(split.n, s + 500);
       tf.tidy(() => {
-        const t = priorNll(model, tf.tensor2d(split.x.subarray(s * M, e * M), [e - s, M]));
+        const t = priorNll(model, tf.tensor2d(rowRange(split, s, e), [e - s, M]));
         for (const [k, v] of Object.entries(t)) sums[k] = (sums[k] ?? 0) + tf.sum(v).dataSync()[0];
       });
     }

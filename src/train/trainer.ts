@@ -3,7 +3,7 @@
 // resume live here once for all of them.
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
-import { batches, stepsPerEpoch, type Dataset } from '../data/dataset.js';
+import { batches, rowSize, stepsPerEpoch, type Dataset } from '../data/dataset.js';
 import { ensureDirSync, writeFileAtomic } from '../util/atomic.js';
 import { appendFileChecked } from '../util/fs-errors.js';
 import type { DataInfo } from '../models/files.js';
@@ -79,7 +79,7 @@ export async function train<M extends LatentVariableModel>(
 ): Promise<TrainResult<M>> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const split = data.train;
-  const D = split.x.length / split.n;
+  const D = rowSize(split);
   const perEpoch = stepsPerEpoch(split.n, opts.batchSize, false);
   const totalSteps = Math.min(opts.epochs * perEpoch, opts.maxSteps ?? Infinity);
   const lrSched = parseLrSchedule(opts.lrSchedule ?? 'constant', totalSteps);

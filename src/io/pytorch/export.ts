@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type TensorInput } from '../../codec/safetensors.js';
-import type { Split } from '../../data/dataset.js';
+import { allRows, rowSize, type Split } from '../../data/dataset.js';
 import { createModel, type LatentVariableModel } from '../../models/index.js';
 import { loadStateDict } from '../../models/state-dict.js';
 import { Rng } from '../../rng.js';
@@ -85,7 +85,7 @@ function dataFile(data: { train?: Split; test?: Split }): Uint8Array {
   const tensors: Record<string, TensorInput> = {};
   for (const [name, s] of Object.entries(data)) {
     if (!s) continue;
-    tensors[`x_${name}`] = { dtype: 'F32', shape: [s.n, s.x.length / Math.max(s.n, 1)], data: s.x };
+    tensors[`x_${name}`] = { dtype: 'F32', shape: [s.n, rowSize(s)], data: allRows(s) };
     if (s.y) tensors[`y_${name}`] = { dtype: 'I32', shape: [s.n], data: s.y };
   }
   return encodeSafetensors(tensors, {
