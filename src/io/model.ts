@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadModelFromBuffers, modelFiles, parseModelMeta, type DataInfo, type ModelMeta } from '../models/files.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { readJson, recoverDir, writeDirAtomic } from '../util/atomic.js';
+import { validateModelConfigJson } from './model-schema.js';
 
 export async function saveModel(
   dir: string,
@@ -17,7 +18,10 @@ export async function saveModel(
 
 export async function readModelMeta(dir: string): Promise<ModelMeta> {
   await recoverDir(dir);
-  return parseModelMeta(await readJson<unknown>(path.join(dir, 'config.json'), 'model config'), `${dir}/config.json`);
+  const file = path.join(dir, 'config.json');
+  const json = await readJson<unknown>(file, 'model config');
+  validateModelConfigJson(json, file);
+  return parseModelMeta(json, file);
 }
 
 /** Rebuilds a model from its directory: config.json → createModel → weights from model.safetensors. */

@@ -106,6 +106,13 @@ export function parseModelMeta(meta: unknown, source: string): ModelMeta {
     throw new Error(
       `${source}: model format version ${m.version} is newer than this vaekit reads (${MODEL_FORMAT_VERSION})`,
     );
+  // The full schema check is io/model-schema.ts's (Node); this keeps the browser loader from a TypeError.
+  const c = m.config as { kind?: unknown } | undefined;
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${source}: config must be an object`);
+  if (typeof c.kind !== 'string') throw new Error(`${source}: config.kind is missing`);
+  const d = m.data as { shape?: unknown } | undefined;
+  if (typeof d !== 'object' || d === null || !Array.isArray(d.shape))
+    throw new Error(`${source}: data must be an object with the data's shape`);
   return m as ModelMeta;
 }
 
