@@ -7,6 +7,7 @@ import { gradVariance } from './grad-variance.js';
 import { info } from './info.js';
 import { interpolate } from './interpolate.js';
 import { reconstruct } from './reconstruct.js';
+import { restore } from './restore.js';
 import { sample } from './sample.js';
 import { train } from './train.js';
 import { trainPriorCommand } from './train-prior.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly CliCommand[] = [
   train,
   sample,
   reconstruct,
+  restore,
   interpolate,
   traverse,
   encode,

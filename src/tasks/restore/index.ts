@@ -4,3 +4,4 @@ export * from './baselines.js';
 export * from './metrics.js';
 export * from './measurement.js';
 export * from './methods.js';
+export * from './spec.js';
