@@ -2,7 +2,11 @@
   "targets": [
     {
       "target_name": "vaekit_native",
-      "sources": ["native/addon.cc", "native/core.cc", "native/conv.cc"],
+      "sources": [
+        "native/addon.cc", "native/config.cc", "native/pool.cc", "native/elementwise.cc", "native/gemm.cc",
+        "native/reduce.cc", "native/shape.cc", "native/likelihood.cc", "native/optim.cc",
+        "native/conv.cc", "native/conv_gemm.cc", "native/conv_dnnl.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu/openblas-pthread"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions", "-O2"],

@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { registerConvKernels, hasNativeConv, type NativeConvAddon } from '../src/backend/native-conv.js';
+import { registerConvKernels, hasNativeConv, type NativeConvAddon } from '../src/backend/native/conv.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADDON = path.join(ROOT, 'build/Release/vaekit_native.node');
@@ -36,7 +36,7 @@ const warmup = Number(arg('warmup', '9'));
 const cpuSteps = Number(arg('cpu-steps', '1'));
 const cpuBatch = Number(arg('cpu-batch', '16'));
 const convMode = arg('conv-mode', 'auto') as 'auto' | 'tune' | 'onednn' | 'gemm';
-const convBlas = arg('conv-blas', 'onednn') as 'onednn' | 'openblas';
+const convBlas = arg('conv-blas', 'core') as 'core' | 'onednn' | 'openblas';
 const threads = Number(arg('threads', '2'));
 const noTorch = process.argv.includes('--no-torch');
 const asJson = process.argv.includes('--json');
@@ -46,7 +46,7 @@ const asJson = process.argv.includes('--json');
 /** 'vaekit-native' (core + conv kernels) if it registers, else 'conv-test' (tfjs-cpu + conv kernels). */
 async function nativeBackend(): Promise<{ name: string; addon: NativeConvAddon; note: string }> {
   try {
-    const m = await import('../src/backend/native.js');
+    const m = await import('../src/backend/native/index.js');
     const r = m.registerNativeBackend();
     const addon = m.loadAddon().addon;
     if (r.ok) r.threads = m.setNativeThreads(threads);

@@ -17,7 +17,7 @@ import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { NATIVE_BACKEND, nativeAddon, poolStats, registerNativeBackend } from '../src/backend/native.js';
+import { NATIVE_BACKEND, nativeAddon, poolStats, registerNativeBackend } from '../src/backend/native/index.js';
 import { adamStepInPlace, bernoulliNllWithLogits, gaussianKlStdNormal } from '../src/backend/fused.js';
 import { Rng } from '../src/rng.js';
 
@@ -290,7 +290,7 @@ if (reg.ok) {
     `vaekit-native  ${median(r.ms).toFixed(2).padStart(9)} ms/step  (median of ${r.ms.length}, min ${Math.min(...r.ms).toFixed(2)}, CPU ${r.cpuMs.toFixed(2)} ms/step, loss ${r.loss.toFixed(2)}; ${reg.threads} threads, ${reg.blas})`,
   );
   if (profile) {
-    const addon = nativeAddon();
+    const addon = nativeAddon()!;
     const rec = recordGemms(addon);
     step(md);
     rec.restore();

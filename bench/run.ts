@@ -518,11 +518,13 @@ async function sgemmFloor(o: Options, cblasDir: string | null): Promise<Floor> {
   const bin = path.join(OUT, 'sgemm_floor');
   const cc = await run('compile sgemm floor', 'cc', [
     '-O2',
+    '-fopenmp',
     '-o',
     bin,
     path.join('bench', 'sgemm_floor.c'),
     ...(cblasDir ? [`-I${cblasDir}`] : []),
     '-lopenblas',
+    '-ldnnl',
   ]);
   if (cc.code !== 0) return { ok: false, error: `cc ${failure(cc)}` };
   const p = await run('sgemm floor (OpenBLAS, 2 threads)', bin, [

@@ -18,10 +18,14 @@
  * dY^T X = TN) is timed as well, for reference.
  *
  * Build (bench/run.ts does this into bench/out/):
- *   cc -O2 -o bench/out/sgemm_floor bench/sgemm_floor.c -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas
- * Run: bench/out/sgemm_floor [--threads 2] [--reps 300] [--steps-per-epoch 469] [--json]
+ *   cc -O2 -fopenmp -o bench/out/sgemm_floor bench/sgemm_floor.c -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+ *      -lopenblas -ldnnl
+ * Run: bench/out/sgemm_floor [--threads 2] [--reps 300] [--steps-per-epoch 469] [--engine openblas|onednn] [--json]
+ * (OPENBLAS_CORETYPE picks OpenBLAS's kernel; --engine onednn times oneDNN's dnnl_sgemm on OpenMP threads.)
  */
 #include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +78,14 @@ static int cmp(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
+static int use_onednn = 0; /* --engine onednn: dnnl_sgemm (OpenMP threads) instead of cblas_sgemm */
+
 static void run(const Gemm *g) {
+  if (use_onednn) {
+    dnnl_sgemm(g->ta == CblasTrans ? 'T' : 'N', g->tb == CblasTrans ? 'T' : 'N', g->m, g->n, g->k, 1.0f, g->a, g->lda,
+               g->b, g->ldb, 0.0f, g->c, g->ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->m, g->n, g->k, 1.0f, g->a, g->lda, g->b, g->ldb, 0.0f, g->c,
               g->ldc);
 }
@@ -154,14 +165,19 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps-per-epoch") && i + 1 < argc) spe = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--engine") && i + 1 < argc) use_onednn = !strcmp(argv[++i], "onednn");
     else {
-      fprintf(stderr, "usage: %s [--threads N] [--reps N] [--steps-per-epoch N] [--json]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--threads N] [--reps N] [--steps-per-epoch N] [--engine openblas|onednn] [--json]\n", argv[0]);
       return 2;
     }
   }
   if (reps < 1) reps = 1;
   openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
   srand(1);
+  char engine[128];
+  if (use_onednn) snprintf(engine, sizeof engine, "oneDNN %d.%d.%d dnnl_sgemm", dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch);
+  else snprintf(engine, sizeof engine, "%s", openblas_get_config());
 
   Gemm tf[MAXG], pt[MAXG];
   int ntf = build(tf, 0), npt = build(pt, 1);
@@ -175,15 +191,16 @@ int main(int argc, char **argv) {
     printf("{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"steps_per_epoch\": %d, \"gemms\": %d, "
            "\"macs_per_step\": %.0f, \"ms_per_step\": %.6f, \"seconds_per_epoch\": %.6f, \"gflops\": %.3f, "
            "\"torch_layout_ms_per_step\": %.6f, \"torch_layout_seconds_per_epoch\": %.6f, \"config\": \"%s\", "
+           "\"engine\": \"%s\", \"core\": \"%s\", "
            "\"products\": [",
            threads, reps, B, spe, ntf, macs, step_tf * 1e3, step_tf * spe, 2 * macs / step_tf * 1e-9,
-           step_pt * 1e3, step_pt * spe, openblas_get_config());
+           step_pt * 1e3, step_pt * spe, engine, use_onednn ? "onednn" : "openblas", openblas_get_corename());
     for (int i = 0; i < ntf; i++)
       printf("%s{\"gemm\": \"%s\", \"op\": \"%s%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"ms\": %.6f}", i ? ", " : "",
              tf[i].label, tname(tf[i].ta), tname(tf[i].tb), tf[i].m, tf[i].n, tf[i].k, each_tf[i] * 1e3);
     printf("]}\n");
   } else {
-    printf("OpenBLAS: %s, %d threads, median of %d reps\n", openblas_get_config(), threads, reps);
+    printf("%s, %d threads, median of %d reps\n", engine, threads, reps);
     printf("%-32s %-3s %5s %5s %5s %9s\n", "product (TF.js [in,out] kernels)", "op", "m", "n", "k", "ms");
     for (int i = 0; i < ntf; i++)
       printf("%-32s %s%s  %5d %5d %5d %9.4f\n", tf[i].label, tname(tf[i].ta), tname(tf[i].tb), tf[i].m, tf[i].n,

@@ -1,4 +1,4 @@
-// Native convolution kernels (native/conv.cc via src/backend/native-conv.ts) against tfjs-backend-cpu:
+// Native convolution kernels (native/conv*.cc via src/backend/native/conv.ts) against tfjs-backend-cpu:
 // forward and gradients (w.r.t. input and filter) of conv2d, conv2dTranspose and fused conv2d, on the
 // canonical conv VAE's shapes and on odd ones, with both native paths (oneDNN, im2col + sgemm) and
 // the auto-tuned choice. Tolerance: max |native − cpu| ≤ 1e-4 · max(1, max |cpu|).
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients (as the trainer gets them)
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { convFallbacks, hasNativeConv, registerConvKernels, type NativeConvAddon } from '../src/backend/native-conv.js';
+import { convFallbacks, hasNativeConv, registerConvKernels, type NativeConvAddon } from '../src/backend/native/conv.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const addonFile = path.join(root, 'build/Release/vaekit_native.node');
@@ -36,7 +36,7 @@ const skip = addon ? false : `native addon with conv kernels not built (${addonF
 /** The backend under test: 'vaekit-native' if the core backend is ready, else 'conv-test'. */
 async function nativeBackendName(): Promise<string> {
   try {
-    const { registerNativeBackend, NATIVE_BACKEND } = await import('../src/backend/native.js');
+    const { registerNativeBackend, NATIVE_BACKEND } = await import('../src/backend/native/index.js');
     const r = registerNativeBackend();
     if (r.ok && tf.findBackend(NATIVE_BACKEND) && tf.getKernel('Conv2DBackpropInput', NATIVE_BACKEND)) {
       if (await tf.setBackend(NATIVE_BACKEND)) return NATIVE_BACKEND;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
-import { NATIVE_BACKEND, registerNativeBackend } from '../src/backend/native.js';
+import { NATIVE_BACKEND, registerNativeBackend } from '../src/backend/native/index.js';
 import {
   adagradStepInPlace,
   adamStepInPlace,

@@ -1,4 +1,4 @@
-// Native core kernels (native/core.cc via src/backend/native.ts) against tfjs-backend-cpu: every
+// Native core kernels (native/*.cc via src/backend/native/) against tfjs-backend-cpu: every
 // overridden kernel, forward and gradient (tf.grads with a random dy), on random data and edge
 // shapes (size-1 dims, scalars, empty tensors, non-contiguous broadcasts like [3,1,5]+[1,4,1],
 // large 512×784 tensors that take the multi-threaded paths).
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
-import { NATIVE_BACKEND, registerNativeBackend } from '../src/backend/native.js';
+import { NATIVE_BACKEND, registerNativeBackend } from '../src/backend/native/index.js';
 import { Rng } from '../src/rng.js';
 
 const reg = registerNativeBackend();

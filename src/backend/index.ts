@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
-import { NATIVE_BACKEND, registerNativeBackend } from './native.js';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/index.js';
 
 export type BackendChoice = 'auto' | 'node' | 'native' | 'wasm' | 'cpu';
 

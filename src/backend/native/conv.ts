@@ -1,4 +1,4 @@
-// Convolution kernels of the native backend (native/conv.cc): registered onto the native backend.
+// Convolution kernels of the native backend (native/conv*.cc): registered onto the native backend.
 //
 //   Conv2D, FusedConv2D (bias + linear/relu/relu6/elu/sigmoid/leakyrelu fused; prelu = native
 //   conv + bias, then tfjs-cpu's Prelu), Conv2DBackpropInput (conv2d's input gradient and
@@ -28,17 +28,19 @@ export interface NativeConvAddon {
   /**
    * mode: 'auto' (default; per shape, deterministic: oneDNN where it has a direct jit kernel, else
    * im2col + sgemm), 'tune' (time both paths on a shape's first 8 calls, keep the faster; not
-   * reproducible run to run), 'onednn' or 'gemm' (that path wherever it applies). blas: the sgemm of
-   * the im2col path ('onednn': dnnl_sgemm on the shared OpenMP team; 'openblas'). threads: OpenMP
-   * threads (shared with the core kernels; the native backend's setNativeThreads is the usual knob).
+   * reproducible run to run), 'onednn' or 'gemm' (that path wherever it applies). blas: the GEMM of
+   * the im2col path ('core', default: the addon's GEMM on its thread pool, like the matmuls;
+   * 'onednn': dnnl_sgemm on OpenMP threads; 'openblas': old name of 'core'). threads: the addon's
+   * thread count (as setNativeThreads).
    */
   convConfig(opts?: {
     mode?: ConvMode;
-    blas?: 'onednn' | 'openblas';
+    blas?: 'core' | 'onednn' | 'openblas';
     threads?: number;
     clearCache?: boolean;
   }): NativeConvInfo;
   convStats(): NativeConvStat[];
+  codes: ConvCodes;
 }
 
 export type ConvMode = 'auto' | 'tune' | 'onednn' | 'gemm';
@@ -50,13 +52,13 @@ export interface NativeConvInfo {
   runtime: string;
   threads: number;
   mode: ConvMode;
-  blas: 'onednn' | 'openblas';
+  blas: 'core' | 'onednn';
   cached: number;
 }
 
 export interface NativeConvStat {
   kind: 'forward' | 'backwardData' | 'backwardFilter';
-  /** [N, IH, IW, IC, OH, OW, OC, KH, KW, SH, SW, DH, DW, PT, PB, PL, PR, NCHW] */
+  /** The parameters in the order of `codes.convParams` (native/ops.def: N, IH, IW, IC, OH, ...). */
   params: number[];
   bias: boolean;
   activation: number;
@@ -78,8 +80,11 @@ export const convFallbacks: Record<string, number> = {};
 
 export const CONV_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
 
-// Activation codes of native/conv.cc.
-const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
+/** The codes the convolutions read from the addon (native/ops.def): activations and parameter layout. */
+interface ConvCodes {
+  act: Record<string, number>;
+  convParams: string[];
+}
 
 /** True if `addon` exports the convolution entry points. */
 export function hasNativeConv(addon: unknown): addon is NativeConvAddon {
@@ -89,7 +94,8 @@ export function hasNativeConv(addon: unknown): addon is NativeConvAddon {
     typeof a.convForward === 'function' &&
     typeof a.convBackwardData === 'function' &&
     typeof a.convBackwardFilter === 'function' &&
-    typeof a.convConfig === 'function'
+    typeof a.convConfig === 'function' &&
+    !!a.codes?.convParams
   );
 }
 
@@ -101,32 +107,40 @@ interface CpuLikeBackend {
 
 type KernelArgs = { inputs: Record<string, TensorInfo | undefined>; backend: unknown; attrs?: NamedAttrMap };
 
-/** The Int32Array of parameters native/conv.cc reads, or null if a case cannot go native. */
-function convParams(info: backend_util.Conv2DInfo): Int32Array | null {
+/** A convolution's parameters by the names of native/ops.def's VK_CONV_PARAM list. */
+function paramValues(info: backend_util.Conv2DInfo): Record<string, number> | null {
   const { top, bottom, left, right } = info.padInfo;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
-  const p = [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.dilationHeight,
-    info.dilationWidth,
-    top,
-    bottom,
-    left,
-    right,
-    info.dataFormat === 'channelsFirst' ? 1 : 0,
-  ];
-  if (!p.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31)) return null;
-  if (p.slice(0, 13).some((v) => v === 0)) return null;
+  return {
+    N: info.batchSize,
+    IH: info.inHeight,
+    IW: info.inWidth,
+    IC: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    OC: info.outChannels,
+    KH: info.filterHeight,
+    KW: info.filterWidth,
+    SH: info.strideHeight,
+    SW: info.strideWidth,
+    DH: info.dilationHeight,
+    DW: info.dilationWidth,
+    PT: top,
+    PB: bottom,
+    PL: left,
+    PR: right,
+    NCHW: info.dataFormat === 'channelsFirst' ? 1 : 0,
+  };
+}
+
+/** The Int32Array of parameters the addon reads (laid out as `layout`), or null if a case cannot go native. */
+function convParams(info: backend_util.Conv2DInfo, layout: string[]): Int32Array | null {
+  const v = paramValues(info);
+  if (!v) return null;
+  const p = layout.map((name) => v[name]);
+  if (!p.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 31)) return null;
+  // every size, stride and dilation is positive (pads and the layout flag may be 0)
+  if (layout.some((name, i) => !/^P[TBLR]$|^NCHW$/.test(name) && p[i] === 0)) return null;
   return Int32Array.from(p);
 }
 
@@ -166,10 +180,10 @@ function outputArray(n: number): Float32Array {
 // tfjs's conv2d gradient drops dimRoundingMode, so after a forward pass with 'ceil'/'round' dy can
 // have a row more than computeConv2DInfo says, and tfjs-cpu's kernels then ignore that row. The
 // cpu kernel keeps that behaviour for these rare cases.)
-function backpropParams(info: backend_util.Conv2DInfo, dy: TensorInfo): Int32Array | null {
+function backpropParams(info: backend_util.Conv2DInfo, dy: TensorInfo, layout: string[]): Int32Array | null {
   const out = info.outShape;
   if (dy.shape.length !== 4 || !dy.shape.every((d, i) => d === out[i])) return null;
-  return convParams(info);
+  return convParams(info, layout);
 }
 
 /**
@@ -177,9 +191,26 @@ function backpropParams(info: backend_util.Conv2DInfo, dy: TensorInfo): Int32Arr
  * kernels copied onto it, for the fallbacks) and returns the kernel names registered; [] if the
  * addon has no convolution entry points.
  */
-export function registerConvKernels(backendName: string, addon: any): string[] {
-  if (!hasNativeConv(addon)) return [];
+export function registerConvKernels(backendName: string, addon: unknown): string[] {
+  const kernels = convKernels(addon, backendName);
+  const registered: string[] = [];
+  for (const [name, kernelFunc] of Object.entries(kernels)) {
+    if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
+    tf.registerKernel({ kernelName: name, backendName, kernelFunc });
+    registered.push(name);
+  }
+  return registered;
+}
+
+/**
+ * The native convolution kernels, by name ({} if the addon has no convolution entry points). The
+ * fallbacks are tfjs-backend-cpu's kernels; FusedConv2D with PReLU uses `backendName`'s own Prelu.
+ */
+export function convKernels(addon: unknown, backendName: string): Record<string, KernelFunc> {
+  if (!hasNativeConv(addon)) return {};
   const native: NativeConvAddon = addon;
+  const ACTIVATIONS = native.codes.act;
+  const layout = native.codes.convParams;
 
   const cpuKernel = (name: string): KernelFunc => {
     const k = tf.getKernel(name, 'cpu');
@@ -233,7 +264,7 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
       false,
       backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
-    const params = convParams(info);
+    const params = convParams(info, layout);
     const act = ACTIVATIONS[activation];
     if (!params || act === undefined) return null;
     const xv = f32(backend, x, sizeOf(x.shape));
@@ -314,7 +345,7 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
       false,
       backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
-    const params = backpropParams(info, dy);
+    const params = backpropParams(info, dy, layout);
     const dyv = f32(backend, dy, sizeOf(dy.shape));
     const wv = f32(backend, filter, sizeOf(filter.shape));
     if (!params || !dyv || !wv) return fallback(cpuBackInput, args);
@@ -347,7 +378,7 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
       false,
       backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
-    const params = backpropParams(info, dy);
+    const params = backpropParams(info, dy, layout);
     const xv = f32(backend, x, sizeOf(x.shape));
     const dyv = f32(backend, dy, sizeOf(dy.shape));
     if (!params || !xv || !dyv) return fallback(cpuBackFilter, args);
@@ -362,11 +393,5 @@ export function registerConvKernels(backendName: string, addon: any): string[] {
     Conv2DBackpropInput: conv2DBackpropInput,
     Conv2DBackpropFilter: conv2DBackpropFilter,
   };
-  const registered: string[] = [];
-  for (const name of CONV_KERNELS) {
-    if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
-    tf.registerKernel({ kernelName: name, backendName, kernelFunc: kernels[name] as unknown as KernelFunc });
-    registered.push(name);
-  }
-  return registered;
+  return kernels as unknown as Record<string, KernelFunc>;
 }

@@ -1,0 +1,186 @@
+// vaekit native: matmul. C = op(A)·op(B) (+ bias, + fused activation) with the GEMM engine
+// (OpenBLAS's cblas_sgemm, single-threaded) split across the pool: by columns when N >= M, else by
+// rows; batched matmuls run item by item, or several items per chunk when they are small.
+// setGemmMode(1) lets OpenBLAS thread each GEMM itself instead (for comparison).
+#include "gemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "napi_util.h"
+#include "ops.h"
+#include "pool.h"
+#include "vmath.h"
+
+namespace vaekit {
+
+int g_gemm_mode = 0;  // 0: split across vaekit's pool + single-threaded OpenBLAS; 1: OpenBLAS threads
+
+namespace {
+
+
+void Epilogue(float* __restrict C, int64_t ldc, int64_t rows, int64_t cols, const float* __restrict bias, int act,
+              float alpha) {
+  for (int64_t i = 0; i < rows; i++) {
+    float* c = C + i * ldc;
+    if (bias) {
+#pragma omp simd
+      for (int64_t j = 0; j < cols; j++) c[j] += bias[j];
+    }
+    switch (act) {
+      case A_LINEAR: break;
+      case A_RELU:
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) c[j] = Unary1<U_RELU>(c[j], 0, 0);
+        break;
+      case A_RELU6:
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) c[j] = Unary1<U_RELU6>(c[j], 0, 0);
+        break;
+      case A_SIGMOID:
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) c[j] = VSigmoid(c[j]);
+        break;
+      case A_ELU:
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) c[j] = Unary1<U_ELU>(c[j], 0, 0);
+        break;
+      case A_LEAKYRELU:
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) c[j] = Unary1<U_LEAKYRELU>(c[j], alpha, 0);
+        break;
+    }
+  }
+}
+
+// C[M,N] = op(A) op(B), row-major, plus epilogue; single thread of BLAS.
+inline void Gemm1(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float* C, int64_t ldc, float beta = 0.0f) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < M; i++) {
+      float* c = C + i * ldc;
+      if (beta == 0.0f) std::memset(c, 0, sizeof(float) * N);
+      else
+        for (int64_t j = 0; j < N; j++) c[j] *= beta;
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+              1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+}  // namespace
+
+void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+               const float* bias, int act, float alpha, float beta) {
+  const int64_t lda = tA ? M : K, ldb = tB ? K : N, ldc = N;
+  const double work = (double)M * N * K;
+  const bool splitN = N >= M;
+  const int64_t D = splitN ? N : M;
+  // chunks of >= 32 rows/columns and >= ~1 M multiply-adds; at most 2 per thread (the operand that is
+  // not split is packed again by every chunk)
+  int64_t nc = 1;
+  if (g_gemm_mode == 0 && g_threads > 1 && work >= 64.0 * 64 * 64) {
+    nc = std::min<int64_t>({(int64_t)g_threads * (work >= 4e6 * g_threads ? 2 : 1), D / 32, (int64_t)(work / 1e6) + 1});
+  }
+  if (nc <= 1) {
+    Gemm1(tA, tB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    if (bias || act) Epilogue(C, ldc, M, N, bias, act, alpha);
+    return;
+  }
+  int64_t chunk = (D + nc - 1) / nc;
+  chunk = (chunk + 15) / 16 * 16;
+  nc = (D + chunk - 1) / chunk;
+  RunChunks(nc, [&](int64_t c) {
+    int64_t s = c * chunk, e = std::min(D, s + chunk);
+    if (s >= e) return;
+    if (splitN) {
+      const float* Bs = tB ? B + s * ldb : B + s;
+      Gemm1(tA, tB, M, e - s, K, A, lda, Bs, ldb, C + s, ldc, beta);
+      if (bias || act) Epilogue(C + s, ldc, M, e - s, bias ? bias + s : nullptr, act, alpha);
+    } else {
+      const float* As = tA ? A + s : A + s * lda;
+      Gemm1(tA, tB, e - s, N, K, As, lda, B, ldb, C + s * ldc, ldc, beta);
+      if (bias || act) Epilogue(C + s * ldc, ldc, e - s, N, bias, act, alpha);
+    }
+  });
+}
+
+namespace {
+
+// gemm(a, b, out, M, N, K, transA, transB, batch, aOffs|null, bOffs|null, aStride, bStride, bias|null, act, alpha)
+// For batch item i: A_i = a + (aOffs ? aOffs[i] : i*aStride), same for B; C_i = out + i*M*N.
+Napi::Value GemmFn(const Napi::CallbackInfo& info) {
+  Napi::Float32Array a = info[0].As<Napi::Float32Array>();
+  Napi::Float32Array b = info[1].As<Napi::Float32Array>();
+  Napi::Float32Array o = info[2].As<Napi::Float32Array>();
+  int64_t M = info[3].As<Napi::Number>().Int64Value();
+  int64_t N = info[4].As<Napi::Number>().Int64Value();
+  int64_t K = info[5].As<Napi::Number>().Int64Value();
+  bool tA = info[6].ToBoolean(), tB = info[7].ToBoolean();
+  int64_t batch = info[8].As<Napi::Number>().Int64Value();
+  const int32_t* aOffs = IsNil(info[9]) ? nullptr : info[9].As<Napi::Int32Array>().Data();
+  const int32_t* bOffs = IsNil(info[10]) ? nullptr : info[10].As<Napi::Int32Array>().Data();
+  int64_t aStride = info[11].As<Napi::Number>().Int64Value();
+  int64_t bStride = info[12].As<Napi::Number>().Int64Value();
+  const float* bias = IsNil(info[13]) ? nullptr : F32(info[13]);
+  if (bias && (int64_t)Len(info[13]) != N) return Fail(info, "gemm: bias must have N elements");
+  int act = info[14].As<Napi::Number>().Int32Value();
+  float alpha = info[15].As<Napi::Number>().FloatValue();
+  if ((int64_t)o.ElementLength() != batch * M * N) return Fail(info, "gemm: output length mismatch");
+  const int64_t asz = M * K, bsz = K * N;
+  // bounds check of every batch item
+  for (int64_t i = 0; i < batch; i++) {
+    int64_t ao = aOffs ? aOffs[i] : i * aStride, bo = bOffs ? bOffs[i] : i * bStride;
+    if (ao < 0 || bo < 0 || ao + asz > (int64_t)a.ElementLength() || bo + bsz > (int64_t)b.ElementLength())
+      return Fail(info, "gemm: batch offset out of range");
+  }
+  const float* A = a.Data();
+  const float* B = b.Data();
+  float* C = o.Data();
+  if (batch == 1) {
+    GemmSplit(tA, tB, M, N, K, A, B, C, bias, act, alpha);
+    return info.Env().Undefined();
+  }
+  double work = (double)M * N * K;
+  if (work >= 128.0 * 128 * 128 || g_threads <= 1 || g_gemm_mode == 1) {
+    for (int64_t i = 0; i < batch; i++) {
+      int64_t ao = aOffs ? aOffs[i] : i * aStride, bo = bOffs ? bOffs[i] : i * bStride;
+      GemmSplit(tA, tB, M, N, K, A + ao, B + bo, C + i * M * N, bias, act, alpha);
+    }
+  } else {
+    const int64_t lda = tA ? M : K, ldb = tB ? K : N;
+    auto item = [&](int64_t i) {
+      int64_t ao = aOffs ? aOffs[i] : i * aStride, bo = bOffs ? bOffs[i] : i * bStride;
+      Gemm1(tA, tB, M, N, K, A + ao, lda, B + bo, ldb, C + i * M * N, N);
+      if (bias || act) Epilogue(C + i * M * N, N, M, N, bias, act, alpha);
+    };
+    int64_t per = std::max<int64_t>(1, (int64_t)(64.0 * 64 * 64 / std::max(work, 1.0)));  // items per chunk
+    int64_t nc = ChunksFor((size_t)batch, (size_t)per);
+    if (nc <= 1) {
+      for (int64_t i = 0; i < batch; i++) item(i);
+    } else {
+      int64_t chunk = (batch + nc - 1) / nc;
+      RunChunks((batch + chunk - 1) / chunk, [&](int64_t c) {
+        for (int64_t i = c * chunk; i < std::min(batch, (c + 1) * chunk); i++) item(i);
+      });
+    }
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetGemmMode(const Napi::CallbackInfo& info) {
+  g_gemm_mode = info[0].As<Napi::Number>().Int32Value() == 1 ? 1 : 0;
+  openblas_set_num_threads(g_gemm_mode == 1 ? g_threads : 1);
+  return Napi::Number::New(info.Env(), g_gemm_mode);
+}
+
+VK_EXPORT("gemm", GemmFn)
+VK_EXPORT("setGemmMode", SetGemmMode)
+
+}  // namespace
+}  // namespace vaekit

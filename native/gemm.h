@@ -1,0 +1,14 @@
+// vaekit native: the GEMM of the addon (gemm.cc), used by the matmul kernels and by the im2col path
+// of the convolutions.
+#pragma once
+#include <cstdint>
+
+namespace vaekit {
+
+// C[M,N] = op(A)·op(B) + beta·C, row-major and dense (lda = transA ? M : K, ldb = transB ? K : N,
+// ldc = N), then C += bias (a row of N, or null) and the fused activation `act` (VK_ACT codes). Split
+// across the pool, each piece a single-threaded call of the GEMM engine.
+void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+               const float* bias, int act, float alpha, float beta = 0.0f);
+
+}  // namespace vaekit

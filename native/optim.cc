@@ -1,0 +1,126 @@
+// vaekit native: the in-place optimizer steps (Adam, SGD with momentum/Nesterov, Adagrad), with
+// PyTorch's arithmetic.
+#include "napi_util.h"
+#include "ops.h"
+#include "pool.h"
+#include "vmath.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace vaekit {
+namespace {
+
+// ------------------------------------------------------------------------------------------------
+// in-place optimizer steps
+
+// The loops take restrict pointers and scalars by value: inside a lambda that captures by reference
+// GCC must assume the float stores may alias the captured scalars and keeps reloading them.
+__attribute__((noinline)) void AdamLoop(float* __restrict V, const float* __restrict G, float* __restrict Mm,
+                                        float* __restrict S, size_t n, float b1, float b2, float ob1, float ob2,
+                                        float stepSize, float invSqrtBc2, float eps) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    float g = G[i];
+    float m = b1 * Mm[i] + ob1 * g;
+    float v2 = b2 * S[i] + ob2 * g * g;
+    Mm[i] = m;
+    S[i] = v2;
+    float denom = std::sqrt(v2) * invSqrtBc2 + eps;
+    V[i] -= stepSize * m / denom;
+  }
+}
+
+// adam(v, g, m, s, lr, beta1, beta2, eps, t) — torch.optim.Adam (no weight decay, no amsgrad)
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  float* V = F32(info[0]);
+  const float* G = F32(info[1]);
+  float* Mm = F32(info[2]);
+  float* S = F32(info[3]);
+  size_t n = Len(info[0]);
+  if (Len(info[1]) != n || Len(info[2]) != n || Len(info[3]) != n) return Fail(info, "adam: length mismatch");
+  double lr = info[4].As<Napi::Number>().DoubleValue();
+  // scalars derived in double, like PyTorch (1 - beta2 is (float)(1 - 0.999), not 1 - (float)0.999)
+  const double b1d = info[5].As<Napi::Number>().DoubleValue();
+  const double b2d = info[6].As<Napi::Number>().DoubleValue();
+  const float eps = info[7].As<Napi::Number>().FloatValue();
+  double t = info[8].As<Napi::Number>().DoubleValue();
+  double bc1 = 1.0 - std::pow(b1d, t), bc2 = 1.0 - std::pow(b2d, t);
+  const float b1 = (float)b1d, b2 = (float)b2d;
+  const float stepSize = (float)(lr / bc1);
+  const float invSqrtBc2 = (float)(1.0 / std::sqrt(bc2));
+  const float ob1 = (float)(1.0 - b1d), ob2 = (float)(1.0 - b2d);
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { AdamLoop(V + s, G + s, Mm + s, S + s, e - s, b1, b2, ob1, ob2, stepSize, invSqrtBc2, eps); });
+  return info.Env().Undefined();
+}
+
+__attribute__((noinline)) void SgdLoop(float* __restrict V, const float* __restrict G, float* __restrict B, size_t n,
+                                       float lr, float mom, bool nesterov) {
+  if (!B || mom == 0.0f) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) V[i] -= lr * G[i];
+  } else if (nesterov) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      float b = mom * B[i] + G[i];
+      B[i] = b;
+      V[i] -= lr * (G[i] + mom * b);
+    }
+  } else {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      float b = mom * B[i] + G[i];
+      B[i] = b;
+      V[i] -= lr * b;
+    }
+  }
+}
+
+// sgd(v, g, mom|null, lr, momentum, nesterov) — torch.optim.SGD (dampening 0, no weight decay)
+Napi::Value Sgd(const Napi::CallbackInfo& info) {
+  float* V = F32(info[0]);
+  const float* G = F32(info[1]);
+  float* B = IsNil(info[2]) ? nullptr : F32(info[2]);
+  size_t n = Len(info[0]);
+  if (Len(info[1]) != n || (B && Len(info[2]) != n)) return Fail(info, "sgd: length mismatch");
+  const float lr = info[3].As<Napi::Number>().FloatValue();
+  const float mom = info[4].As<Napi::Number>().FloatValue();
+  const bool nesterov = info[5].ToBoolean();
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { SgdLoop(V + s, G + s, B ? B + s : nullptr, e - s, lr, mom, nesterov); });
+  return info.Env().Undefined();
+}
+
+__attribute__((noinline)) void AdagradLoop(float* __restrict V, const float* __restrict G, float* __restrict A,
+                                           size_t n, float lr, float eps) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    float g = G[i];
+    float a = A[i] + g * g;
+    A[i] = a;
+    V[i] -= lr * g / (std::sqrt(a) + eps);
+  }
+}
+
+// adagrad(v, g, acc, lr, eps) — torch.optim.Adagrad (lr_decay 0, no weight decay)
+Napi::Value Adagrad(const Napi::CallbackInfo& info) {
+  float* V = F32(info[0]);
+  const float* G = F32(info[1]);
+  float* A = F32(info[2]);
+  size_t n = Len(info[0]);
+  if (Len(info[1]) != n || Len(info[2]) != n) return Fail(info, "adagrad: length mismatch");
+  const float lr = info[3].As<Napi::Number>().FloatValue();
+  const float eps = info[4].As<Napi::Number>().FloatValue();
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { AdagradLoop(V + s, G + s, A + s, e - s, lr, eps); });
+  return info.Env().Undefined();
+}
+
+
+VK_EXPORT("adam", Adam)
+VK_EXPORT("sgd", Sgd)
+VK_EXPORT("adagrad", Adagrad)
+
+}  // namespace
+}  // namespace vaekit

@@ -1,0 +1,125 @@
+// The N-API addon (native/, built into build/Release/vaekit_native.node): its typed interface and
+// loading. Op and activation codes are not kept here: the addon exports them by name (`codes`, from
+// native/ops.def), and the kernel families read them from there.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeConvAddon } from './conv.js';
+
+type Codes = Record<string, number>;
+
+/** The op codes of native/ops.def, by name. */
+export interface NativeCodes {
+  unary: Codes;
+  binary: Codes;
+  compare: Codes;
+  reduce: Codes;
+  /** tfjs fused activation name → code (GEMM epilogue and convolutions). */
+  act: Codes;
+  /** The layout of a convolution's Int32Array of parameters, in order. */
+  convParams: string[];
+  /** tfjs kernel name → code, for the ops that implement a tfjs kernel. */
+  kernels: { unary: Codes; binary: Codes; compare: Codes; reduce: Codes };
+}
+
+export interface NativeInfo {
+  blas: string;
+  threads: number;
+  blasThreads: number;
+  ompMaxThreads: number;
+  gemmMode: number;
+  poolThreads: number;
+}
+
+type F32 = Float32Array;
+type Arr = Float32Array | Int32Array | Uint8Array;
+
+/** The addon's entry points (native/*.cc; each .cc registers its own with VK_EXPORT). */
+export interface NativeAddon extends NativeConvAddon {
+  codes: NativeCodes;
+  coreVersion: number;
+  info(): NativeInfo;
+  setThreads(n: number): number;
+  setSpin(us: number): void;
+  setGemmMode(mode: number): number;
+  threadCpuMs(): number;
+  unary(op: number, x: F32, out: F32, p?: number, q?: number): void;
+  binary(op: number, a: F32, aShape: number[], b: F32, bShape: number[], out: F32 | Uint8Array): void;
+  gemm(
+    a: F32,
+    b: F32,
+    out: F32,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    batch: number,
+    aOffs: Int32Array | null,
+    bOffs: Int32Array | null,
+    aStride: number,
+    bStride: number,
+    bias: F32 | null,
+    act: number,
+    alpha: number,
+  ): void;
+  reduce(op: number, x: F32, shape: number[], axes: number[], out: F32): void;
+  addN(xs: F32[], out: F32): void;
+  transpose(x: F32 | Int32Array, shape: number[], perm: number[], out: F32 | Int32Array): void;
+  slice(x: Arr, shape: number[], begin: number[], size: number[], out: Arr): void;
+  pad(x: F32, shape: number[], before: number[], outShape: number[], out: F32, value: number): void;
+  softmax(x: F32, rows: number, cols: number, out: F32): void;
+  concat(xs: Arr[], inners: number[], outer: number, out: Arr): void;
+  tile(x: Arr, shape: number[], reps: number[], out: Arr): void;
+  bernoulliNll(logits: F32, x: F32, out: F32, N: number, D: number): void;
+  bernoulliNllGrad(logits: F32, x: F32, dy: F32, out: F32, N: number, D: number): void;
+  gaussianNll(x: F32, mean: F32, logVar: F32, lvMode: number, out: F32, N: number, D: number): void;
+  gaussianNllGrad(
+    x: F32,
+    mean: F32,
+    logVar: F32,
+    lvMode: number,
+    dy: F32,
+    dMean: F32,
+    dLogVar: F32,
+    N: number,
+    D: number,
+  ): void;
+  klStdNormal(mu: F32, logVar: F32, out: F32, N: number, D: number): void;
+  klStdNormalGrad(mu: F32, logVar: F32, dy: F32, dMu: F32, dLogVar: F32, N: number, D: number): void;
+  adam(v: F32, g: F32, m: F32, s: F32, lr: number, beta1: number, beta2: number, eps: number, t: number): void;
+  sgd(v: F32, g: F32, mom: F32 | null, lr: number, momentum: number, nesterov: boolean): void;
+  adagrad(v: F32, g: F32, acc: F32, lr: number, eps: number): void;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const ADDON_PATH = path.join(root, 'build/Release/vaekit_native.node');
+
+let loaded: { addon?: NativeAddon; reason?: string } | null = null;
+
+/** The addon's exports, or an error saying why it cannot be loaded. Loads once. */
+export function loadAddon(): { addon?: NativeAddon; reason?: string } {
+  if (loaded) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    loaded = { reason: `native addon not built (${ADDON_PATH} missing; run npm run build:native)` };
+    return loaded;
+  }
+  // OpenBLAS reads this when it loads. vaekit splits GEMMs across its own thread pool (native/pool.cc),
+  // so OpenBLAS stays single-threaded: no second pool of threads fighting for the same cores.
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
+  const require = createRequire(import.meta.url);
+  try {
+    const addon = require(ADDON_PATH) as Partial<NativeAddon>;
+    if (typeof addon.gemm !== 'function' || typeof addon.binary !== 'function' || !addon.codes) {
+      loaded = {
+        reason: `native addon at ${ADDON_PATH} lacks the core kernels (stale build? run npm run build:native)`,
+      };
+    } else {
+      loaded = { addon: addon as NativeAddon };
+    }
+  } catch (e) {
+    loaded = { reason: `native addon not loadable (${ADDON_PATH}): ${(e as Error).message.split('\n')[0]}` };
+  }
+  return loaded;
+}

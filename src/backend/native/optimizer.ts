@@ -1,0 +1,60 @@
+// In-place optimizer steps (Adam, SGD, Adagrad: one native loop per parameter), registered for
+// fused.ts's adamStepInPlace & co. (inplace-steps.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeAddon } from './addon.js';
+import type { InPlaceSteps } from '../inplace-steps.js';
+
+interface NativeData {
+  values: Float32Array;
+  refCount: number;
+}
+
+/** The variable's own Float32Array on the native backend (copy-on-write when its data is shared). */
+function writableValues(v: tf.Variable): Float32Array | null {
+  if (v.dtype !== 'float32') return null;
+  const backend = tf.backend() as any;
+  const get = (): NativeData | undefined => backend.data?.get(v.dataId);
+  const d = get();
+  if (!d || !(d.values instanceof Float32Array)) return null;
+  const engineRef: number = (tf.engine() as any).state?.tensorInfo?.get(v.dataId)?.refCount ?? 1;
+  const vals = d.values;
+  const shared = d.refCount > 1 || engineRef > 1 || vals.byteOffset !== 0 || vals.byteLength !== vals.buffer.byteLength;
+  if (!shared) return vals;
+  const own = tf.tensor(new Float32Array(vals), v.shape, 'float32');
+  v.assign(own);
+  own.dispose();
+  const d2 = get();
+  return d2 && d2.values instanceof Float32Array ? d2.values : null;
+}
+
+function gradValues(g: tf.Tensor, n: number): Float32Array | null {
+  if (g.dtype !== 'float32' || g.size !== n) return null;
+  const d = (tf.backend() as any).data?.get(g.dataId);
+  return d && d.values instanceof Float32Array ? d.values : null;
+}
+
+export function inPlaceSteps(addon: NativeAddon): InPlaceSteps {
+  const arrays = (v: tf.Variable, g: tf.Tensor): [Float32Array, Float32Array] | null => {
+    const gv = gradValues(g, v.size);
+    if (!gv) return null;
+    const vv = writableValues(v);
+    return vv ? [vv, gv] : null;
+  };
+  return {
+    adam(v, g, m, s, o) {
+      const a = arrays(v, g);
+      if (a) addon.adam(a[0], a[1], m, s, o.lr, o.beta1, o.beta2, o.eps, o.t);
+      return a != null;
+    },
+    sgd(v, g, mom, o) {
+      const a = arrays(v, g);
+      if (a) addon.sgd(a[0], a[1], mom, o.lr, o.momentum, !!o.nesterov);
+      return a != null;
+    },
+    adagrad(v, g, acc, o) {
+      const a = arrays(v, g);
+      if (a) addon.adagrad(a[0], a[1], acc, o.lr, o.eps);
+      return a != null;
+    },
+  };
+}
