@@ -50,6 +50,17 @@ const cases: [string, ModelConfig][] = [
     },
   ],
   [
+    'vae-logistic',
+    {
+      kind: 'vae',
+      inputShape: [3, 3, 1],
+      latentDim: 2,
+      network: { type: 'mlp', hidden: [5] },
+      likelihood: 'discretized-logistic',
+      beta: 1,
+    },
+  ],
+  [
     'cvae',
     {
       kind: 'cvae',
@@ -148,6 +159,8 @@ function inputsFor(config: ModelConfig, model: LatentVariableModel, rng: Rng): I
   const x = new Float32Array(B * D);
   if (config.likelihood === 'bernoulli') for (let i = 0; i < x.length; i++) x[i] = rng.uniform() < 0.5 ? 1 : 0;
   else if (config.likelihood === 'gaussian') rng.fillNormal(x);
+  else if (config.likelihood === 'discretized-logistic')
+    for (let i = 0; i < x.length; i++) x[i] = [0, 1, 37, 128, 254, 255][rng.int(6)] / 255; // both end bins too
   else {
     const [T, W] = config.inputShape;
     // one-hot tokens with an end token (0) at step 3 of the first sequence: the steps after it are not scored

@@ -109,6 +109,10 @@ function continuousBase(f: Flags, data: Dataset) {
     mlpHidden: base.type === 'mlp' ? base.hidden : [400],
   });
   const likelihood = f.likelihood ?? (data.protocol === 'binary' ? 'bernoulli' : 'gaussian');
+  if (likelihood === 'discretized-logistic' && data.protocol !== 'continuous')
+    throw new Error(
+      `--likelihood discretized-logistic models 8-bit pixels k/255: it needs image data on the continuous protocol (this data set's protocol is ${data.protocol ?? 'none'})`,
+    );
   const sigma: number | 'learned' = f.sigma === 'learned' ? 'learned' : posNum('--sigma')(f.sigma);
   const latent: number = f.latent ?? preset.latent;
   const common = {

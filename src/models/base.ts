@@ -1,13 +1,15 @@
 // The small base every model stands on (the scaffolding the model files would otherwise each repeat):
 //   gaussianHead     [μ | log σ²] = h  →  N(μ, diag σ²)   (an encoder's or a prior network's output)
-//   observation      p(x | ·) = Bernoulli(logits = out)  or  N(out, σ²), σ² from decoderLogVar
+//   observation      p(x | ·) = Bernoulli(logits = out), N(out, σ²) with σ² from decoderLogVar, or the discretised
+//                    logistic over 8-bit values with mean out and scale from decoderLogScale
 //   layerParameters  PyTorch-style names `${net}.layers.${i}.weight|bias` for the networks' weights
 //   LatentModelBase  variables / namedParameters / dispose from the networks, decoder.log_var and own tensors
 // A new model extends LatentModelBase and writes only what its paper says: prior, encode, decode, networks.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
-import { DiagGaussian } from '../distributions/gaussian.js';
+import { DiscretizedLogistic, decoderLogScale } from '../distributions/discretized-logistic.js';
+import { decoderLogVariance, DiagGaussian } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import type { Likelihood, ModelConfig } from './configs.js';
 import type { LatentVariableModel, Posterior, Prior } from './types.js';
@@ -19,12 +21,27 @@ export function gaussianHead(h: tf.Tensor2D): DiagGaussian {
   return new DiagGaussian(mu, logVar);
 }
 
-/** p(x | ·) from the decoder's output [B, D]: Bernoulli(logits = out), or N(out, σ²) with log σ² = logVar. */
-export function observation(likelihood: Likelihood, out: tf.Tensor2D, logVar: tf.Tensor2D | null): Distribution {
+/**
+ * p(x | ·) from the decoder's output [B, D]: Bernoulli(logits = out), N(out, σ²) with log σ² = logVar, or the
+ * discretised logistic with mean out and log scale logScale.
+ */
+export function observation(
+  likelihood: Likelihood,
+  out: tf.Tensor2D,
+  logVar: tf.Tensor2D | null,
+  logScale: tf.Tensor2D | null = null,
+): Distribution {
   if (likelihood === 'bernoulli') return new BernoulliLogits(out);
+  if (likelihood === 'discretized-logistic') {
+    if (!logScale) throw new Error('a discretised-logistic decoder needs its log scale');
+    return new DiscretizedLogistic(out, logScale);
+  }
   if (!logVar) throw new Error('a Gaussian decoder needs its log σ²');
   return new DiagGaussian(out, logVar);
 }
+
+/** The likelihoods an image or vector model accepts, for config validation. */
+export const LIKELIHOODS: readonly Likelihood[] = ['bernoulli', 'gaussian', 'discretized-logistic'];
 
 /** An error unless x is [B, D]. */
 export function checkRows(x: tf.Tensor, D: number, what = 'encode'): void {
@@ -50,6 +67,8 @@ export abstract class LatentModelBase implements LatentVariableModel {
   readonly numClasses?: number;
   /** The Gaussian decoder's log σ² ([1, D]): a trainable variable when σ is learned, a constant otherwise. */
   decoderLogVar: tf.Variable | tf.Tensor2D | null = null;
+  /** The discretised-logistic decoder's per-dimension log scale ([1, D], trainable). */
+  decoderLogScale: tf.Variable | null = null;
 
   abstract prior(batch: number, y?: tf.Tensor1D): Prior;
   abstract encode(x: tf.Tensor2D, y?: tf.Tensor1D): Posterior;
@@ -64,6 +83,7 @@ export abstract class LatentModelBase implements LatentVariableModel {
   namedParameters(): Record<string, tf.Variable> {
     const out = layerParameters(this.networks());
     if (this.decoderLogVar instanceof tf.Variable) out['decoder.log_var'] = this.decoderLogVar;
+    if (this.decoderLogScale) out['decoder.log_scale'] = this.decoderLogScale;
     return { ...out, ...this.ownParameters() };
   }
 
@@ -75,5 +95,22 @@ export abstract class LatentModelBase implements LatentVariableModel {
     for (const net of Object.values(this.networks())) net.dispose();
     for (const v of Object.values(this.ownParameters())) v.dispose();
     this.decoderLogVar?.dispose();
+    this.decoderLogScale?.dispose();
+  }
+
+  /** Creates the decoder's scale parameter its likelihood needs: log σ² (Gaussian) or log s (discretised logistic). */
+  protected initDecoderScale(config: { likelihood: Likelihood; sigma?: number | 'learned' }, width: number): void {
+    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, width);
+    if (config.likelihood === 'discretized-logistic') this.decoderLogScale = decoderLogScale(width);
+  }
+
+  /** p(x | ·) of this model's likelihood from the decoder's output [B, D]. */
+  protected observe(likelihood: Likelihood, out: tf.Tensor2D): Distribution {
+    return observation(
+      likelihood,
+      out,
+      this.decoderLogVar as tf.Tensor2D | null,
+      this.decoderLogScale as tf.Tensor2D | null,
+    );
   }
 }

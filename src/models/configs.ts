@@ -5,7 +5,8 @@ import type { NetworkSpec } from '../nn/index.js';
 import type { VqPriorConfig } from '../nn/pixelcnn.js';
 import type { RnnSpec } from '../nn/rnn.js';
 
-export type Likelihood = 'bernoulli' | 'gaussian';
+/** p(x|z): Bernoulli (binary data), Gaussian, or the discretised logistic over 8-bit values (continuous protocol). */
+export type Likelihood = 'bernoulli' | 'gaussian' | 'discretized-logistic';
 
 export interface VaeConfig {
   kind: 'vae';

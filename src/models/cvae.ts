@@ -11,11 +11,11 @@
 // takes the label as a one-hot row; the learned prior is the network `prior`: onehot(y) → [μ_y, log σ²_y].
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildDecoderNet, buildEncoderNet, initTorchStyle, netBody, type Conditioning } from '../nn/index.js';
 import type { Rng } from '../rng.js';
-import { checkRows, gaussianHead, LatentModelBase, observation } from './base.js';
+import { checkRows, gaussianHead, LatentModelBase } from './base.js';
 import type { CvaeConfig } from './configs.js';
 import { validateVaeConfig } from './vae.js';
 import { prod } from '../util/math.js';
@@ -72,7 +72,7 @@ export class CVAE extends LatentModelBase {
         .apply(y) as tfl.SymbolicTensor;
       this.priorNet = tfl.model({ inputs: y, outputs: out, name: 'prior' });
     }
-    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
+    this.initDecoderScale(config, this.D);
   }
 
   /** onehot(y) as float rows [B, K]; y: int32 labels [B]. */
@@ -104,7 +104,7 @@ export class CVAE extends LatentModelBase {
   // p(x|z,y): Bernoulli(logits = dec(z, c(y)))  or  N(dec(z, c(y)), σ²)
   decode(z: tf.Tensor2D, y?: tf.Tensor1D): Distribution {
     const out = this.decoder.apply([z, this.onehot(y, z.shape[0], 'decode')]) as tf.Tensor2D;
-    return observation(this.config.likelihood, out, this.decoderLogVar as tf.Tensor2D);
+    return this.observe(this.config.likelihood, out);
   }
 
   networks(): Record<string, tfl.LayersModel> {

@@ -14,11 +14,11 @@
 // prior{L−1} … prior1, then decoder.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import { normalNoise, type Distribution } from '../distributions/types.js';
 import { buildMlp, buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
-import { checkRows, gaussianHead, LatentModelBase, observation } from './base.js';
+import { checkRows, gaussianHead, LatentModelBase } from './base.js';
 import type { HvaeConfig } from './configs.js';
 import type { LayeredLatent, LayeredPosterior } from './types.js';
 import { validateVaeConfig } from './vae.js';
@@ -303,7 +303,7 @@ export class HVAE extends LatentModelBase {
       this.priorNets.push(buildMlp(`prior${l + 1}`, dims[l + 1], config.layerHidden, 2 * dims[l], act));
     for (const net of Object.values(this.networks())) initTorchStyle(net, rng);
     this.conditional = (l, zAbove) => gaussianHead(this.priorNets[l].apply(zAbove) as tf.Tensor2D);
-    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
+    this.initDecoderScale(config, this.D);
   }
 
   // p(z) = N(z_L; 0, I) Π_l p(z_l | z_{l+1})
@@ -333,11 +333,7 @@ export class HVAE extends LatentModelBase {
   // p(x | z_1): Bernoulli(logits = dec(z_1))  or  N(dec(z_1), σ²)
   decode(z: tf.Tensor2D): Distribution {
     const z1 = splitLayers(z, this.dims)[0];
-    return observation(
-      this.config.likelihood,
-      this.decoder.apply(z1) as tf.Tensor2D,
-      this.decoderLogVar as tf.Tensor2D,
-    );
+    return this.observe(this.config.likelihood, this.decoder.apply(z1) as tf.Tensor2D);
   }
 
   networks(): Record<string, tfl.LayersModel> {

@@ -5,12 +5,12 @@
 // The objective (src/objectives/elbo.ts) is −ELBO = −E_q[log p(x|z)] + β·KL(q(z|x) ‖ p(z)).
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { decoderLogVariance, DiagGaussian, StdNormal } from '../distributions/gaussian.js';
+import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { Distribution } from '../distributions/types.js';
 import { buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import { prod } from '../util/math.js';
-import { checkRows, gaussianHead, LatentModelBase, observation } from './base.js';
+import { checkRows, gaussianHead, LatentModelBase, LIKELIHOODS } from './base.js';
 import type { VaeConfig } from './configs.js';
 
 export function validateVaeConfig(c: VaeConfig): void {
@@ -25,8 +25,7 @@ export function validateVaeConfig(c: VaeConfig): void {
     bad(`inputShape must be positive integers, got ${JSON.stringify(c.inputShape)}`);
   if (!Number.isInteger(c.latentDim) || c.latentDim < 1)
     bad(`latentDim must be a positive integer, got ${c.latentDim}`);
-  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'gaussian')
-    bad(`likelihood must be bernoulli or gaussian, got ${c.likelihood}`);
+  if (!LIKELIHOODS.includes(c.likelihood)) bad(`likelihood must be ${LIKELIHOODS.join(', ')}; got ${c.likelihood}`);
   if (!(Number.isFinite(c.beta) && c.beta >= 0)) bad(`beta must be a non-negative number, got ${c.beta}`);
   if (
     c.likelihood === 'gaussian' &&
@@ -54,7 +53,7 @@ export class VAE extends LatentModelBase {
     this.decoder = nets.decoder;
     initTorchStyle(this.encoder, rng);
     initTorchStyle(this.decoder, rng);
-    if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, this.D);
+    this.initDecoderScale(config, this.D);
   }
 
   prior(batch: number): StdNormal {
@@ -69,7 +68,7 @@ export class VAE extends LatentModelBase {
 
   // p(x|z): Bernoulli(logits = dec(z))  or  N(dec(z), σ²)
   decode(z: tf.Tensor2D): Distribution {
-    return observation(this.config.likelihood, this.decoder.apply(z) as tf.Tensor2D, this.decoderLogVar as tf.Tensor2D);
+    return this.observe(this.config.likelihood, this.decoder.apply(z) as tf.Tensor2D);
   }
 
   networks(): Record<string, tfl.LayersModel> {

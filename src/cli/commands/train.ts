@@ -40,8 +40,8 @@ function objectiveOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--likelihood <name>',
-        'p(x|z): bernoulli for binary data, gaussian for continuous (default: by protocol)',
-      ).choices(['bernoulli', 'gaussian']),
+        'p(x|z): bernoulli for binary data, gaussian for continuous, discretized-logistic for 8-bit pixels on the continuous protocol (an exact code length: bits/dim) (default: by protocol)',
+      ).choices(['bernoulli', 'gaussian', 'discretized-logistic']),
     )
     .option('--sigma <s>', 'gaussian decoder: fixed σ (a number) or "learned"', '1')
     .option('--beta <b>', 'weight of the KL term (1: plain VAE, >1: β-VAE)', nonNegNum('--beta'), 1)

@@ -57,6 +57,7 @@ export function pytorchArch(model: LatentVariableModel): PytorchArch {
     width = config.kind === 'seqvae' ? config.inputShape[1] : prod(config.inputShape);
     logVar = sigma === 'learned' ? 'learned' : Math.log((sigma ?? 1) ** 2);
   }
+  if (config.likelihood === 'discretized-logistic') width = prod(config.inputShape); // decoder.log_scale [1, D]
   const arch: PytorchArch = {
     format: PYTORCH_EXPORT_FORMAT,
     version: PYTORCH_EXPORT_VERSION,

@@ -282,6 +282,22 @@ def gaussian_log_prob(x, mu, log_var):
     return -0.5 * (LOG_2PI + log_var + (x - mu) ** 2 * torch.exp(-log_var)).sum(-1)
 
 
+HALF_BIN = 1 / (2 * 255)
+
+
+def discretized_logistic_log_prob(x, mu, log_scale):
+    """log P(x) of 8-bit values x = k/255 under a logistic(mu, s) binned as in vaekit (src/distributions)."""
+    inv_s = torch.exp(-log_scale.clamp(-12, 1))
+    a = (x - mu + HALF_BIN) * inv_s
+    b = (x - mu - HALF_BIN) * inv_s
+    delta = 2 * HALF_BIN * inv_s
+    mid = a - F.softplus(a) - F.softplus(b) + torch.log(-torch.expm1(-delta))
+    low = -F.softplus(-a)
+    high = -F.softplus(b)
+    lp = torch.where(x < HALF_BIN, low, torch.where(x > 1 - HALF_BIN, high, mid))
+    return lp.sum(-1)
+
+
 def kl_std_normal(mu, log_var):
     return 0.5 * (mu**2 + torch.exp(log_var) - log_var - 1).sum(-1)
 
@@ -313,6 +329,8 @@ class _Base(nn.Module):
             self.decoder.log_var = nn.Parameter(torch.zeros(1, arch["decoder_width"]))
         elif lv is not None:  # a fixed σ: not a parameter, not in the state dict
             self.register_buffer("fixed_log_var", torch.full((1, arch["decoder_width"]), float(lv)), persistent=False)
+        if self.config.get("likelihood") == "discretized-logistic":
+            self.decoder.log_scale = nn.Parameter(torch.full((1, arch["decoder_width"]), math.log(1 / 16)))
 
     def forward(self, *args, **kwargs):
         """The per-example training loss, neg_elbo(...)[0]: what DistributedDataParallel(model)(x) returns."""
@@ -325,6 +343,8 @@ class _Base(nn.Module):
         """log p(x|z) from the decoder's output (logits or means), [B]."""
         if self.config["likelihood"] == "bernoulli":
             return bernoulli_log_prob(out, x)
+        if self.config["likelihood"] == "discretized-logistic":
+            return discretized_logistic_log_prob(x, out, self.decoder.log_scale)
         return gaussian_log_prob(x, out, self.decoder_log_var())
 
 
