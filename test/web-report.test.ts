@@ -2,6 +2,7 @@
 // RUN/index.html (atomically) from metrics.jsonl and those records; the page draws its uPlot charts in a real
 // chromium (file://), one per term plus the KL bars, and shows every epoch's images.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -140,5 +141,18 @@ describe('run report (RUN/index.html)', () => {
   it('refuses a directory that is not a run, naming it', () => {
     const empty = mkdtempSync('/tmp/vaekit-test/empty-');
     assert.throws(() => readRunData(empty, true), /holds no metrics\.jsonl/);
+  });
+
+  it('`vaekit report RUN` rebuilds the page, and names a directory that is not a run', () => {
+    const cli = (...a: string[]) =>
+      spawnSync(process.execPath, [path.join(root, 'bin', 'vaekit.js'), 'report', ...a], { encoding: 'utf8' });
+    writeFileSync(path.join(run, 'index.html'), 'stale');
+    const r = cli(run, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).report, path.join(run, 'index.html'));
+    assert.match(readFileSync(path.join(run, 'index.html'), 'utf8'), /Learning curves/);
+    const bad = cli(mkdtempSync('/tmp/vaekit-test/empty-'));
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /not a vaekit run directory/);
   });
 });

@@ -8,6 +8,8 @@ import type { Dataset, Split } from '../data/dataset.js';
 import { evaluateElbo, importanceSampledNll } from '../eval/likelihood.js';
 import { readModelMeta, saveModel } from '../io/model.js';
 import { writeRunReport } from '../io/report.js';
+import { reportEpoch } from '../io/run-epoch.js';
+import { writeRunHtml } from '../io/run-html.js';
 import type { ContinuousModelConfig, LatentVariableModel, ModelConfig, VqvaeConfig } from '../models/index.js';
 import { createModel } from '../models/index.js';
 import { VQVAE } from '../models/vqvae.js';
@@ -65,11 +67,21 @@ async function finish(
     artefacts,
     command: `vaekit ${process.argv.slice(2).join(' ')}`,
   });
+  const html = await writeRunHtml(r.f.out); // the live report, finished
   const modelDir = path.join(r.f.out, 'model');
   out(
     !!r.f.json,
-    { out: r.f.out, model: modelDir, final, epochs: result.state.epoch, steps: result.state.step, ...o.extra, report },
-    `done: ${result.state.epoch} epochs, ${result.state.step} steps${o.done ?? ''}; model in ${modelDir}; report ${report}` +
+    {
+      out: r.f.out,
+      model: modelDir,
+      final,
+      epochs: result.state.epoch,
+      steps: result.state.step,
+      ...o.extra,
+      report,
+      html,
+    },
+    `done: ${result.state.epoch} epochs, ${result.state.step} steps${o.done ?? ''}; model in ${modelDir}; report ${report} and ${html}` +
       o.figures,
   );
 }
@@ -145,6 +157,7 @@ export async function trainContinuous(config: ContinuousModelConfig, r: TrainRun
   try {
     const result = await train(model, data, objective, {
       ...trainerOptionsFromFlags(f, di),
+      onEpoch: (m, trained) => reportEpoch(f.out, trained, data.test, m.epoch, { seed: f.seed + 1 }).then(() => {}), // RUN/index.html
       beta: f.beta,
       klWarmup: f.klWarmup,
       freeBits: r.given('freeBits') ? f.freeBits : undefined, // not given: the trainer keeps the checkpoint's λ, and says so
@@ -240,6 +253,7 @@ export async function trainVq(config: VqvaeConfig, r: TrainRun): Promise<void> {
     const evalTest = f.eval !== false;
     const result = await train(model, data, vqTrainingObjective, {
       ...trainerOptionsFromFlags(f, di),
+      onEpoch: (m, trained) => reportEpoch(f.out, trained, data.test, m.epoch, { seed: f.seed + 1 }).then(() => {}), // RUN/index.html
       beta: 1,
       run: { objective: 'vq', backend: info.backend, flags: r.flags },
       evaluate:

@@ -75,6 +75,10 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequestAbort', async (req) => {
     if (counted.delete(req)) inFlight--;
   });
+  // closing: the requests in flight finish before the onClose hooks (which may dispose the model) run
+  app.addHook('preClose', async () => {
+    while (inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+  });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, error } = message(err, req.headers['content-type']);

@@ -24,9 +24,19 @@ export interface ServeOptions {
   /** The data set to take them from (default: the model's, as config.json names it). */
   dataset?: string;
   dataDir?: string;
+  /** Loads the data set whose test split the map shows (the CLI's loader, with its flags); default: by its name. */
+  loadTest?: (meta: ModelMeta) => Promise<Split>;
   maxInFlight?: number;
   bodyLimit?: number;
   log?: (line: string) => void;
+}
+
+async function byName(meta: ModelMeta, name: string, dataDir: string | undefined): Promise<Split> {
+  const { name: kind, path: p } = parseDatasetName(name);
+  const spec: DatasetSpec = { name: kind, path: p, protocol: meta.data.protocol, dataDir };
+  if (meta.data.normalizer) spec.normalizer = meta.data.normalizer as DatasetSpec['normalizer'];
+  if (kind === 'timeseries' && meta.data.shape.length === 2) spec.channels = meta.data.shape[1];
+  return (await loadDataset(spec)).test;
 }
 
 /** The first `count` test examples of the model's data set, or undefined with a line saying why not. */
@@ -35,23 +45,24 @@ async function testExamples(meta: ModelMeta, opts: ServeOptions, log: (l: string
   if (count <= 0) return undefined;
   const name = opts.dataset ?? meta.data.dataset;
   try {
-    const { name: kind, path: p } = parseDatasetName(name);
-    const spec: DatasetSpec = { name: kind, path: p, protocol: meta.data.protocol, dataDir: opts.dataDir };
-    if (meta.data.normalizer) spec.normalizer = meta.data.normalizer as DatasetSpec['normalizer'];
-    if (kind === 'timeseries' && meta.data.shape.length === 2) spec.channels = meta.data.shape[1];
-    const data = await loadDataset(spec);
+    const test = opts.loadTest ? await opts.loadTest(meta) : await byName(meta, name, opts.dataDir);
     const want = meta.config.inputShape.join('×');
-    if (data.shape.join('×') !== want)
-      throw new Error(`its examples are ${data.shape.join('×')}, the model takes ${want}`);
-    return take(data.test, Math.min(count, data.test.n));
+    if (test.shape.join('×') !== want)
+      throw new Error(`its examples are ${test.shape.join('×')}, the model takes ${want}`);
+    return take(test, Math.min(count, test.n));
   } catch (e) {
     log(`serve: no map of test examples (data set ${name}: ${e instanceof Error ? e.message : e})`);
     return undefined;
   }
 }
 
-/** Loads everything and listens; resolves once the server accepts connections. */
-export async function startServer(opts: ServeOptions): Promise<{ app: FastifyInstance; url: string }> {
+/**
+ * Loads everything and listens; resolves once the server accepts connections. close(): stop accepting, let
+ * the requests in flight finish, then dispose of the model.
+ */
+export async function startServer(
+  opts: ServeOptions,
+): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const dir = opts.modelDir;
   const { model, meta } = await loadModel(dir);
@@ -71,9 +82,12 @@ export async function startServer(opts: ServeOptions): Promise<{ app: FastifyIns
       maxInFlight: opts.maxInFlight,
       bodyLimit: opts.bodyLimit,
     });
-    app.addHook('onClose', async () => model.dispose());
     const url = await app.listen({ host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT });
-    return { app, url };
+    const close = async () => {
+      await app.close();
+      model.dispose();
+    };
+    return { app, url, close };
   } catch (e) {
     model.dispose();
     throw e;

@@ -7,8 +7,10 @@ import { gradVariance } from './grad-variance.js';
 import { info } from './info.js';
 import { interpolate } from './interpolate.js';
 import { reconstruct } from './reconstruct.js';
+import { report } from './report.js';
 import { restore } from './restore.js';
 import { sample } from './sample.js';
+import { serve } from './serve.js';
 import { train } from './train.js';
 import { trainPriorCommand } from './train-prior.js';
 import { traverse } from './traverse.js';
@@ -25,4 +27,6 @@ export const COMMANDS: readonly CliCommand[] = [
   gradVariance,
   info,
   trainPriorCommand,
+  serve,
+  report,
 ];
