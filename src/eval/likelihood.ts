@@ -3,7 +3,8 @@
 // A conditional model is evaluated given the true labels: −log p(x|y), with q(z|x,y) and p(z|y).
 import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian } from '../distributions/gaussian.js';
-import { rowRange, rowSize, type Split } from '../data/dataset.js';
+import { rowRange, rowSize } from '../data/split.js';
+import type { Split } from '../data/types.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { elbo } from '../objectives/elbo.js';
 import { logImportanceWeights } from '../objectives/iwae.js';

@@ -10,7 +10,8 @@
 //                        the border, and over channels.
 // Everything is computed in Float64.
 import * as tf from '@tensorflow/tfjs-core';
-import { chunks, rowRange, rowSize, type Split } from '../data/dataset.js';
+import { chunks, rowRange, rowSize } from '../data/split.js';
+import type { Split } from '../data/types.js';
 import { latentPoint, type LatentVariableModel } from '../models/types.js';
 
 export interface SsimOptions {
