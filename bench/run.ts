@@ -1,5 +1,5 @@
 // `npm run bench`: vaekit side by side with PyTorch on this machine, in the same run, per
-// /work/shared/PROTOCOL.md (see bench/README.md for what each figure means).
+// docs/PROTOCOL.md (see bench/README.md for what each figure means).
 //
 //   npm run bench                               # mlp + conv timing, k=1000 NLL, sgemm floor (3 epochs)
 //   npm run bench -- --epochs 5 --only mlp,nll

@@ -1,5 +1,5 @@
 /*
- * sgemm floor for one training step of the canonical `mlp` VAE (PROTOCOL.md), batch 128.
+ * sgemm floor for one training step of the canonical `mlp` VAE (docs/PROTOCOL.md), batch 128.
  *
  * Times only the matrix products of one step with OpenBLAS cblas_sgemm on 2 threads: no activations,
  * no loss, no optimizer, no allocation. A framework cannot train an epoch faster than

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch peer for vaekit's benchmarks (see /work/shared/PROTOCOL.md and bench/README.md).
+"""PyTorch peer for vaekit's benchmarks (see docs/PROTOCOL.md and bench/README.md).
 
 Trains the canonical `mlp` or `conv` VAE on binarised Fashion-MNIST exactly as the protocol says and
 reports seconds per epoch (and per step), the train loss, the test -ELBO (one sample) and the k-sample

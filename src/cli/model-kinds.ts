@@ -29,7 +29,7 @@ export interface ModelKind {
   describe(config: ModelConfig, model: LatentVariableModel): string;
 }
 
-/** Canonical models of PROTOCOL.md: a network and a latent width (`--model mlp|conv`, `--preset`). */
+/** Canonical models of docs/PROTOCOL.md: a network and a latent width (`--model mlp|conv`, `--preset`). */
 export const PRESETS: Record<string, { network: NetworkSpec; latent: number }> = {
   mlp: { network: { type: 'mlp', hidden: [400] }, latent: 20 },
   conv: { network: { type: 'conv', channels: [32, 64], kernel: 4, stride: 2, dense: [256] }, latent: 16 },

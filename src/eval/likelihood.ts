@@ -1,4 +1,4 @@
-// Held-out likelihood figures (PROTOCOL.md): test −ELBO with one sample, and the importance-sampled
+// Held-out likelihood figures (docs/PROTOCOL.md): test −ELBO with one sample, and the importance-sampled
 // estimate of −log p(x) with k samples from q(z|x):  log p(x) ≈ log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x).
 // A conditional model is evaluated given the true labels: −log p(x|y), with q(z|x,y) and p(z|y).
 import * as tf from '@tensorflow/tfjs-core';

@@ -67,7 +67,7 @@ export function evaluate(program: Command): void {
   const cmd = program
     .command('eval <model>')
     .description(
-      'evaluation report: −ELBO and importance-sampled NLL (PROTOCOL.md), reconstruction (BCE/MSE, PSNR, SSIM), ' +
+      'evaluation report: −ELBO and importance-sampled NLL (docs/PROTOCOL.md), reconstruction (BCE/MSE, PSNR, SSIM), ' +
         'latent units (active units, KL per unit, collapse warning) and sample quality (Fréchet distance, precision/recall, ' +
         'diversity) in the features of a classifier trained once per data set and cached',
     )
