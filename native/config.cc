@@ -1,11 +1,12 @@
 // vaekit native: configuration and introspection (threads, pool spin, info), the op codes of ops.def
 // exported by name (addon.codes), and the export registry behind VK_EXPORT.
-#include <cblas.h>
 #include <omp.h>
 
 #include <ctime>
 #include <string>
 
+#include "cpu.h"
+#include "engine.h"
 #include "napi_util.h"
 #include "ops.h"
 #include "pool.h"
@@ -28,7 +29,7 @@ void SetAddonThreads(int n) {
   g_threads = n;
   PoolSetThreads(n);
   omp_set_num_threads(n);
-  openblas_set_num_threads(g_gemm_mode == 1 ? n : 1);
+  OpenBlasSetThreads(g_gemm_mode == 1 ? n : 1);
 }
 
 namespace {
@@ -53,11 +54,37 @@ Napi::Value SetSpin(const Napi::CallbackInfo& info) {
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  const char* cfg = openblas_get_config();
-  const char* core = openblas_get_corename();
-  o.Set("blas", Napi::String::New(env, std::string(cfg ? cfg : "OpenBLAS ?") + (core ? std::string(" (") + core + ")" : "")));
+  const EngineState& e = Engine();
+  const bool ob = e.engine == E_OPENBLAS;
+  const std::string kernel = EngineKernel(e.engine);
+  o.Set("blas", Napi::String::New(env, ob ? e.openblasConfig + " (" + kernel + ")" : "oneDNN dnnl_sgemm (" + kernel + ")"));
+  Napi::Object g = Napi::Object::New(env);
+  g.Set("engine", Napi::String::New(env, ob ? "openblas" : "onednn"));
+  g.Set("kernel", Napi::String::New(env, kernel));
+  g.Set("why", Napi::String::New(env, e.why));
+  g.Set("openblas", Napi::Boolean::New(env, e.openblas));
+  if (e.openblas) {
+    g.Set("openblasConfig", Napi::String::New(env, e.openblasConfig));
+    g.Set("openblasKernel", Napi::String::New(env, EngineKernel(E_OPENBLAS)));
+  } else {
+    g.Set("openblasError", Napi::String::New(env, e.openblasError));
+  }
+  g.Set("coretype", Napi::String::New(env, e.coretype));
+  g.Set("coretypeWhy", Napi::String::New(env, e.coretypeWhy));
+  g.Set("onednnIsa", Napi::String::New(env, e.onednnIsa));
+  o.Set("gemm", g);
+  const CpuInfo& c = Cpu();
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("vendor", Napi::String::New(env, c.vendor));
+  cpu.Set("brand", Napi::String::New(env, c.brand));
+  cpu.Set("family", Napi::Number::New(env, c.family));
+  cpu.Set("model", Napi::Number::New(env, c.model));
+  cpu.Set("isa", Napi::String::New(env, c.isaList()));
+  cpu.Set("fp32Lanes", Napi::Number::New(env, c.fp32Lanes()));
+  cpu.Set("fma", Napi::Boolean::New(env, c.fma));
+  o.Set("cpu", cpu);
   o.Set("threads", Napi::Number::New(env, g_threads));
-  o.Set("blasThreads", Napi::Number::New(env, openblas_get_num_threads()));
+  o.Set("blasThreads", Napi::Number::New(env, OpenBlasThreads()));
   o.Set("ompMaxThreads", Napi::Number::New(env, omp_get_max_threads()));
   o.Set("gemmMode", Napi::Number::New(env, g_gemm_mode));
   o.Set("poolThreads", Napi::Number::New(env, PoolThreads()));
@@ -98,9 +125,6 @@ Napi::Object Codes(Napi::Env env) {
   return codes;
 }
 
-void LoadConfig(Napi::Env) { openblas_set_num_threads(1); }
-
-VK_ON_LOAD(LoadConfig)
 VK_EXPORT("setThreads", SetThreads)
 VK_EXPORT("threadCpuMs", ThreadCpuMs)
 VK_EXPORT("setSpin", SetSpin)

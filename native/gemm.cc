@@ -1,15 +1,14 @@
 // vaekit native: matmul. C = op(A)·op(B) (+ bias, + fused activation) with the GEMM engine
-// (OpenBLAS's cblas_sgemm, single-threaded) split across the pool: by columns when N >= M, else by
-// rows; batched matmuls run item by item, or several items per chunk when they are small.
-// setGemmMode(1) lets OpenBLAS thread each GEMM itself instead (for comparison).
+// (engine.cc: OpenBLAS or oneDNN, single-threaded calls) split across the pool: by columns when
+// N >= M, else by rows; batched matmuls run item by item, or several items per chunk when they are
+// small. setGemmMode(1) lets the engine thread each GEMM itself instead (for comparison).
 #include "gemm.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
+#include "engine.h"
 #include "napi_util.h"
 #include "ops.h"
 #include "pool.h"
@@ -17,7 +16,7 @@
 
 namespace vaekit {
 
-int g_gemm_mode = 0;  // 0: split across vaekit's pool + single-threaded OpenBLAS; 1: OpenBLAS threads
+int g_gemm_mode = 0;  // 0: split across vaekit's pool, single-threaded engine calls; 1: the engine's threads
 
 namespace {
 
@@ -69,8 +68,7 @@ inline void Gemm1(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float
     }
     return;
   }
-  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-              1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+  EngineSgemm(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc, g_gemm_mode == 1);
 }
 
 }  // namespace
@@ -175,12 +173,22 @@ Napi::Value GemmFn(const Napi::CallbackInfo& info) {
 
 Napi::Value SetGemmMode(const Napi::CallbackInfo& info) {
   g_gemm_mode = info[0].As<Napi::Number>().Int32Value() == 1 ? 1 : 0;
-  openblas_set_num_threads(g_gemm_mode == 1 ? g_threads : 1);
+  OpenBlasSetThreads(g_gemm_mode == 1 ? g_threads : 1);
   return Napi::Number::New(info.Env(), g_gemm_mode);
+}
+
+// setGemmEngine('openblas' | 'onednn') -> the engine in use; throws if that engine is unavailable.
+Napi::Value SetGemmEngine(const Napi::CallbackInfo& info) {
+  const std::string e = info[0].As<Napi::String>().Utf8Value();
+  if (e != "openblas" && e != "onednn") return Fail(info, "setGemmEngine: openblas or onednn");
+  std::string why;
+  if (!SetEngine(e == "openblas" ? E_OPENBLAS : E_ONEDNN, why)) return Fail(info, "setGemmEngine: " + why);
+  return Napi::String::New(info.Env(), e);
 }
 
 VK_EXPORT("gemm", GemmFn)
 VK_EXPORT("setGemmMode", SetGemmMode)
+VK_EXPORT("setGemmEngine", SetGemmEngine)
 
 }  // namespace
 }  // namespace vaekit

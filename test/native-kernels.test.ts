@@ -133,7 +133,8 @@ async function check1(
 
 test('registerNativeBackend reports the addon and is idempotent', { skip }, () => {
   assert.equal(reg.ok, true);
-  assert.match(reg.blas ?? '', /OpenBLAS/);
+  assert.match(reg.blas ?? '', /OpenBLAS|oneDNN/);
+  assert.ok(reg.gemm && ['openblas', 'onednn'].includes(reg.gemm.engine) && reg.gemm.why.length > 0);
   assert.ok((reg.threads ?? 0) >= 1);
   assert.strictEqual(registerNativeBackend(), reg);
   for (const k of ['BatchMatMul', '_FusedMatMul', 'Add', 'Multiply', 'Sum', 'Exp', 'Relu', 'Step']) {

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
-import { NATIVE_BACKEND, registerNativeBackend } from './native/index.js';
+import { NATIVE_BACKEND, registerNativeBackend, type CpuInfo, type GemmInfo } from './native/index.js';
 
 export type BackendChoice = 'auto' | 'node' | 'native' | 'wasm' | 'cpu';
 
@@ -11,6 +11,10 @@ export interface BackendInfo {
   backend: string;
   detail: string;
   warnings: string[];
+  /** Native backend: the GEMM engine, its kernel and why they were chosen. */
+  gemm?: GemmInfo;
+  /** Native backend: the CPU as cpuid reports it. */
+  cpu?: CpuInfo;
 }
 
 let current: BackendInfo | null = null;
@@ -25,12 +29,14 @@ async function tryNode(): Promise<string | null> {
   }
 }
 
-async function tryNative(): Promise<{ err: string | null; detail: string }> {
+async function tryNative(): Promise<{ err: string | null; detail: string; gemm?: GemmInfo; cpu?: CpuInfo }> {
   const r = registerNativeBackend();
   if (!r.ok) return { err: r.reason ?? 'native backend unavailable', detail: '' };
   const ok = await tf.setBackend(NATIVE_BACKEND);
   if (!ok) return { err: 'native backend failed to initialise', detail: '' };
-  return { err: null, detail: `BLAS ${r.blas ?? '?'}, ${r.threads ?? '?'} threads` };
+  const g = r.gemm;
+  const gemm = g ? `GEMM ${g.engine} (${g.kernel})` : `BLAS ${r.blas ?? '?'}`;
+  return { err: null, detail: `${gemm}, ${r.threads ?? '?'} threads`, gemm: g, cpu: r.cpu };
 }
 
 async function tryWasm(): Promise<string | null> {
@@ -55,8 +61,8 @@ export async function initBackend(choice: BackendChoice = 'auto', quiet = false)
   if (current && (choice === 'auto' || current.backend === choice)) return current;
   tf.enableProdMode(); // no tfjs console chatter ("install tfjs-node…"); vaekit says what it uses itself
   const warnings: string[] = [];
-  const done = (backend: string, detail: string): BackendInfo => {
-    current = { backend, detail, warnings };
+  const done = (backend: string, detail: string, native?: { gemm?: GemmInfo; cpu?: CpuInfo }): BackendInfo => {
+    current = { backend, detail, warnings, ...(native?.gemm ? { gemm: native.gemm, cpu: native.cpu } : {}) };
     return current;
   };
   if (choice === 'node') {
@@ -67,7 +73,7 @@ export async function initBackend(choice: BackendChoice = 'auto', quiet = false)
   if (choice === 'native') {
     const r = await tryNative();
     if (r.err) throw new Error(r.err);
-    return done('native', r.detail);
+    return done('native', r.detail, r);
   }
   if (choice === 'wasm') {
     const err = await tryWasm();
@@ -82,7 +88,7 @@ export async function initBackend(choice: BackendChoice = 'auto', quiet = false)
   const nodeErr = await tryNode();
   if (!nodeErr) return done('node', 'TensorFlow C library');
   const nat = await tryNative();
-  if (!nat.err) return done('native', nat.detail);
+  if (!nat.err) return done('native', nat.detail, nat);
   const wasmErr = await tryWasm();
   if (!wasmErr) {
     const w = `vaekit: native backend unavailable (${nat.err}); using tfjs-wasm, much slower — install libopenblas-dev and libdnnl-dev, then npm run build:native`;

@@ -23,8 +23,40 @@ export interface NativeCodes {
   kernels: { unary: Codes; binary: Codes; compare: Codes; reduce: Codes };
 }
 
+/** The GEMM engine in use and why (native/engine.cc). */
+export interface GemmInfo {
+  engine: 'openblas' | 'onednn';
+  /** OpenBLAS's core name (e.g. SkylakeX) or the ISA oneDNN dispatches to (e.g. avx512_core). */
+  kernel: string;
+  why: string;
+  openblas: boolean;
+  openblasConfig?: string;
+  openblasKernel?: string;
+  openblasError?: string;
+  /** OPENBLAS_CORETYPE in effect ('' if none) and who set it. */
+  coretype: string;
+  coretypeWhy: string;
+  onednnIsa: string;
+}
+
+/** The CPU as cpuid reports it (native/cpu.cc). */
+export interface CpuInfo {
+  vendor: string;
+  brand: string;
+  family: number;
+  model: number;
+  /** The ISA extensions the CPU and OS have enabled, e.g. "AVX2 FMA AVX512F ...". */
+  isa: string;
+  /** FP32 lanes of one FMA at the widest enabled vector width. */
+  fp32Lanes: number;
+  fma: boolean;
+}
+
 export interface NativeInfo {
+  /** One line: the GEMM library and its kernel. */
   blas: string;
+  gemm: GemmInfo;
+  cpu: CpuInfo;
   threads: number;
   blasThreads: number;
   ompMaxThreads: number;
@@ -42,7 +74,9 @@ export interface NativeAddon extends NativeConvAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
   setSpin(us: number): void;
+  /** 0: GEMMs split across the pool, single-threaded engine calls; 1: the engine's own threads. */
   setGemmMode(mode: number): number;
+  setGemmEngine(engine: 'openblas' | 'onednn'): string;
   threadCpuMs(): number;
   unary(op: number, x: F32, out: F32, p?: number, q?: number): void;
   binary(op: number, a: F32, aShape: number[], b: F32, bShape: number[], out: F32 | Uint8Array): void;
@@ -105,8 +139,9 @@ export function loadAddon(): { addon?: NativeAddon; reason?: string } {
     loaded = { reason: `native addon not built (${ADDON_PATH} missing; run npm run build:native)` };
     return loaded;
   }
-  // OpenBLAS reads this when it loads. vaekit splits GEMMs across its own thread pool (native/pool.cc),
-  // so OpenBLAS stays single-threaded: no second pool of threads fighting for the same cores.
+  // OpenBLAS reads this when it loads (native/engine.cc loads it, after choosing OPENBLAS_CORETYPE).
+  // vaekit splits GEMMs across its own thread pool (native/pool.cc), so OpenBLAS stays
+  // single-threaded: no second pool of threads fighting for the same cores.
   process.env.OPENBLAS_NUM_THREADS ??= '1';
   const require = createRequire(import.meta.url);
   try {

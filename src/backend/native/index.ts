@@ -10,13 +10,15 @@
 //
 // Environment: VAEKIT_THREADS (threads of the native kernels, default 2), VAEKIT_SPIN_US (how long
 // idle pool workers spin before sleeping, default 100), VAEKIT_POOL_MB (memory kept for reusing
-// kernel outputs, default 256; 0 disables), VAEKIT_GEMM_MODE=blas (let OpenBLAS thread GEMMs itself
-// instead; for comparison), VAEKIT_KERNEL_PROFILE=1 (time per kernel on stderr at exit).
+// kernel outputs, default 256; 0 disables), VAEKIT_GEMM=openblas|onednn (the GEMM engine; default
+// chosen from the CPU's ISA, native/engine.cc), OPENBLAS_CORETYPE (OpenBLAS's kernel; default chosen
+// from the ISA), VAEKIT_GEMM_MODE=blas (let the engine thread GEMMs itself instead of splitting them
+// across the pool; for comparison), VAEKIT_KERNEL_PROFILE=1 (time per kernel on stderr at exit).
 import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
 import { FUSED_KERNELS, NATIVE_BACKEND } from '../kernel-names.js';
 import { registerInPlaceSteps } from '../inplace-steps.js';
-import { loadAddon, type NativeAddon } from './addon.js';
+import { loadAddon, type CpuInfo, type GemmInfo, type NativeAddon } from './addon.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { likelihoodKernels } from './likelihood.js';
@@ -29,13 +31,15 @@ import { shapeKernels } from './shape.js';
 import type { KernelFunc } from './util.js';
 
 export { NATIVE_BACKEND };
-export { ADDON_PATH, loadAddon, type NativeAddon } from './addon.js';
+export { ADDON_PATH, loadAddon, type CpuInfo, type GemmInfo, type NativeAddon } from './addon.js';
 export { allocF32, poolStats, setOutputPoolLimit, NativeBackend } from './memory.js';
 
 export interface NativeLoadResult {
   ok: boolean;
   reason?: string;
   blas?: string;
+  gemm?: GemmInfo;
+  cpu?: CpuInfo;
   threads?: number;
   /** Kernel names overridden with native code. */
   kernels?: string[];
@@ -103,7 +107,8 @@ export function registerNativeBackend(): NativeLoadResult {
     const native = Object.keys(overrides);
     if (process.env.VAEKIT_KERNEL_PROFILE === '1')
       profileKernels(new Set([...native, ...Object.values(FUSED_KERNELS)]));
-    state = { ok: true, blas: addon.info().blas, threads, kernels: native };
+    const info = addon.info();
+    state = { ok: true, blas: info.blas, gemm: info.gemm, cpu: info.cpu, threads, kernels: native };
   } catch (e) {
     state = { ok: false, reason: `native backend registration failed: ${(e as Error).message}` };
   }

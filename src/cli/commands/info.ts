@@ -11,10 +11,15 @@ export function info(program: Command): void {
       .option('--json', 'as JSON'),
   ).action(async (f) => {
     const b = await initBackend(f.backend as BackendChoice, true);
-    out(
-      !!f.json,
-      { ...b },
-      `backend: ${b.backend} (${b.detail})${b.warnings.length ? '\n' + b.warnings.join('\n') : ''}`,
-    );
+    const lines = [`backend: ${b.backend} (${b.detail})`];
+    if (b.cpu) lines.push(`cpu: ${b.cpu.brand} (family ${b.cpu.family}, model ${b.cpu.model}): ${b.cpu.isa}`);
+    if (b.gemm) {
+      lines.push(`gemm: ${b.gemm.engine}, kernel ${b.gemm.kernel} (${b.gemm.why})`);
+      if (b.gemm.openblas)
+        lines.push(
+          `openblas: ${b.gemm.openblasKernel} kernels; OPENBLAS_CORETYPE=${b.gemm.coretype || '(unset)'}: ${b.gemm.coretypeWhy}`,
+        );
+    }
+    out(!!f.json, { ...b }, [...lines, ...b.warnings].join('\n'));
   });
 }
