@@ -15,7 +15,10 @@ import { trainContinuous, trainVq } from '../training.js';
 function trainOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--model <kind>', modelHelp()).choices(modelChoices()).default('vae'))
-    .option('--preset <name>', 'canonical model of docs/PROTOCOL.md: mlp | conv (default: mlp, or the one of --network)')
+    .option(
+      '--preset <name>',
+      'canonical model of docs/PROTOCOL.md: mlp | conv (default: mlp, or the one of --network)',
+    )
     .addOption(
       new Option('--network <type>', "encoder/decoder networks (default: the preset's)").choices(['mlp', 'conv']),
     )
