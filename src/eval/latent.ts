@@ -9,7 +9,8 @@
 // z); 'partial' when at most a tenth of the units (at least one) are active — few units carry
 // information; otherwise 'healthy' (inactive units are still listed: that is common and fine).
 import * as tf from '@tensorflow/tfjs-core';
-import { rowRange, rowSize, type Split } from '../data/dataset.js';
+import { rowRange, rowSize } from '../data/split.js';
+import type { Split } from '../data/types.js';
 import { gaussianPosterior, type LatentVariableModel } from '../models/types.js';
 import { conditionalLabels } from './reconstruction.js';
 

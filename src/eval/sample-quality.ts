@@ -17,7 +17,8 @@
 // Distances are computed blockwise with one GEMM per block on the tfjs backend (float32 dot products
 // of features centred on the real mean), everything else in Float64.
 import * as tf from '@tensorflow/tfjs-core';
-import { allRows, gatherRows, rowSize, type Split } from '../data/dataset.js';
+import { allRows, gatherRows, rowSize } from '../data/split.js';
+import type { Split } from '../data/types.js';
 import type { Rng } from '../rng.js';
 import type { Classifier } from './classifier.js';
 

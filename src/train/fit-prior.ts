@@ -2,7 +2,8 @@
 // PixelCNN sampler): maximum likelihood on the code grids k(x) of the training data, the encoder fixed,
 // with the shared trainer. The model file (src/models/vq-prior.ts) only defines p(k); fitting it lives here.
 import * as tf from '@tensorflow/tfjs-core';
-import { rowRange, rowSize, type Dataset, type Split } from '../data/dataset.js';
+import { rowRange, rowSize } from '../data/split.js';
+import type { Dataset, Split } from '../data/types.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { VQVAE } from '../models/vqvae.js';
 import { priorNll } from '../objectives/vq-prior.js';

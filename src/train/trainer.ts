@@ -3,7 +3,9 @@
 // resume live here once for all of them.
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
-import { batches, rowSize, stepsPerEpoch, type Dataset } from '../data/dataset.js';
+import { batches, stepsPerEpoch } from '../data/batches.js';
+import { rowSize } from '../data/split.js';
+import type { Dataset } from '../data/types.js';
 import { ensureDirSync, writeFileAtomic } from '../util/atomic.js';
 import { appendFileChecked } from '../util/fs-errors.js';
 import type { DataInfo } from '../models/files.js';
