@@ -13,6 +13,7 @@ import { Rng } from '../src/rng.js';
 import { createApp } from '../src/serve/app.js';
 import { decodeLatent } from '../src/tasks/explore.js';
 import { encode, generate, reconstruct } from '../src/tasks/generate.js';
+import { degrade, restoreImages } from '../src/tasks/restore/index.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,11 +68,42 @@ describe('serve API (inject)', () => {
     assert.ok(sc.json().negElbo.every((v: number) => v > 0));
   });
 
+  it('restores an inpainting observation as src/tasks/restore does, and names a missing mask', async () => {
+    const x = Float32Array.from(row(3));
+    const mask = Array.from({ length: 784 }, (_, i) => (Math.floor(i / 28) < 14 ? 1 : 0)); // the top half seen
+    const deg = degrade(x, 1, [28, 28, 1], { task: 'inpaint', mask: { kind: 'user', name: 'm', values: mask } });
+    const want = restoreImages(model, deg, { method: 'naive', seed: 2, samples: 4 });
+    const r = await post('/api/restore', {
+      task: 'inpaint',
+      y: [Array.from(deg.y)],
+      mask,
+      method: 'naive',
+      seed: 2,
+      samples: 4,
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(maxAbsDiff(r.json().x[0], want.x), 0);
+    assert.equal(maxAbsDiff(r.json().uncertainty[0], want.uncertainty), 0);
+    const noMask = await post('/api/restore', { task: 'inpaint', y: [Array.from(deg.y)] });
+    assert.equal(noMask.statusCode, 400);
+    assert.match(noMask.json().error, /needs body\/mask/);
+    const sr = await post('/api/restore', {
+      task: 'superres',
+      factor: 4,
+      y: [new Array(49).fill(0.2)],
+      method: 'naive',
+    });
+    assert.equal(sr.statusCode, 200, sr.body);
+    assert.equal(sr.json().x[0].length, 784);
+    const wrong = await post('/api/restore', { task: 'superres', factor: 4, y: [new Array(50).fill(0.2)] });
+    assert.match(wrong.json().error, /has 50 values; a superres observation has 49/);
+  });
+
   it('serves the model files and its description', async () => {
     const info = (await app.inject('/api/info')).json();
     assert.equal(info.kind, 'vae');
     assert.equal(info.latentDim, 4);
-    assert.ok(info.routes.includes('/api/score'));
+    assert.ok(info.routes.includes('/api/score') && info.routes.includes('/api/restore'));
     const st = await app.inject('/model/model.safetensors');
     assert.equal(st.rawPayload.length, readFileSync(path.join(dir, 'model.safetensors')).length);
   });

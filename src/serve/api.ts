@@ -8,21 +8,22 @@
 //   POST /api/sample       {n, seed?, temperature?, y?}   → {x}          z ~ p(z), E[x | z]
 //   POST /api/reconstruct  {x, y?}                        → {x}          E[x | z = μ(x)]
 //   POST /api/score        {x, y?, k?, seed?}             → {negElbo, nll, rec, kl}   (src/tasks/anomaly.ts)
+//   POST /api/restore      src/serve/restore.ts (image models with a continuous latent, no label)
 import type { FastifyInstance } from 'fastify';
 import type { LatentVariableModel } from '../models/types.js';
 import { Rng } from '../rng.js';
 import { scoreBatch } from '../tasks/anomaly.js';
 import { decodeLatent } from '../tasks/explore.js';
 import { encode, encodeCodes, generate, reconstruct } from '../tasks/generate.js';
+import { BadRequest } from './errors.js';
+import { registerRestore } from './restore.js';
 
 /** Most rows in one request (the body limit bounds the bytes too). */
 export const MAX_ROWS = 256;
 /** Most importance samples of /api/score. */
 export const MAX_SCORE_K = 64;
 
-export class BadRequest extends Error {
-  readonly statusCode = 400;
-}
+export { BadRequest };
 
 const numberRows = (width: number) => ({
   type: 'array',
@@ -159,5 +160,6 @@ export function registerApi(app: FastifyInstance, model: LatentVariableModel): s
       return { negElbo: [...s.negElbo], nll: [...s.nll], rec: [...s.rec], kl: [...s.kl], k: s.k };
     },
   );
+  if (registerRestore(app, model)) routes.push('/api/restore');
   return routes;
 }
