@@ -16,6 +16,7 @@ export { encode, generate, interpolate, reconstruct } from './tasks/generate.js'
 export { reconstructWords, sampleWords, interpolateWords, isWordsModel } from './tasks/words.js';
 export { decodeLatent, decodeWidth, klPerUnit, pcaInverse, pcaMap, unitsByUse, type PcaMap } from './tasks/explore.js';
 export { scoreBatch, defaultScore, type BatchScores, type ScoreName } from './tasks/anomaly.js';
+export { compressBinaryImages, decompressBinaryImages, modelFingerprint } from './tasks/compress/index.js';
 
 /**
  * Fetches `${base}/config.json` and `${base}/model.safetensors` (a model directory served as static files,

@@ -21,6 +21,8 @@ export { train, TrainingDivergedError, type TrainOptions, type EpochMetrics } fr
 export { Optimizer, type OptimizerConfig } from './train/optimizers.js';
 export { evaluateElbo, importanceSampledNll, type NllResult } from './eval/likelihood.js';
 export { generate, reconstruct, encode, interpolate } from './tasks/generate.js';
+export { compressBinaryImages, decompressBinaryImages, modelFingerprint } from './tasks/compress/index.js';
+export { FormatError, readContainer, RansStack } from './codec/index.js';
 export { saveModel, loadModel, readModelMeta } from './io/model.js';
 export { loadModelFromBuffers, modelFiles, type DataInfo, type ModelMeta } from './models/files.js';
 export { toStateDict, loadStateDict, type StateLayout, type StateTensor } from './models/state-dict.js';

@@ -1,0 +1,240 @@
+// Lossless compression of binary images with a VAE by bits-back coding with ANS (BB-ANS; Townsend, Bird &
+// Barber 2019). One rANS stack holds the whole set; for each image x_i in turn the coder
+//
+//   pops   z ~ Q(z | x_i)      (a sample bought with bits already on the stack: −log Q(z|x) bits *taken off*)
+//   pushes x_i under P(x | z)  (−log P(x|z) bits)
+//   pushes z under P(z)        (b bits a latent unit: buckets of equal prior mass)
+//
+// so each image adds −log P(x|z) − log P(z) + log Q(z|x) bits, the −ELBO of the discretised model in
+// expectation. The decoder runs the steps backwards, last image first: pop z under P(z), pop x under P(x|z),
+// push z back under Q(z|x) (which returns the bits the encoder took). The first image has nothing on the stack
+// to pop z with: its pops read zero words (RansStack.borrowed), so it costs its full −log P(x, z): BB-ANS's
+// start-up bits, inside the file size; the decoder checks it ends on exactly those zero words.
+//
+// Encoder and decoder must compute identical frequencies, so the networks run in exact-net.ts's fixed-order
+// float64 loops (never the tfjs backend: its sums move with the backend and thread count), and every
+// distribution is turned into integers by the same plain-JS arithmetic: posterior and likelihood at 2^p with
+// no zero frequency (a Bernoulli p₁ becomes round(p₁·2^p) clamped to 1 … 2^p − 1).
+import { checkFingerprint, FormatError, readContainer, writeContainer } from '../../codec/container.js';
+import { RANS_LOW, RansStack } from '../../codec/rans.js';
+import type { LatentVariableModel } from '../../models/types.js';
+import { gaussianBuckets, popPosterior, pushPosterior, type Buckets } from './buckets.js';
+import { compileExact, type ExactNet } from './exact-net.js';
+import { modelFingerprint } from './fingerprint.js';
+
+export interface BitsBackSettings {
+  /** b: latent buckets per unit 2^b (equal mass under the prior). */
+  latentBits: number;
+  /** p of the posterior's frequencies. */
+  posteriorPrecision: number;
+  /** p of the likelihood's frequencies. */
+  likelihoodPrecision: number;
+}
+
+export const BITS_BACK_DEFAULTS: BitsBackSettings = { latentBits: 10, posteriorPrecision: 14, likelihoodPrecision: 14 };
+
+export interface CompressStats {
+  count: number;
+  /** Values per image. */
+  dims: number;
+  /** The whole file (header, CRCs, end marker included). */
+  fileBytes: number;
+  bitsPerDim: number;
+  bytesPerImage: number;
+  /** The rANS message alone, in bits. */
+  messageBits: number;
+  /** Zero words the first pops borrowed (16 bits each): the start-up cost, already inside the file size. */
+  startupBits: number;
+}
+
+interface Coder {
+  enc: ExactNet;
+  dec: ExactNet;
+  latentDim: number;
+  D: number;
+  shape: number[];
+}
+
+function coderFor(model: LatentVariableModel, what: string): Coder {
+  const c = model.config;
+  if (c.kind !== 'vae')
+    throw new Error(
+      `${what}: bits-back coding supports the vae model (mlp or conv networks); this model is a ${c.kind}`,
+    );
+  if (c.likelihood !== 'bernoulli')
+    throw new Error(
+      `${what}: lossless coding of binary images needs a Bernoulli decoder; this model's likelihood is ${c.likelihood}`,
+    );
+  const nets = model.networks();
+  const enc = compileExact(nets.encoder);
+  const dec = compileExact(nets.decoder);
+  const D = c.inputShape.reduce((a, b) => a * b, 1);
+  if (enc.inDim !== D || enc.outDim !== 2 * c.latentDim || dec.inDim !== c.latentDim || dec.outDim !== D)
+    throw new Error(`${what}: the model's networks do not match its config`);
+  return { enc, dec, latentDim: c.latentDim, D, shape: c.inputShape };
+}
+
+function checkSettings(s: BitsBackSettings): void {
+  for (const k of ['posteriorPrecision', 'likelihoodPrecision'] as const)
+    if (!(Number.isInteger(s[k]) && s[k] >= 8 && s[k] <= 16))
+      throw new Error(`${k} must be an integer in 8…16, got ${s[k]}`);
+  gaussianBuckets(s.latentBits);
+  if (2 ** s.latentBits * 2 > 2 ** s.posteriorPrecision)
+    throw new Error(`posteriorPrecision ${s.posteriorPrecision} is too small for 2^${s.latentBits} latent buckets`);
+}
+
+/** Bernoulli(sigmoid(l)) as the frequency of a 1 at precision p, never 0 or 2^p. */
+function freqOne(logit: number, M: number): number {
+  const f = Math.round(M / (1 + Math.exp(-logit)));
+  return f < 1 ? 1 : f > M - 1 ? M - 1 : f;
+}
+
+function posteriorParams(coder: Coder, x: ArrayLike<number>): { mu: Float64Array; sigma: Float64Array } {
+  const h = coder.enc.apply(x);
+  const L = coder.latentDim;
+  const mu = h.subarray(0, L);
+  const sigma = new Float64Array(L);
+  for (let d = 0; d < L; d++) sigma[d] = Math.exp(0.5 * h[L + d]);
+  return { mu, sigma };
+}
+
+function latentPoint(B: Buckets, j: Int32Array): Float64Array {
+  return Float64Array.from(j, (v) => B.centres[v]);
+}
+
+export interface CompressOptions extends Partial<BitsBackSettings> {
+  /** Called after each image with the number done. */
+  onProgress?: (done: number) => void;
+}
+
+/**
+ * Compresses `count` binary images (rows of 0/1 values, flat, the model's input shape) into .vkz bytes.
+ * The model must be a Bernoulli VAE; the file names it by fingerprint.
+ */
+export function compressBinaryImages(
+  model: LatentVariableModel,
+  x: ArrayLike<number>,
+  count: number,
+  options: CompressOptions = {},
+): { bytes: Uint8Array; stats: CompressStats } {
+  const coder = coderFor(model, 'compress');
+  const s: BitsBackSettings = {
+    latentBits: options.latentBits ?? BITS_BACK_DEFAULTS.latentBits,
+    posteriorPrecision: options.posteriorPrecision ?? BITS_BACK_DEFAULTS.posteriorPrecision,
+    likelihoodPrecision: options.likelihoodPrecision ?? BITS_BACK_DEFAULTS.likelihoodPrecision,
+  };
+  checkSettings(s);
+  const { D, latentDim: L } = coder;
+  if (!(Number.isInteger(count) && count >= 0) || x.length !== count * D)
+    throw new Error(`compress: expected ${count} images of ${D} values (${count * D}), got ${x.length} values`);
+  for (let i = 0; i < x.length; i++)
+    if (x[i] !== 0 && x[i] !== 1)
+      throw new Error(
+        `compress: value ${x[i]} at pixel ${i % D} of image ${Math.floor(i / D)}; the binary coder needs 0/1 pixels (the binary protocol)`,
+      );
+  const B = gaussianBuckets(s.latentBits);
+  const M = 2 ** s.likelihoodPrecision;
+  const m = new RansStack();
+  const j = new Int32Array(L);
+  for (let i = 0; i < count; i++) {
+    const xi = Array.prototype.slice.call(x, i * D, (i + 1) * D) as number[];
+    const q = posteriorParams(coder, xi);
+    for (let d = L - 1; d >= 0; d--) j[d] = popPosterior(m, B, q.mu[d], q.sigma[d], s.posteriorPrecision);
+    const logits = coder.dec.apply(latentPoint(B, j));
+    for (let d = 0; d < D; d++) {
+      const f1 = freqOne(logits[d], M);
+      if (xi[d] === 1) m.push(M - f1, f1, s.likelihoodPrecision);
+      else m.push(0, M - f1, s.likelihoodPrecision);
+    }
+    for (let d = 0; d < L; d++) m.pushUniform(j[d], s.latentBits);
+    options.onProgress?.(i + 1);
+  }
+  const header = {
+    method: 'bits-back',
+    fingerprint: modelFingerprint(model),
+    shape: coder.shape,
+    count,
+    likelihood: 'bernoulli',
+    ...s,
+  };
+  const bytes = writeContainer(header, m.toBytes());
+  const dims = count * D;
+  return {
+    bytes,
+    stats: {
+      count,
+      dims: D,
+      fileBytes: bytes.length,
+      bitsPerDim: dims ? (8 * bytes.length) / dims : 0,
+      bytesPerImage: count ? bytes.length / count : 0,
+      messageBits: m.bits,
+      startupBits: 16 * m.borrowed,
+    },
+  };
+}
+
+function headerSettings(h: Record<string, unknown>): BitsBackSettings {
+  const s = {
+    latentBits: h.latentBits as number,
+    posteriorPrecision: h.posteriorPrecision as number,
+    likelihoodPrecision: h.likelihoodPrecision as number,
+  };
+  try {
+    checkSettings(s);
+  } catch (e) {
+    throw new FormatError(`corrupted .vkz file: bad coder settings in the header (${(e as Error).message})`);
+  }
+  return s;
+}
+
+/** The images of a .vkz file written by compressBinaryImages with this model: rows of 0/1, in order. */
+export function decompressBinaryImages(
+  model: LatentVariableModel,
+  bytes: Uint8Array,
+  onProgress?: (done: number) => void,
+): { x: Uint8Array; count: number; shape: number[] } {
+  const { header, payload } = readContainer(bytes);
+  if (header.method !== 'bits-back')
+    throw new FormatError(`this .vkz file holds "${header.method}" data, not bits-back coded binary images`);
+  checkFingerprint(header, modelFingerprint(model));
+  const coder = coderFor(model, 'decompress');
+  const s = headerSettings(header);
+  const { D, latentDim: L } = coder;
+  if (header.shape.reduce((a, b) => a * b, 1) !== D)
+    throw new FormatError(`corrupted .vkz file: image shape [${header.shape}] does not fit the model`);
+  const B = gaussianBuckets(s.latentBits);
+  const M = 2 ** s.likelihoodPrecision;
+  const count = header.count;
+  const m = RansStack.fromBytes(payload);
+  const out = new Uint8Array(count * D);
+  const j = new Int32Array(L);
+  const xi = new Float64Array(D);
+  const corrupt = () => new FormatError('corrupted .vkz file: the bit stream does not decode to the header’s images');
+  try {
+    decodeAll();
+  } catch (e) {
+    // a stream that passed its CRCs yet asks for an impossible symbol was not written by this coder
+    throw e instanceof FormatError ? e : corrupt();
+  }
+  if (m.head !== RANS_LOW || m.tail().some((w) => w !== 0)) throw corrupt();
+  return { x: out, count, shape: header.shape };
+
+  function decodeAll(): void {
+    for (let i = count - 1; i >= 0; i--) {
+      for (let d = L - 1; d >= 0; d--) j[d] = m.popUniform(s.latentBits);
+      const logits = coder.dec.apply(latentPoint(B, j));
+      for (let d = D - 1; d >= 0; d--) {
+        const f1 = freqOne(logits[d], M);
+        const one = m.peek(s.likelihoodPrecision) >= M - f1;
+        if (one) m.pop(M - f1, f1, s.likelihoodPrecision);
+        else m.pop(0, M - f1, s.likelihoodPrecision);
+        xi[d] = one ? 1 : 0;
+      }
+      if (m.borrowed) throw corrupt();
+      const q = posteriorParams(coder, xi);
+      for (let d = 0; d < L; d++) pushPosterior(m, B, j[d], q.mu[d], q.sigma[d], s.posteriorPrecision);
+      for (let d = 0; d < D; d++) out[i * D + d] = xi[d];
+      onProgress?.(count - i);
+    }
+  }
+}

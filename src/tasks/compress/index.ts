@@ -1,0 +1,13 @@
+// Compression with a trained model: bits-back coding of binary images (bits-back.ts) on exact networks
+// (exact-net.ts), latents in equal-mass prior buckets (buckets.ts), files named by model fingerprint.
+export {
+  BITS_BACK_DEFAULTS,
+  compressBinaryImages,
+  decompressBinaryImages,
+  type BitsBackSettings,
+  type CompressOptions,
+  type CompressStats,
+} from './bits-back.js';
+export { compileExact, type ExactNet } from './exact-net.js';
+export { gaussianBuckets, normalCdf, normalQuantile } from './buckets.js';
+export { modelFingerprint } from './fingerprint.js';
