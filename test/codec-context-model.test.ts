@@ -2,7 +2,13 @@
 // Kraft's equality over every small binary image, determinism, channels, and its bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryImageBits, contextModelBits, grayImageBits, medPredict } from '../src/codec/context-model.js';
+import {
+  binaryImageBits,
+  binaryImageBitsCtw,
+  contextModelBits,
+  grayImageBits,
+  medPredict,
+} from '../src/codec/context-model.js';
 import { Rng } from '../src/rng.js';
 
 const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) < eps, `${a} vs ${b}`);
@@ -24,6 +30,27 @@ test('binary: the code lengths of all 2×3 images satisfy Kraft with equality (a
       const img = Array.from({ length: 6 }, (_, j) => (v >> j) & 1);
       sum += 2 ** -binaryImageBits(img, 2, 3, 1, { neighbours });
     }
+    close(sum, 1, 1e-9);
+  }
+});
+
+test('CTW: a 2×2 image by hand, depth 0 is order-0 KT, and Kraft with equality over all 2×3 images', () => {
+  // [[1, 0], [1, 1]], depth 1 (the W neighbour): root P_e = KT(1, 0, 1, 1) = 5/128; leaves ctx 0 (1, 1): 3/8 and
+  // ctx 1 (0, 1): 1/8; P_w = ½ · 5/128 + ½ · 3/8 · 1/8 = 11/256
+  close(binaryImageBitsCtw([1, 0, 1, 1], 2, 2, 1, { depth: 1 }), Math.log2(256 / 11));
+  close(binaryImageBitsCtw([1, 0, 1, 1], 2, 2, 1, { depth: 0 }), Math.log2(128 / 5));
+  for (const depth of [2, 5]) {
+    let sum = 0;
+    for (let v = 0; v < 64; v++)
+      sum +=
+        2 **
+        -binaryImageBitsCtw(
+          Array.from({ length: 6 }, (_, j) => (v >> j) & 1),
+          2,
+          3,
+          1,
+          { depth },
+        );
     close(sum, 1, 1e-9);
   }
 });
@@ -71,6 +98,7 @@ test('contextModelBits: rows in [0, 1] at 1 or 8 bits per pixel, as the single-i
   for (let i = 0; i < 3; i++) {
     const row = Array.from(x.subarray(i * 16, (i + 1) * 16));
     assert.equal(b1[i], binaryImageBits(row, 4, 4));
+    assert.equal(contextModelBits(x, 3, [4, 4], { bits: 1, method: 'ctw' })[i], binaryImageBitsCtw(row, 4, 4));
     assert.equal(
       b8[i],
       grayImageBits(
