@@ -196,6 +196,29 @@ describe('serve API (inject)', () => {
   });
 });
 
+describe('serve API of a conditional model', () => {
+  it('needs one label per row, in range, and decodes given it', async () => {
+    await setupBackend();
+    const cdir = path.join(root, 'test', 'fixtures', 'models-v1', 'cvae');
+    const { model: m, meta } = await loadModel(cdir);
+    const app = await createApp({ model: m, meta, files: { config: '{}', safetensors: new Uint8Array(0) } });
+    try {
+      const z = [[0.1, 0.2, 0.3, 0.4]];
+      const send = (payload: object) => app.inject({ method: 'POST', url: '/api/decode', payload });
+      assert.match((await send({ z })).json().error, /conditioned on a label: give body\/y/);
+      assert.match((await send({ z, y: [10] })).json().error, /body\/y\/0 must be <= 9/);
+      assert.match((await send({ z, y: [1, 2] })).json().error, /body\/y has 2 labels for 1 rows/);
+      const ok = await send({ z, y: [3] });
+      assert.equal(ok.statusCode, 200);
+      assert.equal(maxAbsDiff(ok.json().x[0], decodeLatent(m, Float32Array.from(z[0]), 1, [3])), 0);
+      assert.equal((await app.inject('/api/info')).json().numClasses, 10);
+    } finally {
+      await app.close();
+      m.dispose();
+    }
+  });
+});
+
 describe('serve concurrency', () => {
   it('answers 503 while maxInFlight requests are in flight, and serves again once they end', async () => {
     await setupBackend();
