@@ -8,7 +8,8 @@
 //   node bin/vaekit.js train --dataset mnist --protocol continuous --sigma learned --epochs 20 --out /tmp/restore/mn
 //   node --import tsx bench/restore.ts --model fashion-mnist=/tmp/restore/fm/model --model mnist=/tmp/restore/mn/model --n 1000
 //
-// Options: --n N (default 1000), --steps S (MAP, default 150), --only denoise,inpaint,superres,miwae,
+// Options: --n N (default 1000), --steps S and --restarts R (MAP, default 150 and 4), --miwae D1,D2 (the data
+// sets of the classifier check, default all), --only denoise,inpaint,superres,miwae,
 // --data-dir DIR (Fashion-MNIST IDX files). Writes bench/out/restore.json and restore.md, and prints the table.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -43,6 +44,8 @@ const models = args.flatMap((a, i) => (args[i - 1] === '--model' ? [a.split('=')
 if (models.length === 0) throw new Error('give --model DATASET=MODEL_DIR (one or more)');
 const N = Number(flag('--n', '1000'));
 const steps = Number(flag('--steps', '150'));
+const restarts = Number(flag('--restarts', '4'));
+const miwaeSets = flag('--miwae')?.split(',');
 const only = (flag('--only', 'denoise,inpaint,superres,miwae') as string).split(',');
 const dataDir = flag('--data-dir', '/usr/share/datasets/fashion-mnist');
 
@@ -121,7 +124,7 @@ for (const [name, dir] of models) {
     }
     const methods: RestoreMethod[] = d.task === 'inpaint' ? ['naive', 'map', 'gibbs', 'mwg'] : ['naive', 'map'];
     for (const method of methods) {
-      const [r, s] = timed(() => restoreImages(model, deg, { method, steps }));
+      const [r, s] = timed(() => restoreImages(model, deg, { method, steps, restarts }));
       const q = quality(r.x, x, n, deg.shape);
       const err = r.x.map((v, i) => Math.abs(v - x[i]));
       const rho = pearson(r.uncertainty, err, deg.mask ? (i) => deg.mask![i] === 0 : undefined);
@@ -141,7 +144,7 @@ for (const [name, dir] of models) {
       );
     }
   }
-  if (only.includes('miwae') && data.train.y && test.y) {
+  if (only.includes('miwae') && (!miwaeSets || miwaeSets.includes(name)) && data.train.y && test.y) {
     // 50% missing at random: accuracy of the evaluation classifier on clean, mean-filled and imputed images
     const { classifier } = await classifierFor(data, { log: (m) => process.stderr.write(`  classifier: ${m}\n`) });
     const D = x.length / n;
@@ -165,7 +168,7 @@ for (const [name, dir] of models) {
       'harmonic fill': acc(harmonicFill(deg.y, deg.mask!, n, deg.shape)),
     };
     for (const method of ['naive', 'map', 'gibbs', 'mwg'] as const)
-      entry[method] = acc(restoreImages(model, deg, { method, steps }).x);
+      entry[method] = acc(restoreImages(model, deg, { method, steps, restarts }).x);
     miwae.push(entry);
     process.stderr.write(`  MIWAE check: ${JSON.stringify(entry)}\n`);
     classifier.dispose();
@@ -176,7 +179,7 @@ for (const [name, dir] of models) {
 // the table: per dataset and setting, each method; the best vaekit PSNR minus the best baseline's
 const f2 = (v: number) => v.toFixed(2);
 const lines = [
-  `Restoration, first ${N} test images (continuous protocol, data range 1), MAP ${steps} Adam steps × 4 starts`,
+  `Restoration, first ${N} test images (continuous protocol, data range 1), MAP ${steps} Adam steps × ${restarts} starts`,
   '',
   '| data set | setting | method | PSNR dB | SSIM | restores/s | ρ(spread, error) |',
   '|---|---|---|---:|---:|---:|---:|',

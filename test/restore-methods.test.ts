@@ -9,7 +9,13 @@ import { loadDataset, take } from '../src/data/dataset.js';
 import { loadModel } from '../src/io/model.js';
 import type { LatentVariableModel } from '../src/models/types.js';
 import { degrade } from '../src/tasks/restore/degrade.js';
-import { checkDegradationForLikelihood, measurementLogLik } from '../src/tasks/restore/measurement.js';
+import {
+  checkDegradationForLikelihood,
+  conditionalMoments,
+  measurementLogLik,
+  SUPERRES_SIGMA,
+} from '../src/tasks/restore/measurement.js';
+import { DiagGaussian } from '../src/distributions/gaussian.js';
 import { pearson, quality } from '../src/tasks/restore/metrics.js';
 import { restoreImages } from '../src/tasks/restore/methods.js';
 import { BernoulliLogits } from '../src/distributions/bernoulli.js';
@@ -54,16 +60,27 @@ describe('restoration methods on a small trained model', () => {
     assert.ok(psnr.map > psnr.naive, `MAP ${psnr.map} dB vs naive ${psnr.naive} dB`);
   });
 
-  it('denoising a continuous model (σ = 0.3) and ×4 super-resolution: MAP beats the naive pass', () => {
-    for (const d of [
-      { task: 'denoise', noise: 'gaussian', sigma: 0.3, seed: 1 },
-      { task: 'superres', factor: 4 },
-    ] as const) {
-      const deg = degrade(xc, N, shape, d);
-      const naive = quality(restoreImages(continuous, deg, { method: 'naive' }).x, xc, N, deg.shape).psnr;
-      const map = quality(restoreImages(continuous, deg, { method: 'map', steps: 60 }).x, xc, N, deg.shape).psnr;
-      assert.ok(map > naive, `${d.task}: MAP ${map} dB vs naive ${naive} dB`);
-    }
+  it('denoising a continuous model (σ = 0.3): MAP beats the naive pass', () => {
+    const dn = degrade(xc, N, shape, { task: 'denoise', noise: 'gaussian', sigma: 0.3, seed: 1 });
+    const naive = quality(restoreImages(continuous, dn, { method: 'naive' }).x, xc, N, dn.shape).psnr;
+    const map = quality(restoreImages(continuous, dn, { method: 'map', steps: 60 }).x, xc, N, dn.shape).psnr;
+    assert.ok(map > naive, `denoise: MAP ${map} dB vs naive ${naive} dB`);
+  });
+
+  it('E[x | y, z] by hand: a precision-weighted blend for noise, the block mean matched for superres', () => {
+    const p = new DiagGaussian(tf.zeros([1, 4]), tf.zeros([1, 4])); // μ = 0, v = 1
+    const dn = conditionalMoments(
+      p,
+      tf.fill([1, 4], 2),
+      { task: 'denoise', noise: 'gaussian', sigma: 1, seed: 0 },
+      [2, 2, 1],
+    );
+    assert.deepEqual([...dn.mean.dataSync()], [1, 1, 1, 1]); // (0/1 + 2/1) / (1 + 1)
+    assert.deepEqual([...dn.variance.dataSync()], [0.5, 0.5, 0.5, 0.5]);
+    const sr = conditionalMoments(p, tf.tensor2d([[1]]), { task: 'superres', factor: 2 }, [2, 2, 1]);
+    const Vb = 4 / 16 + SUPERRES_SIGMA ** 2;
+    for (const v of sr.mean.dataSync()) assert.ok(Math.abs(v - 0.25 / Vb) < 1e-6, `${v}`);
+    for (const v of sr.variance.dataSync()) assert.ok(Math.abs(v - (1 - 0.25 ** 2 / Vb)) < 1e-6, `${v}`);
   });
 
   it('seeded: the same call gives the same images; another seed other samples', () => {

@@ -102,3 +102,58 @@ export function measurementLogLik(
     return new DiagGaussian(avgPool(mean, shape, f), tf.log(v) as tf.Tensor2D).logProb(y);
   });
 }
+
+/**
+ * Moments of x given the observation y and z, [B, D] each: the decoder's p(x | z) updated by the
+ * measurement, per value (x_d independent given z), so the estimate agrees with what was observed:
+ *   gaussian noise σ   precision 1/v + 1/σ², mean (μ/v + y/σ²) / precision
+ *   bit flips, s&p     π' = π a₁ / (π a₁ + (1 − π) a₀), a_x = p(y | x): bit flips 1 − p (y = x) or p;
+ *                      salt-and-pepper (1 − p)[y = x] + p/2; variance π'(1 − π')
+ *   superres ×f        the Gaussian (v = π(1 − π) for a Bernoulli decoder) conditioned on its block's mean
+ *                      y_b = Σ_{i∈b} x_i / f² + N(0, s²): x̂_i = μ_i + (v_i/f²)(y_b − ȳ_b(μ)) / V_b,
+ *                      v'_i = v_i − (v_i/f²)² / V_b, V_b = Σ_{j∈b} v_j / f⁴ + s²
+ *   inpaint            the decoder's moments (the caller clamps the known values)
+ * yFull: y at the clean size for denoising ([B, D]), the low-res y for superres.
+ */
+export function conditionalMoments(
+  p: Distribution,
+  y: tf.Tensor2D,
+  d: Degradation,
+  shape: ImageShape,
+): { mean: tf.Tensor2D; variance: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const { mean, variance } = decoderMoments(p);
+    if (d.task === 'inpaint') return { mean, variance };
+    if (d.task === 'denoise') {
+      if (d.noise === 'gaussian') {
+        const s2 = d.sigma * d.sigma;
+        const v = tf.maximum(variance, 1e-8);
+        const prec = tf.add(tf.div(1, v), 1 / s2);
+        const m = tf.div(tf.add(tf.div(mean, v), tf.div(y, s2)), prec) as tf.Tensor2D;
+        return { mean: m, variance: tf.div(1, prec) as tf.Tensor2D };
+      }
+      const same = d.noise === 'bit-flip' ? 1 - d.p : 1 - d.p / 2;
+      const other = d.noise === 'bit-flip' ? d.p : d.p / 2;
+      // a_1 = p(y | x = 1), a_0 = p(y | x = 0)
+      const a1 = tf.add(tf.mul(y, same), tf.mul(tf.sub(1, y), other));
+      const a0 = tf.add(tf.mul(y, other), tf.mul(tf.sub(1, y), same));
+      const num = tf.mul(mean, a1);
+      const post = tf.div(num, tf.maximum(tf.add(num, tf.mul(tf.sub(1, mean), a0)), 1e-12)) as tf.Tensor2D;
+      return { mean: post, variance: tf.mul(post, tf.sub(1, post)) as tf.Tensor2D };
+    }
+    const f = d.factor;
+    const [H, W, C] = shape;
+    const B = mean.shape[0];
+    const up = (t: tf.Tensor) => {
+      // [B, h·w·C] → [B, H·W·C], each block's value repeated over its f×f pixels
+      const t6 = tf.reshape(t, [B, H / f, 1, W / f, 1, C]);
+      return tf.reshape(tf.tile(t6, [1, 1, f, 1, f, 1]), [B, H * W * C]);
+    };
+    const s2 = SUPERRES_SIGMA * SUPERRES_SIGMA;
+    const Vb = tf.add(tf.div(avgPool(variance, shape, f), f * f), s2); // Σ_j v_j / f⁴ + s²
+    const gain = tf.div(tf.div(variance, f * f), up(Vb)); // (v_i / f²) / V_b
+    const m = tf.add(mean, tf.mul(gain, up(tf.sub(y, avgPool(mean, shape, f))))) as tf.Tensor2D;
+    const v = tf.relu(tf.sub(variance, tf.mul(gain, tf.div(variance, f * f)))) as tf.Tensor2D;
+    return { mean: m, variance: v };
+  });
+}

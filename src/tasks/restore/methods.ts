@@ -1,12 +1,14 @@
 // Restoration with a trained latent-variable model p(x, z) = p(z) p(x | z) and its encoder q(z | x):
-//   naive   x̂ = E[x | z = μ(ỹ)], ỹ the degraded image as the encoder's input (missing values 0, low-res
+//   naive   x̂ = E[x | y, z = μ(ỹ)], ỹ the degraded image as the encoder's input (missing values 0, low-res
 //           blown up by nearest neighbours, noise clipped to [0, 1])
 //   map     z* = argmax_z log p(y | z) + log p(z) by Adam from R starts (μ(ỹ) and R − 1 prior draws), the best
-//           kept per image (Bora et al. 2017); x̂ = E[x | z*]
+//           kept per image (Bora et al. 2017); x̂ = E[x | y, z*]
 //   gibbs   pseudo-Gibbs (Rezende et al. 2014), inpainting: z ~ q(z | x̃), x̃_mis ~ p(x_mis | z), x̃_obs = y
 //   mwg     Metropolis-within-Gibbs (Mattei & Frellsen 2018), inpainting: z' ~ q(z | x̃), accepted with
 //           min(1, p(x̃ | z') p(z') q(z | x̃) / (p(x̃ | z) p(z) q(z' | x̃))), then x̃_mis ~ p(x_mis | z)
-// Uncertainty: several posterior samples z_l, each with the decoder's mean m_l and variance v_l, give the
+// E[x | y, z] is the decoder's p(x | z) updated by the measurement (conditionalMoments in measurement.ts: a
+// precision-weighted blend for noise, the block means matched for superres), so naive and map agree with y.
+// Uncertainty: several posterior samples z_l, each with its mean m_l and variance v_l of x | y, z, give the
 // predictive mean Σ w_l m_l and per-value spread √(Σ w_l (v_l + m_l²) − (Σ w_l m_l)²): equal weights over the
 // samplers' last L states (gibbs, mwg) and over z_l ~ q(z | ỹ) (naive); self-normalised importance weights
 // w_l ∝ p(y | z_l) p(z_l) / q(z_l | x̂) with z_l ~ q(z | x̂) for map. Known pixels are clamped: x̂_obs = y_obs
@@ -16,7 +18,7 @@ import type { LatentVariableModel } from '../../models/types.js';
 import { isCodePosterior } from '../../models/types.js';
 import { Rng } from '../../rng.js';
 import type { Degraded, ImageShape } from './degrade.js';
-import { decoderMoments, measurementLogLik } from './measurement.js';
+import { conditionalMoments, decoderMoments, measurementLogLik } from './measurement.js';
 
 export type RestoreMethod = 'naive' | 'map' | 'gibbs' | 'mwg';
 export const RESTORE_METHODS: readonly RestoreMethod[] = ['naive', 'map', 'gibbs', 'mwg'];
@@ -196,14 +198,14 @@ function restoreBatch(
         ? (tf.tidy(() => (model.encode(b.input) as { mu: tf.Tensor2D }).mu) as tf.Tensor2D)
         : mapLatent(model, deg, b, o, rng);
     return tf.tidy(() => {
-      const xHat = decoderMoments(model.decode(zHat)).mean;
+      const xHat = conditionalMoments(model.decode(zHat), b.y, deg.degradation, deg.shape).mean;
       const proposalX = method === 'naive' ? b.input : clampKnown(xHat, xHat, b).x;
       const { z, logQ } = drawPosterior(model, proposalX, L, rng);
-      const { mean, variance } = decoderMoments(model.decode(z));
+      const yL = tf.tile(b.y, [L, 1]) as tf.Tensor2D;
+      const { mean, variance } = conditionalMoments(model.decode(z), yL, deg.degradation, deg.shape);
       let w: tf.Tensor2D;
       if (method === 'naive') w = tf.fill([L, B], 1 / L) as tf.Tensor2D;
       else {
-        const yL = tf.tile(b.y, [L, 1]) as tf.Tensor2D;
         const maskL = b.mask ? (tf.tile(b.mask, [L, 1]) as tf.Tensor2D) : undefined;
         const logW = tf.sub(
           tf.add(measurementLogLik(model.decode(z), yL, deg.degradation, deg.shape, maskL), logPrior(model, z)),
