@@ -12,6 +12,8 @@ const posInts = { type: 'array', items: posInt } as const;
 const number = { type: 'number' } as const;
 const activation = { enum: ['relu', 'tanh', 'elu', 'softplus', 'sigmoid', 'linear'] } as const;
 const imageLikelihood = { enum: ['bernoulli', 'gaussian'] } as const;
+/** vae, cvae and hvae also take the discretised logistic over 8-bit pixels. */
+const vaeLikelihood = { enum: ['bernoulli', 'gaussian', 'discretized-logistic'] } as const;
 const sigma = { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { const: 'learned' }] } as const;
 
 const mlp = {
@@ -54,7 +56,7 @@ const imageModel = {
   inputShape: { ...posInts, minItems: 1 },
   latentDim: posInt,
   network,
-  likelihood: imageLikelihood,
+  likelihood: vaeLikelihood,
   sigma,
   beta: number,
 } as const;
