@@ -2,6 +2,8 @@
 // exporting a CliCommand (src/cli/common.ts), one import and one entry here (docs/CONTRIBUTING.md).
 import type { CliCommand } from '../common.js';
 import { calibrate } from './calibrate.js';
+import { compress } from './compress.js';
+import { decompress } from './decompress.js';
 import { encode } from './encode.js';
 import { evaluate } from './eval.js';
 import { gradVariance } from './grad-variance.js';
@@ -23,6 +25,8 @@ export const COMMANDS: readonly CliCommand[] = [
   sample,
   reconstruct,
   restore,
+  compress,
+  decompress,
   interpolate,
   traverse,
   encode,

@@ -13,8 +13,9 @@
 //
 // Encoder and decoder must compute identical frequencies, so the networks run in exact-net.ts's fixed-order
 // float64 loops (never the tfjs backend: its sums move with the backend and thread count), and every
-// distribution is turned into integers by the same plain-JS arithmetic: posterior and likelihood at 2^p with
-// no zero frequency (a Bernoulli p₁ becomes round(p₁·2^p) clamped to 1 … 2^p − 1).
+// distribution is turned into integers by the same plain-JS arithmetic: the likelihood at 2^p with no zero
+// frequency (a Bernoulli p₁ becomes round(p₁·2^p) clamped to 1 … 2^p − 1, since it codes whatever pixel comes),
+// the posterior at 2^p with zero frequency in its far tails, never popped and so never pushed (buckets.ts).
 import { checkFingerprint, FormatError, readContainer, writeContainer } from '../../codec/container.js';
 import { RANS_LOW, RansStack } from '../../codec/rans.js';
 import type { LatentVariableModel } from '../../models/types.js';
@@ -79,8 +80,6 @@ function checkSettings(s: BitsBackSettings): void {
     if (!(Number.isInteger(s[k]) && s[k] >= 8 && s[k] <= 16))
       throw new Error(`${k} must be an integer in 8…16, got ${s[k]}`);
   gaussianBuckets(s.latentBits);
-  if (2 ** s.latentBits * 2 > 2 ** s.posteriorPrecision)
-    throw new Error(`posteriorPrecision ${s.posteriorPrecision} is too small for 2^${s.latentBits} latent buckets`);
 }
 
 /** Bernoulli(sigmoid(l)) as the frequency of a 1 at precision p, never 0 or 2^p. */
@@ -105,6 +104,8 @@ function latentPoint(B: Buckets, j: Int32Array): Float64Array {
 export interface CompressOptions extends Partial<BitsBackSettings> {
   /** Called after each image with the number done. */
   onProgress?: (done: number) => void;
+  /** Further header fields, e.g. where the model lives (informational: the fingerprint decides). */
+  note?: Record<string, string | number>;
 }
 
 /**
@@ -150,6 +151,7 @@ export function compressBinaryImages(
     options.onProgress?.(i + 1);
   }
   const header = {
+    ...options.note,
     method: 'bits-back',
     fingerprint: modelFingerprint(model),
     shape: coder.shape,

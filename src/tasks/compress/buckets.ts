@@ -1,9 +1,14 @@
 // Latents for bits-back coding: the real line cut into K = 2^b buckets of equal mass under the prior N(0, 1)
 // (BB-ANS §2.5.1), so the prior codes a bucket index uniformly in b bits; the decoder sees the bucket's
-// centre Φ⁻¹((j + ½)/K). The posterior N(μ, σ²) over the buckets is its CDF at the edges, quantised to
-// 2^p with none zero:
-//   C(0) = 0,  C(K) = 2^p,  C(j) = round(Φ((e_j − μ)/σ) · (2^p − K)) + j,   e_j = Φ⁻¹(j/K)
+// centre Φ⁻¹((j + ½)/K). The posterior N(μ, σ²) over the buckets is its CDF at the edges, quantised to 2^p:
+//   C(0) = 0,  C(K) = 2^p,  C(j) = round(Φ((e_j − μ)/σ) · 2^p),   e_j = Φ⁻¹(j/K)
 // computed on demand, so a pop is a binary search over log₂K edges, not a table of K.
+// Buckets far out in the posterior's tails get frequency 0 here, on purpose (as in craystack): the posterior is
+// only ever *popped* from (the bits-back sample) and then pushed back with the same bucket, and a pop lands
+// only in a bucket of frequency ≥ 1, so no zero-frequency symbol is ever coded. Giving every bucket at least 1
+// instead (as the likelihood does, which codes arbitrary data) hands the tails K/2^p of the mass: with K = 1024,
+// p = 14 a 6% chance per unit of a latent far from the posterior, and messages measured at 1.43× the −ELBO on
+// Fashion-MNIST, against 1.004× (the message alone, 1,000 test images, canonical mlp) without it.
 // Φ and Φ⁻¹ are plain JS (no tfjs) so the coder and the decoder compute the same integers.
 import type { RansStack } from '../../codec/rans.js';
 
@@ -102,7 +107,7 @@ function posteriorCdf(B: Buckets, j: number, mu: number, sigma: number, precisio
   if (j <= 0) return 0;
   const M = 2 ** precision;
   if (j >= B.K) return M;
-  return Math.round(normalCdf((B.edges[j] - mu) / sigma) * (M - B.K)) + j;
+  return Math.round(normalCdf((B.edges[j] - mu) / sigma) * M);
 }
 
 /** Pops a bucket index from the posterior N(μ, σ²) (a sample, paid for with the bits on the stack). */
