@@ -99,9 +99,7 @@ export function floorTable(rows: FloorRow[], peak: Peak | undefined, stepsPerEpo
   ];
   for (const r of rows) {
     const name =
-      r.engine === 'onednn'
-        ? 'oneDNN dnnl_sgemm'
-        : `OpenBLAS, OPENBLAS_CORETYPE=${r.coretype || 'unset (as shipped)'}`;
+      r.engine === 'onednn' ? 'oneDNN dnnl_sgemm' : `OpenBLAS, OPENBLAS_CORETYPE=${r.coretype || 'unset (as shipped)'}`;
     const mark = r === best ? ' **(floor)**' : '';
     lines.push(
       r.error
