@@ -27,6 +27,7 @@ import { classRows, log, out } from './common.js';
 import { dataInfo, range, rowsAt } from './data.js';
 import { VQ_CLI_DEFAULTS } from './model-kinds.js';
 import { outputKind, rowsWriter, writeLines } from './outputs.js';
+import { stepProgress, type StepProgressMode } from './step-progress.js';
 import { trainerOptionsFromFlags } from './run-flags.js';
 
 /** What `vaekit train` hands the run of a model kind. */
@@ -171,7 +172,16 @@ export async function trainContinuous(config: ContinuousModelConfig, r: TrainRun
     const final: Record<string, number> = {};
     if (evalTest) Object.assign(final, evaluateElbo(model, data.test, { rng: new Rng(f.seed + 2), beta: 1 }));
     if (f.reportK > 0) {
-      const nll = importanceSampledNll(model, data.test, { k: f.reportK, rng: new Rng(f.seed + 3) });
+      const bar = stepProgress(`test NLL (k = ${f.reportK})`, {
+        mode: f.progress as StepProgressMode,
+        unit: 'examples',
+      });
+      const nll = importanceSampledNll(model, data.test, {
+        k: f.reportK,
+        rng: new Rng(f.seed + 3),
+        onProgress: (done, n) => bar.update(done, n),
+      });
+      bar.finish();
       Object.assign(final, { nll: nll.nll, nll_stderr: nll.stderr, nll_k: f.reportK, bits_per_dim: nll.bitsPerDim });
     }
     const klParts = Object.keys(final).filter((k) => /^kl\d+$/.test(k));

@@ -36,6 +36,8 @@ export interface EvalOptions {
   /** Overrides the conditional generator (default: the model's own when its kind is conditional). */
   conditional?: ConditionalGenerator;
   log?: (msg: string) => void;
+  /** Progress of the long steps: step 'nll' with examples done of total. The CLI turns it into a bar or lines. */
+  onProgress?: (step: 'nll', done: number, total: number) => void;
   /** The backend's name for the report (default: tfjs's current backend). */
   backend?: string;
   /** The split's pixel protocol: with 'binary' the real images are binarized, and the classifier's accuracy on binarized images is the one that counts. */
@@ -184,6 +186,7 @@ export function evaluateModel(model: LatentVariableModel, split: Split, opts: Ev
       k: opts.k,
       rng: new Rng(opts.seed + 1),
       limit: Math.min(n, opts.nllLimit ?? Infinity),
+      onProgress: opts.onProgress && ((done, total) => opts.onProgress!('nll', done, total)),
     });
     Object.assign(report, {
       k: opts.k,

@@ -12,6 +12,7 @@ import { loadData, withModel } from '../data.js';
 import { vqPriorTrained } from '../model-kinds.js';
 import { int, nonNegInt, posInt } from '../options.js';
 import { outputKind } from '../outputs.js';
+import { multiStepProgress, stepProgress, type StepProgressMode } from '../step-progress.js';
 
 type Classifier = Awaited<ReturnType<(typeof import('../../eval/classifier.js'))['classifierFor']>>;
 
@@ -33,7 +34,10 @@ async function settleClassifier(
   if (!data.numClasses || !data.train.y)
     return { skipped: `data set ${data.name} has no labels to train the evaluation classifier on` };
   const { classifierFor, classifierKey } = await import('../../eval/classifier.js');
-  let last = 0;
+  const bar = stepProgress('training the evaluation classifier', {
+    mode: f.progress as StepProgressMode,
+    unit: 'steps',
+  });
   let why: string | undefined;
   // One classifier per data set, trained on the grayscale images, serves both pixel protocols.
   const clsData = data.protocol === 'binary' ? await loadData({ ...f, protocol: 'continuous' }, meta) : data;
@@ -43,18 +47,13 @@ async function settleClassifier(
     epochs: f.classifierEpochs,
     retrain: !!f.retrainClassifier,
     log,
-    onStep: (s) => {
-      const now = performance.now();
-      if (now - last > 10000 || (s.step === s.steps && s.epoch === s.epochs)) {
-        last = now;
-        log(`  classifier: epoch ${s.epoch}/${s.epochs}, step ${s.step}/${s.steps}, loss ${s.loss.toFixed(3)}`);
-      }
-    },
+    onStep: (s) => bar.update((s.epoch - 1) * s.steps + s.step, s.epochs * s.steps, `loss ${s.loss.toFixed(3)}`),
   }).catch((e: Error) => {
     why = `no evaluation classifier: ${e.message}`;
     log(`vaekit: sample quality skipped: ${e.message}`);
     return undefined;
   });
+  bar.finish();
   const cm = classifier?.classifier.meta;
   if (classifier && !classifier.cached && cm)
     log(
@@ -102,7 +101,12 @@ export function evaluate(program: Command): void {
     )
     .option('--retrain-classifier', 'train the classifier again even when a matching one is cached')
     .option('--out <file>', 'the JSON report (default: <model>.eval.json beside the model directory)')
-    .option('--json', 'print the report as JSON (the table goes nowhere; warnings still go to stderr)');
+    .option('--json', 'print the report as JSON (the table goes nowhere; warnings still go to stderr)')
+    .addOption(
+      new Option('--progress <mode>', 'progress of the long steps (NLL, classifier): a bar on a terminal, else lines')
+        .choices(['auto', 'bar', 'lines', 'none'])
+        .default('auto'),
+    );
   dataOptions(cmd, false);
   backendOption(cmd).action(async (dir, f) => {
     const { evaluateModel, formatEvalReport } = await import('../../eval/report.js');
@@ -126,6 +130,10 @@ export function evaluate(program: Command): void {
         backend: ctx.backend.backend,
         log: f.json ? undefined : (m: string) => log(`vaekit: ${m}…`),
       };
+      const steps = multiStepProgress(
+        { nll: { label: `NLL (k = ${f.k ?? (quick ? 100 : 1000)})`, unit: 'examples' } },
+        { mode: f.progress as StepProgressMode },
+      );
       let full: { warnings: string[] } & Record<string, unknown>;
       let text: (r: typeof full) => string;
       const head = { model: dir, dataset: data.name, protocol: data.protocol, split: f.split };
@@ -141,11 +149,13 @@ export function evaluate(program: Command): void {
               k: f.k ?? (quick ? 100 : 1000),
               nllLimit: f.nllN ?? (quick ? 500 : undefined),
               protocol: data.protocol,
+              onProgress: steps.onProgress,
             }),
           };
           text = (r) => formatEvalReport(r as never);
         }
       } finally {
+        steps.finish();
         classifier?.classifier.dispose();
       }
       const abs = path.resolve(dir);
