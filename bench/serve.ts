@@ -30,7 +30,7 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function load(url: string, route: string, body: unknown | undefined, amount: number) {
+async function load(url: string, route: string, body: unknown | undefined, amount: number, quiet = false) {
   const r = await autocannon({
     url: url + route,
     connections: CONNECTIONS,
@@ -39,7 +39,7 @@ async function load(url: string, route: string, body: unknown | undefined, amoun
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return {
+  const row = {
     route,
     requests: r.requests.total,
     rps: r.requests.average,
@@ -47,6 +47,8 @@ async function load(url: string, route: string, body: unknown | undefined, amoun
     p99_ms: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
   };
+  if (!quiet) process.stderr.write(`${JSON.stringify(row)}\n`); // each route as it ends
+  return row;
 }
 
 async function main(): Promise<void> {
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
       ['/api/reconstruct', x],
       ['/api/info', undefined],
     ] as const)
-      await load(url, route, body, 1000); // warm-up
+      await load(url, route, body, 1000, true); // warm-up
     const rss0 = rssMiB(child.pid!);
     const rows = [
       await load(url, '/api/decode', z, REQUESTS),

@@ -7,6 +7,7 @@ import { UMAP } from 'umap-js';
 import {
   decodeLatent,
   encode,
+  generate,
   klPerUnit,
   loadModelFromUrl,
   pcaInverse,
@@ -127,6 +128,11 @@ async function main(): Promise<void> {
   const exposed: Record<string, unknown> = { info, model, points: 0 };
   (window as unknown as { explorer: unknown }).explorer = exposed;
 
+  // for the tests: the page's own reconstruction and samples (x ~ p(x|z) with sampleX: a learned σ shows there)
+  exposed.reconstruct = (x: number[], y?: number[]) =>
+    Array.from(reconstruct(model, Float32Array.from(x), x.length / D, y));
+  exposed.sample = (n: number, seed: number, sampleX: boolean, y?: number[]) =>
+    Array.from(generate(model, n, new Rng(seed), { sampleX, y }));
   setupDrawing(model, info, shape, y1);
   if (info.latentDim === null) {
     status(
