@@ -26,7 +26,7 @@ if (existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) {
   console.warn(
-    "vaekit: the native backend did not build (see above; it needs g++, make and Debian's libopenblas-dev and libdnnl-dev).\n" +
+    "vaekit: the native backend did not build (see above; it needs g++, make and Debian's libdnnl-dev; OpenBLAS, libopenblas0, is loaded at run time).\n" +
       'vaekit: continuing without it; training will use tfjs-wasm, which is much slower.',
   );
 }

@@ -91,7 +91,7 @@ export async function initBackend(choice: BackendChoice = 'auto', quiet = false)
   if (!nat.err) return done('native', nat.detail, nat);
   const wasmErr = await tryWasm();
   if (!wasmErr) {
-    const w = `vaekit: native backend unavailable (${nat.err}); using tfjs-wasm, much slower — install libopenblas-dev and libdnnl-dev, then npm run build:native`;
+    const w = `vaekit: native backend unavailable (${nat.err}); using tfjs-wasm, much slower — install libdnnl-dev and libopenblas0, then npm run build:native`;
     warnings.push(w);
     if (!quiet) console.warn(w);
     return done('wasm', 'WebAssembly');
