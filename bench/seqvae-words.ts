@@ -4,7 +4,7 @@
 import { initBackend } from '../src/backend/index.js';
 import { loadWords } from '../src/data/word-list.js';
 import { SeqVAE, seqVaeConfigFor } from '../src/models/seqvae.js';
-import { withWordDropout } from '../src/objectives/word-dropout.js';
+import type { Objective } from '../src/objectives/types.js';
 import { reconstructWords, sampleWords, interpolateWords } from '../src/tasks/words.js';
 import { elbo } from '../src/objectives/elbo.js';
 import { evaluateElbo, importanceSampledNll } from '../src/eval/likelihood.js';
@@ -26,12 +26,9 @@ const cell = arg('cell', 'gru') as 'gru' | 'lstm';
 const out = arg('out', '');
 const data = loadWords({});
 console.log(`backend ${info.backend}; words: ${data.train.n} train / ${data.test.n} test, shape [${data.shape}]`);
-const model = new SeqVAE(
-  seqVaeConfigFor(data, { hidden, latentDim: latent, cell, embedding: 32, wordDropout: wd }),
-  new Rng(0),
-);
+const model = new SeqVAE(seqVaeConfigFor(data, { hidden, latentDim: latent, cell, embedding: 32 }), new Rng(0));
 console.log(JSON.stringify(model.spec));
-const obj = withWordDropout((m, x, ctx) => elbo(m, x, { beta: ctx.beta, rng: ctx.rng }));
+const obj: Objective = (m, x, ctx) => elbo(m, x, { beta: ctx.beta, rng: ctx.rng });
 const c0 = process.cpuUsage();
 const r = await train(model, data, obj, {
   epochs,
@@ -41,6 +38,7 @@ const r = await train(model, data, obj, {
   optimizer: { kind: 'adam', lr: 2e-3 },
   beta: 1,
   klWarmup: warm,
+  wordDropout: wd,
   progress: 'lines',
   outDir: out || undefined,
   dataInfo: { dataset: data.name, protocol: data.protocol, shape: data.shape },

@@ -33,7 +33,6 @@ const vaeCfg = (D: number, o: Partial<VaeConfig> = {}): VaeConfig => ({
   latentDim: 3,
   network: { type: 'mlp', hidden: [10], activation: 'tanh' },
   likelihood: 'bernoulli',
-  beta: 1,
   ...o,
 });
 
@@ -139,7 +138,6 @@ const hvaeCfg: HvaeConfig = {
   layerHidden: [6],
   network: { type: 'mlp', hidden: [7], activation: 'tanh' },
   likelihood: 'bernoulli',
-  beta: 1,
 };
 
 test('HVAE: samplePriorBelow takes the bottom layers from the conditional prior, the top ones from q', () => {
@@ -183,7 +181,6 @@ test('sequence VAE (words): −ELBO = rec + KL per word, the IS-NLL tighter than
     latentDim: 3,
     likelihood: 'categorical',
     vocabulary: 'abcdefghijklmnopqrstuvwxyz',
-    beta: 1,
     network: { type: 'rnn', cell: 'gru', hidden: 8, embedding: 4, bidirectional: true },
   };
   const m = createModel(cfg, new Rng(25));

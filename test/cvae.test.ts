@@ -30,7 +30,6 @@ function cfg(o: Partial<CvaeConfig> = {}): CvaeConfig {
     latentDim: 3,
     network: { type: 'mlp', hidden: [10] },
     likelihood: 'bernoulli',
-    beta: 1,
     numClasses: 4,
     labelEncoding: 'onehot',
     prior: 'standard',

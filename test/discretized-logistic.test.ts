@@ -99,7 +99,6 @@ describe('discretized logistic', () => {
         latentDim: 2,
         network: { type: 'mlp', hidden: [16] },
         likelihood: 'discretized-logistic',
-        beta: 1,
       },
       new Rng(1),
     );

@@ -361,7 +361,6 @@ test('representationFromModel: posterior means in batches; evaluateDisentangleme
       latentDim: 3,
       network: { type: 'mlp', hidden: [] },
       likelihood: 'bernoulli',
-      beta: 1,
     },
     new Rng(0),
   );
@@ -413,7 +412,6 @@ test('latent traversals: rows by KL, values −3…3, grid and GIF', async () =>
       latentDim: 3,
       network: { type: 'mlp', hidden: [4] },
       likelihood: 'bernoulli',
-      beta: 1,
     },
     new Rng(1),
   );
@@ -454,7 +452,6 @@ test('latent traversals: rows by KL, values −3…3, grid and GIF', async () =>
       network: { type: 'mlp', hidden: [] },
       likelihood: 'gaussian',
       sigma: 1,
-      beta: 1,
     },
     new Rng(0),
   );

@@ -16,7 +16,6 @@ function tinyVae(likelihood: 'bernoulli' | 'gaussian', sigma?: number | 'learned
       network: { type: 'mlp', hidden: [5], activation: 'tanh' },
       likelihood,
       sigma,
-      beta: 1,
     },
     new Rng(11),
   );

@@ -177,7 +177,6 @@ describe('sample quality and the eval report on a small model', () => {
         network: { type: 'mlp', hidden: [64] },
         likelihood: 'gaussian',
         sigma: 1,
-        beta: 1,
       },
       new Rng(0),
     );

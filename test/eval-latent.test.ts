@@ -24,7 +24,6 @@ function linearVae(W: number[][], b: number[]): VAE {
       network: { type: 'mlp', hidden: [] },
       likelihood: 'gaussian',
       sigma: 1,
-      beta: 1,
     },
     new Rng(0),
   ) as VAE;

@@ -148,7 +148,6 @@ function identityVae(shape: number[], likelihood: 'gaussian' | 'bernoulli', scal
       network: { type: 'mlp', hidden: [] },
       likelihood,
       sigma: 1,
-      beta: 1,
     },
     new Rng(0),
   ) as VAE;

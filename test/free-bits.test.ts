@@ -42,7 +42,6 @@ function toyModel(
     network: { type: 'mlp', hidden: [1] },
     likelihood: 'gaussian',
     sigma: 1,
-    beta: 1,
   };
   return {
     config,
@@ -236,7 +235,6 @@ describe('free bits in the ELBO', () => {
       network: { type: 'mlp', hidden: [4] },
       likelihood: 'gaussian',
       sigma: 1,
-      beta: 1,
     };
     const hm = createModel(h, new Rng(2));
     assert.doesNotThrow(() => elbo(hm, x, { rng: new Rng(0), freeBits: 0 }));
@@ -265,7 +263,6 @@ describe('free bits in the trainer', () => {
     latentDim: 2,
     network: { type: 'mlp', hidden: [4] },
     likelihood: 'bernoulli',
-    beta: 1,
   };
   const seen: number[] = [];
   const objective: Objective = (m, xx, c) => {
@@ -288,7 +285,7 @@ describe('free bits in the trainer', () => {
     const m = createModel(config, new Rng(1));
     const first = await train(m, data, objective, { ...opts, epochs: 1, freeBits: 0.75, outDir: out });
     assert.deepEqual([...new Set(seen)], [0.75]);
-    assert.equal(first.training.freeBits, 0.75); // what the saved model's config.json records
+    assert.equal(first.training.objective.freeBits, 0.75); // what the saved model's config.json records
     assert.equal(JSON.parse(readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')).run.freeBits, 0.75);
     seen.length = 0;
     const kept: string[] = [];
@@ -411,6 +408,9 @@ describe('vaekit train --free-bits', () => {
       lines.map((l) => l.free_bits),
       [0.5, 0.5],
     );
-    assert.equal(JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')).training.freeBits, 0.5);
+    assert.equal(
+      JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')).training.objective.freeBits,
+      0.5,
+    );
   });
 });

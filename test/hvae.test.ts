@@ -31,7 +31,6 @@ function cfg(o: Partial<HvaeConfig> = {}): HvaeConfig {
     layerHidden: [6],
     network: { type: 'mlp', hidden: [7], activation: 'tanh' },
     likelihood: 'bernoulli',
-    beta: 1,
     ...o,
   };
 }

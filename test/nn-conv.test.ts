@@ -89,7 +89,6 @@ describe('convolutional networks', () => {
         latentDim: 16,
         network: conv([32, 64], { dense: [256] }),
         likelihood: 'bernoulli',
-        beta: 1,
       },
       new Rng(1),
     );
@@ -241,7 +240,6 @@ describe('convolutional networks', () => {
       network: conv([8, 16, 16], { dense: [24] }),
       likelihood: 'gaussian',
       sigma: 0.5,
-      beta: 1,
     };
     const m = createModel(config, new Rng(8));
     const dir = mkdtempSync(path.join(tmpdir(), 'vaekit-conv-'));
@@ -271,7 +269,6 @@ describe('convolutional networks', () => {
         latentDim: 8,
         network: conv([16, 32], { dense: [64] }),
         likelihood: 'bernoulli',
-        beta: 1,
       },
       new Rng(11),
     );

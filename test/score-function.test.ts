@@ -114,7 +114,6 @@ describe('score-function estimator', () => {
     latentDim: 2,
     network: { type: 'mlp', hidden: [6] },
     likelihood: 'bernoulli',
-    beta: 1,
   };
   const rows = (n: number, seed: number) => {
     const r = new Rng(seed);

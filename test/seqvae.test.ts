@@ -50,7 +50,6 @@ function wordsCfg(o: Partial<SeqVaeConfig> = {}): SeqVaeConfig {
     latentDim: 3,
     likelihood: 'categorical',
     vocabulary: 'abcdefghijklmnopqrstuvwxyz',
-    beta: 1,
     network: { type: 'rnn', cell: 'gru', hidden: 8, embedding: 4, bidirectional: true },
     ...o,
   };
@@ -197,22 +196,24 @@ describe('sequence VAE', () => {
   });
 
   it('word dropout: only under withWordDropout, drawn from the step RNG, 0 leaves the inputs alone', () => {
-    const m = new SeqVAE(wordsCfg({ wordDropout: 0.5 }), new Rng(1));
+    const m = new SeqVAE(wordsCfg(), new Rng(1));
     const x = tf.tensor2d(encodeWords(['horse', 'tree'], 6), [2, 162]);
     const z = tf.zeros([2, 3]) as tf.Tensor2D;
     const plain = m.teacherForced(z, x).dataSync();
-    const a = m.withWordDropout(new Rng(4), () => m.teacherForced(z, x).dataSync());
-    const b = m.withWordDropout(new Rng(4), () => m.teacherForced(z, x).dataSync());
+    const a = m.withWordDropout(new Rng(4), 0.5, () => m.teacherForced(z, x).dataSync());
+    const b = m.withWordDropout(new Rng(4), 0.5, () => m.teacherForced(z, x).dataSync());
+    const none = m.withWordDropout(new Rng(4), 0, () => m.teacherForced(z, x).dataSync());
+    assert.deepEqual(Array.from(none), Array.from(plain), 'p = 0: no dropout');
     assert.ok(maxAbsDiff(a, plain) > 1e-4, 'some inputs dropped');
     assert.deepEqual(Array.from(a), Array.from(b));
     assert.deepEqual(Array.from(m.teacherForced(z, x).dataSync()), Array.from(plain), 'off again after the step');
     // p = 1: the decoder sees no tokens at all, only z
-    const all = new SeqVAE(wordsCfg({ wordDropout: 1 }), new Rng(1));
+    const all = new SeqVAE(wordsCfg(), new Rng(1));
     const x2 = tf.tensor2d(encodeWords(['sun', 'moon'], 6), [2, 162]);
-    const o1 = all.withWordDropout(new Rng(1), () => all.teacherForced(z, x).dataSync());
-    const o2 = all.withWordDropout(new Rng(1), () => all.teacherForced(z, x2).dataSync());
+    const o1 = all.withWordDropout(new Rng(1), 1, () => all.teacherForced(z, x).dataSync());
+    const o2 = all.withWordDropout(new Rng(1), 1, () => all.teacherForced(z, x2).dataSync());
     assert.deepEqual(Array.from(o1), Array.from(o2));
-    const wrapped = withWordDropout((mm, xx) => ({ total: (mm as SeqVAE).decode(z).logProb(xx) }));
+    const wrapped = withWordDropout((mm, xx) => ({ total: (mm as SeqVAE).decode(z).logProb(xx) }), 0.5);
     const t1 = wrapped(m, x, { rng: new Rng(3), beta: 1, step: 0 }).total.dataSync();
     assert.ok(maxAbsDiff(t1, m.decode(z).logProb(x).dataSync()) > 1e-5);
   });
@@ -318,8 +319,9 @@ describe('sequence VAE', () => {
       writeFileSync(file, filterWords(LIST, 2, 7).join('\n'));
       ds = loadWords({ path: file, maxLength: 7 });
     }
-    const m = new SeqVAE(seqVaeConfigFor(ds, { hidden: 32, latentDim: 4, embedding: 8, wordDropout: 0.2 }), new Rng(4));
-    const res = await train(m, ds, withWordDropout(elboObjective), {
+    const m = new SeqVAE(seqVaeConfigFor(ds, { hidden: 32, latentDim: 4, embedding: 8 }), new Rng(4));
+    const res = await train(m, ds, elboObjective, {
+      wordDropout: 0.2,
       epochs: 3,
       batchSize: 64,
       seed: 0,

@@ -38,7 +38,6 @@ function cfg(cell: 'gru' | 'lstm', resetAfter: boolean | undefined, bidirectiona
       ...(resetAfter === undefined ? {} : { resetAfter }),
     },
     likelihood: 'categorical',
-    beta: 1,
   };
 }
 

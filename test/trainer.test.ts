@@ -36,7 +36,6 @@ const config: VaeConfig = {
   latentDim: 2,
   network: { type: 'mlp', hidden: [8] },
   likelihood: 'bernoulli',
-  beta: 1,
 };
 const objective: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, rng: c.rng });
 const dataInfo = { dataset: 'toy', protocol: 'binary', shape: [16] };

@@ -112,7 +112,6 @@ describe('run report (RUN/index.html)', () => {
         latentDim: 2,
         network: { type: 'mlp', hidden: [8] },
         likelihood: 'bernoulli',
-        beta: 1,
       },
       new Rng(1),
     );

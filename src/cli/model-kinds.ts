@@ -121,7 +121,6 @@ function continuousBase(f: Flags, data: Dataset) {
     network,
     likelihood,
     ...(likelihood === 'gaussian' ? { sigma } : {}),
-    beta: f.beta,
   };
   return { common, latent };
 }
@@ -141,7 +140,7 @@ function describeContinuous(c: ContinuousModelConfig): string {
       : c.kind === 'hvae'
         ? ` layers [${c.layerHidden.join(',')}]`
         : '';
-  return `${c.kind} ${net} z=${z}${extra} ${c.likelihood}, β=${c.beta}`;
+  return `${c.kind} ${net} z=${z}${extra} ${c.likelihood}`;
 }
 
 export function describeVqvae(c: VqvaeConfig, grid?: [number, number]): string {
@@ -309,8 +308,6 @@ export const MODEL_KINDS: readonly ModelKind[] = [
         cell: f.cell ?? 'gru',
         hidden: f.rnnHidden ?? 192,
         embedding: f.embedding, // default: 32 for tokens, none for numeric series
-        wordDropout: f.wordDropout ?? 0,
-        beta: f.beta,
       }),
     describe: continuous,
   },

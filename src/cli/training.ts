@@ -16,8 +16,8 @@ import { VQVAE } from '../models/vqvae.js';
 import { elbo } from '../objectives/elbo.js';
 import { iwae } from '../objectives/iwae.js';
 import { scoreFunctionObjective } from '../objectives/score-function.js';
+import { describeObjective, objectiveConfig, type ObjectiveConfig } from '../objectives/config.js';
 import { evaluateVq, vqTrainingObjective } from '../objectives/vq.js';
-import { withWordDropout } from '../objectives/word-dropout.js';
 import { Rng } from '../rng.js';
 import { generate, reconstruct } from '../tasks/generate.js';
 import { reconstructWords, sampleWords } from '../tasks/words.js';
@@ -57,10 +57,11 @@ async function finish(
   result: TrainResult,
   final: Record<string, number>,
   artefacts: Record<string, string>,
-  o: { extra?: Record<string, unknown>; done?: string; figures: string },
+  o: { objective?: ObjectiveConfig; extra?: Record<string, unknown>; done?: string; figures: string },
 ): Promise<void> {
   const report = await writeRunReport(r.f.out, {
     config,
+    objective: o.objective,
     data: dataInfo(r.data),
     backend: r.info,
     metrics: result.metrics,
@@ -103,12 +104,18 @@ function objectiveOf(f: Record<string, any>, config: ContinuousModelConfig): Obj
         '--free-bits does not apply to --model hvae: its KL is a per-layer sample estimate, not an analytic KL per latent unit',
       );
   }
-  return withWordDropout(
-    f.estimator === 'score'
-      ? scoreFunctionObjective({ samples: f.samples, baseline: f.baseline })
-      : f.objective === 'iwae'
-        ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) // --free-bits with iwae is refused above
-        : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y, freeBits: c.freeBits }),
+  return f.estimator === 'score'
+    ? scoreFunctionObjective({ samples: f.samples, baseline: f.baseline })
+    : f.objective === 'iwae'
+      ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) // --free-bits with iwae is refused above
+      : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y, freeBits: c.freeBits });
+}
+
+/** The objective settings of the flags (--beta, --kl-warmup, --free-bits, --word-dropout), checked. */
+function objectiveSettings(f: Record<string, any>): ObjectiveConfig {
+  return objectiveConfig(
+    { beta: f.beta, klWarmup: f.klWarmup, freeBits: f.freeBits, wordDropout: f.wordDropout },
+    'vaekit train',
   );
 }
 
@@ -151,20 +158,23 @@ async function continuousArtefacts(model: LatentVariableModel, data: Dataset, di
 export async function trainContinuous(config: ContinuousModelConfig, r: TrainRun): Promise<void> {
   const { f, data, info } = r;
   const objective = objectiveOf(f, config);
+  const settings = objectiveSettings(f);
   const model = createModel(config, new Rng(f.seed).fork());
   const di = dataInfo(data);
-  announce(r, config, model, f.freeBits > 0 ? `, free bits ${f.freeBits} nats/unit` : '');
+  announce(r, config, model, `, ${describeObjective(settings)}`);
   const evalTest = f.eval !== false;
   try {
     const result = await train(model, data, objective, {
       ...trainerOptionsFromFlags(f, di),
       onEpoch: (m, trained) => reportEpoch(f.out, trained, data.test, m.epoch, { seed: f.seed + 1 }).then(() => {}), // RUN/index.html
-      beta: f.beta,
-      klWarmup: f.klWarmup,
-      freeBits: r.given('freeBits') ? f.freeBits : undefined, // not given: the trainer keeps the checkpoint's λ, and says so
+      beta: settings.beta,
+      klWarmup: settings.klWarmup,
+      freeBits: r.given('freeBits') ? settings.freeBits : undefined, // not given: the trainer keeps the checkpoint's λ, and says so
+      wordDropout: settings.wordDropout,
       run: { objective: f.objective, samples: f.samples, backend: info.backend, flags: r.flags },
+      // the true test −ELBO (rec + KL, β = 1) whatever β the training loss weights the KL with
       evaluate: evalTest
-        ? (m, epoch) => evaluateElbo(m, data.test, { rng: new Rng(f.seed + 7919 * epoch), beta: f.beta })
+        ? (m, epoch) => evaluateElbo(m, data.test, { rng: new Rng(f.seed + 7919 * epoch), beta: 1 })
         : undefined,
     });
     await saveModel(path.join(f.out, 'model'), model, di, result.training);
@@ -186,6 +196,7 @@ export async function trainContinuous(config: ContinuousModelConfig, r: TrainRun
     }
     const klParts = Object.keys(final).filter((k) => /^kl\d+$/.test(k));
     await finish(r, config, result, final, artefacts, {
+      objective: result.training.objective,
       figures:
         (final.total !== undefined
           ? `\ntest −ELBO ${final.total.toFixed(2)} nats (rec ${final.rec.toFixed(2)}, KL ${final.kl.toFixed(2)}` +

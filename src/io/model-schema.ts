@@ -58,9 +58,10 @@ const imageModel = {
   network,
   likelihood: vaeLikelihood,
   sigma,
+  /** Format 1 and 2 only: β, which format 3 keeps in training.objective (parseModelMeta moves it there). */
   beta: number,
 } as const;
-const imageRequired = ['kind', 'inputShape', 'latentDim', 'network', 'likelihood', 'beta'] as const;
+const imageRequired = ['kind', 'inputShape', 'latentDim', 'network', 'likelihood'] as const;
 
 const vae = {
   type: 'object',
@@ -86,7 +87,7 @@ const hvae = {
 } as const;
 const seqvae = {
   type: 'object',
-  required: ['kind', 'inputShape', 'latentDim', 'network', 'likelihood', 'beta'],
+  required: ['kind', 'inputShape', 'latentDim', 'network', 'likelihood'],
   properties: {
     kind: { const: 'seqvae' },
     inputShape: { ...posInts, minItems: 2, maxItems: 2 },
@@ -95,6 +96,7 @@ const seqvae = {
     likelihood: { enum: ['categorical', 'gaussian'] },
     vocabulary: { type: 'string' },
     sigma,
+    // format 1 and 2 only (format 3: training.objective)
     wordDropout: number,
     beta: number,
   },
@@ -159,7 +161,21 @@ export const MODEL_CONFIG_SCHEMA = {
         classNames: { type: 'array', items: { type: 'string' } },
       },
     },
-    training: { type: 'object' },
+    training: {
+      type: 'object',
+      properties: {
+        // the run's objective settings (src/objectives/config.ts), format 3
+        objective: {
+          type: 'object',
+          properties: {
+            beta: number,
+            klWarmup: { type: 'integer', minimum: 0 },
+            freeBits: number,
+            wordDropout: number,
+          },
+        },
+      },
+    },
     savedAt: { type: 'string' },
   },
 } as const;

@@ -2,11 +2,14 @@
 import path from 'node:path';
 import type { BackendInfo } from '../backend/index.js';
 import type { ModelConfig } from '../models/types.js';
+import { describeObjective, type ObjectiveConfig } from '../objectives/config.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DataInfo } from '../models/files.js';
 
 export interface RunReport {
   config: ModelConfig;
+  /** The run's objective settings (β, warm-up, free bits, word dropout); none for the VQ-VAE's own objective. */
+  objective?: ObjectiveConfig;
   data: DataInfo;
   backend: BackendInfo;
   metrics: Record<string, number>[];
@@ -27,7 +30,7 @@ export async function writeRunReport(dir: string, r: RunReport): Promise<string>
   md.push(
     c.kind === 'vqvae'
       ? `- model: vqvae, ${JSON.stringify(c.network)}, codebook K = ${c.codebookSize} × D = ${c.codeDim}, ${c.likelihood} decoder, commitment β = ${c.commitment}${c.ema ? `, EMA codebook (γ = ${c.ema.decay})` : ''}${c.restartAfter ? `, dead codes restarted after ${c.restartAfter} steps` : ''}`
-      : `- model: ${c.kind}, ${JSON.stringify(c.network)}, latent ${c.latentDim}, ${c.likelihood} decoder, β = ${c.beta}`,
+      : `- model: ${c.kind}, ${JSON.stringify(c.network)}, latent ${c.latentDim}, ${c.likelihood} decoder${r.objective ? `, ${describeObjective(r.objective)}` : ''}`,
   );
   md.push(`- backend: ${r.backend.backend} (${r.backend.detail})`, '');
   md.push(`## Held-out figures (test split)`, '');
@@ -64,7 +67,7 @@ export async function writeRunReport(dir: string, r: RunReport): Promise<string>
       '',
       `## Learning curve`,
       '',
-      `| epoch | steps | s | train loss | rec | KL | test −ELBO |`,
+      `| epoch | steps | s | train loss (β-weighted) | rec | KL | test −ELBO (rec + KL) |`,
       `|---|---|---|---|---|---|---|`,
     );
     for (const m of r.metrics)

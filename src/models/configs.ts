@@ -1,6 +1,6 @@
 // Every model's config: plain JSON with a `kind` (config.json's `config`), from which createModel
 // (src/models/index.ts) rebuilds the model exactly. Objective settings (β, KL warm-up, free bits, word
-// dropout) are not here: they belong to the training run, not to the model.
+// dropout) are not here: they belong to the training run (src/objectives/config.ts), not to the model.
 import type { NetworkSpec } from '../nn/index.js';
 import type { VqPriorConfig } from '../nn/pixelcnn.js';
 import type { RnnSpec } from '../nn/rnn.js';
@@ -17,8 +17,6 @@ export interface VaeConfig {
   likelihood: Likelihood;
   /** Gaussian decoder only: a fixed σ, or 'learned' (one log σ² per output dimension). */
   sigma?: number | 'learned';
-  /** Weight of the KL term in the objective (β = 1: the plain VAE). */
-  beta: number;
 }
 
 /** The conditional VAE (src/models/cvae.ts): labels y ∈ {0, …, numClasses − 1} condition q, p(x|·) and the prior. */
@@ -59,10 +57,6 @@ export interface SeqVaeConfig {
   vocabulary?: string;
   /** gaussian: a fixed σ, or 'learned' (one log σ² per channel). */
   sigma?: number | 'learned';
-  /** Word dropout rate in training (0: none); applies where the objective is wrapped by withWordDropout. */
-  wordDropout?: number;
-  /** Weight of the KL term. */
-  beta: number;
 }
 
 export interface VqvaeConfig {

@@ -17,7 +17,11 @@ export type ModelFileData = string | Uint8Array;
 
 export const MODEL_FORMAT = 'vaekit-model';
 /** 2: model.safetensors in PyTorch's layout throughout (recurrent weights too; metadata layout = "pytorch"). 1 is read too. */
-export const MODEL_FORMAT_VERSION = 2;
+/**
+ * 3: the run's objective settings (β, KL warm-up, free bits, word dropout) in `training.objective`, no longer in
+ * the model config. Versions 1 and 2 load: parseModelMeta moves their β (and a SeqVAE's wordDropout) there.
+ */
+export const MODEL_FORMAT_VERSION = 3;
 
 export interface DataInfo {
   dataset: string;
@@ -113,7 +117,34 @@ export function parseModelMeta(meta: unknown, source: string): ModelMeta {
   const d = m.data as { shape?: unknown } | undefined;
   if (typeof d !== 'object' || d === null || !Array.isArray(d.shape))
     throw new Error(`${source}: data must be an object with the data's shape`);
-  return m as ModelMeta;
+  return moveLegacyObjective(m as ModelMeta);
+}
+
+/** Objective settings that model configs of format versions 1 and 2 held (read by no model). */
+const LEGACY_OBJECTIVE_KEYS = ['beta', 'wordDropout'] as const;
+
+/**
+ * A model saved before format 3: its config's β and word dropout (and the run's top-level free bits) moved to
+ * `training.objective`, where src/objectives/config.ts reads them; the model config keeps what rebuilds the model.
+ */
+function moveLegacyObjective(m: ModelMeta): ModelMeta {
+  const old = m.config as unknown as Record<string, unknown>;
+  if (!m.config || !LEGACY_OBJECTIVE_KEYS.some((k) => k in old)) return m;
+  const config = { ...old };
+  const objective: Record<string, unknown> = {};
+  for (const k of LEGACY_OBJECTIVE_KEYS)
+    if (k in config) {
+      objective[k] = config[k];
+      delete config[k];
+    }
+  const training = { ...(m.training ?? {}) };
+  if (typeof training.freeBits === 'number') objective.freeBits = training.freeBits;
+  const saved = training.objective as Record<string, unknown> | undefined;
+  return {
+    ...m,
+    config: config as unknown as ModelConfig,
+    training: { ...training, objective: { ...objective, ...saved } },
+  };
 }
 
 /**

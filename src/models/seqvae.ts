@@ -56,9 +56,6 @@ export function validateSeqVaeConfig(c: SeqVaeConfig): void {
     !(typeof c.sigma === 'number' && c.sigma > 0)
   )
     bad(`sigma must be a positive number or "learned", got ${c.sigma}`);
-  if (c.wordDropout !== undefined && !(c.wordDropout >= 0 && c.wordDropout <= 1))
-    bad(`wordDropout must be in [0, 1], got ${c.wordDropout}`);
-  if (!(Number.isFinite(c.beta) && c.beta >= 0)) bad(`beta must be a non-negative number, got ${c.beta}`);
 }
 
 export interface SeqVaeOptions {
@@ -67,9 +64,7 @@ export interface SeqVaeOptions {
   hidden?: number;
   embedding?: number;
   bidirectional?: boolean;
-  wordDropout?: number;
   sigma?: number | 'learned';
-  beta?: number;
 }
 
 /** A config for a data set: one-hot words ({shape, vocabulary}) or numeric series ({shape} = [T, C]). */
@@ -93,12 +88,10 @@ export function seqVaeConfigFor(
       ...((o.cell ?? 'gru') === 'gru' ? { resetAfter: true } : {}), //  PyTorch's nn.GRU
     },
     likelihood: categorical ? 'categorical' : 'gaussian',
-    beta: o.beta ?? 1,
   };
   if (categorical)
     config.vocabulary = data.vocabulary ?? (data.shape[1] === LOWERCASE.length + 1 ? LOWERCASE : undefined);
   else config.sigma = o.sigma ?? 'learned';
-  if (o.wordDropout) config.wordDropout = o.wordDropout;
   validateSeqVaeConfig(config);
   return config;
 }
@@ -144,7 +137,7 @@ export class SeqVAE extends LatentModelBase {
   readonly steps: number;
   readonly width: number;
   /** Set while a training step runs under withWordDropout: the RNG of the word-dropout masks. */
-  private dropoutRng: Rng | null = null;
+  private dropout: { rng: Rng; p: number } | null = null;
 
   constructor(
     readonly spec: SeqVaeConfig,
@@ -187,11 +180,11 @@ export class SeqVAE extends LatentModelBase {
   teacherForced(z: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       let prev = shiftRight(x, this.width);
-      const p = this.spec.wordDropout ?? 0;
-      if (this.dropoutRng && p > 0) {
+      const p = this.dropout?.p ?? 0;
+      if (this.dropout && p > 0) {
         // keep x_{t−1} with probability 1 − p, else the unknown token (zeros)
         const B = x.shape[0];
-        const u = this.dropoutRng.fillUniform(new Float32Array(B * this.steps));
+        const u = this.dropout.rng.fillUniform(new Float32Array(B * this.steps));
         const keep = tf.tensor3d(
           u.map((v) => (v >= p ? 1 : 0)),
           [B, this.steps, 1],
@@ -288,13 +281,13 @@ export class SeqVAE extends LatentModelBase {
     });
   }
 
-  /** Runs fn (one training step's objective) with word dropout drawn from rng. */
-  withWordDropout<T>(rng: Rng, fn: () => T): T {
-    this.dropoutRng = rng;
+  /** Runs fn (one training step's objective) with word dropout of rate p (the run's, src/objectives/config.ts) drawn from rng. */
+  withWordDropout<T>(rng: Rng, p: number, fn: () => T): T {
+    this.dropout = { rng, p };
     try {
       return fn();
     } finally {
-      this.dropoutRng = null;
+      this.dropout = null;
     }
   }
 

@@ -26,7 +26,6 @@ export function validateVaeConfig(c: VaeConfig): void {
   if (!Number.isInteger(c.latentDim) || c.latentDim < 1)
     bad(`latentDim must be a positive integer, got ${c.latentDim}`);
   if (!LIKELIHOODS.includes(c.likelihood)) bad(`likelihood must be ${LIKELIHOODS.join(', ')}; got ${c.likelihood}`);
-  if (!(Number.isFinite(c.beta) && c.beta >= 0)) bad(`beta must be a non-negative number, got ${c.beta}`);
   if (
     c.likelihood === 'gaussian' &&
     c.sigma !== undefined &&

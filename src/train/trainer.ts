@@ -10,7 +10,9 @@ import { ensureDirSync, writeFileAtomic } from '../util/atomic.js';
 import { appendFileChecked } from '../util/fs-errors.js';
 import type { DataInfo } from '../models/files.js';
 import type { LatentVariableModel } from '../models/types.js';
+import { objectiveConfig, type ObjectiveConfig } from '../objectives/config.js';
 import type { Objective } from '../objectives/types.js';
+import { withWordDropout } from '../objectives/word-dropout.js';
 import { Rng } from '../rng.js';
 import { loadCheckpoint, recoverCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
@@ -36,6 +38,8 @@ export interface TrainOptions {
    * and the metrics; on resume, undefined keeps the checkpoint's λ (0 for a run without), a number sets it.
    */
   freeBits?: number;
+  /** Word dropout rate of a sequence VAE's teacher forcing (0 or undefined: none; src/objectives/word-dropout.ts). */
+  wordDropout?: number;
   /** Where metrics.jsonl and checkpoint/ go; nothing is written without it (the caller saves the model). */
   outDir?: string;
   resume?: boolean;
@@ -69,8 +73,8 @@ export interface TrainResult<M extends LatentVariableModel = LatentVariableModel
   model: M;
   metrics: EpochMetrics[];
   state: TrainState;
-  /** What a saved model records of its training (config.json's `training`). */
-  training: Record<string, unknown>;
+  /** What a saved model records of its training (config.json's `training`), the run's objective settings in `objective`. */
+  training: Record<string, unknown> & { objective: ObjectiveConfig };
 }
 
 export async function train<M extends LatentVariableModel>(
@@ -148,6 +152,7 @@ export async function train<M extends LatentVariableModel>(
     await writeFileAtomic(metricsFile, '');
   }
   const rng = Rng.fromState(state.rng);
+  const stepObjective = withWordDropout(objective, opts.wordDropout ?? 0);
 
   let checkpointed = opts.resume === true; // is there a good checkpoint in ckptDir to point a diverged run at
   const checkpoint = async () => {
@@ -183,7 +188,7 @@ export async function train<M extends LatentVariableModel>(
         let names: string[] = [];
         let values: Float32Array = new Float32Array(0);
         const { value, grads } = tf.variableGrads(() => {
-          const terms = objective(model, x, { rng, beta, step: state.step, y, freeBits });
+          const terms = stepObjective(model, x, { rng, beta, step: state.step, y, freeBits });
           names = Object.keys(terms);
           values = tf.stack(names.map((k) => tf.mean(terms[k]))).dataSync() as Float32Array;
           return tf.mean(terms.total) as tf.Scalar;
@@ -248,35 +253,45 @@ export async function train<M extends LatentVariableModel>(
   } finally {
     progress.stop();
   }
-  const training: Record<string, unknown> = {
+  const training: TrainResult['training'] = {
     epochs: state.epoch,
     steps: state.step,
     seed: opts.seed,
     optimizer: opts.optimizer,
     batchSize: opts.batchSize,
-    beta: opts.beta,
-    ...(freeBits > 0 ? { freeBits } : {}),
+    // β, its warm-up, free bits and word dropout: the run's objective settings, in one block
+    objective: objectiveConfig({
+      beta: opts.beta,
+      klWarmup: opts.klWarmup,
+      freeBits,
+      wordDropout: opts.wordDropout,
+    }),
     last: history[history.length - 1],
   };
   return { model, metrics: history, state, training };
 }
 
 /**
- * The figures of an epoch line: loss (rec, kl), test −ELBO; and where the objective reports them (the
- * VQ-VAE), the codebook's perplexity and usage, in training (batch means) and on the test split.
+ * The figures of an epoch line: the training loss (β-weighted when β ≠ 1: rec + β·kl) with its rec and kl, and
+ * the true test −ELBO = rec + KL whatever β weighted the loss; and where the objective reports them (the VQ-VAE),
+ * the codebook's perplexity and usage, in training (batch means) and on the test split.
  */
 export function epochFigures(m: EpochMetrics): string {
   const f = (v: number) => v.toFixed(2);
   const parts = [m.rec, m.kl].some((v) => v !== undefined)
     ? ` (${[m.rec !== undefined ? `rec ${f(m.rec)}` : '', m.kl !== undefined ? `kl ${f(m.kl)}` : ''].filter(Boolean).join(', ')})`
     : '';
-  let s = `loss ${f(m.loss)}${parts}`;
+  const weighted =
+    m.kl !== undefined && m.beta !== undefined && m.beta !== 1 ? ` (β-weighted, β=${+m.beta.toFixed(4)})` : '';
+  let s = `loss ${f(m.loss)}${weighted}${parts}`;
   const codes = (p: string) =>
     m[`${p}perplexity`] !== undefined
       ? `perplexity ${f(m[`${p}perplexity`])}, usage ${(100 * m[`${p}usage`]).toFixed(1)}%`
       : '';
   if (codes('')) s += `  codebook ${codes('')}`;
-  if (m.test_loss !== undefined) s += `  test ${m.kl !== undefined ? '−ELBO' : 'loss'} ${f(m.test_loss)}`;
+  const testElbo = m.test_rec !== undefined && m.test_kl !== undefined ? m.test_rec + m.test_kl : undefined;
+  if (testElbo !== undefined && m.kl !== undefined) s += `  test −ELBO ${f(testElbo)}`;
+  else if (m.test_loss !== undefined) s += `  test ${m.kl !== undefined ? '−ELBO' : 'loss'} ${f(m.test_loss)}`;
   if (m.test_mse !== undefined)
     s += `  test MSE ${m.test_mse.toFixed(5)}${m.test_psnr !== undefined ? `, PSNR ${f(m.test_psnr)} dB` : ''}`;
   if (codes('test_')) s += `  test codebook ${codes('test_')}`;

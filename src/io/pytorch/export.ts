@@ -17,6 +17,7 @@ import { Rng } from '../../rng.js';
 import { readJson, writeDirAtomic, type FileData } from '../../util/atomic.js';
 import { MODEL_FORMAT, parametersToSafetensors, type ModelMeta } from '../../models/files.js';
 import { loadModel, saveModel } from '../model.js';
+import { objectiveConfig, type ObjectiveConfig } from '../../objectives/config.js';
 import { netGraph, type NetGraph } from './graph.js';
 
 export const PYTORCH_EXPORT_FORMAT = 'vaekit-pytorch';
@@ -28,6 +29,8 @@ export interface PytorchArch {
   format: typeof PYTORCH_EXPORT_FORMAT;
   version: number;
   config: ModelMeta['config'];
+  /** The run's objective settings (β, word dropout, …) that the module's neg_elbo and training use. */
+  objective: ObjectiveConfig;
   nets: Record<string, NetGraph>;
   /** The Gaussian decoder's log σ²: 'learned' (the parameter decoder.log_var), a fixed value, or null (none). */
   decoder_log_var: 'learned' | number | null;
@@ -39,8 +42,11 @@ export interface PytorchArch {
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-/** ARCH for a model: its config and every network's op graph; an error naming anything the exporter does not know. */
-export function pytorchArch(model: LatentVariableModel): PytorchArch {
+/**
+ * ARCH for a model: its config, the run's objective settings (config.json's training.objective; defaults: β = 1)
+ * and every network's op graph; an error naming anything the exporter does not know.
+ */
+export function pytorchArch(model: LatentVariableModel, objective?: unknown): PytorchArch {
   const config = model.config;
   if (!KINDS.includes(config.kind))
     throw new Error(
@@ -62,6 +68,7 @@ export function pytorchArch(model: LatentVariableModel): PytorchArch {
     format: PYTORCH_EXPORT_FORMAT,
     version: PYTORCH_EXPORT_VERSION,
     config,
+    objective: objectiveConfig((objective ?? {}) as Partial<ObjectiveConfig>, 'training.objective'),
     nets,
     decoder_log_var: logVar,
     decoder_width: width,
@@ -114,7 +121,7 @@ export async function exportPytorch(
   const { model, meta: full } = await loadModel(modelDir);
   try {
     const files: Record<string, FileData> = {
-      'model.py': await modelPy(pytorchArch(model)),
+      'model.py': await modelPy(pytorchArch(model, full.training?.objective)),
       'model.safetensors': parametersToSafetensors(model, { format: MODEL_FORMAT, kind: model.config.kind }),
       'config.json': JSON.stringify(full, null, 2) + '\n',
     };

@@ -321,6 +321,10 @@ class _Base(nn.Module):
         super().__init__()
         self.arch = arch
         self.config = arch["config"]
+        # the run's objective settings (vaekit's training.objective; models of format < 3 held β in their config)
+        objective = arch.get("objective") or {}
+        self.beta = objective.get("beta", self.config.get("beta", 1))
+        self.word_dropout = objective.get("wordDropout", self.config.get("wordDropout", 0))
         for name, spec in arch["nets"].items():
             self.add_module(name, Graph(spec, name))
         lv = arch.get("decoder_log_var")
@@ -362,7 +366,7 @@ class VAE(_Base):
         z = _sample(mu, lv, generator) if sample else mu
         rec = -self.log_px(x, self.decode(z))
         kl = kl_std_normal(mu, lv)
-        return rec + self.config["beta"] * kl, {"rec": rec, "kl": kl}
+        return rec + self.beta * kl, {"rec": rec, "kl": kl}
 
 
 class CVAE(_Base):
@@ -388,7 +392,7 @@ class CVAE(_Base):
         rec = -self.log_px(x, self.decode(z, y))
         p = self.prior_params(y)
         kl = kl_std_normal(mu, lv) if p is None else kl_gaussians(mu, lv, p[0], p[1])
-        return rec + self.config["beta"] * kl, {"rec": rec, "kl": kl}
+        return rec + self.beta * kl, {"rec": rec, "kl": kl}
 
 
 class HVAE(_Base):
@@ -434,7 +438,7 @@ class HVAE(_Base):
         terms = {"rec": rec, "kl": kl}
         for l, k in enumerate(kls):
             terms["kl%d" % (l + 1)] = k
-        return rec + self.config["beta"] * kl, terms
+        return rec + self.beta * kl, terms
 
 
 class SeqVAE(_Base):
@@ -474,12 +478,12 @@ class SeqVAE(_Base):
 
     def neg_elbo(self, x, sample=True, generator=None, word_dropout=None):
         if word_dropout is None:
-            word_dropout = self.config.get("wordDropout", 0) if self.training else 0
+            word_dropout = self.word_dropout if self.training else 0
         mu, lv = self.encode(x)
         z = _sample(mu, lv, generator) if sample else mu
         rec = -self.log_px(x, self.decode(z, x, word_dropout, generator))
         kl = kl_std_normal(mu, lv)
-        return rec + self.config["beta"] * kl, {"rec": rec, "kl": kl}
+        return rec + self.beta * kl, {"rec": rec, "kl": kl}
 
 
 class Quantizer(nn.Module):
