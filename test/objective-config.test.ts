@@ -112,7 +112,7 @@ describe('objective config', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     assert.ok(Math.abs(m.test_loss - (m.test_rec + m.test_kl)) < 1e-3, JSON.stringify(m)); // β = 1 on the test split
-    const line = r.stderr.split('\n').find((l) => /^epoch 1\/1  loss/.test(l.trim()));
+    const line = r.stderr.split('\n').find((l) => /^epoch 1\/1 {2}loss/.test(l.trim()));
     assert.ok(line, r.stderr);
     assert.match(line, /β-weighted, β=4/);
     assert.match(line, new RegExp(`test −ELBO ${(m.test_rec + m.test_kl).toFixed(2)}`));
