@@ -6,7 +6,9 @@ import { compress } from './compress.js';
 import { decompress } from './decompress.js';
 import { encode } from './encode.js';
 import { evaluate } from './eval.js';
+import { exportCommand } from './export.js';
 import { gradVariance } from './grad-variance.js';
+import { importCommand } from './import.js';
 import { info } from './info.js';
 import { interpolate } from './interpolate.js';
 import { ood } from './ood.js';
@@ -34,6 +36,8 @@ export const COMMANDS: readonly CliCommand[] = [
   gradVariance,
   info,
   trainPriorCommand,
+  exportCommand,
+  importCommand,
   serve,
   report,
   score,
