@@ -34,7 +34,6 @@ test('exact networks compute what the tfjs networks compute (mlp, conv with crop
       inputShape: [28, 28, 1],
       latentDim: 5,
       likelihood: 'bernoulli',
-      beta: 1,
       network: { type: 'mlp', hidden: [30, 20], activation: 'elu' },
     },
     {
@@ -42,7 +41,6 @@ test('exact networks compute what the tfjs networks compute (mlp, conv with crop
       inputShape: [13, 11, 2],
       latentDim: 3,
       likelihood: 'bernoulli',
-      beta: 1,
       network: { type: 'conv', channels: [4, 6], kernel: 3, stride: 2, dense: [9], activation: 'tanh' },
     },
     {
@@ -50,7 +48,6 @@ test('exact networks compute what the tfjs networks compute (mlp, conv with crop
       inputShape: [28, 28, 1],
       latentDim: 4,
       likelihood: 'bernoulli',
-      beta: 1,
       network: { type: 'conv', channels: [8, 16], kernel: 4, stride: 2, dense: [32], activation: 'softplus' },
     },
   ];
