@@ -120,6 +120,48 @@ describe('vaekit restore', () => {
     assert.equal(j.degradation.missingFraction, 0.5);
   });
 
+  it('--observed: already-degraded images (low-res for superres), no originals, a grid of three columns', () => {
+    const low = path.join(tmp, 'low');
+    mkdirSync(low);
+    for (let i = 0; i < 2; i++) png(path.join(low, `${i}.png`), 7, 7, (j) => ((j + i) % 5) / 5);
+    const outDir = path.join(tmp, 'obs');
+    const r = run(
+      binary,
+      '--task',
+      'superres',
+      '--factor',
+      '4',
+      '--observed',
+      '--images',
+      low,
+      '--method',
+      'naive',
+      '--out',
+      outDir,
+      '--json',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.n, 2);
+    assert.equal(j.restored, null);
+    assert.equal(readFileSync(path.join(outDir, 'grid.png')).readUInt32BE(16), 3 * 28 + 4);
+    const bad = run(
+      binary,
+      '--task',
+      'superres',
+      '--factor',
+      '2',
+      '--observed',
+      '--images',
+      low,
+      '--out',
+      outDir + '2',
+    );
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /the images are 7×7×1, the model takes 14×14×1 \(×2 low-res\)/);
+    assert.ok(!existsSync(outDir + '2'));
+  });
+
   const bad: [string, string[], RegExp][] = [
     ['no task', [binary], /--task is required/],
     ['denoise without σ or p', [binary, '--task', 'denoise'], /needs its noise: --sigma/],

@@ -14,6 +14,7 @@ import {
   checkRestorable,
   degradationFromFlags,
   degrade,
+  fromObservation,
   parseMaskFlag,
   pearson,
   quality,
@@ -65,6 +66,7 @@ export function restore(program: Command): void {
       'map',
     )
     .option('--images <dir>', 'a folder of PNGs of the model’s size instead of --dataset')
+    .option('--observed', '--images are already degraded (superres: low-res), no originals: no PSNR/SSIM')
     .option('-n, --n <n>', 'how many images', posInt('--n'), 16)
     .option('--split <name>', 'train or test', 'test')
     .option('--start <i>', 'first example index', nonNegInt('--start'), 0)
@@ -80,6 +82,7 @@ export function restore(program: Command): void {
     // every flag checked before any work
     if (f.task === undefined) throw new Error(`--task is required: ${RESTORE_TASKS.join(' | ')}`);
     if (f.images !== undefined && f.dataset !== undefined) throw new Error('give --images or --dataset, not both');
+    if (f.observed && f.images === undefined) throw new Error('--observed needs --images DIR (the degraded images)');
     const maskFlag = f.task === 'inpaint' && f.mask !== undefined ? parseMaskFlag(f.mask, f.seed) : undefined;
     const user = maskFlag?.kind === 'file' ? await readMaskPng(maskFlag.path) : undefined;
     const degradation = degradationFromFlags(f as never, user);
@@ -101,12 +104,14 @@ export function restore(program: Command): void {
       let x: Float32Array, n: number, source: string;
       if (f.images !== undefined) {
         const folder = await loadImageFolder(f.images, { color: shape[2] === 3 ? 'rgb' : 'grayscale' });
-        if (folder.height !== shape[0] || folder.width !== shape[1] || folder.channels !== shape[2])
+        const k = f.observed && degradation.task === 'superres' ? degradation.factor : 1;
+        const want = [shape[0] / k, shape[1] / k, shape[2]];
+        if (folder.height !== want[0] || folder.width !== want[1] || folder.channels !== want[2])
           throw new Error(
-            `--images ${f.images}: the images are ${folder.height}×${folder.width}×${folder.channels}, the model takes ${shape.join('×')}`,
+            `--images ${f.images}: the images are ${folder.height}×${folder.width}×${folder.channels}, the model takes ${want.join('×')}${k > 1 ? ` (×${k} low-res)` : ''}`,
           );
         n = Math.min(f.n, folder.n);
-        const D = shape[0] * shape[1] * shape[2];
+        const D = want[0] * want[1] * want[2];
         x = applyProtocol(meta.data.protocol, folder.pixels.subarray(0, n * D));
         source = `${n} images of ${f.images}`;
       } else {
@@ -116,7 +121,8 @@ export function restore(program: Command): void {
         x = rowsAt(split, range(f.start, n));
         source = `${f.split} images ${f.start}…${f.start + n - 1} of ${(await ctx.data()).name}`;
       }
-      const deg = degrade(x, n, shape, degradation);
+      const deg = f.observed ? fromObservation(x, n, shape, degradation) : degrade(x, n, shape, degradation);
+      const clean = f.observed ? null : x;
       const t0 = performance.now();
       const r = restoreImages(model, deg, {
         method,
@@ -127,11 +133,13 @@ export function restore(program: Command): void {
         iterations: f.iterations,
       });
       const seconds = (performance.now() - t0) / 1000;
-      const err = r.x.map((v, i) => Math.abs(v - x[i]));
+      const err = clean ? r.x.map((v, i) => Math.abs(v - clean[i])) : null;
       const figures = {
-        restored: quality(r.x, x, n, deg.shape),
-        degraded: quality(deg.display, x, n, deg.shape),
-        uncertainty_error_correlation: pearson(r.uncertainty, err, deg.mask ? (i) => deg.mask![i] === 0 : undefined),
+        restored: clean ? quality(r.x, clean, n, deg.shape) : null,
+        degraded: clean ? quality(deg.display, clean, n, deg.shape) : null,
+        uncertainty_error_correlation: err
+          ? pearson(r.uncertainty, err, deg.mask ? (i) => deg.mask![i] === 0 : undefined)
+          : null,
         ...(r.acceptance !== undefined ? { acceptance: r.acceptance } : {}),
       };
       // the files: one PNG per restored image, the grid, and the record
@@ -139,14 +147,16 @@ export function restore(program: Command): void {
       const D = H * W * C;
       let maxU = 0;
       for (const u of r.uncertainty) maxU = Math.max(maxU, u);
-      const cells = new Float32Array(4 * n * D);
+      const k = clean ? 4 : 3; // columns: [original,] degraded, restored, uncertainty
+      const cells = new Float32Array(k * n * D);
       for (let i = 0; i < n; i++) {
-        cells.set(x.subarray(i * D, (i + 1) * D), 4 * i * D);
-        cells.set(deg.display.subarray(i * D, (i + 1) * D), (4 * i + 1) * D);
-        cells.set(r.x.subarray(i * D, (i + 1) * D), (4 * i + 2) * D);
-        for (let j = 0; j < D; j++) cells[(4 * i + 3) * D + j] = maxU > 0 ? r.uncertainty[i * D + j] / maxU : 0;
+        const o = (k * i + k - 3) * D;
+        if (clean) cells.set(clean.subarray(i * D, (i + 1) * D), k * i * D);
+        cells.set(deg.display.subarray(i * D, (i + 1) * D), o);
+        cells.set(r.x.subarray(i * D, (i + 1) * D), o + D);
+        for (let j = 0; j < D; j++) cells[o + 2 * D + j] = maxU > 0 ? r.uncertainty[i * D + j] / maxU : 0;
       }
-      const grid = imageGrid(cells, 4 * n, H, W, C, { cols: 4 });
+      const grid = imageGrid(cells, k * n, H, W, C, { cols: k });
       const files: Record<string, FileData> = {
         'grid.png': encodePng(grid.pixels, grid.width, grid.height, grid.channels),
       };
@@ -167,7 +177,9 @@ export function restore(program: Command): void {
         restores_per_second: n / seconds,
         ...figures,
         grid:
-          'grid.png (per row: original, degraded, restored, uncertainty scaled to its maximum ' + maxU.toFixed(4) + ')',
+          `grid.png (per row: ${clean ? 'original, ' : ''}degraded, restored, uncertainty scaled to its maximum ` +
+          maxU.toFixed(4) +
+          ')',
       };
       files['restore.json'] = JSON.stringify(record, null, 2) + '\n';
       await writeDirAtomic(f.out, files);
@@ -177,8 +189,11 @@ export function restore(program: Command): void {
         !!f.json,
         { out: f.out, n, ...record },
         `${method}: ${n} ${degradation.task} restorations of ${source} in ${seconds.toFixed(1)} s\n` +
-          `PSNR ${q.psnr.toFixed(2)} dB, SSIM ${q.ssim.toFixed(3)} (degraded: ${d0.psnr.toFixed(2)} dB, ${d0.ssim.toFixed(3)}); ` +
-          `uncertainty–error correlation ${figures.uncertainty_error_correlation.toFixed(3)}\nwrote ${f.out}/ (grid.png, restored/, restore.json)`,
+          (q && d0
+            ? `PSNR ${q.psnr.toFixed(2)} dB, SSIM ${q.ssim.toFixed(3)} (degraded: ${d0.psnr.toFixed(2)} dB, ${d0.ssim.toFixed(3)}); ` +
+              `uncertainty–error correlation ${figures.uncertainty_error_correlation!.toFixed(3)}\n`
+            : 'no originals (--observed): no PSNR/SSIM\n') +
+          `wrote ${f.out}/ (grid.png, restored/, restore.json)`,
       );
     });
   });

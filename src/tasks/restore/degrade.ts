@@ -235,3 +235,61 @@ export function degrade(x: ArrayLike<number>, n: number, shapeIn: number[], d: D
   }
   return { record: describeDegradation(d, shape, n, mask), degradation: d, shape, n, y, yShape: shape, mask, display };
 }
+
+/**
+ * Already-degraded images as the observation (no clean originals): denoise takes them as y; inpaint masks them
+ * by the degradation's mask (the values under it are ignored); superres takes low-res images of [H/f, W/f, C].
+ * `shape` is the clean (model) size.
+ */
+export function fromObservation(y: ArrayLike<number>, n: number, shapeIn: number[], d: Degradation): Degraded {
+  if (shapeIn.length !== 3 || !shapeIn.every((v) => Number.isInteger(v) && v > 0))
+    throw new Error(`restore: images need a shape [H, W, C], got [${shapeIn}]`);
+  const shape = shapeIn as ImageShape;
+  validateDegradation(d, shape);
+  const D = size(shape);
+  if (d.task === 'superres') {
+    const yShape: ImageShape = [shape[0] / d.factor, shape[1] / d.factor, shape[2]];
+    if (y.length !== n * size(yShape))
+      throw new Error(`restore: ${y.length} values are not ${n} low-res images of [${yShape}]`);
+    const yy = Float32Array.from(y);
+    return {
+      record: describeDegradation(d, shape, n),
+      degradation: d,
+      shape,
+      n,
+      y: yy,
+      yShape,
+      display: nearestUpsample(yy, n, yShape, d.factor),
+    };
+  }
+  if (y.length !== n * D) throw new Error(`restore: ${y.length} values are not ${n} images of [${shape}]`);
+  if (d.task === 'denoise') {
+    const yy = Float32Array.from(y);
+    return {
+      record: describeDegradation(d, shape, n),
+      degradation: d,
+      shape,
+      n,
+      y: yy,
+      yShape: shape,
+      display: yy.map(clip01),
+    };
+  }
+  const mask = expandMask(pixelMasks(d.mask, n, shape[0], shape[1]), n, shape);
+  const yy = new Float32Array(n * D),
+    display = new Float32Array(n * D);
+  for (let i = 0; i < yy.length; i++) {
+    yy[i] = mask[i] ? y[i] : 0;
+    display[i] = mask[i] ? y[i] : 0.5;
+  }
+  return {
+    record: describeDegradation(d, shape, n, mask),
+    degradation: d,
+    shape,
+    n,
+    y: yy,
+    yShape: shape,
+    mask,
+    display,
+  };
+}
