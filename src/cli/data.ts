@@ -1,12 +1,19 @@
 // Data and models for the commands: the data set of the flags (or of a saved model), its shape checked
 // against the model, the split of --split, and `withModel`, the one path of load model → load data → check
 // shape → pick split → dispose.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
 import { loadDataset, parseDatasetName, type Dataset, type DatasetSpec, type Split } from '../data/dataset.js';
 import type { WordsDataset } from '../data/words.js';
+import { NORMALIZE_KINDS } from '../data/csv.js';
+import { isPixelProtocol, PIXEL_PROTOCOLS } from '../data/protocol.js';
 import { loadModel } from '../io/model.js';
 import type { DataInfo, ModelMeta } from '../models/files.js';
 import type { LatentVariableModel } from '../models/index.js';
+import { listBackupsSync } from '../util/atomic.js';
+import { prod } from '../util/math.js';
+import { log } from './common.js';
 
 export interface DataFlags {
   dataset?: string;
@@ -17,8 +24,26 @@ export interface DataFlags {
   tsChannels?: number;
 }
 
+/**
+ * Checks --dataset and --protocol without reading anything (so a typo fails before the backend starts or any
+ * data loads): a known data set name ("did you mean"), and a protocol that applies to it.
+ */
+export function checkDataFlags(f: DataFlags, meta?: ModelMeta): void {
+  if (f.dataset === undefined && f.protocol === undefined) return;
+  const { name: kind } = parseDatasetName(f.dataset ?? meta?.data.dataset ?? 'mnist');
+  const p = f.protocol;
+  if (p === undefined || kind === 'words') return;
+  const pixels = Object.keys(PIXEL_PROTOCOLS);
+  if (kind === 'csv' || kind === 'timeseries') {
+    if (!(NORMALIZE_KINDS as readonly string[]).includes(p))
+      throw new Error(`--protocol ${p} does not apply to ${kind} data (use one of: ${NORMALIZE_KINDS.join(', ')})`);
+  } else if (!isPixelProtocol(p))
+    throw new Error(`--protocol ${p} does not apply to the images of ${kind} (use one of: ${pixels.join(', ')})`);
+}
+
 /** The data set of the flags; with a saved model's `meta`, its data set, protocol and normaliser by default. */
 export async function loadData(f: DataFlags, meta?: ModelMeta): Promise<Dataset> {
+  checkDataFlags(f, meta);
   const name = f.dataset ?? meta?.data.dataset ?? 'mnist';
   const { name: kind, path: p } = parseDatasetName(name);
   let protocol =
@@ -58,10 +83,38 @@ export function dataInfo(d: Dataset): DataInfo {
   };
 }
 
+/** "28×28×1 (784 values)", "4 values". */
+const shapeWords = (s: number[]) => (s.length === 1 ? `${s[0]} values` : `${s.join('×')} (${prod(s)} values)`);
+
 export function checkShape(model: LatentVariableModel, d: Dataset): void {
-  const a = model.config.inputShape.join('×');
-  const b = d.shape.join('×');
-  if (a !== b) throw new Error(`the model takes ${a} inputs but dataset ${d.name} has ${b} examples`);
+  const a = model.config.inputShape;
+  if (a.join('×') !== d.shape.join('×'))
+    throw new Error(
+      `the model takes examples of ${shapeWords(a)}, but data set ${d.name} has examples of ${shapeWords(d.shape)}`,
+    );
+}
+
+const isModelDir = (dir: string) => existsSync(path.join(dir, 'config.json')) || listBackupsSync(dir).length > 0;
+
+/**
+ * The model folder that `dir` names: `dir` itself, or `dir/model` when `dir` is a training run's folder
+ * (`vaekit sample runs/mnist` for runs/mnist/model). An error that says what is there otherwise.
+ */
+export function resolveModelDir(dir: string): string {
+  if (existsSync(path.join(dir, 'config.json'))) return dir;
+  const inRun = path.join(dir, 'model');
+  if (isModelDir(inRun)) return inRun;
+  if (isModelDir(dir)) return dir; // a crashed swap's backup: loadModel puts it back
+  if (!existsSync(dir)) throw new Error(`no model at ${dir}: it does not exist`);
+  if (!statSync(dir).isDirectory())
+    throw new Error(`no model at ${dir}: it is a file (a model is a folder with config.json and model.safetensors)`);
+  if (existsSync(path.join(dir, 'checkpoint', 'config.json')))
+    throw new Error(
+      `no model in ${dir}: the training run has not finished (no ${inRun}); its last checkpoint loads as a model: ${path.join(dir, 'checkpoint')}`,
+    );
+  throw new Error(
+    `no model in ${dir}: no config.json (a model folder holds config.json and model.safetensors; a training run keeps its model in RUN/model)`,
+  );
 }
 
 export function pickSplit(d: Dataset, which: string): Split {
@@ -127,6 +180,8 @@ export interface ModelContext {
  * ends. The data set is loaded only when `fn` asks for it (ctx.data(), ctx.split()).
  */
 export async function withModel<T>(dir: string, f: ModelFlags, fn: (ctx: ModelContext) => Promise<T>): Promise<T> {
+  dir = resolveModelDir(dir);
+  checkDataFlags(f);
   const backend = await initBackend((f.backend ?? 'auto') as BackendChoice);
   const { model, meta } = await loadModel(dir);
   let data: Promise<Dataset> | undefined;
@@ -138,6 +193,8 @@ export async function withModel<T>(dir: string, f: ModelFlags, fn: (ctx: ModelCo
     data: () =>
       (data ??= loadData(f, meta).then((d) => {
         checkShape(model, d);
+        if (d.name !== meta.data.dataset)
+          log(`vaekit: warning: the model was trained on ${meta.data.dataset}; this runs it on ${d.name}`);
         return d;
       })),
     split: async () => pickSplit(await ctx.data(), f.split ?? 'test'),

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import type { LatentVariableModel } from '../models/index.js';
-import { writePairs, writeRows } from '../io/outputs.js';
+import { isImageShape, writePairs, writeRows } from '../io/outputs.js';
 import { writeSeries } from '../io/series.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { isWordsModel } from '../tasks/words.js';
@@ -34,8 +34,34 @@ export interface RowsWriter {
   pairs(file: string, originals: Float32Array, rec: Float32Array, n: number, title: string): Promise<Written>;
 }
 
+/**
+ * Refuses an --out whose extension is not one this writer writes (a .jpg would get PNG bytes), naming what it
+ * writes instead: image grids .png or .csv, other rows .csv, series .csv (with an .svg plot beside it).
+ */
+export function checkOutExtension(kind: 'grid' | 'series', shape: number[], file: string): void {
+  const ext = path.extname(file).toLowerCase();
+  const ok = kind === 'series' ? ['.csv', '.svg', '.png', ''] : isImageShape(shape) ? ['.png', '.csv'] : ['.csv'];
+  if (ok.includes(ext)) return;
+  const what =
+    kind === 'series'
+      ? 'a .csv of the series (and an .svg line plot beside it)'
+      : isImageShape(shape)
+        ? 'a .png image grid or a .csv table'
+        : 'a .csv table';
+  throw new Error(`--out ${file}: vaekit writes ${what} here, not ${ext || 'a file without an extension'}`);
+}
+
 /** The writer of rows of `shape` (normalised by `normalizer`) for a model of output kind grid or series. */
 export function rowsWriter(kind: 'grid' | 'series', shape: number[], normalizer: unknown): RowsWriter {
+  const w = rowsWriterOf(kind, shape, normalizer);
+  return {
+    ...w,
+    rows: (file, ...rest) => (checkOutExtension(kind, shape, file), w.rows(file, ...rest)),
+    pairs: (file, ...rest) => (checkOutExtension(kind, shape, file), w.pairs(file, ...rest)),
+  };
+}
+
+function rowsWriterOf(kind: 'grid' | 'series', shape: number[], normalizer: unknown): RowsWriter {
   if (kind === 'series')
     return {
       kind,
@@ -59,6 +85,12 @@ export function rowsWriter(kind: 'grid' | 'series', shape: number[], normalizer:
       file: await writePairs(file, originals, rec, n, shape, { normalizer }),
     }),
   };
+}
+
+/** --out as given, or its default (samples.png) with the extension this writer writes (samples.csv for tables). */
+export function outFile(cmd: Command, w: RowsWriter, file: string): string {
+  if (cmd.getOptionValueSource('out') === 'cli') return file;
+  return w.fileIn(path.dirname(file), path.basename(file, path.extname(file)));
 }
 
 /** A words model's text output file: --out when given on the command line (not an image file), else none. */

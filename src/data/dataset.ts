@@ -32,6 +32,7 @@ export type { PixelProtocol } from './protocol.js';
 
 export type { Dataset, LazySplit, MemorySplit, RowSource, Split } from './types.js';
 import type { Dataset, Split } from './types.js';
+import { didYouMean } from '../util/suggest.js';
 export * from './split.js';
 export * from './batches.js';
 
@@ -110,8 +111,21 @@ export function parseDatasetName(str: string): { name: DatasetKind; path?: strin
   }
   if (s === 'timeseries')
     throw new Error(`dataset 'timeseries': give the CSV file, timeseries:PATH (one series per row)`);
+  if (s === 'csv' || s === 'images')
+    throw new Error(
+      `dataset '${s}': give a path after '${s}:', e.g. ${s === 'csv' ? 'csv:data/train.csv' : 'images:data/faces'}`,
+    );
+  const hint = didYouMean(s.split(':')[0], [
+    'fashion-mnist',
+    'mnist',
+    'dsprites',
+    'words',
+    'csv',
+    'images',
+    'timeseries',
+  ]);
   throw new Error(
-    `unknown dataset '${s}' (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words[:PATH], timeseries:PATH)`,
+    `unknown dataset '${s}'${hint ? `: ${hint}` : ''} (use one of: fashion-mnist, mnist, dsprites, csv:PATH, images:DIR, words[:PATH], timeseries:PATH)`,
   );
 }
 

@@ -2,14 +2,13 @@
 // so the grids show the same draws learning), the first test examples beside their reconstructions (image
 // data) and the KL per latent unit over the first test examples, written under RUN/report/, then
 // RUN/index.html rebuilt (src/io/run-html.ts). The math is the tasks' and eval's; this file draws and writes.
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Split } from '../data/types.js';
 import { latentHealth } from '../eval/latent.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { Rng } from '../rng.js';
 import { generate, reconstruct } from '../tasks/generate.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { imageGrid, imageToPng, reconstructionGrid, upscale } from './png.js';
 import { REPORT_DIR, writeEpochRecord, writeRunHtml, type EpochRecord } from './run-html.js';
 
@@ -34,7 +33,7 @@ export async function reportEpoch(
   opts: EpochReportOptions = {},
 ): Promise<EpochRecord> {
   const rdir = path.join(runDir, REPORT_DIR);
-  await mkdir(rdir, { recursive: true });
+  await ensureDir(rdir);
   const rec: EpochRecord = { epoch };
   const shape = model.config.inputShape;
   const tag = String(epoch).padStart(3, '0');

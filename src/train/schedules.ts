@@ -1,4 +1,5 @@
 // Learning-rate and β schedules: pure functions of the global step.
+import { didYouMean } from '../util/suggest.js';
 
 export type LrSchedule =
   | { kind: 'constant' }
@@ -21,7 +22,10 @@ export function parseLrSchedule(s: string, totalSteps: number): LrSchedule {
       throw new Error(`--lr-schedule step:EVERY:GAMMA needs EVERY ≥ 1 and GAMMA > 0, got "${s}"`);
     return { kind: 'step', every, gamma };
   }
-  throw new Error(`unknown --lr-schedule "${s}" (expected constant, cosine[:MIN] or step:EVERY:GAMMA)`);
+  const hint = didYouMean(kind, ['constant', 'cosine', 'step']);
+  throw new Error(
+    `unknown --lr-schedule "${s}"${hint ? `: ${hint}` : ''} (expected constant, cosine[:MIN] or step:EVERY:GAMMA)`,
+  );
 }
 
 export function lrAt(base: number, sched: LrSchedule, step: number): number {

@@ -5,7 +5,7 @@ import { interpolateWords } from '../../tasks/words.js';
 import { backendOption, dataOptions, indexOrWord, log, out } from '../common.js';
 import { labelsAt, rowsAt, splitWords, withModel, type ModelContext } from '../data.js';
 import { posInt } from '../options.js';
-import { outputKind, rowsWriter, wordsOutFile, writeLines } from '../outputs.js';
+import { outFile, outputKind, rowsWriter, wordsOutFile, writeLines } from '../outputs.js';
 
 /** Words: greedy decodes along the path from μ(from) to μ(to), one word a line. */
 async function interpolateWordsCommand(ctx: ModelContext, f: Record<string, any>, cmd: Command): Promise<void> {
@@ -78,7 +78,7 @@ export function interpolate(program: Command): void {
       const y = labelsAt(model, split, [f.from, f.to], 'interpolate');
       const rows = interpolateRows(model, xa, xb, f.steps, f.method, y && [y[0], y[1]]);
       const w = rowsWriter(kind, data.shape, data.normalizer);
-      const { file } = await w.rows(f.out, rows, f.steps, { cols: f.steps, title: `interpolation` });
+      const { file } = await w.rows(outFile(c, w, f.out), rows, f.steps, { cols: f.steps, title: `interpolation` });
       const cls = (k: number) => data.classNames?.[k] ?? String(k);
       const note = y
         ? ` from example ${f.from} (class ${cls(y[0])}) to ${f.to} (class ${cls(y[1])}${y[0] === y[1] ? ', the same' : ''}); decoded with the label of --from (${cls(y[0])})`

@@ -8,7 +8,7 @@ import { exactMatches, reconstructWords } from '../../tasks/words.js';
 import { backendOption, dataOptions, out, wordList } from '../common.js';
 import { labelsAt, range, rowsAt, splitWords, withModel, type ModelContext } from '../data.js';
 import { nonNegInt, posInt } from '../options.js';
-import { outputKind, rowsWriter, wordsOutFile, writeLines } from '../outputs.js';
+import { outFile, outputKind, rowsWriter, wordsOutFile, writeLines } from '../outputs.js';
 
 /** Words: each word beside its greedy decode at z = μ(word), and the fraction decoded back exactly. */
 async function reconstructWordsCommand(ctx: ModelContext, f: Record<string, any>, cmd: Command): Promise<void> {
@@ -69,7 +69,7 @@ export function reconstruct(program: Command): void {
       const r = reconstructRows(model, x, n, y);
       const w = rowsWriter(kind, data.shape, data.normalizer);
       const written = await w.pairs(
-        f.out,
+        outFile(c, w, f.out),
         x,
         r,
         n,

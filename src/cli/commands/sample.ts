@@ -12,7 +12,7 @@ import { backendOption, classRows, flagName, log, out } from '../common.js';
 import { withModel, type ModelContext } from '../data.js';
 import { vqPriorTrained } from '../model-kinds.js';
 import { int, nonNegInt, posInt, posNum } from '../options.js';
-import { outputKind, rowsWriter, wordsOutFile, writeLines } from '../outputs.js';
+import { outFile, outputKind, rowsWriter, wordsOutFile, writeLines } from '../outputs.js';
 
 /** n samples of a VQ-VAE: codes k ~ p(k) from the learned prior (logits / temperature), decoded (mean, or x ~ p(x|k) with sampleX). */
 function sampleVq(model: VQVAE, meta: ModelMeta, n: number, rng: Rng, o: { temperature: number; sampleX: boolean }) {
@@ -106,7 +106,7 @@ export function sample(program: Command): void {
           ? sampleVq(model, meta, n, new Rng(f.seed), o) // codes from the learned prior, logits / T
           : generate(model, n, new Rng(f.seed), { ...o, y });
       const w = rowsWriter(kind, meta.data.shape, meta.data.normalizer);
-      const written = await w.rows(f.out, rows, n, {
+      const written = await w.rows(outFile(cmd, w, f.out), rows, n, {
         ...(grid ? { cols: f.n ?? 10 } : {}),
         title: `${n} samples of ${meta.data.dataset}`,
       });

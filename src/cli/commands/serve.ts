@@ -6,7 +6,7 @@ import { initBackend, type BackendChoice } from '../../backend/index.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_IN_FLIGHT } from '../../serve/app.js';
 import { DEFAULT_HOST, DEFAULT_MAP_EXAMPLES, DEFAULT_PORT, startServer } from '../../serve/start.js';
 import { backendOption, dataOptions, log } from '../common.js';
-import { loadData } from '../data.js';
+import { loadData, resolveModelDir } from '../data.js';
 import { nonNegInt, posInt } from '../options.js';
 
 export function serve(program: Command): void {
@@ -33,7 +33,7 @@ export function serve(program: Command): void {
     if (f.port > 65535) throw new Error(`--port ${f.port} is not a port (0 … 65535)`);
     const backend = await initBackend(f.backend as BackendChoice, true);
     const { url, close } = await startServer({
-      modelDir: dir,
+      modelDir: resolveModelDir(dir),
       host: f.host,
       port: f.port,
       examples: f.examples,

@@ -6,8 +6,9 @@ import { ACTIVATIONS } from '../../nn/mlp.js';
 import { BASELINES } from '../../objectives/score-function.js';
 import { OPTIMIZERS } from '../../train/optimizers.js';
 import { backendOption, dataOptions, log } from '../common.js';
-import { loadData } from '../data.js';
-import { addKindOptions, checkKindFlags, modelChoices, modelHelp } from '../model-kinds.js';
+import { checkDataFlags, loadData } from '../data.js';
+import { addKindOptions, checkKindFlags, modelChoices, modelHelp, PRESETS } from '../model-kinds.js';
+import { parseLrSchedule } from '../../train/schedules.js';
 import { int, intList, nonNegInt, nonNegNum, posInt, posNum } from '../options.js';
 import { readRunFlags, resumeRunFlags, runFlags, unrecordedFlagsWarning } from '../run-flags.js';
 import { trainContinuous, trainVq } from '../training.js';
@@ -96,6 +97,16 @@ function runOptions(cmd: Command): Command {
     .option('--json', 'print the final summary as JSON');
 }
 
+/** The flags that are otherwise looked at only after the data have loaded: checked first, each naming itself. */
+function checkTrainFlags(f: Record<string, any>): void {
+  checkDataFlags(f);
+  parseLrSchedule(f.lrSchedule, 1);
+  if (f.sigma !== 'learned' && !(Number(f.sigma) > 0 && Number.isFinite(Number(f.sigma))))
+    throw new Error(`--sigma must be a positive number or "learned", got "${f.sigma}"`);
+  if (f.preset !== undefined && !(f.preset in PRESETS))
+    throw new Error(`unknown --preset "${f.preset}" (expected ${Object.keys(PRESETS).join(', ')})`);
+}
+
 export function train(program: Command): void {
   const cmd = program
     .command('train')
@@ -116,6 +127,7 @@ export function train(program: Command): void {
       else if (run) log(unrecordedFlagsWarning(run.checkpoint));
     }
     const kind = checkKindFlags(f);
+    checkTrainFlags(f);
     const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
     const flags = runFlags(cmd, f); // kept in the checkpoint for --resume
     const info = await initBackend(f.backend as BackendChoice);

@@ -1,10 +1,9 @@
 // `vaekit traverse MODEL`: latent traversals from the prior mean, one row per latent dimension (largest KL
 // first), as a PNG grid and optionally an animated GIF.
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { ensureDirSync, writeFileAtomic } from '../../util/atomic.js';
 import { backendOption, dataOptions, out } from '../common.js';
 import { withModel } from '../data.js';
 import { nonNegInt, posInt, posNum } from '../options.js';
@@ -59,7 +58,7 @@ export function traverse(program: Command): void {
             .dataSync() as Float32Array,
       );
       const t = latentTraversal(model, base, { steps: f.steps, limit: f.range, kl, maxRows: f.dims, y: f.label });
-      mkdirSync(f.out, { recursive: true });
+      ensureDirSync(f.out);
       const png = path.join(f.out, 'traversal.png');
       const grid = upscale(traversalGrid(t), f.scale);
       await writeFileAtomic(png, imageToPng(grid));
