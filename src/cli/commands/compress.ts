@@ -13,7 +13,9 @@ import { nonNegInt, posInt } from '../options.js';
 export function compress(program: Command): void {
   const cmd = program
     .command('compress <model>')
-    .description('losslessly compress binary images with a VAE by bits-back coding (docs/compression.md)')
+    .description(
+      'losslessly compress binary (or, with a discretized-logistic VAE, 8-bit) images by bits-back coding (docs/compression.md)',
+    )
     .option(
       '--images <dir>',
       'a folder of PNGs of the model’s size (binarised as the model’s data were) instead of --dataset',
@@ -31,7 +33,8 @@ export function compress(program: Command): void {
       throw new Error(`--latent-bits must be 1…12, got ${f.latentBits}`);
     await withModel(dir, f, async (ctx) => {
       const { model, meta } = ctx;
-      if (meta.data.protocol !== 'binary')
+      const eightBit = (model.config as { likelihood?: string }).likelihood === 'discretized-logistic';
+      if (!eightBit && meta.data.protocol !== 'binary')
         throw new Error(
           `compress codes binary images; this model was trained on the ${meta.data.protocol} protocol (train one with --protocol binary)`,
         );
@@ -45,7 +48,7 @@ export function compress(program: Command): void {
             `--images ${f.images}: the images are ${folder.height}×${folder.width}×${folder.channels}, the model takes ${shape.join('×')}`,
           );
         n = Math.min(f.n ?? folder.n, folder.n);
-        x = applyProtocol('binary', folder.pixels.subarray(0, n * D));
+        x = applyProtocol(eightBit ? 'continuous' : 'binary', folder.pixels.subarray(0, n * D));
         source = `${n} images of ${f.images}`;
       } else {
         const split = await ctx.split();

@@ -46,7 +46,7 @@ export function decompress(program: Command): void {
       const seconds = (performance.now() - t0) / 1000;
       const [H, W, C = 1] = r.shape;
       const D = H * W * C;
-      const pixels = Uint8Array.from(r.x, (v) => v * 255);
+      const pixels = header.likelihood === 'discretized-logistic' ? r.x : Uint8Array.from(r.x, (v) => v * 255);
       const files: Record<string, FileData> = {};
       if (f.format === 'idx') {
         files['images.idx'] = encodeIdx({ dims: C === 1 ? [r.count, H, W] : [r.count, H, W, C], data: pixels });

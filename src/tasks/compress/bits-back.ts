@@ -16,6 +16,8 @@
 // distribution is turned into integers by the same plain-JS arithmetic: the likelihood at 2^p with no zero
 // frequency (a Bernoulli p₁ becomes round(p₁·2^p) clamped to 1 … 2^p − 1, since it codes whatever pixel comes),
 // the posterior at 2^p with zero frequency in its far tails, never popped and so never pushed (buckets.ts).
+// A discretized-logistic decoder codes 8-bit pixels instead (values k/255 in, levels k out): each pixel's 256
+// levels as a table at 2^16 with none zero.
 import { checkFingerprint, FormatError, readContainer, writeContainer } from '../../codec/container.js';
 import { RANS_LOW, RansStack } from '../../codec/rans.js';
 import type { LatentVariableModel } from '../../models/types.js';
@@ -49,6 +51,9 @@ export interface CompressStats {
 }
 
 interface Coder {
+  likelihood: 'bernoulli' | 'discretized-logistic';
+  /** discretized-logistic: log s per pixel, clamped to [−12, 1] as the distribution clamps it. */
+  logScale: Float64Array | null;
   enc: ExactNet;
   dec: ExactNet;
   latentDim: number;
@@ -62,17 +67,24 @@ function coderFor(model: LatentVariableModel, what: string): Coder {
     throw new Error(
       `${what}: bits-back coding supports the vae model (mlp or conv networks); this model is a ${c.kind}`,
     );
-  if (c.likelihood !== 'bernoulli')
+  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'discretized-logistic')
     throw new Error(
-      `${what}: lossless coding of binary images needs a Bernoulli decoder; this model's likelihood is ${c.likelihood}`,
+      `${what}: lossless coding needs a Bernoulli decoder (binary images) or a discretized-logistic one (8-bit); this model's likelihood is ${c.likelihood}`,
     );
+  const ls = (model as { decoderLogScale?: { dataSync(): ArrayLike<number> } | null }).decoderLogScale;
+  const logScale =
+    c.likelihood === 'discretized-logistic' && ls
+      ? Float64Array.from(ls.dataSync(), (v) => Math.min(1, Math.max(-12, v)))
+      : null;
+  if (c.likelihood === 'discretized-logistic' && !logScale)
+    throw new Error(`${what}: the model has no decoder log scale`);
   const nets = model.networks();
   const enc = compileExact(nets.encoder);
   const dec = compileExact(nets.decoder);
   const D = c.inputShape.reduce((a, b) => a * b, 1);
   if (enc.inDim !== D || enc.outDim !== 2 * c.latentDim || dec.inDim !== c.latentDim || dec.outDim !== D)
     throw new Error(`${what}: the model's networks do not match its config`);
-  return { enc, dec, latentDim: c.latentDim, D, shape: c.inputShape };
+  return { likelihood: c.likelihood, logScale, enc, dec, latentDim: c.latentDim, D, shape: c.inputShape };
 }
 
 function checkSettings(s: BitsBackSettings): void {
@@ -86,6 +98,24 @@ function checkSettings(s: BitsBackSettings): void {
 function freqOne(logit: number, M: number): number {
   const f = Math.round(M / (1 + Math.exp(-logit)));
   return f < 1 ? 1 : f > M - 1 ? M - 1 : f;
+}
+
+const HALF_BIN = 1 / (2 * 255);
+
+/**
+ * The discretised logistic (mean μ, log scale ls) over the 256 pixel levels as a cumulative table at 2^p with
+ * none zero: C(k) = round(F_k·(2^p − 256)) + k, F_k = σ((k/255 − δ − μ)/s) kept non-decreasing.
+ */
+function logisticCdf(mu: number, ls: number, M: number, cdf: Float64Array): void {
+  const invS = Math.exp(-ls);
+  let run = 0;
+  cdf[0] = 0;
+  for (let k = 1; k < 256; k++) {
+    const v = 1 / (1 + Math.exp(-((k / 255 - HALF_BIN - mu) * invS)));
+    if (v > run) run = v;
+    cdf[k] = Math.round(run * (M - 256)) + k;
+  }
+  cdf[256] = M;
 }
 
 function posteriorParams(coder: Coder, x: ArrayLike<number>): { mu: Float64Array; sigma: Float64Array } {
@@ -128,11 +158,18 @@ export function compressBinaryImages(
   const { D, latentDim: L } = coder;
   if (!(Number.isInteger(count) && count >= 0) || x.length !== count * D)
     throw new Error(`compress: expected ${count} images of ${D} values (${count * D}), got ${x.length} values`);
-  for (let i = 0; i < x.length; i++)
-    if (x[i] !== 0 && x[i] !== 1)
+  const dl = coder.likelihood === 'discretized-logistic';
+  if (dl && options.likelihoodPrecision === undefined) s.likelihoodPrecision = 16; // 256 levels: a smaller floor
+  for (let i = 0; i < x.length; i++) {
+    const k = x[i] * 255;
+    if (dl ? !(Math.abs(k - Math.round(k)) < 1e-3 && k > -0.5 && k < 255.5) : x[i] !== 0 && x[i] !== 1)
       throw new Error(
-        `compress: value ${x[i]} at pixel ${i % D} of image ${Math.floor(i / D)}; the binary coder needs 0/1 pixels (the binary protocol)`,
+        dl
+          ? `compress: value ${x[i]} at pixel ${i % D} of image ${Math.floor(i / D)} is not k/255 of an 8-bit pixel (the continuous protocol)`
+          : `compress: value ${x[i]} at pixel ${i % D} of image ${Math.floor(i / D)}; the binary coder needs 0/1 pixels (the binary protocol)`,
       );
+  }
+  const cdf = new Float64Array(257);
   const B = gaussianBuckets(s.latentBits);
   const M = 2 ** s.likelihoodPrecision;
   const m = new RansStack();
@@ -143,6 +180,12 @@ export function compressBinaryImages(
     for (let d = L - 1; d >= 0; d--) j[d] = popPosterior(m, B, q.mu[d], q.sigma[d], s.posteriorPrecision);
     const logits = coder.dec.apply(latentPoint(B, j));
     for (let d = 0; d < D; d++) {
+      if (dl) {
+        logisticCdf(logits[d], coder.logScale![d], M, cdf);
+        const k = Math.round(xi[d] * 255);
+        m.push(cdf[k], cdf[k + 1] - cdf[k], s.likelihoodPrecision);
+        continue;
+      }
       const f1 = freqOne(logits[d], M);
       if (xi[d] === 1) m.push(M - f1, f1, s.likelihoodPrecision);
       else m.push(0, M - f1, s.likelihoodPrecision);
@@ -156,7 +199,7 @@ export function compressBinaryImages(
     fingerprint: modelFingerprint(model),
     shape: coder.shape,
     count,
-    likelihood: 'bernoulli',
+    likelihood: coder.likelihood,
     ...s,
   };
   const bytes = writeContainer(header, m.toBytes());
@@ -189,7 +232,7 @@ function headerSettings(h: Record<string, unknown>): BitsBackSettings {
   return s;
 }
 
-/** The images of a .vkz file written by compressBinaryImages with this model: rows of 0/1, in order. */
+/** The images of a .vkz file written by compressBinaryImages with this model, in order: rows of 0/1 (Bernoulli) or of levels 0…255 (discretized-logistic). */
 export function decompressBinaryImages(
   model: LatentVariableModel,
   bytes: Uint8Array,
@@ -211,6 +254,12 @@ export function decompressBinaryImages(
   const out = new Uint8Array(count * D);
   const j = new Int32Array(L);
   const xi = new Float64Array(D);
+  const dl = coder.likelihood === 'discretized-logistic';
+  if (header.likelihood !== coder.likelihood)
+    throw new FormatError(
+      `corrupted .vkz file: the header's likelihood ${String(header.likelihood)} is not the model's`,
+    );
+  const cdf = new Float64Array(257);
   const corrupt = () => new FormatError('corrupted .vkz file: the bit stream does not decode to the header’s images');
   try {
     decodeAll();
@@ -226,6 +275,13 @@ export function decompressBinaryImages(
       for (let d = L - 1; d >= 0; d--) j[d] = m.popUniform(s.latentBits);
       const logits = coder.dec.apply(latentPoint(B, j));
       for (let d = D - 1; d >= 0; d--) {
+        if (dl) {
+          logisticCdf(logits[d], coder.logScale![d], M, cdf);
+          const k = m.popCdf(cdf, s.likelihoodPrecision);
+          xi[d] = k / 255;
+          out[i * D + d] = k;
+          continue;
+        }
         const f1 = freqOne(logits[d], M);
         const one = m.peek(s.likelihoodPrecision) >= M - f1;
         if (one) m.pop(M - f1, f1, s.likelihoodPrecision);
@@ -235,7 +291,7 @@ export function decompressBinaryImages(
       if (m.borrowed) throw corrupt();
       const q = posteriorParams(coder, xi);
       for (let d = 0; d < L; d++) pushPosterior(m, B, j[d], q.mu[d], q.sigma[d], s.posteriorPrecision);
-      for (let d = 0; d < D; d++) out[i * D + d] = xi[d];
+      if (!dl) for (let d = 0; d < D; d++) out[i * D + d] = xi[d];
       onProgress?.(count - i);
     }
   }
