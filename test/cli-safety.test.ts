@@ -89,7 +89,10 @@ describe('vaekit: long steps, error paths and paper cuts', () => {
     mkdirSync(path.join(root, 'empty'));
     const e = vaekit(['sample', path.join(root, 'empty')]);
     assert.equal(e.code, 1);
-    assert.match(e.stderr, /no model in .*empty: no config\.json .*a training run keeps its model in RUN\/model/);
+    assert.match(
+      e.stderr,
+      /model config not found: no model in .*empty, no config\.json .*a training run keeps its model in RUN\/model/,
+    );
   });
 
   it('outputs vaekit does not write, or cannot write, fail with the path and the cause', () => {

@@ -105,7 +105,7 @@ export function resolveModelDir(dir: string): string {
   const inRun = path.join(dir, 'model');
   if (isModelDir(inRun)) return inRun;
   if (isModelDir(dir)) return dir; // a crashed swap's backup: loadModel puts it back
-  if (!existsSync(dir)) throw new Error(`no model at ${dir}: it does not exist`);
+  if (!existsSync(dir)) throw new Error(`model config not found: there is no model at ${dir} (it does not exist)`);
   if (!statSync(dir).isDirectory())
     throw new Error(`no model at ${dir}: it is a file (a model is a folder with config.json and model.safetensors)`);
   if (existsSync(path.join(dir, 'checkpoint', 'config.json')))
@@ -113,7 +113,7 @@ export function resolveModelDir(dir: string): string {
       `no model in ${dir}: the training run has not finished (no ${inRun}); its last checkpoint loads as a model: ${path.join(dir, 'checkpoint')}`,
     );
   throw new Error(
-    `no model in ${dir}: no config.json (a model folder holds config.json and model.safetensors; a training run keeps its model in RUN/model)`,
+    `model config not found: no model in ${dir}, no config.json (a model folder holds config.json and model.safetensors; a training run keeps its model in RUN/model)`,
   );
 }
 
