@@ -68,9 +68,9 @@ const trainArgs = (beta: number, seed: number, dir: string) => [
   '--steps',
   String(steps),
   '--epochs',
-  String(Math.ceil(steps / 938)),
+  String(Math.ceil(steps / 11520)),
   '--batch-size',
-  '64', // 938 steps of 64 make an epoch of the 60,000 training images: --steps decides
+  '64', // 11,520 steps of 64 make an epoch of all 737,280 images (rendered on demand): --steps decides
   '--lr',
   lr,
   '--kl-warmup',

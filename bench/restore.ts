@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/index.js';
-import { loadDataset, take, type DatasetKind } from '../src/data/dataset.js';
+import { allRows, chunks, loadDataset, take, type DatasetKind } from '../src/data/dataset.js';
 import { classifierFor } from '../src/eval/classifier.js';
 import { loadModel } from '../src/io/model.js';
 import type { LatentVariableModel } from '../src/models/types.js';
@@ -104,7 +104,7 @@ for (const [name, dir] of models) {
   const data = await loadDataset({ name: name as DatasetKind, protocol: 'continuous', dataDir });
   const test = take(data.test, Math.min(N, data.test.n));
   const n = test.n;
-  const x = test.x;
+  const x = allRows(test);
   process.stderr.write(`${name}: ${n} test images, model ${dir}\n`);
   for (const [setting, d] of SETTINGS) {
     if (!only.includes(d.task)) continue;
@@ -149,8 +149,7 @@ for (const [name, dir] of models) {
     const { classifier } = await classifierFor(data, { log: (m) => process.stderr.write(`  classifier: ${m}\n`) });
     const D = x.length / n;
     const mean = new Float64Array(D);
-    for (let i = 0; i < data.train.n; i++)
-      for (let j = 0; j < D; j++) mean[j] += data.train.x[i * D + j] / data.train.n;
+    for (const c of chunks(data.train, 5000)) for (let i = 0; i < c.x.length; i++) mean[i % D] += c.x[i] / data.train.n;
     const deg = degrade(x, n, test.shape, { task: 'inpaint', mask: { kind: 'random', fraction: 0.5, seed: 2 } });
     const acc = (imgs: Float32Array) => {
       const { labels } = classifier.run(imgs, n);

@@ -17,7 +17,7 @@ import {
   sampleIndices,
 } from '../src/data/dsprites.js';
 import { Rng } from '../src/rng.js';
-import { allRows } from '../src/data/split.js';
+import { allRows, readRows, residentBytes } from '../src/data/split.js';
 
 const S = 64;
 const at = (img: Float32Array, r: number, c: number) => img[r * S + c];
@@ -251,4 +251,20 @@ test('dspritesGroundTruth: uniform factor rows rendered as images', () => {
   const x = gt.render(f.subarray(0, 15));
   assert.equal(x.length, 3 * 4096);
   assert.deepEqual(x.subarray(4096, 8192), render(indexOf(f.subarray(5, 10))));
+});
+
+test('dspritesDataset without n: all 737,280 images, rendered on demand, a seeded test draw', () => {
+  const ds = dspritesDataset({ seed: 2 });
+  assert.equal(ds.train.n, DSPRITES_COUNT);
+  assert.equal(ds.test.n, 10000);
+  assert.ok(ds.train.source, 'lazy');
+  assert.ok(residentBytes(ds.train) <= 8 * DSPRITES_COUNT, `resident ${residentBytes(ds.train)} bytes`);
+  for (const i of [0, 1, 245760, DSPRITES_COUNT - 1]) {
+    assert.deepEqual(readRows(ds.train, [i]), render(i));
+    assert.equal(ds.train.y![i], factorsOf(i)[0]);
+  }
+  const j = ds.testIndices[17];
+  assert.deepEqual(readRows(ds.test, [17]), render(j));
+  assert.deepEqual(dspritesDataset({ seed: 2 }).testIndices, ds.testIndices);
+  assert.deepEqual(Array.from(ds.trainFactors.subarray(5 * 1000, 5 * 1001)), Array.from(factorsOf(1000)));
 });

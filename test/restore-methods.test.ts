@@ -5,7 +5,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadDataset, take } from '../src/data/dataset.js';
+import { allRows, loadDataset, take } from '../src/data/dataset.js';
 import { loadModel } from '../src/io/model.js';
 import type { LatentVariableModel } from '../src/models/types.js';
 import { degrade } from '../src/tasks/restore/degrade.js';
@@ -34,8 +34,8 @@ describe('restoration methods on a small trained model', () => {
     continuous = (await loadModel(path.join(fixtures, 'vae-gauss'))).model;
     const b = take((await loadDataset({ name: 'mnist', protocol: 'binary' })).test, N);
     const c = take((await loadDataset({ name: 'mnist', protocol: 'continuous' })).test, N);
-    xb = b.x;
-    xc = c.x;
+    xb = allRows(b);
+    xc = allRows(c);
     shape = b.shape;
   });
 

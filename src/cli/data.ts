@@ -4,7 +4,14 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
-import { loadDataset, parseDatasetName, type Dataset, type DatasetSpec, type Split } from '../data/dataset.js';
+import {
+  loadDataset,
+  parseDatasetName,
+  readRows,
+  type Dataset,
+  type DatasetSpec,
+  type Split,
+} from '../data/dataset.js';
 import type { WordsDataset } from '../data/words.js';
 import { NORMALIZE_KINDS } from '../data/csv.js';
 import { isPixelProtocol, PIXEL_PROTOCOLS } from '../data/protocol.js';
@@ -137,14 +144,10 @@ export function labelsAt(
 
 /** The rows `idx` of a split, gathered into one array. */
 export function rowsAt(split: Split, idx: number[]): Float32Array {
-  const D = split.x.length / split.n;
-  const outRows = new Float32Array(idx.length * D);
-  idx.forEach((i, k) => {
+  for (const i of idx)
     if (!Number.isInteger(i) || i < 0 || i >= split.n)
       throw new Error(`example index ${i} is out of range (the split has ${split.n} examples)`);
-    outRows.set(split.x.subarray(i * D, (i + 1) * D), k * D);
-  });
-  return outRows;
+  return readRows(split, idx);
 }
 
 /** The first n indices from `start`. */

@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseDatasetName, type Split } from '../data/dataset.js';
+import { parseDatasetName, rowRange, type Split } from '../data/dataset.js';
 import type { Normalizer } from '../data/csv.js';
 import type { ModelMeta } from '../models/files.js';
 import type { LatentVariableModel } from '../models/index.js';
@@ -74,11 +74,10 @@ function checkPixels(rows: Rows, protocol: string, first: number): void {
 }
 
 function* splitBatches(split: Split, bs: number, withLabels: boolean): Generator<Rows> {
-  const D = split.x.length / split.n;
   for (let s = 0; s < split.n; s += bs) {
     const m = Math.min(bs, split.n - s);
     yield {
-      x: split.x.subarray(s * D, (s + m) * D),
+      x: rowRange(split, s, s + m),
       n: m,
       shape: split.shape,
       ...(withLabels && split.y ? { y: split.y.subarray(s, s + m) } : {}),

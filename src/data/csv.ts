@@ -49,6 +49,75 @@ function unquote(s: string): string {
   return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1).replace(/""/g, '"') : t;
 }
 
+/** A parsed header: the column names, where the label column is, the feature columns. */
+export interface CsvHeader {
+  file: string;
+  header: string[];
+  labelIdx: number;
+  labelColumn?: string;
+  columns: string[];
+}
+
+/** Parses the header line (line number `line`, 1-based) of `file`. */
+export function parseCsvHeader(raw: string, line: number, file: string, labelColumn?: string): CsvHeader {
+  const header = raw.replace(/\r$/, '').split(',').map(unquote);
+  header.forEach((h, j) => {
+    if (h === '') throw new Error(`CSV ${file}: line ${line}, column ${j + 1}: empty column name in the header`);
+    const k = header.indexOf(h);
+    if (k !== j)
+      throw new Error(`CSV ${file}: line ${line}: column name '${h}' appears twice (columns ${k + 1} and ${j + 1})`);
+  });
+  let labelIdx = -1;
+  if (labelColumn !== undefined) {
+    labelIdx = header.indexOf(labelColumn);
+    if (labelIdx < 0)
+      throw new Error(`CSV ${file}: no label column '${labelColumn}' in the header (columns: ${header.join(', ')})`);
+  }
+  const columns = header.filter((_, j) => j !== labelIdx);
+  if (columns.length === 0) throw new Error(`CSV ${file}: no feature columns (only the label column '${labelColumn}')`);
+  return { file, header, labelIdx, labelColumn, columns };
+}
+
+/**
+ * Parses one data line (no newline; a trailing CR is dropped) into out[off .. off + d): float32 values;
+ * returns the label cell when the header has a label column. Errors name the file, line and column.
+ */
+export function parseCsvRow(
+  raw: string,
+  line: number,
+  h: CsvHeader,
+  out: Float32Array,
+  off: number,
+): string | undefined {
+  if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+  const cells = raw.split(',');
+  const width = h.header.length;
+  if (cells.length !== width)
+    throw new Error(`CSV ${h.file}: line ${line} has ${cells.length} fields, the header has ${width} (ragged row)`);
+  let label: string | undefined;
+  let k = off;
+  for (let j = 0; j < width; j++) {
+    const cell = unquote(cells[j]);
+    if (j === h.labelIdx) {
+      if (cell === '') throw new Error(`CSV ${h.file}: line ${line}, column ${j + 1} ('${h.header[j]}'): empty label`);
+      label = cell;
+      continue;
+    }
+    const v = Number(cell);
+    const f = Math.fround(v);
+    if (cell === '' || !Number.isFinite(f) || !NUMBER_RE.test(cell)) {
+      const where = `CSV ${h.file}: line ${line}, column ${j + 1} ('${h.header[j]}')`;
+      if (cell === '') throw new Error(`${where}: empty cell (missing values are not supported)`);
+      if (NONFINITE_RE.test(cell)) throw new Error(`${where}: value '${cell}' is not finite (NaN/Inf are not allowed)`);
+      if (!NUMBER_RE.test(cell)) throw new Error(`${where}: '${cell}' is not a number`);
+      if (!Number.isFinite(v)) throw new Error(`${where}: value '${cell}' overflows to infinity`);
+      throw new Error(`${where}: value '${cell}' is outside the float32 range`);
+    }
+    out[k++] = f;
+  }
+  return label;
+}
+
 /** Parses CSV text; `file` only names the source in errors. */
 export function parseCsv(text: string, opts: { file?: string; labelColumn?: string } = {}): CsvTable {
   const file = opts.file ?? '<csv>';
@@ -58,66 +127,25 @@ export function parseCsv(text: string, opts: { file?: string; labelColumn?: stri
   while (li < lines.length && lines[li].trim() === '') li++;
   if (li >= lines.length) throw new Error(`CSV ${file}: file is empty (expected a header row of column names)`);
   const headerLine = li + 1;
-  const header = lines[li].replace(/\r$/, '').split(',').map(unquote);
-  header.forEach((h, j) => {
-    if (h === '') throw new Error(`CSV ${file}: line ${headerLine}, column ${j + 1}: empty column name in the header`);
-    const k = header.indexOf(h);
-    if (k !== j)
-      throw new Error(
-        `CSV ${file}: line ${headerLine}: column name '${h}' appears twice (columns ${k + 1} and ${j + 1})`,
-      );
-  });
-  let labelIdx = -1;
-  if (opts.labelColumn !== undefined) {
-    labelIdx = header.indexOf(opts.labelColumn);
-    if (labelIdx < 0)
-      throw new Error(
-        `CSV ${file}: no label column '${opts.labelColumn}' in the header (columns: ${header.join(', ')})`,
-      );
-  }
-  const columns = header.filter((_, j) => j !== labelIdx);
-  const d = columns.length;
-  if (d === 0) throw new Error(`CSV ${file}: no feature columns (only the label column '${opts.labelColumn}')`);
-  const width = header.length;
-
+  const h = parseCsvHeader(lines[li], headerLine, file, opts.labelColumn);
+  const d = h.columns.length;
   let values = new Float32Array(Math.max(16, d * 64));
   let n = 0;
-  const labelCells: string[] | undefined = labelIdx >= 0 ? [] : undefined;
+  const labelCells: string[] | undefined = h.labelIdx >= 0 ? [] : undefined;
   for (li = li + 1; li < lines.length; li++) {
-    const raw = lines[li].replace(/\r$/, '');
+    const raw = lines[li];
     if (raw.trim() === '') continue;
-    const line = li + 1;
-    const cells = raw.split(',');
-    if (cells.length !== width) {
-      throw new Error(`CSV ${file}: line ${line} has ${cells.length} fields, the header has ${width} (ragged row)`);
-    }
     if ((n + 1) * d > values.length) {
       const grown = new Float32Array(values.length * 2);
       grown.set(values);
       values = grown;
     }
-    let k = 0;
-    for (let j = 0; j < width; j++) {
-      const cell = unquote(cells[j]);
-      const where = `CSV ${file}: line ${line}, column ${j + 1} ('${header[j]}')`;
-      if (j === labelIdx) {
-        if (cell === '') throw new Error(`${where}: empty label`);
-        labelCells!.push(cell);
-        continue;
-      }
-      if (cell === '') throw new Error(`${where}: empty cell (missing values are not supported)`);
-      if (NONFINITE_RE.test(cell)) throw new Error(`${where}: value '${cell}' is not finite (NaN/Inf are not allowed)`);
-      if (!NUMBER_RE.test(cell)) throw new Error(`${where}: '${cell}' is not a number`);
-      const v = Number(cell);
-      if (!Number.isFinite(v)) throw new Error(`${where}: value '${cell}' overflows to infinity`);
-      const f = Math.fround(v);
-      if (!Number.isFinite(f)) throw new Error(`${where}: value '${cell}' is outside the float32 range`);
-      values[n * d + k++] = f;
-    }
+    const label = parseCsvRow(raw, li + 1, h, values, n * d);
+    if (labelCells) labelCells.push(label!);
     n++;
   }
   if (n === 0) throw new Error(`CSV ${file}: no data rows after the header (line ${headerLine})`);
-  return { file, columns, x: values.slice(0, n * d), n, d, labelColumn: opts.labelColumn, labelCells };
+  return { file, columns: h.columns, x: values.slice(0, n * d), n, d, labelColumn: opts.labelColumn, labelCells };
 }
 
 export async function readCsvFile(path: string, opts: { labelColumn?: string } = {}): Promise<CsvTable> {

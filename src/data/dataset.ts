@@ -7,31 +7,26 @@
 // Reading rows of a split (in memory or lazy) is in split.ts, batching in batches.ts; both re-exported here.
 
 import { Rng } from '../rng.js';
-import {
-  applyNormalizer,
-  encodeLabels,
-  fitNormalizer,
-  validateNormalizer,
-  NORMALIZE_KINDS,
-  readCsvFile,
-  type CsvTable,
-  type NormalizeKind,
-  type Normalizer,
-} from './csv.js';
-import { dspritesDataset } from './dsprites.js';
+import { NORMALIZE_KINDS, type NormalizeKind, type Normalizer } from './csv.js';
+import { loadCsvDataset } from './csv-dataset.js';
+export { DEFAULT_CSV_NORMALIZE } from './csv-dataset.js';
+import { dspritesDataset, DSPRITES_TEST_N } from './dsprites.js';
 import { loadTimeSeries } from './timeseries.js';
 import { loadWords } from './word-list.js';
 import { loadFashionMnist } from './fashion-mnist.js';
-import { loadImageFolder, type ColorMode } from './images.js';
+import type { ColorMode } from './images.js';
+import { indexPngFolder, pngFolderSource } from './png-folder.js';
+import { indexedSource, lazySplit } from './split.js';
 import { loadMnist } from './mnist.js';
-import { applyProtocol, isPixelProtocol, PIXEL_PROTOCOLS, type PixelProtocol } from './protocol.js';
-import { gatherRaw, takeRaw, type RawImages } from './raw.js';
+import { pixelSplit } from './pixels.js';
+import { isPixelProtocol, PIXEL_PROTOCOLS, type PixelProtocol } from './protocol.js';
+import { takeRaw, type RawImages } from './raw.js';
 
 export type { Normalizer, NormalizeKind } from './csv.js';
 export type { PixelProtocol } from './protocol.js';
 
 export type { Dataset, LazySplit, MemorySplit, RowSource, Split } from './types.js';
-import type { Dataset, Split } from './types.js';
+import type { Dataset } from './types.js';
 import { didYouMean } from '../util/suggest.js';
 export * from './split.js';
 export * from './batches.js';
@@ -46,11 +41,7 @@ export const DATASET_KINDS: readonly DatasetKind[] = [
   'words',
   'timeseries',
 ];
-/** Images drawn for `dsprites` without --limit (all 737,280 would take 12 GB as float32). */
-export const DSPRITES_DEFAULT_N = 60000;
-
 export const DEFAULT_IMAGE_PROTOCOL: PixelProtocol = 'continuous';
-export const DEFAULT_CSV_NORMALIZE: NormalizeKind = 'standardize';
 /** Fraction of rows held out as the test split for csv/images without a separate test set. */
 export const DEFAULT_TEST_FRACTION = 0.1;
 /** Split seed for csv/images when the spec gives none. */
@@ -132,15 +123,6 @@ export function parseDatasetName(str: string): { name: DatasetKind; path?: strin
 // ---------------------------------------------------------------------------------------------------
 // Loading
 
-function imageSplit(raw: RawImages, protocol: PixelProtocol): Split {
-  return {
-    x: applyProtocol(protocol, raw.pixels),
-    n: raw.n,
-    shape: [raw.height, raw.width, raw.channels],
-    y: raw.labels,
-  };
-}
-
 function limitCounts(spec: DatasetSpec): { train: number; test: number } | null {
   if (spec.limit === undefined) return null;
   if (!Number.isInteger(spec.limit) || spec.limit < 1)
@@ -174,103 +156,6 @@ function seededPartition(n: number, spec: DatasetSpec, what: string): [Uint32Arr
   return [perm.slice(0, n - nTest), perm.slice(n - nTest)];
 }
 
-function gatherTable(t: CsvTable, idx: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(idx.length * t.d);
-  for (let i = 0; i < idx.length; i++) out.set(t.x.subarray(idx[i] * t.d, idx[i] * t.d + t.d), i * t.d);
-  return out;
-}
-
-async function loadCsvDataset(spec: DatasetSpec, name: string): Promise<Dataset> {
-  if (!spec.path) throw new Error(`dataset csv: give the file (csv:PATH)`);
-  let kind: NormalizeKind = spec.normalize ?? DEFAULT_CSV_NORMALIZE;
-  if (spec.protocol !== undefined) {
-    if (!(NORMALIZE_KINDS as readonly string[]).includes(spec.protocol)) {
-      throw new Error(
-        `dataset csv: protocol '${spec.protocol}' does not apply to CSV data; use normalize: ${NORMALIZE_KINDS.join(' | ')}`,
-      );
-    }
-    if (spec.normalize !== undefined && spec.normalize !== spec.protocol) {
-      throw new Error(`dataset csv: protocol '${spec.protocol}' and normalize '${spec.normalize}' disagree`);
-    }
-    kind = spec.protocol as NormalizeKind;
-  }
-  if (!NORMALIZE_KINDS.includes(kind))
-    throw new Error(`dataset csv: unknown normalize '${kind}' (known: ${NORMALIZE_KINDS.join(', ')})`);
-
-  const table = await readCsvFile(spec.path, { labelColumn: spec.labelColumn });
-  let trainX: Float32Array, testX: Float32Array;
-  let trainY: Int32Array | undefined, testY: Int32Array | undefined;
-  let numClasses: number | undefined, classNames: string[] | undefined;
-  let splitSeed: number | undefined;
-  if (spec.testPath) {
-    const testTable = await readCsvFile(spec.testPath, { labelColumn: spec.labelColumn });
-    if (testTable.columns.join('\u0000') !== table.columns.join('\u0000')) {
-      throw new Error(
-        `CSV ${spec.testPath}: columns (${testTable.columns.join(', ')}) differ from ${spec.path} (${table.columns.join(', ')})`,
-      );
-    }
-    trainX = table.x;
-    testX = testTable.x;
-    if (table.labelCells) {
-      const tr = encodeLabels(table.labelCells, { file: spec.path });
-      const te = encodeLabels(testTable.labelCells!, {
-        file: spec.testPath,
-        classNames: tr.classNames,
-        numClasses: tr.numClasses,
-      });
-      trainY = tr.y;
-      testY = te.y;
-      numClasses = Math.max(tr.numClasses, te.numClasses);
-      classNames = tr.classNames;
-    }
-  } else {
-    const [trIdx, teIdx] = seededPartition(table.n, spec, `CSV ${spec.path}`);
-    splitSeed = splitSeedOf(spec);
-    trainX = gatherTable(table, trIdx);
-    testX = gatherTable(table, teIdx);
-    if (table.labelCells) {
-      const all = encodeLabels(table.labelCells, { file: spec.path });
-      trainY = Int32Array.from(trIdx, (i) => all.y[i]);
-      testY = Int32Array.from(teIdx, (i) => all.y[i]);
-      numClasses = all.numClasses;
-      classNames = all.classNames;
-    }
-  }
-  const d = table.d;
-  let nTrain = trainX.length / d;
-  let nTest = testX.length / d;
-  const lim = limitCounts(spec);
-  if (lim) {
-    nTrain = Math.min(nTrain, lim.train);
-    nTest = Math.min(nTest, lim.test);
-    trainX = trainX.subarray(0, nTrain * d);
-    testX = testX.subarray(0, nTest * d);
-    trainY = trainY?.subarray(0, nTrain);
-    testY = testY?.subarray(0, nTest);
-  }
-  // A saved model's normaliser is reused as it is (its columns must match); otherwise fit on the training rows.
-  let normalizer: Normalizer;
-  if (spec.normalizer) {
-    normalizer = validateNormalizer(spec.normalizer);
-    if (normalizer.columns.join(',') !== table.columns.join(','))
-      throw new Error(
-        `CSV ${spec.path}: columns ${table.columns.join(',')} differ from the model's ${normalizer.columns.join(',')}`,
-      );
-  } else normalizer = fitNormalizer(trainX, nTrain, table.columns, kind);
-  return {
-    name,
-    train: { x: applyNormalizer(normalizer, trainX), n: nTrain, shape: [d], y: trainY },
-    test: { x: applyNormalizer(normalizer, testX), n: nTest, shape: [d], y: testY },
-    shape: [d],
-    numClasses,
-    classNames,
-    protocol: kind,
-    normalizer,
-    source: spec.path,
-    splitSeed,
-  };
-}
-
 /** Loads a dataset and applies its protocol (or fits and applies its normaliser). */
 export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
   if (!DATASET_KINDS.includes(spec.name))
@@ -287,11 +172,11 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
         download: spec.download,
         log: spec.log,
       });
-      const train = imageSplit(cut(fm.train, lim?.train), protocol);
+      const train = pixelSplit(cut(fm.train, lim?.train), protocol);
       return {
         name: 'fashion-mnist',
         train,
-        test: imageSplit(cut(fm.test, lim?.test), protocol),
+        test: pixelSplit(cut(fm.test, lim?.test), protocol),
         shape: train.shape,
         numClasses: 10,
         classNames: fm.classNames,
@@ -302,11 +187,11 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
     case 'mnist': {
       const protocol = pixelProtocol(spec);
       const m = loadMnist();
-      const train = imageSplit(cut(m.train, lim?.train), protocol);
+      const train = pixelSplit(cut(m.train, lim?.train), protocol);
       return {
         name: 'mnist',
         train,
-        test: imageSplit(cut(m.test, lim?.test), protocol),
+        test: pixelSplit(cut(m.test, lim?.test), protocol),
         shape: train.shape,
         numClasses: 10,
         classNames: m.classNames,
@@ -316,14 +201,24 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
       };
     }
     case 'csv':
-      return loadCsvDataset(spec, `csv:${spec.path}`);
+      return loadCsvDataset(
+        spec,
+        `csv:${spec.path}`,
+        limitCounts(spec),
+        (n, what) => seededPartition(n, spec, what),
+        splitSeedOf(spec),
+      );
     case 'images': {
       if (!spec.path) throw new Error(`dataset images: give the folder (images:DIR)`);
       const protocol = pixelProtocol(spec);
-      const folder = await loadImageFolder(spec.path, { color: spec.color, size: spec.imageSize, resize: spec.resize });
-      const [trIdx, teIdx] = seededPartition(folder.n, spec, `images ${spec.path}`);
-      const train = imageSplit(cut(gatherRaw(folder, trIdx), lim?.train), protocol);
-      const test = imageSplit(cut(gatherRaw(folder, teIdx), lim?.test), protocol);
+      const folder = await indexPngFolder(spec.path, { color: spec.color, size: spec.imageSize, resize: spec.resize });
+      const [trIdx, teIdx] = seededPartition(folder.files.length, spec, `images ${spec.path}`);
+      const src = pngFolderSource(folder, protocol);
+      const shape = [folder.spec.height, folder.spec.width, folder.channels];
+      const part = (idx: Uint32Array, k: number | undefined) =>
+        lazySplit(indexedSource(src, k === undefined ? idx : idx.subarray(0, k)), [...shape]);
+      const train = part(trIdx, lim?.train);
+      const test = part(teIdx, lim?.test);
       return {
         name: `images:${spec.path}`,
         train,
@@ -357,11 +252,12 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
       });
     }
     case 'dsprites': {
-      // rendered by vaekit (src/data/dsprites.ts): binary 64×64; a seeded draw of DSPRITES_DEFAULT_N images unless --limit
+      // rendered on demand by vaekit (src/data/dsprites.ts): binary 64×64; all 737,280 images, or a seeded draw with --limit
       if (spec.protocol !== undefined && spec.protocol !== 'binary')
         throw new Error(`dataset dsprites is binary; --protocol ${spec.protocol} does not apply`);
-      const n = spec.limit ?? DSPRITES_DEFAULT_N;
-      return dspritesDataset({ n, nTest: Math.min(Math.ceil(n / 6), 10000), seed: spec.seed ?? DEFAULT_SPLIT_SEED });
+      const seed = spec.seed ?? DEFAULT_SPLIT_SEED;
+      if (lim === null) return dspritesDataset({ seed });
+      return dspritesDataset({ n: lim.train, nTest: Math.min(lim.test, DSPRITES_TEST_N), seed });
     }
   }
 }

@@ -38,7 +38,8 @@
 // it at the position; render() is therefore exact, deterministic and cheap (about a microsecond).
 
 import { Rng } from '../rng.js';
-import type { Dataset } from './types.js';
+import { lazySplit } from './split.js';
+import type { Dataset, RowSource } from './types.js';
 
 export const DSPRITES_SIZE = 64;
 export const DSPRITES_DIM = DSPRITES_SIZE * DSPRITES_SIZE;
@@ -318,12 +319,25 @@ export function dspritesGroundTruth(): GroundTruthData {
 }
 
 export interface DspritesDatasetOptions {
-  /** Training examples. */
-  n: number;
-  /** Test examples (default ceil(n / 6), as `limit` does for the other datasets). */
+  /** Training examples: a seeded draw of this many; undefined: all 737,280 images (as disentanglement_lib). */
+  n?: number;
+  /** Test examples (default ceil(n / 6) for a draw, DSPRITES_TEST_N for all images). */
   nTest?: number;
   /** Seed of the draw (default 0). */
   seed?: number;
+}
+
+/** Test examples of the full data set (a seeded draw; not held out, as disentanglement_lib holds none out). */
+export const DSPRITES_TEST_N = 10000;
+
+/** Rows rendered on demand: row i is image `indices[i]` (0/1 values); nothing but the index list is held. */
+export function dspritesSource(indices: Uint32Array): RowSource {
+  return {
+    n: indices.length,
+    rowSize: DSPRITES_DIM,
+    readRows: (rows) => renderBatch(Uint32Array.from(rows as ArrayLike<number>, (j) => indices[j])),
+    residentBytes: () => indices.byteLength,
+  };
 }
 
 export interface DspritesDataset extends Dataset {
@@ -359,48 +373,75 @@ function factorRows(indices: Uint32Array): Int32Array {
   return out;
 }
 
+/** 0, 1, …, n − 1. */
+function iota(n: number): Uint32Array {
+  const a = new Uint32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+/** A value computed on first use (the factor tables of all 737,280 images are 44 MB). */
+function lazy<T>(f: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= f());
+}
+
 /**
- * n + nTest distinct dSprites images drawn without replacement by a seeded Rng and split into train and
- * test (disjoint). x: [n, 4096] in {0, 1}, shape [64, 64, 1], protocol 'binary'; y: the shape class
- * (0 square, 1 ellipse, 2 heart); all five factor classes in trainFactors / testFactors.
- * Memory: 16 KiB per image (the full 737,280 would be 12 GB, so draw a subset).
+ * dSprites, rendered on demand (16 KiB per image as float32 is only ever spent per batch). Without `n`: all
+ * 737,280 images train, in index order (batching shuffles), and a seeded draw of DSPRITES_TEST_N is the test
+ * split, as disentanglement_lib trains on all of them. With `n`: n + nTest distinct images drawn without
+ * replacement by a seeded Rng, split into disjoint train and test. Rows are 0/1, shape [64, 64, 1], protocol
+ * 'binary'; y: the shape class (0 square, 1 ellipse, 2 heart); all five factor classes in trainFactors / testFactors.
  */
-export function dspritesDataset(opts: DspritesDatasetOptions): DspritesDataset {
-  const n = opts.n;
-  const nTest = opts.nTest ?? Math.ceil(n / 6);
+export function dspritesDataset(opts: DspritesDatasetOptions = {}): DspritesDataset {
+  const full = opts.n === undefined;
+  const n = opts.n ?? DSPRITES_COUNT;
+  const nTest = opts.nTest ?? (full ? DSPRITES_TEST_N : Math.ceil(n / 6));
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(n) || n < 1) throw new Error(`dsprites: n must be a positive integer, got ${n}`);
   if (!Number.isInteger(nTest) || nTest < 0)
     throw new Error(`dsprites: nTest must be a non-negative integer, got ${nTest}`);
-  if (n + nTest > DSPRITES_COUNT)
+  if (!full && n + nTest > DSPRITES_COUNT)
     throw new Error(`dsprites: n + nTest = ${n + nTest} exceeds the ${DSPRITES_COUNT} images`);
-  if ((n + nTest) * DSPRITES_DIM > 2 ** 32 - 1)
-    throw new Error(
-      `dsprites: ${n + nTest} images do not fit in memory as float32 (${DSPRITES_DIM} values each); draw fewer`,
-    );
+  if (nTest > DSPRITES_COUNT) throw new Error(`dsprites: nTest = ${nTest} exceeds the ${DSPRITES_COUNT} images`);
   if (!Number.isSafeInteger(seed)) throw new Error(`dsprites: seed must be an integer, got ${seed}`);
-  const all = sampleIndices(new Rng(seed), n + nTest);
-  const trainIndices = all.slice(0, n);
-  const testIndices = all.slice(n);
-  const trainFactors = factorRows(trainIndices);
-  const testFactors = factorRows(testIndices);
-  const shapeOf = (f: Int32Array) =>
-    Int32Array.from({ length: f.length / DSPRITES_NUM_FACTORS }, (_, i) => f[i * DSPRITES_NUM_FACTORS]);
+  let trainIndices: Uint32Array, testIndices: Uint32Array;
+  if (full) {
+    trainIndices = iota(DSPRITES_COUNT);
+    testIndices = sampleIndices(new Rng(seed), nTest);
+  } else {
+    const all = sampleIndices(new Rng(seed), n + nTest);
+    trainIndices = all.slice(0, n);
+    testIndices = all.slice(n);
+  }
+  const trainFactors = lazy(() => factorRows(trainIndices));
+  const testFactors = lazy(() => factorRows(testIndices));
+  const trainValues = lazy(() => factorValuesOfRows(trainFactors()));
+  const testValues = lazy(() => factorValuesOfRows(testFactors()));
+  const shapeOf = (idx: Uint32Array) => Int32Array.from(idx, (i) => Math.floor(i / DSPRITES_BASES[0]));
   const shape = [DSPRITES_SIZE, DSPRITES_SIZE, 1];
   return {
     name: 'dsprites',
-    train: { x: renderBatch(trainIndices), n, shape: [...shape], y: shapeOf(trainFactors) },
-    test: { x: renderBatch(testIndices), n: nTest, shape: [...shape], y: shapeOf(testFactors) },
+    train: lazySplit(dspritesSource(trainIndices), [...shape], shapeOf(trainIndices)),
+    test: lazySplit(dspritesSource(testIndices), [...shape], shapeOf(testIndices)),
     shape,
     numClasses: 3,
     classNames: [...DSPRITES_SHAPE_NAMES],
     protocol: 'binary',
     source: 'procedural (vaekit)',
     splitSeed: seed,
-    trainFactors,
-    testFactors,
-    trainFactorValues: factorValuesOfRows(trainFactors),
-    testFactorValues: factorValuesOfRows(testFactors),
+    get trainFactors() {
+      return trainFactors();
+    },
+    get testFactors() {
+      return testFactors();
+    },
+    get trainFactorValues() {
+      return trainValues();
+    },
+    get testFactorValues() {
+      return testValues();
+    },
     trainIndices,
     testIndices,
     factors: DSPRITES_FACTORS,

@@ -8,10 +8,10 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
+import { decodePng, type ColorMode } from './png-decode.js';
 import type { RawImages } from './raw.js';
 
-export type ColorMode = 'grayscale' | 'rgb';
+export type { ColorMode } from './png-decode.js';
 
 export interface ImageFolderOptions {
   color?: ColorMode; // default 'grayscale'
@@ -36,18 +36,6 @@ export async function listPngFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-function resizeNearest(src: Uint8Array, sh: number, sw: number, c: number, th: number, tw: number): Uint8Array {
-  const out = new Uint8Array(th * tw * c);
-  for (let y = 0; y < th; y++) {
-    const sy = Math.min(sh - 1, Math.floor(((y + 0.5) * sh) / th));
-    for (let x = 0; x < tw; x++) {
-      const sx = Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / tw));
-      for (let k = 0; k < c; k++) out[(y * tw + x) * c + k] = src[(sy * sw + sx) * c + k];
-    }
-  }
-  return out;
-}
-
 export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}): Promise<ImageFolder> {
   const color = opts.color ?? 'grayscale';
   if (color !== 'grayscale' && color !== 'rgb')
@@ -68,43 +56,30 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}
   let pixels = new Uint8Array(0);
   for (let i = 0; i < files.length; i++) {
     const path = join(dir, files[i]);
-    let png: PNG;
-    try {
-      png = PNG.sync.read(await readFile(path));
-    } catch (err) {
-      throw new Error(`images: ${path} is not a readable PNG (${(err as Error).message})`, { cause: err });
-    }
+    const bytes = await readFile(path);
     if (h === 0) {
-      h = png.height;
-      w = png.width;
+      const hdr = pngHeader(bytes, path);
+      h = hdr.height;
+      w = hdr.width;
       sizeFrom = `the size of ${files[i]}`;
     }
     if (i === 0) pixels = new Uint8Array(files.length * h * w * c);
-    // RGBA -> wanted channels.
-    const src = png.data;
-    const px = new Uint8Array(png.width * png.height * c);
-    for (let p = 0; p < png.width * png.height; p++) {
-      const r = src[4 * p],
-        g = src[4 * p + 1],
-        b = src[4 * p + 2];
-      if (c === 1) px[p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-      else {
-        px[3 * p] = r;
-        px[3 * p + 1] = g;
-        px[3 * p + 2] = b;
-      }
-    }
-    let img: Uint8Array = px;
-    if (png.height !== h || png.width !== w) {
-      if (resize !== 'nearest') {
-        throw new Error(
-          `images: ${path} is ${png.height}×${png.width} (H×W) but ${h}×${w} is expected (${sizeFrom}); ` +
-            `make all images one size or resize them with resize 'nearest'`,
-        );
-      }
-      img = resizeNearest(px, png.height, png.width, c, h, w);
-    }
-    pixels.set(img, i * h * w * c);
+    pixels.set(decodePng(bytes, path, { color, height: h, width: w, resize, sizeFrom }), i * h * w * c);
   }
   return { pixels, n: files.length, height: h, width: w, channels: c, files };
+}
+
+/** Width and height from a PNG's IHDR chunk (the first 24 bytes); an error naming the file when it is no PNG. */
+export function pngHeader(bytes: Uint8Array, path: string): { width: number; height: number } {
+  const sig = [137, 80, 78, 71, 13, 10, 26, 10];
+  const ok =
+    bytes.length >= 24 &&
+    sig.every((v, i) => bytes[i] === v) &&
+    String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) === 'IHDR';
+  if (!ok) throw new Error(`images: ${path} is not a readable PNG (no PNG signature and IHDR header)`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, 24);
+  const width = dv.getUint32(16);
+  const height = dv.getUint32(20);
+  if (width === 0 || height === 0) throw new Error(`images: ${path} is not a readable PNG (size ${width}×${height})`);
+  return { width, height };
 }

@@ -23,9 +23,15 @@ export function applyProtocol(name: string, pixels: Uint8Array, out?: Float32Arr
   const y = out ?? new Float32Array(pixels.length);
   if (y.length !== pixels.length)
     throw new Error(`applyProtocol: output length ${y.length} != input length ${pixels.length}`);
-  // Table lookup: exactly the same float32 values whatever the input size.
-  const table = new Float32Array(256);
-  for (let p = 0; p < 256; p++) table[p] = name === 'binary' ? (p / 255 > 0.5 ? 1 : 0) : p / 255;
+  const table = protocolTable(name);
   for (let i = 0; i < pixels.length; i++) y[i] = table[pixels[i]];
   return y;
+}
+
+/** The model input of each pixel value 0..255 under a protocol: a table lookup gives exactly the same float32
+ * values whether the pixels are converted all at once or per batch. */
+export function protocolTable(name: PixelProtocol): Float32Array {
+  const table = new Float32Array(256);
+  for (let p = 0; p < 256; p++) table[p] = name === 'binary' ? (p / 255 > 0.5 ? 1 : 0) : p / 255;
+  return table;
 }

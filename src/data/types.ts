@@ -39,12 +39,7 @@ export interface LazySplit extends SplitBase {
   x?: undefined;
 }
 
-// For now every split still carries `x` (the CLI, being split into commands, reads it directly); once the
-// CLI reads rows through split.ts this becomes MemorySplit | LazySplit.
-export interface Split extends SplitBase {
-  x: Float32Array;
-  source?: RowSource;
-}
+export type Split = MemorySplit | LazySplit;
 
 export interface Dataset {
   /** As the user named it: 'fashion-mnist', 'mnist', 'csv:PATH', 'images:DIR'. */

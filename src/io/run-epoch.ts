@@ -4,6 +4,7 @@
 // RUN/index.html rebuilt (src/io/run-html.ts). The math is the tasks' and eval's; this file draws and writes.
 import path from 'node:path';
 import type { Split } from '../data/types.js';
+import { rowRange } from '../data/split.js';
 import { latentHealth } from '../eval/latent.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { Rng } from '../rng.js';
@@ -49,8 +50,7 @@ export async function reportEpoch(
     await writeFileAtomic(path.join(runDir, rec.samples), imageToPng(grid));
     if (test && test.n > 0) {
       const m = Math.min(opts.reconstructions ?? 16, test.n);
-      const D = shape.reduce((a, b) => a * b, 1);
-      const x = test.x.slice(0, m * D);
+      const x = rowRange(test, 0, m).slice();
       const r = reconstruct(model, x, m, K ? test.y?.subarray(0, m) : undefined);
       const pairs = upscale(reconstructionGrid(clip(x), clip(r), m, h, w, c, { pairsPerRow: 4 }), 2);
       rec.reconstructions = `${REPORT_DIR}/reconstructions-${tag}.png`;

@@ -9,7 +9,7 @@
 // body over the limit, an unknown route (404) or method (405). At most `maxInFlight` requests are handled at
 // once; more get 503 with Retry-After.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import type { Split } from '../data/types.js';
+import type { MemorySplit } from '../data/types.js';
 import type { ModelMeta } from '../models/files.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { registerApi } from './api.js';
@@ -20,7 +20,7 @@ export interface AppOptions {
   /** The bytes of the model directory's config.json and model.safetensors, served to the page. */
   files: { config: string | Uint8Array; safetensors: Uint8Array };
   /** Test examples for the explorer's map. */
-  examples?: Split;
+  examples?: MemorySplit;
   /** The explorer page: its HTML and its bundled script. */
   page?: { html: string; script: string };
   /** Requests handled at once (default 8); the rest get 503. */

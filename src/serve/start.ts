@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { loadDataset, parseDatasetName, take, type DatasetSpec } from '../data/dataset.js';
-import type { Split } from '../data/types.js';
+import { allRows, loadDataset, parseDatasetName, take, type DatasetSpec } from '../data/dataset.js';
+import type { MemorySplit, Split } from '../data/types.js';
 import { loadModel } from '../io/model.js';
 import type { ModelMeta } from '../models/files.js';
 import { createApp } from './app.js';
@@ -40,7 +40,11 @@ async function byName(meta: ModelMeta, name: string, dataDir: string | undefined
 }
 
 /** The first `count` test examples of the model's data set, or undefined with a line saying why not. */
-async function testExamples(meta: ModelMeta, opts: ServeOptions, log: (l: string) => void): Promise<Split | undefined> {
+async function testExamples(
+  meta: ModelMeta,
+  opts: ServeOptions,
+  log: (l: string) => void,
+): Promise<MemorySplit | undefined> {
   const count = opts.examples ?? DEFAULT_MAP_EXAMPLES;
   if (count <= 0) return undefined;
   const name = opts.dataset ?? meta.data.dataset;
@@ -49,7 +53,8 @@ async function testExamples(meta: ModelMeta, opts: ServeOptions, log: (l: string
     const want = meta.config.inputShape.join('×');
     if (test.shape.join('×') !== want)
       throw new Error(`its examples are ${test.shape.join('×')}, the model takes ${want}`);
-    return take(test, Math.min(count, test.n));
+    const t = take(test, Math.min(count, test.n));
+    return { x: allRows(t), n: t.n, shape: t.shape, y: t.y };
   } catch (e) {
     log(`serve: no map of test examples (data set ${name}: ${e instanceof Error ? e.message : e})`);
     return undefined;

@@ -3,7 +3,7 @@
 // resume live here once for all of them.
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
-import { batches, stepsPerEpoch } from '../data/batches.js';
+import { prefetchBatches, stepsPerEpoch } from '../data/batches.js';
 import { rowSize } from '../data/split.js';
 import type { Dataset } from '../data/types.js';
 import { ensureDirSync, writeFileAtomic } from '../util/atomic.js';
@@ -173,7 +173,8 @@ export async function train<M extends LatentVariableModel>(
       let t0 = performance.now();
       let lr = opts.optimizer.lr;
       let beta = opts.beta;
-      for (const batch of batches(split, {
+      // the next batch is read (on worker threads where the source has them) while this one is computed
+      for await (const batch of prefetchBatches(split, {
         batchSize: opts.batchSize,
         seed: opts.seed,
         epoch: state.epoch,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadImageFolder } from '../../data/images.js';
 import { applyProtocol } from '../../data/protocol.js';
+import { rowRange } from '../../data/split.js';
 import { compressBinaryImages } from '../../tasks/compress/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { backendOption, dataOptions, log, out } from '../common.js';
@@ -55,7 +56,7 @@ export function compress(program: Command): void {
         if (f.start >= split.n)
           throw new Error(`--start ${f.start} is past the end of the ${f.split} split (${split.n} examples)`);
         n = Math.min(f.n ?? split.n - f.start, split.n - f.start);
-        x = split.x.subarray(f.start * D, (f.start + n) * D);
+        x = rowRange(split, f.start, f.start + n);
         source = `${f.split} images ${f.start}…${f.start + n - 1} of ${(await ctx.data()).name}`;
       }
       const t0 = performance.now();

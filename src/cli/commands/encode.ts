@@ -1,7 +1,7 @@
 // `vaekit encode MODEL`: the latent of every example of a split as CSV or JSON: posterior means μ(x) (and
 // log σ²), or a VQ-VAE's code indices k(x).
 import type { Command } from 'commander';
-import { take, type Split } from '../../data/dataset.js';
+import { chunks, type Split } from '../../data/dataset.js';
 import type { LatentVariableModel } from '../../models/index.js';
 import { VQVAE } from '../../models/vqvae.js';
 import { encode as encodeRows, encodeCodes } from '../../tasks/generate.js';
@@ -16,13 +16,9 @@ const BATCH = 1000;
 function encodeAll(model: LatentVariableModel, split: Split): { mu: Float32Array; logVar: Float32Array; dim: number } {
   const parts: { mu: Float32Array; logVar: Float32Array }[] = [];
   let dim = 0;
-  const D = split.x.length / split.n;
-  for (let s = 0; s < split.n; s += BATCH) {
-    const t = take(
-      { ...split, x: split.x.subarray(s * D), n: split.n - s, y: undefined },
-      Math.min(BATCH, split.n - s),
-    );
-    const r = encodeRows(model, t.x, t.n, labelsAt(model, split, range(s, t.n), 'encode'));
+  for (const c of chunks(split, BATCH)) {
+    const m = c.end - c.start;
+    const r = encodeRows(model, c.x, m, labelsAt(model, split, range(c.start, m), 'encode'));
     dim = r.dim;
     parts.push(r);
   }
@@ -39,13 +35,9 @@ function encodeAll(model: LatentVariableModel, split: Split): { mu: Float32Array
 
 /** A VQ-VAE's code indices k(x) of every example, columns k0 … k{M−1} (raster order over the grid). */
 function codesText(model: VQVAE, split: Split, json: boolean): { text: string; dim: number } {
-  const D = split.x.length / split.n;
   const M = model.numCodes;
   const codes = new Int32Array(split.n * M);
-  for (let s = 0; s < split.n; s += BATCH) {
-    const e = Math.min(split.n, s + BATCH);
-    codes.set(encodeCodes(model, split.x.subarray(s * D, e * D), e - s).codes, s * M);
-  }
+  for (const c of chunks(split, BATCH)) codes.set(encodeCodes(model, c.x, c.end - c.start).codes, c.start * M);
   if (json) {
     const rows = Array.from({ length: split.n }, (_, i) => ({
       codes: Array.from(codes.subarray(i * M, (i + 1) * M)),

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { formatGradientVariance, gradientVariance } from '../../eval/gradient-variance.js';
 import { backendOption, dataOptions, out } from '../common.js';
 import { range, rowsAt, withModel } from '../data.js';
+import { rowSize } from '../../data/split.js';
 import { int, posInt } from '../options.js';
 
 export function gradVariance(program: Command): void {
@@ -23,7 +24,7 @@ export function gradVariance(program: Command): void {
     withModel(dir, f, async (ctx) => {
       const split = await ctx.split();
       const n = Math.min(f.batch, split.n);
-      const x = tf.tensor2d(rowsAt(split, range(0, n)), [n, split.x.length / split.n]);
+      const x = tf.tensor2d(rowsAt(split, range(0, n)), [n, rowSize(split)]);
       try {
         const report = gradientVariance(ctx.model, x, { draws: f.draws, seed: f.seed });
         out(!!f.json, report as unknown as Record<string, unknown>, formatGradientVariance(report));

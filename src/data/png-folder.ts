@@ -1,0 +1,160 @@
+// A folder of PNG files too large to hold decoded: indexed once (names and sizes from the headers, so an
+// image of another size or a .png that is no PNG is an error naming the file before training starts),
+// decoded on demand through a bounded cache, and off the main thread on worker threads (readAsync), so the
+// trainer can decode the next batch while it computes on this one.
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { cacheBudget, RowCache } from './cache.js';
+import { listPngFiles, pngHeader, type ImageFolderOptions } from './images.js';
+import { decodePng, type DecodeSpec } from './png-decode.js';
+import { protocolTable, type PixelProtocol } from './protocol.js';
+import type { RowSource } from './types.js';
+import type { PngJob } from './png-worker.js';
+
+export interface PngFolderIndex {
+  dir: string;
+  files: string[];
+  spec: DecodeSpec;
+  channels: number;
+}
+
+/** Lists the .png files and reads each one's header: one size for all (or resize 'nearest'). */
+export async function indexPngFolder(dir: string, opts: ImageFolderOptions = {}): Promise<PngFolderIndex> {
+  const color = opts.color ?? 'grayscale';
+  if (color !== 'grayscale' && color !== 'rgb')
+    throw new Error(`images: color must be 'grayscale' or 'rgb', got '${color}'`);
+  const resize = opts.resize ?? 'none';
+  if (resize !== 'none' && resize !== 'nearest')
+    throw new Error(`images: resize must be 'none' or 'nearest', got '${resize}'`);
+  if (opts.size && !opts.size.every((v) => Number.isInteger(v) && v > 0))
+    throw new Error(`images: size must be two positive integers [height, width], got [${opts.size.join(', ')}]`);
+  const files = await listPngFiles(dir);
+  if (files.length === 0) throw new Error(`images ${dir}: no .png files in the folder`);
+  let [h, w] = opts.size ?? [0, 0];
+  let sizeFrom = opts.size ? 'the requested size' : '';
+  const head = new Uint8Array(24);
+  for (const f of files) {
+    const path = join(dir, f);
+    const fd = openSync(path, 'r');
+    let got: number;
+    try {
+      got = readSync(fd, head, 0, 24, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const size = pngHeader(head.subarray(0, got), path);
+    if (h === 0) {
+      [h, w] = [size.height, size.width];
+      sizeFrom = `the size of ${f}`;
+    } else if ((size.height !== h || size.width !== w) && resize !== 'nearest') {
+      throw new Error(
+        `images: ${path} is ${size.height}×${size.width} (H×W) but ${h}×${w} is expected (${sizeFrom}); ` +
+          `make all images one size or resize them with resize 'nearest'`,
+      );
+    }
+  }
+  return { dir, files, spec: { color, height: h, width: w, resize, sizeFrom }, channels: color === 'rgb' ? 3 : 1 };
+}
+
+/** Worker threads for decoding (default: the cores less one, at most 4; 0 decodes on the main thread). */
+export const PNG_WORKERS_ENV = 'VAEKIT_PNG_WORKERS';
+
+function workerCount(): number {
+  const v = process.env[PNG_WORKERS_ENV];
+  if (v !== undefined && v !== '') {
+    const k = Number(v);
+    if (!(Number.isInteger(k) && k >= 0)) throw new Error(`${PNG_WORKERS_ENV}=${v}: give a whole number of threads`);
+    return k;
+  }
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+class Pool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void }>();
+  private busy = 0;
+  private next = 0;
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      // the worker is TypeScript: a small .mjs registers tsx in the thread and loads it
+      const w = new Worker(new URL('./png-worker.mjs', import.meta.url));
+      w.on('message', (m: { id: number; x?: Float32Array; error?: string }) => {
+        const p = this.pending.get(m.id)!;
+        this.pending.delete(m.id);
+        if (--this.busy === 0) this.workers.forEach((x) => x.unref());
+        if (m.error !== undefined) p.reject(new Error(m.error));
+        else p.resolve(m.x!);
+      });
+      w.on('error', (e) => this.pending.forEach((p) => p.reject(e)));
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+  run(job: Omit<PngJob, 'id'>): Promise<Float32Array> {
+    const id = this.next++;
+    const w = this.workers[id % this.workers.length];
+    if (this.busy++ === 0) this.workers.forEach((x) => x.ref()); // keep the process up while work is out
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ ...job, id });
+    });
+  }
+  get size(): number {
+    return this.workers.length;
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers.length = 0;
+  }
+}
+
+/** Rows of the folder's images (file i is row i), decoded and converted with the protocol on demand. */
+export function pngFolderSource(index: PngFolderIndex, protocol: PixelProtocol): RowSource {
+  const d = index.spec.height * index.spec.width * index.channels;
+  const table = protocolTable(protocol);
+  const cache = new RowCache<Uint8Array>(cacheBudget(), d, (k) => new Uint8Array(k));
+  const paths = index.files.map((f) => join(index.dir, f));
+  let pool: Pool | null = null;
+  const decode = (j: number): Uint8Array => {
+    const hit: Uint8Array | undefined = cache.get(j);
+    if (hit) return hit;
+    const px = decodePng(readFileSync(paths[j]), paths[j], index.spec);
+    cache.set(j, px);
+    return px;
+  };
+  const readRows = (indices: ArrayLike<number>): Float32Array => {
+    const out = new Float32Array(indices.length * d);
+    for (let i = 0; i < indices.length; i++) {
+      const px = decode(indices[i]);
+      for (let k = 0; k < d; k++) out[i * d + k] = table[px[k]];
+    }
+    return out;
+  };
+  const threads = workerCount();
+  return {
+    n: paths.length,
+    rowSize: d,
+    readRows,
+    async readAsync(indices) {
+      if (threads === 0) return readRows(indices);
+      pool ??= new Pool(threads);
+      const m = indices.length;
+      const per = Math.ceil(m / pool.size);
+      const parts: Promise<Float32Array>[] = [];
+      for (let s = 0; s < m; s += per) {
+        const ps = Array.from({ length: Math.min(per, m - s) }, (_, i) => paths[indices[s + i]]);
+        parts.push(pool.run({ paths: ps, spec: index.spec, table }));
+      }
+      const out = new Float32Array(m * d);
+      (await Promise.all(parts)).forEach((x, k) => out.set(x, k * per * d));
+      return out;
+    },
+    residentBytes: () => cache.bytes + paths.reduce((a, p) => a + 2 * p.length, 0),
+    async close() {
+      await pool?.close();
+      pool = null;
+    },
+  };
+}
