@@ -55,3 +55,11 @@ export function decodePng(bytes: Uint8Array, path: string, spec: DecodeSpec): Ui
     );
   return resizeNearest(px, png.height, png.width, c, spec.height, spec.width);
 }
+
+/** A batch of files for a decoding worker (png-worker.ts). */
+export interface PngJob {
+  id: number;
+  paths: string[];
+  spec: DecodeSpec;
+  table: Float32Array;
+}

@@ -11,7 +11,7 @@ import { listPngFiles, pngHeader, type ImageFolderOptions } from './images.js';
 import { decodePng, type DecodeSpec } from './png-decode.js';
 import { protocolTable, type PixelProtocol } from './protocol.js';
 import type { RowSource } from './types.js';
-import type { PngJob } from './png-worker.js';
+import type { PngJob } from './png-decode.js';
 
 export interface PngFolderIndex {
   dir: string;
@@ -78,8 +78,10 @@ class Pool {
   private next = 0;
   constructor(size: number) {
     for (let i = 0; i < size; i++) {
-      // the worker is TypeScript: a small .mjs registers tsx in the thread and loads it
-      const w = new Worker(new URL('./png-worker.mjs', import.meta.url));
+      // the worker is TypeScript: register tsx in the thread (found from here, not the working directory), then load it
+      const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+      const file = JSON.stringify(new URL('./png-worker.ts', import.meta.url).href);
+      const w = new Worker(`import(${api}).then((m) => { m.register(); return import(${file}); })`, { eval: true });
       w.on('message', (m: { id: number; x?: Float32Array; error?: string }) => {
         const p = this.pending.get(m.id)!;
         this.pending.delete(m.id);

@@ -2,14 +2,7 @@
 // them with the protocol's table; the float32 rows go back as a transferred buffer.
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { decodePng, type DecodeSpec } from './png-decode.js';
-
-export interface PngJob {
-  id: number;
-  paths: string[];
-  spec: DecodeSpec;
-  table: Float32Array;
-}
+import { decodePng, type PngJob } from './png-decode.js';
 
 parentPort!.on('message', (job: PngJob) => {
   try {

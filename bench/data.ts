@@ -1,0 +1,196 @@
+// Data larger than memory (issue 16): a generated CSV and a folder of PNG files train one epoch and are encoded
+// through the vaekit CLI, as a user would, with the peak resident memory of each command measured (VmHWM from
+// /proc, polled); and steps/s of the trainer on Fashion-MNIST held as float32 in memory vs as lazy uint8 pixels
+// (converted per batch), in the same process, alternated.
+//
+//   node --import tsx bench/data.ts [--csv-mb 2048] [--png-files 100000] [--batch 512] [--fm-steps 300] [--dir /tmp/data/bench]
+//
+// Everything generated goes under --dir and is deleted at the end.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { initBackend } from '../src/backend/index.js';
+import { loadFashionMnist } from '../src/data/fashion-mnist.js';
+import { pixelSplit } from '../src/data/pixels.js';
+import { applyProtocol } from '../src/data/protocol.js';
+import type { Dataset, Split } from '../src/data/types.js';
+import { createModel, type VaeConfig } from '../src/models/index.js';
+import { elbo } from '../src/objectives/elbo.js';
+import { Rng } from '../src/rng.js';
+import { train, type Objective } from '../src/train/trainer.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (k: string, d: string) => {
+  const i = process.argv.indexOf(`--${k}`);
+  return i >= 0 ? process.argv[i + 1] : d;
+};
+const csvMb = Number(arg('csv-mb', '2048'));
+const pngFiles = Number(arg('png-files', '100000'));
+const batch = arg('batch', '512');
+const fmSteps = Number(arg('fm-steps', '300'));
+const dir = arg('dir', '/tmp/data/bench');
+
+/** Runs `vaekit ARGS`; its wall time and peak resident set (VmHWM, polled every 50 ms). */
+function vaekit(args: string[]): Promise<{ seconds: number; peakMb: number; tail: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/vaekit.js'), ...args], { cwd: ROOT });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    let peak = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        /* exited */
+      }
+    }, 50);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      const tail = out.trim().split('\n').slice(-2).join(' | ');
+      if (code !== 0) reject(new Error(`vaekit ${args.join(' ')} exited ${code}: ${tail}`));
+      else resolve({ seconds: (performance.now() - t0) / 1000, peakMb: peak, tail });
+    });
+  });
+}
+
+function writeCsv(file: string, mb: number, d: number): number {
+  const fd = openSync(file, 'w');
+  writeSync(fd, Array.from({ length: d }, (_, j) => `c${j}`).join(',') + '\n');
+  let bytes = 0;
+  let n = 0;
+  let s = 12345;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 4 - 2;
+  while (bytes < mb * 2 ** 20) {
+    let block = '';
+    for (let i = 0; i < 4096; i++, n++) {
+      const z = rnd();
+      block += Array.from({ length: d }, (_, j) => (z * (j % 4) + rnd()).toFixed(4)).join(',') + '\n';
+    }
+    bytes += writeSync(fd, block);
+  }
+  closeSync(fd);
+  return n;
+}
+
+function writePngs(folder: string, n: number): void {
+  mkdirSync(folder, { recursive: true });
+  for (let i = 0; i < n; i++) {
+    const p = new PNG({ width: 28, height: 28 });
+    const cx = 6 + (i % 16);
+    const cy = 6 + ((i >> 4) % 16);
+    for (let y = 0; y < 28; y++)
+      for (let x = 0; x < 28; x++) {
+        const v = (x - cx) ** 2 + (y - cy) ** 2 < 25 ? 230 : 20;
+        p.data.set([v, v, v, 255], 4 * (y * 28 + x));
+      }
+    writeFileSync(path.join(folder, `img${String(i).padStart(6, '0')}.png`), PNG.sync.write(p));
+  }
+}
+
+async function stepsPerSecond(): Promise<{ mem: number; lazy: number }> {
+  await initBackend('auto', true);
+  const fm = await loadFashionMnist({ download: false });
+  const shape = [28, 28, 1];
+  const mem: Split = { x: applyProtocol('binary', fm.train.pixels), n: fm.train.n, shape, y: fm.train.labels };
+  const lazy = pixelSplit(fm.train, 'binary');
+  const config: VaeConfig = {
+    kind: 'vae',
+    inputShape: shape,
+    latentDim: 16,
+    network: { type: 'mlp', hidden: [256] },
+    likelihood: 'bernoulli',
+    beta: 1,
+  };
+  const objective: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, rng: c.rng });
+  const run = async (split: Split) => {
+    const data: Dataset = { name: 'fashion-mnist', train: split, test: split, shape, protocol: 'binary' };
+    const model = createModel(config, new Rng(0));
+    const t0 = performance.now();
+    await train(model, data, objective, {
+      epochs: 1,
+      maxSteps: fmSteps,
+      batchSize: 128,
+      seed: 1,
+      optimizer: { kind: 'adam', lr: 1e-3 },
+      beta: 1,
+      progress: 'none',
+      dataInfo: { dataset: 'fashion-mnist', protocol: 'binary', shape },
+      log: () => {},
+    });
+    model.dispose();
+    return fmSteps / ((performance.now() - t0) / 1000);
+  };
+  await run(mem); // warm-up
+  const m: number[] = [];
+  const l: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    m.push(await run(mem));
+    l.push(await run(lazy));
+  }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[1];
+  return { mem: median(m), lazy: median(l) };
+}
+
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+try {
+  const rows: string[] = [];
+  const csv = path.join(dir, 'big.csv');
+  let t0 = performance.now();
+  const nCsv = writeCsv(csv, csvMb, 32);
+  const csvGb = statSync(csv).size / 2 ** 30;
+  console.error(
+    `generated ${csv}: ${nCsv} rows × 32, ${csvGb.toFixed(2)} GiB in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  const common = ['--epochs', '1', '--batch-size', batch, '--no-eval', '--report-k', '0', '--progress', 'none'];
+  const trC = await vaekit(['train', '--dataset', `csv:${csv}`, ...common, '--out', path.join(dir, 'csv-run')]);
+  const enC = await vaekit([
+    'encode',
+    path.join(dir, 'csv-run/model'),
+    '--split',
+    'test',
+    '--out',
+    path.join(dir, 'z.csv'),
+  ]);
+  rows.push(
+    `| CSV ${csvGb.toFixed(2)} GiB, ${nCsv} rows × 32 | train 1 epoch | ${trC.seconds.toFixed(0)} | ${trC.peakMb.toFixed(0)} |`,
+  );
+  rows.push(
+    `| | encode the test split (${Math.round(nCsv / 10)} rows) | ${enC.seconds.toFixed(0)} | ${enC.peakMb.toFixed(0)} |`,
+  );
+  rmSync(csv);
+
+  const folder = path.join(dir, 'pngs');
+  t0 = performance.now();
+  writePngs(folder, pngFiles);
+  console.error(`generated ${pngFiles} PNG files 28×28 in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  const trP = await vaekit(['train', '--dataset', `images:${folder}`, ...common, '--out', path.join(dir, 'png-run')]);
+  const enP = await vaekit([
+    'encode',
+    path.join(dir, 'png-run/model'),
+    '--split',
+    'test',
+    '--out',
+    path.join(dir, 'zp.csv'),
+  ]);
+  rows.push(
+    `| PNG folder, ${pngFiles} files 28×28 | train 1 epoch | ${trP.seconds.toFixed(0)} | ${trP.peakMb.toFixed(0)} |`,
+  );
+  rows.push(
+    `| | encode the test split (${Math.round(pngFiles / 10)} images) | ${enP.seconds.toFixed(0)} | ${enP.peakMb.toFixed(0)} |`,
+  );
+
+  const sps = await stepsPerSecond();
+  console.log('| data | command | seconds | peak RSS (MB) |\n|---|---|---:|---:|\n' + rows.join('\n'));
+  console.log(
+    `\nFashion-MNIST, MLP VAE, batch 128, ${fmSteps} steps, median of 3 alternated runs: in-memory float32 ` +
+      `${sps.mem.toFixed(1)} steps/s, lazy uint8 ${sps.lazy.toFixed(1)} steps/s, ratio ${(sps.lazy / sps.mem).toFixed(3)}`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
