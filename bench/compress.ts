@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { packBits } from '../src/codec/bitio.js';
-import { loadDataset, parseDatasetName } from '../src/data/dataset.js';
+import { loadDataset, parseDatasetName, rowRange } from '../src/data/dataset.js';
 import { evaluateElbo } from '../src/eval/likelihood.js';
 import { encodePng } from '../src/io/png.js';
 import { loadModel } from '../src/io/model.js';
@@ -34,7 +34,7 @@ const data = await loadDataset({ ...parseDatasetName(dataset), protocol: 'binary
 const n = Math.min(nFlag ? Number(nFlag) : data.test.n, data.test.n);
 const [H, W] = data.shape;
 const D = data.shape.reduce((a, b) => a * b, 1);
-const x = data.test.x.subarray(0, n * D);
+const x = rowRange(data.test, 0, n);
 const dims = n * D;
 console.error(`backend ${info.backend} (${info.detail}); ${dataset}: ${n} binary test images ${data.shape.join('×')}`);
 
@@ -52,7 +52,8 @@ for (const [name, dir] of models) {
   const { model } = await loadModel(dir);
   const rng = new Rng(0);
   let nats = 0;
-  for (let r = 0; r < 2; r++) nats += evaluateElbo(model, { ...data.test, x, n }, { rng }).total / 2;
+  for (let r = 0; r < 2; r++)
+    nats += evaluateElbo(model, { x, n, shape: data.test.shape, y: data.test.y?.subarray(0, n) }, { rng }).total / 2;
   const negElboBits = (n * nats) / Math.LN2;
   let t = performance.now();
   const { bytes, stats } = compressBinaryImages(model, x, n);

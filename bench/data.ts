@@ -104,7 +104,6 @@ async function stepsPerSecond(): Promise<{ mem: number; lazy: number }> {
     latentDim: 16,
     network: { type: 'mlp', hidden: [256] },
     likelihood: 'bernoulli',
-    beta: 1,
   };
   const objective: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, rng: c.rng });
   const run = async (split: Split) => {

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
-import { loadDataset, type Dataset } from '../src/data/dataset.js';
+import { allRows, loadDataset, readRows, rowRange, type Dataset } from '../src/data/dataset.js';
 import { loadModel } from '../src/io/model.js';
 import { createModel } from '../src/models/index.js';
 import type { ModelConfig } from '../src/models/configs.js';
@@ -83,7 +83,7 @@ async function dataset(name: 'fashion-mnist' | 'mnist', protocol: string): Promi
   return (data[`${name}-${protocol}`] ??= await loadDataset({ name, protocol }));
 }
 
-const rowsOf = (d: Dataset) => ({ x: d.test.x, n: d.test.n, shape: d.test.shape });
+const rowsOf = (d: Dataset) => ({ x: allRows(d.test), n: d.test.n, shape: d.test.shape });
 const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(3));
 const results: Record<string, unknown> = { k: K, date: new Date().toISOString() };
 
@@ -121,12 +121,10 @@ async function oneClass(): Promise<void> {
   const { model: ref } = await loadModel(ensureModel(`mlp-${OC_PROTOCOL}`));
   const cfg = ref.config as ModelConfig;
   ref.dispose();
-  const D = fm.train.x.length / fm.train.n;
   const per: Record<string, number>[] = [];
   for (let c = 0; c < 10; c++) {
     const idx = Array.from(fm.train.y!).flatMap((y, i) => (y === c ? [i] : []));
-    const x = new Float32Array(idx.length * D);
-    idx.forEach((i, j) => x.set(fm.train.x.subarray(i * D, (i + 1) * D), j * D));
+    const x = readRows(fm.train, idx);
     const one: Dataset = { ...fm, train: { x, n: idx.length, shape: fm.train.shape } };
     const model = createModel(cfg, new Rng(100 + c));
     await train(model, one, (mm, xx, ctx) => elbo(mm, xx, { rng: ctx.rng, beta: ctx.beta }), {
@@ -170,7 +168,7 @@ async function speed(): Promise<void> {
   const { model } = await loadModel(ensureModel('mlp-binary'));
   const fm = await dataset('fashion-mnist', 'binary');
   const n = 1000;
-  const rows = { x: fm.test.x.subarray(0, n * 784), n, shape: fm.test.shape };
+  const rows = { x: rowRange(fm.test, 0, n), n, shape: fm.test.shape };
   const out: Record<string, number> = {};
   for (const k of [1, 100]) {
     for (const withL of [false, true]) {
