@@ -18,4 +18,14 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // one test style: describe/it from node:test (docs/CONTRIBUTING.md)
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'node:test', importNames: ['test'], message: 'use describe/it (one test style)' }] },
+      ],
+    },
+  },
 );

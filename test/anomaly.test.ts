@@ -1,7 +1,7 @@
 // Anomaly scores (src/tasks/anomaly.ts): the estimators' properties on tiny models, every model kind, the
 // complexity correction with a stand-in coder, the streaming scorer, and outlier ordering after a short
 // training on MNIST.
-import { test, before } from 'node:test';
+import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { contextModelBits } from '../src/codec/context-model.js';
@@ -60,7 +60,7 @@ const order0Bits: ComplexityFn = (x, n) => {
   return out;
 };
 
-test('VAE: the IS-NLL with k = 1 equals −ELBO in expectation; k = 64 is lower', async () => {
+it('VAE: the IS-NLL with k = 1 equals −ELBO in expectation; k = 64 is lower', async () => {
   const m = createModel(vaeCfg(12), new Rng(1));
   const rows = binaryRows(40, 12, 2);
   const diffs: number[] = [];
@@ -81,7 +81,7 @@ test('VAE: the IS-NLL with k = 1 equals −ELBO in expectation; k = 64 is lower'
   m.dispose();
 });
 
-test('bad input: shape, values, labels, options', async () => {
+it('bad input: shape, values, labels, options', async () => {
   const m = createModel(vaeCfg(4), new Rng(1));
   const rng = new Rng(0);
   await assert.rejects(scoreBatch(m, { x: new Float32Array(6), n: 2, shape: [3] }, { rng }), /shape \[3\].*\[4\]/);
@@ -95,7 +95,7 @@ test('bad input: shape, values, labels, options', async () => {
   m.dispose();
 });
 
-test('CVAE: given labels, and the marginal over labels between the best joint and the best conditional', async () => {
+it('CVAE: given labels, and the marginal over labels between the best joint and the best conditional', async () => {
   const cfg: CvaeConfig = {
     ...vaeCfg(10),
     kind: 'cvae',
@@ -140,7 +140,7 @@ const hvaeCfg: HvaeConfig = {
   likelihood: 'bernoulli',
 };
 
-test('HVAE: samplePriorBelow takes the bottom layers from the conditional prior, the top ones from q', () => {
+it('HVAE: samplePriorBelow takes the bottom layers from the conditional prior, the top ones from q', () => {
   const m = createModel({ ...hvaeCfg, latentDims: [3, 2, 2], latentDim: 7 }, new Rng(8)) as HVAE;
   tf.tidy(() => {
     const x = tf.tensor2d(binaryRows(4, 8, 9).x, [4, 8]);
@@ -158,7 +158,7 @@ test('HVAE: samplePriorBelow takes the bottom layers from the conditional prior,
   m.dispose();
 });
 
-test('HVAE: the likelihood ratio is −L^{>k} − (−ELBO); L^{>k} with sampled bottom layers bounds log p(x)', async () => {
+it('HVAE: the likelihood ratio is −L^{>k} − (−ELBO); L^{>k} with sampled bottom layers bounds log p(x)', async () => {
   const m = createModel(hvaeCfg, new Rng(11));
   const rows = binaryRows(30, 8, 12);
   const s = await scoreBatch(m, rows, { rng: new Rng(13), k: 1 });
@@ -174,7 +174,7 @@ test('HVAE: the likelihood ratio is −L^{>k} − (−ELBO); L^{>k} with sampled
   m.dispose();
 });
 
-test('sequence VAE (words): −ELBO = rec + KL per word, the IS-NLL tighter than it', async () => {
+it('sequence VAE (words): −ELBO = rec + KL per word, the IS-NLL tighter than it', async () => {
   const cfg: SeqVaeConfig = {
     kind: 'seqvae',
     inputShape: [6, 27],
@@ -212,7 +212,7 @@ const vqCfg: VqvaeConfig = {
   prior: null,
 };
 
-test('VQ-VAE: nll = −log p(x | k(x)) − log p(k(x)); the uniform prior gives M log K', async () => {
+it('VQ-VAE: nll = −log p(x | k(x)) − log p(k(x)); the uniform prior gives M log K', async () => {
   const m = createModel(vqCfg, new Rng(15));
   const r = new Rng(16);
   const rows: Rows = { x: Float32Array.from({ length: 60 }, () => r.normal()), n: 10, shape: [6] };
@@ -233,7 +233,7 @@ test('VQ-VAE: nll = −log p(x | k(x)) − log p(k(x)); the uniform prior gives 
   m.dispose();
 });
 
-test('complexity correction: S(x) = NLL in bits − L(x), with an adaptive order-0 stand-in coder', async () => {
+it('complexity correction: S(x) = NLL in bits − L(x), with an adaptive order-0 stand-in coder', async () => {
   const m = createModel(vaeCfg(16), new Rng(17));
   const rows = binaryRows(12, 16, 18);
   const s = await scoreBatch(m, rows, { rng: new Rng(19), k: 4, complexity: order0Bits });
@@ -248,7 +248,7 @@ test('complexity correction: S(x) = NLL in bits − L(x), with an adaptive order
   m.dispose();
 });
 
-test('the default complexity coder of an image model is the context-model coder (1 bit, or 8 bits for a Gaussian)', async () => {
+it('the default complexity coder of an image model is the context-model coder (1 bit, or 8 bits for a Gaussian)', async () => {
   const m = createModel(vaeCfg(16, { inputShape: [4, 4, 1] }), new Rng(30));
   const rows = { ...binaryRows(5, 16, 31), shape: [4, 4, 1] };
   const s = await scoreBatch(m, rows, { rng: new Rng(32) });
@@ -266,7 +266,7 @@ test('the default complexity coder of an image model is the context-model coder 
   g.dispose();
 });
 
-test('scoreStream: one result per row in order over an async iterator of batches; flags and p-values', async () => {
+it('scoreStream: one result per row in order over an async iterator of batches; flags and p-values', async () => {
   const m = createModel(vqCfg, new Rng(20));
   const r = new Rng(21);
   const all: Rows = { x: Float32Array.from({ length: 35 * 6 }, () => r.normal()), n: 35, shape: [6] };
@@ -304,7 +304,7 @@ test('scoreStream: one result per row in order over an async iterator of batches
   m.dispose();
 });
 
-test('after a short training on MNIST, noise images score far above test digits; calibration at an FPR', async () => {
+it('after a short training on MNIST, noise images score far above test digits; calibration at an FPR', async () => {
   const data = await loadDataset({ name: 'mnist', protocol: 'binary', limit: 600 });
   const m = createModel(
     vaeCfg(784, { inputShape: data.shape, latentDim: 8, network: { type: 'mlp', hidden: [64] } }),

@@ -2,7 +2,7 @@
 // with --progress none; a clock is passed in, so nothing here depends on how fast the machine is.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { test } from 'node:test';
+import { it } from 'node:test';
 import { formatDuration, multiStepProgress, stepProgress } from '../src/cli/step-progress.js';
 
 function sink(isTTY = false): Writable & { text: () => string; isTTY: boolean } {
@@ -18,14 +18,14 @@ function sink(isTTY = false): Writable & { text: () => string; isTTY: boolean } 
   return w;
 }
 
-test('formatDuration', () => {
+it('formatDuration', () => {
   assert.equal(formatDuration(9.4), '9s');
   assert.equal(formatDuration(75), '1m15s');
   assert.equal(formatDuration(3725), '1h02m');
   assert.equal(formatDuration(Infinity), '?');
 });
 
-test('lines: one line per interval with the count, the percentage and the ETA; a closing line', () => {
+it('lines: one line per interval with the count, the percentage and the ETA; a closing line', () => {
   const out = sink();
   let t = 0;
   const r = stepProgress('test NLL (k = 1000)', { stream: out, intervalMs: 10_000, unit: 'examples', now: () => t });
@@ -41,7 +41,7 @@ test('lines: one line per interval with the count, the percentage and the ETA; a
   assert.ok(lines.slice(0, -1).every((l) => / ETA \d/.test(l)));
 });
 
-test('lines: a step shorter than the interval says nothing', () => {
+it('lines: a step shorter than the interval says nothing', () => {
   const out = sink();
   let t = 0;
   const r = stepProgress('x', { stream: out, intervalMs: 10_000, now: () => t });
@@ -53,7 +53,7 @@ test('lines: a step shorter than the interval says nothing', () => {
   assert.equal(out.text(), '');
 });
 
-test('none says nothing; auto is lines off a terminal and a bar on one', () => {
+it('none says nothing; auto is lines off a terminal and a bar on one', () => {
   const quiet = sink(true);
   const r = stepProgress('x', { stream: quiet, mode: 'none', intervalMs: 0 });
   r.update(1, 2);
@@ -73,7 +73,7 @@ test('none says nothing; auto is lines off a terminal and a bar on one', () => {
   assert.match(tty.text(), /vaekit: y \|.*\| 3\/10 steps {2}ETA/);
 });
 
-test('multiStepProgress: a reporter per step, each finished', () => {
+it('multiStepProgress: a reporter per step, each finished', () => {
   const out = sink();
   let t = 0;
   const m = multiStepProgress(

@@ -1,6 +1,6 @@
 // The adaptive context-model coder (src/codec/context-model.ts): code lengths against hand-computed cases,
 // Kraft's equality over every small binary image, determinism, channels, and its bad input.
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   binaryImageBits,
@@ -13,7 +13,7 @@ import { Rng } from '../src/rng.js';
 
 const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) < eps, `${a} vs ${b}`);
 
-test('binary: a 2×2 image with the W neighbour as context, by hand', () => {
+it('binary: a 2×2 image with the W neighbour as context, by hand', () => {
   // [[1, 0], [1, 1]]; contexts W = 0 (outside at x = 0) or 1; KT: p(b) = (n_b + ½) / (n + 1)
   // (0,0) ctx 0, b 1: ½ → 1 bit; (0,1) ctx 1, b 0: ½ → 1; (1,0) ctx 0, b 1: 1.5/2 → log₂(4/3); (1,1) ctx 1, b 1: ½/2 → 2
   close(binaryImageBits([1, 0, 1, 1], 2, 2, 1, { neighbours: 1 }), 4 + Math.log2(4 / 3));
@@ -23,7 +23,7 @@ test('binary: a 2×2 image with the W neighbour as context, by hand', () => {
   close(binaryImageBits([1, 0, 1, 1], 2, 2, 1, { neighbours: 0, alpha: 1 }), Math.log2(20));
 });
 
-test('binary: the code lengths of all 2×3 images satisfy Kraft with equality (a complete code)', () => {
+it('binary: the code lengths of all 2×3 images satisfy Kraft with equality (a complete code)', () => {
   for (const neighbours of [0, 3, 6]) {
     let sum = 0;
     for (let v = 0; v < 64; v++) {
@@ -34,7 +34,7 @@ test('binary: the code lengths of all 2×3 images satisfy Kraft with equality (a
   }
 });
 
-test('CTW: a 2×2 image by hand, depth 0 is order-0 KT, and Kraft with equality over all 2×3 images', () => {
+it('CTW: a 2×2 image by hand, depth 0 is order-0 KT, and Kraft with equality over all 2×3 images', () => {
   // [[1, 0], [1, 1]], depth 1 (the W neighbour): root P_e = KT(1, 0, 1, 1) = 5/128; leaves ctx 0 (1, 1): 3/8 and
   // ctx 1 (0, 1): 1/8; P_w = ½ · 5/128 + ½ · 3/8 · 1/8 = 11/256
   close(binaryImageBitsCtw([1, 0, 1, 1], 2, 2, 1, { depth: 1 }), Math.log2(256 / 11));
@@ -55,7 +55,7 @@ test('CTW: a 2×2 image by hand, depth 0 is order-0 KT, and Kraft with equality 
   }
 });
 
-test('8-bit: a 1×2 image by hand, the median predictor, and Kraft over all 1×2 images', () => {
+it('8-bit: a 1×2 image by hand, the median predictor, and Kraft over all 1×2 images', () => {
   // pixel 0: prediction 0, e = 0 → zero? yes at ½: 1 bit. pixel 1 (W = 0): e = 3 → zero? no at ½/2: 2 bits;
   // sign +: 1; exponent k = 1 in unary (above 0: yes, above 1: no): 1 + 1; mantissa 1 bit: 1. Total 7.
   close(grayImageBits([0, 3], 1, 2), 7);
@@ -67,7 +67,7 @@ test('8-bit: a 1×2 image by hand, the median predictor, and Kraft over all 1×2
   assert.ok(sum <= 1 + 1e-9 && sum > 0.5, `Kraft sum ${sum}`);
 });
 
-test('a flat image costs less than noise; the same input gives the same bits; channels code apart', () => {
+it('a flat image costs less than noise; the same input gives the same bits; channels code apart', () => {
   const rng = new Rng(5);
   const noise = Array.from({ length: 64 }, () => Math.floor(rng.uniform() * 256));
   const flat = new Array(64).fill(0);
@@ -90,7 +90,7 @@ test('a flat image costs less than noise; the same input gives the same bits; ch
   );
 });
 
-test('contextModelBits: rows in [0, 1] at 1 or 8 bits per pixel, as the single-image coders', () => {
+it('contextModelBits: rows in [0, 1] at 1 or 8 bits per pixel, as the single-image coders', () => {
   const rng = new Rng(9);
   const x = Float32Array.from({ length: 3 * 16 }, () => rng.uniform());
   const b1 = contextModelBits(x, 3, [4, 4, 1], { bits: 1 });

@@ -1,6 +1,6 @@
 // src/codec: rANS round trips on random symbols and tables, its code length against the entropy, bit I/O,
 // CRC-32 and SHA-256 against their check values, and every way a .vkz container can be wrong.
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/rng.js';
 import { RansStack, quantizeCdf, RANS_LOW } from '../src/codec/rans.js';
@@ -21,7 +21,7 @@ function randomCdf(rng: Rng, n: number, precision: number): Uint32Array {
   return quantizeCdf(w, precision);
 }
 
-test('quantizeCdf: sums to 2^p, no zero frequency, proportional to the weights', () => {
+it('quantizeCdf: sums to 2^p, no zero frequency, proportional to the weights', () => {
   const cdf = quantizeCdf([0, 1, 3, 0], 8);
   assert.equal(cdf[0], 0);
   assert.equal(cdf[4], 256);
@@ -31,7 +31,7 @@ test('quantizeCdf: sums to 2^p, no zero frequency, proportional to the weights',
   assert.throws(() => quantizeCdf([1, NaN], 8), /weight 1 is NaN/);
 });
 
-test('rANS: pushes then pops give the symbols back exactly (random tables and precisions)', () => {
+it('rANS: pushes then pops give the symbols back exactly (random tables and precisions)', () => {
   const rng = new Rng(1);
   for (let trial = 0; trial < 40; trial++) {
     const precision = 1 + (trial % 16);
@@ -55,7 +55,7 @@ test('rANS: pushes then pops give the symbols back exactly (random tables and pr
   }
 });
 
-test('rANS: code length within 0.1% of the information content (precision 14)', () => {
+it('rANS: code length within 0.1% of the information content (precision 14)', () => {
   const rng = new Rng(2);
   const precision = 14;
   const cdf = randomCdf(rng, 50, precision);
@@ -72,7 +72,7 @@ test('rANS: code length within 0.1% of the information content (precision 14)', 
   );
 });
 
-test('rANS: pop before push (bits-back): popping from an empty stack borrows zero words and pushing returns them', () => {
+it('rANS: pop before push (bits-back): popping from an empty stack borrows zero words and pushing returns them', () => {
   const rng = new Rng(3);
   const cdfs = Array.from({ length: 3 }, () => randomCdf(rng, 200, 12));
   const m = new RansStack();
@@ -88,7 +88,7 @@ test('rANS: pop before push (bits-back): popping from an empty stack borrows zer
   assert.equal(back.tailLength, m.borrowed);
 });
 
-test('rANS: a pop must land in the interval it names; bad intervals and precisions are refused', () => {
+it('rANS: a pop must land in the interval it names; bad intervals and precisions are refused', () => {
   const m = new RansStack();
   m.pushUniform(5, 4);
   assert.throws(() => m.pop(0, 1, 4), /slot 5 is not in \[0, 1\)/);
@@ -100,7 +100,7 @@ test('rANS: a pop must land in the interval it names; bad intervals and precisio
   assert.throws(() => RansStack.fromBytes(new Uint8Array(4)), /at least 2\^16/);
 });
 
-test('bit I/O: integers, varints, strings and bits round-trip; reading past the end says so', () => {
+it('bit I/O: integers, varints, strings and bits round-trip; reading past the end says so', () => {
   const w = new ByteWriter()
     .u8(7)
     .u16(0xbeef)
@@ -137,7 +137,7 @@ test('bit I/O: integers, varints, strings and bits round-trip; reading past the 
   assert.deepEqual(Array.from(unpackBits(packed, 37)), bits);
 });
 
-test('CRC-32 and SHA-256 give their published check values', () => {
+it('CRC-32 and SHA-256 give their published check values', () => {
   const ascii = (s: string) => new TextEncoder().encode(s);
   assert.equal(crc32(ascii('123456789')), 0xcbf43926);
   assert.equal(crc32(ascii('56789'), crc32(ascii('1234'))), 0xcbf43926);
@@ -159,7 +159,7 @@ const header = (over: Partial<ContainerHeader> = {}): ContainerHeader => ({
   ...over,
 });
 
-test('container: header and payload round-trip over several blocks', () => {
+it('container: header and payload round-trip over several blocks', () => {
   const payload = new Uint8Array(1000).map((_, i) => (i * 37) & 0xff);
   const file = writeContainer(header(), payload, 300);
   const { header: h, payload: p } = readContainer(file);
@@ -169,7 +169,7 @@ test('container: header and payload round-trip over several blocks', () => {
   assert.equal(empty.payload.length, 0);
 });
 
-test('container: wrong magic, unknown version, truncation, a flipped bit, trailing bytes, another model: one clear error each', () => {
+it('container: wrong magic, unknown version, truncation, a flipped bit, trailing bytes, another model: one clear error each', () => {
   const payload = new Uint8Array(1000).map((_, i) => (i * 37) & 0xff);
   const file = writeContainer(header(), payload, 300);
   const fails = (bytes: Uint8Array, re: RegExp) =>

@@ -1,7 +1,7 @@
 // Bits-back coding of binary images (src/tasks/compress): exact networks against tfjs, the bit-exact round trip
 // on MNIST test digits with the saved fixture models (mlp and conv), the file size against the model's −ELBO,
 // the same file across backends and thread counts, and the errors for a wrong model, a damaged file and bad input.
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ const data = await loadDataset({ name: 'mnist', protocol: 'binary' });
 const N = 300;
 const x = rowRange(data.test, 0, N);
 
-test('exact networks compute what the tfjs networks compute (mlp, conv with cropping, every activation)', () => {
+it('exact networks compute what the tfjs networks compute (mlp, conv with cropping, every activation)', () => {
   const configs: VaeConfig[] = [
     {
       kind: 'vae',
@@ -71,7 +71,7 @@ test('exact networks compute what the tfjs networks compute (mlp, conv with crop
 });
 
 for (const kind of ['vae', 'conv']) {
-  test(`bits-back (${kind} fixture): ${N} MNIST test digits back bit for bit, file within a few % of the −ELBO`, async () => {
+  it(`bits-back (${kind} fixture): ${N} MNIST test digits back bit for bit, file within a few % of the −ELBO`, async () => {
     const { model } = await loadModel(fixture(kind));
     const { bytes, stats } = compressBinaryImages(model, x, N);
     const back = decompressBinaryImages(model, bytes);
@@ -95,7 +95,7 @@ for (const kind of ['vae', 'conv']) {
   });
 }
 
-test(
+it(
   'bits-back: the same file and images with the native backend on 2 threads and with plain tfjs-cpu on 1',
   { timeout: 300_000 },
   () => {
@@ -123,7 +123,7 @@ test(
   },
 );
 
-test('bits-back: another model, a damaged stream, non-binary pixels and a Gaussian decoder each fail with one line', async () => {
+it('bits-back: another model, a damaged stream, non-binary pixels and a Gaussian decoder each fail with one line', async () => {
   const { model } = await loadModel(fixture('vae'));
   const { model: other } = await loadModel(fixture('conv'));
   const { model: gauss } = await loadModel(fixture('vae-gauss'));
@@ -154,7 +154,7 @@ test('bits-back: another model, a damaged stream, non-binary pixels and a Gaussi
   for (const m of [model, other, gauss]) m.dispose();
 });
 
-test('bits-back, 8-bit: a discretized-logistic VAE codes raw MNIST pixels and gives their levels back exactly', async () => {
+it('bits-back, 8-bit: a discretized-logistic VAE codes raw MNIST pixels and gives their levels back exactly', async () => {
   const model = createModel(
     {
       kind: 'vae',

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   batches,
@@ -21,7 +21,7 @@ function split(n: number): MemorySplit {
 
 const all = (s: MemorySplit | Split, o: Parameters<typeof batches>[1]): Batch[] => [...batches(s, o)];
 
-test('stepsPerEpoch', () => {
+it('stepsPerEpoch', () => {
   assert.equal(stepsPerEpoch(10, 3, false), 4);
   assert.equal(stepsPerEpoch(10, 3, true), 3);
   assert.equal(stepsPerEpoch(9, 3, true), 3);
@@ -30,7 +30,7 @@ test('stepsPerEpoch', () => {
   assert.throws(() => stepsPerEpoch(10, 0, false), /batchSize must be a positive integer/);
 });
 
-test('batches: every index exactly once per epoch, rows and labels gathered correctly', () => {
+it('batches: every index exactly once per epoch, rows and labels gathered correctly', () => {
   const s = split(103);
   const bs = all(s, { batchSize: 10, seed: 42, epoch: 0 });
   assert.equal(bs.length, 11);
@@ -59,7 +59,7 @@ test('batches: every index exactly once per epoch, rows and labels gathered corr
   assert.notDeepEqual(Array.from(bs[0].indices), [...Array(10).keys()]);
 });
 
-test('batches: deterministic in (seed, epoch); epochs and seeds differ', () => {
+it('batches: deterministic in (seed, epoch); epochs and seeds differ', () => {
   const s = split(50);
   const order = (seed: number, epoch: number) =>
     all(s, { batchSize: 8, seed, epoch }).flatMap((b) => Array.from(b.indices));
@@ -73,7 +73,7 @@ test('batches: deterministic in (seed, epoch); epochs and seeds differ', () => {
   assert.throws(() => epochSeed(1, -1), /epoch must be a non-negative integer/);
 });
 
-test('batches: resuming at startStep gives the same remaining batches', () => {
+it('batches: resuming at startStep gives the same remaining batches', () => {
   const s = split(77);
   const opts = { batchSize: 9, seed: 7, epoch: 5 };
   const full = all(s, opts);
@@ -84,7 +84,7 @@ test('batches: resuming at startStep gives the same remaining batches', () => {
   assert.throws(() => all(s, { ...opts, startStep: 10 }), /startStep must be an integer in 0\.\.9/);
 });
 
-test('batches: dropLast, no shuffle, split without labels', () => {
+it('batches: dropLast, no shuffle, split without labels', () => {
   const s = split(25);
   const d = all(s, { batchSize: 10, seed: 1, epoch: 0, dropLast: true });
   assert.equal(d.length, 2);
@@ -100,7 +100,7 @@ test('batches: dropLast, no shuffle, split without labels', () => {
   assert.equal(unl[0].y, undefined);
 });
 
-test('take and gatherRows', () => {
+it('take and gatherRows', () => {
   const s = split(10);
   const t = take(s, 4);
   assert.equal(t.n, 4);
@@ -113,7 +113,7 @@ test('take and gatherRows', () => {
   assert.throws(() => gatherRows(s, [10]), /index 10 out of range/);
 });
 
-test('batches over a 60000-row image-sized split stay fast (one permutation, no dataset copy)', () => {
+it('batches over a 60000-row image-sized split stay fast (one permutation, no dataset copy)', () => {
   const n = 60000;
   const s: Split = { x: new Float32Array(n * 784), n, shape: [28, 28, 1] };
   const t0 = Date.now();

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import {
 } from '../src/data/csv.js';
 import { allRows, loadDataset } from '../src/data/dataset.js';
 
-test('CSV: good file with header, label column, CRLF, BOM, blank lines, quoted names', () => {
+it('CSV: good file with header, label column, CRLF, BOM, blank lines, quoted names', () => {
   const t = parseCsv('\ufeff"a",b,label,c\r\n1,2.5,cat,-3e2\r\n\r\n4,.5,dog,+6\r\n', {
     file: 'f.csv',
     labelColumn: 'label',
@@ -30,7 +30,7 @@ test('CSV: good file with header, label column, CRLF, BOM, blank lines, quoted n
   assert.equal(nolabel.labelCells, undefined);
 });
 
-test('CSV errors give file, line and column', () => {
+it('CSV errors give file, line and column', () => {
   const f = { file: 'bad.csv' };
   assert.throws(() => parseCsv('', f), /CSV bad\.csv: file is empty/);
   assert.throws(() => parseCsv('\n  \n', f), /file is empty/);
@@ -58,7 +58,7 @@ test('CSV errors give file, line and column', () => {
   assert.throws(() => parseCsv('a,y\n1,\n', { ...f, labelColumn: 'y' }), /line 2, column 2 \('y'\): empty label/);
 });
 
-test('CSV labels: integers as given, strings as sorted classes', () => {
+it('CSV labels: integers as given, strings as sorted classes', () => {
   assert.deepEqual(encodeLabels(['2', '0', '2']), { y: Int32Array.from([2, 0, 2]), numClasses: 3 });
   const s = encodeLabels(['dog', 'cat', 'dog', 'ant']);
   assert.deepEqual(s.classNames, ['ant', 'cat', 'dog']);
@@ -69,7 +69,7 @@ test('CSV labels: integers as given, strings as sorted classes', () => {
   );
 });
 
-test('normaliser: standardize and minmax round-trip through JSON, constant columns safe', () => {
+it('normaliser: standardize and minmax round-trip through JSON, constant columns safe', () => {
   const cols = ['a', 'const', 'b'];
   const x = Float32Array.from([1, 5, 10, 2, 5, 20, 3, 5, 60, 6, 5, -4]);
   for (const kind of ['standardize', 'minmax', 'none'] as const) {
@@ -110,7 +110,7 @@ test('normaliser: standardize and minmax round-trip through JSON, constant colum
   assert.throws(() => validateNormalizer({ kind: 'zscore', columns: [] }), /bad or missing kind/);
 });
 
-test('loadDataset csv: seeded split, normaliser fitted on train rows only, labels, limit, test file', async () => {
+it('loadDataset csv: seeded split, normaliser fitted on train rows only, labels, limit, test file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vaekit-csv-'));
   try {
     const rows = ['f1,f2,k'];

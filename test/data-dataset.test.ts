@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { loadDataset, parseDatasetName } from '../src/data/dataset.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { FASHION_MNIST_FILES } from '../src/data/fashion-mnist.js';
 
-test('parseDatasetName', () => {
+it('parseDatasetName', () => {
   assert.deepEqual(parseDatasetName('fashion-mnist'), { name: 'fashion-mnist' });
   assert.deepEqual(parseDatasetName('mnist'), { name: 'mnist' });
   assert.deepEqual(parseDatasetName('csv:data/x.csv'), { name: 'csv', path: 'data/x.csv' });
@@ -21,14 +21,14 @@ test('parseDatasetName', () => {
   assert.throws(() => parseDatasetName('timeseries'), /timeseries:PATH/);
 });
 
-test('loadDataset: unknown names and protocols are errors', async () => {
+it('loadDataset: unknown names and protocols are errors', async () => {
   await assert.rejects(loadDataset({ name: 'mnist', protocol: 'standardize' }), /unknown protocol 'standardize'/);
   await assert.rejects(loadDataset({ name: 'mnist', limit: 0 }), /limit must be a positive integer/);
   await assert.rejects(loadDataset({ name: 'nope' as 'mnist' }), /unknown dataset 'nope'/);
   await assert.rejects(loadDataset({ name: 'csv' }), /give the file/);
 });
 
-test('loadDataset fashion-mnist from --data-dir: checksums are enforced', async () => {
+it('loadDataset fashion-mnist from --data-dir: checksums are enforced', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vaekit-ds-'));
   try {
     const img = encodeIdx({ dims: [6, 28, 28], data: new Uint8Array(6 * 784).fill(200) }, { gzip: true });

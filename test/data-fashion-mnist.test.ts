@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -82,7 +82,7 @@ async function server(
 
 const leftovers = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.includes('partial')) : []);
 
-test(
+it(
   'Fashion-MNIST from the Debian package: 60000/10000, 28×28, labels 0..9, canonical hashes',
   { skip: debianPresent ? false : `Debian package dataset-fashion-mnist not installed (${FASHION_MNIST_DEBIAN_DIR})` },
   async () => {
@@ -109,7 +109,7 @@ test(
   },
 );
 
-test('directory override: fixtures (gz and uncompressed) are read from --data-dir only', async () => {
+it('directory override: fixtures (gz and uncompressed) are read from --data-dir only', async () => {
   const { files, checksums } = fixture();
   const dir = tmp();
   try {
@@ -144,7 +144,7 @@ test('directory override: fixtures (gz and uncompressed) are read from --data-di
   }
 });
 
-test('download from a local server into the cache (atomic), then served from the cache', async () => {
+it('download from a local server into the cache (atomic), then served from the cache', async () => {
   const { files, checksums } = fixture();
   const byName = new Map<string, Buffer>(KEYS.map((k) => [FASHION_MNIST_FILES[k], files[k]]));
   const s = await server((name) => byName.get(name));
@@ -181,7 +181,7 @@ test('download from a local server into the cache (atomic), then served from the
   }
 });
 
-test('download with a wrong hash: temp deleted, nothing saved, clear error with the fix', async () => {
+it('download with a wrong hash: temp deleted, nothing saved, clear error with the fix', async () => {
   const { files, checksums } = fixture();
   const evil = Buffer.from(encodeIdx({ dims: [12, 28, 28], data: new Uint8Array(12 * 784) }, { gzip: true })); // same shape, different content
   const byName = new Map<string, Buffer>(
@@ -220,7 +220,7 @@ test('download with a wrong hash: temp deleted, nothing saved, clear error with 
   }
 });
 
-test('download cut off mid-way or 404: no partial file left, dest untouched', async () => {
+it('download cut off mid-way or 404: no partial file left, dest untouched', async () => {
   const { checksums } = fixture();
   const s = await server((name) => (name === 'cut.gz' ? 'cut' : undefined));
   const dir = tmp();
@@ -240,7 +240,7 @@ test('download cut off mid-way or 404: no partial file left, dest untouched', as
   }
 });
 
-test('nothing found and no network: the error says exactly what to do', async () => {
+it('nothing found and no network: the error says exactly what to do', async () => {
   // A port that refuses connections: bind, note it, close.
   const s = await server(() => undefined);
   const url = s.url;
@@ -269,7 +269,7 @@ test('nothing found and no network: the error says exactly what to do', async ()
   }
 });
 
-test(
+it(
   'real files served over HTTP verify against the built-in SHA-256 constants',
   { skip: debianPresent ? false : 'Debian package dataset-fashion-mnist not installed' },
   async () => {
@@ -291,11 +291,11 @@ test(
   },
 );
 
-test('SHA-256 constants are 64 hex digits, one per file', () => {
+it('SHA-256 constants are 64 hex digits, one per file', () => {
   for (const k of KEYS) assert.match(FASHION_MNIST_SHA256[k], /^[0-9a-f]{64}$/);
 });
 
-test('default cache directory honours XDG_CACHE_HOME', () => {
+it('default cache directory honours XDG_CACHE_HOME', () => {
   assert.equal(
     defaultFashionMnistCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' }),
     '/x/cache/vaekit/fashion-mnist',

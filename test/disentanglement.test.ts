@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { DSPRITES_FACTOR_SIZES, dspritesGroundTruth } from '../src/data/dsprites.js';
@@ -60,7 +60,7 @@ function assertClose(actual: ArrayLike<number>, expected: number[], tol: number,
     assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
 }
 
-test('gradient boosting matches sklearn GradientBoostingClassifier (importances, accuracy)', () => {
+it('gradient boosting matches sklearn GradientBoostingClassifier (importances, accuracy)', () => {
   const D = referenceData();
   // GradientBoostingClassifier(n_estimators=5).fit(x, y): identical for every random_state (no ties).
   const m = fitGradientBoosting(D.x, D.n, D.d, D.yMulti, { nEstimators: 5 });
@@ -83,7 +83,7 @@ test('gradient boosting matches sklearn GradientBoostingClassifier (importances,
   );
 });
 
-test('LinearSVC(C=0.01, class_weight=balanced) on one feature matches sklearn', () => {
+it('LinearSVC(C=0.01, class_weight=balanced) on one feature matches sklearn', () => {
   const D = referenceData();
   const m = fitLinearSvc1d(D.x1, D.y1, 0.01);
   // sklearn LinearSVC(C=0.01, class_weight='balanced', tol=1e-10).fit(x1[:, None], y1).coef_ / intercept_
@@ -106,7 +106,7 @@ test('LinearSVC(C=0.01, class_weight=balanced) on one feature matches sklearn', 
   assert.equal(acc(b.predict(D.x1), D.y1b), 0.8175);
 });
 
-test('logistic regression, histogram discretisation and mutual information match sklearn / numpy', () => {
+it('logistic regression, histogram discretisation and mutual information match sklearn / numpy', () => {
   const D = referenceData();
   const lr = fitLogisticRegression(D.x, D.yMulti, D.d);
   assert.equal(acc(lr.predict(D.x, D.n), D.yMulti), 0.68); // sklearn LogisticRegression().fit: 0.68
@@ -144,7 +144,7 @@ test('logistic regression, histogram discretisation and mutual information match
   assert.deepEqual(counts, [6, 12, 38, 78, 165, 310, 446, 653, 753, 779, 658, 465, 301, 185, 98, 28, 16, 3, 4, 2]);
 });
 
-test('DCI disentanglement / completeness of importance matrices (disentanglement_lib dci_test)', () => {
+it('DCI disentanglement / completeness of importance matrices (disentanglement_lib dci_test)', () => {
   const diag = (k: number, v = 5) =>
     Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (i === j ? v : 0)));
   const close = (a: number, b: number, tol = 1e-7) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -199,7 +199,7 @@ const log = (name: string, o: Record<string, number>) =>
       .join(', ')}`,
   );
 
-test('BetaVAE score: ground truth 1, permuted/rescaled 1, random at chance (1/5)', async () => {
+it('BetaVAE score: ground truth 1, permuted/rescaled 1, random at chance (1/5)', async () => {
   const o = { numTrain: 1500, numEval: 750 };
   const gt = await betaVaeScore(data, identity, o);
   const pr = await betaVaeScore(data, permuted(), o);
@@ -211,7 +211,7 @@ test('BetaVAE score: ground truth 1, permuted/rescaled 1, random at chance (1/5)
   assert.ok(Math.abs(rnd.evalAccuracy - 0.2) < 0.06, `random ${rnd.evalAccuracy}`);
 });
 
-test('FactorVAE score (library sizes): ground truth 1, permuted/rescaled identical, random at chance', async () => {
+it('FactorVAE score (library sizes): ground truth 1, permuted/rescaled identical, random at chance', async () => {
   const gt = await factorVaeScore(data, identity);
   const pr = await factorVaeScore(data, permuted());
   const rnd = await factorVaeScore(data, random(10));
@@ -233,7 +233,7 @@ test('FactorVAE score (library sizes): ground truth 1, permuted/rescaled identic
   assert.ok(collapsed.votes.every((r) => r[3] === 0));
 });
 
-test('MIG (library sizes): ground truth at the 20-bin ceiling, ≈1 with 40 bins, invariant, random ≈ 0', async () => {
+it('MIG (library sizes): ground truth at the 20-bin ceiling, ≈1 with 40 bins, invariant, random ≈ 0', async () => {
   const gt = await migScore(data, identity);
   // Ceiling of 20 equal-width bins on dSprites' factors: shape and scale stay separate (1), 40 orientations
   // share bins pairwise (log 20 / log 40 = 0.812), 32 positions fill 12 bins twice and 8 once (4.25 / 5 = 0.85).
@@ -252,7 +252,7 @@ test('MIG (library sizes): ground truth at the 20-bin ceiling, ≈1 with 40 bins
   );
 });
 
-test('DCI: ground truth D = C = I = 1, permuted/rescaled identical, random ≈ 0', async () => {
+it('DCI: ground truth D = C = I = 1, permuted/rescaled identical, random ≈ 0', async () => {
   const o = { numTrain: 800, numTest: 400 };
   const gt = await dciScore(data, identity, o);
   const pr = await dciScore(data, permuted(), o);
@@ -283,7 +283,7 @@ test('DCI: ground truth D = C = I = 1, permuted/rescaled identical, random ≈ 0
   assert.ok(rnd.informativenessTest < 0.25, `random I ${rnd.informativenessTest}`);
 });
 
-test('SAP (library sizes): ground truth far above random, invariant to permutation; continuous mode ≈ 1 and affine-invariant', async () => {
+it('SAP (library sizes): ground truth far above random, invariant to permutation; continuous mode ≈ 1 and affine-invariant', async () => {
   const gt = await sapScore(data, identity);
   const pm = await sapScore(data, permOnly);
   const rnd = await sapScore(data, random(10));
@@ -335,7 +335,7 @@ const moments: Representation = (() => {
   };
 })();
 
-test('metrics on rendered dSprites: pixel centroids capture the positions, area the scale', async () => {
+it('metrics on rendered dSprites: pixel centroids capture the positions, area the scale', async () => {
   const ds = dspritesGroundTruth();
   const mig = await migScore(ds, moments, { numTrain: 3000, chunk: 500 });
   log(
@@ -352,7 +352,7 @@ test('metrics on rendered dSprites: pixel centroids capture the positions, area 
   assert.deepEqual(fv.votes[4].indexOf(Math.max(...fv.votes[4])), 1);
 });
 
-test('representationFromModel: posterior means in batches; evaluateDisentanglement runs the chosen metrics', async () => {
+it('representationFromModel: posterior means in batches; evaluateDisentanglement runs the chosen metrics', async () => {
   await setupBackend();
   const model = createModel(
     {
@@ -403,7 +403,7 @@ test('representationFromModel: posterior means in batches; evaluateDisentangleme
 // ---------------------------------------------------------------------------------------------------
 // Latent traversals (src/eval/traversal.ts)
 
-test('latent traversals: rows by KL, values −3…3, grid and GIF', async () => {
+it('latent traversals: rows by KL, values −3…3, grid and GIF', async () => {
   await setupBackend();
   const model = createModel(
     {

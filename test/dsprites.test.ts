@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
@@ -25,7 +25,7 @@ const area = (img: Float32Array) => img.reduce((a, v) => a + v, 0);
 /** The image of factor classes [shape, scale, orientation, posX, posY]. */
 const img = (f: number[]) => render(indexOf(f));
 
-test('dsprites factors: names, sizes, values and bases as the original', () => {
+it('dsprites factors: names, sizes, values and bases as the original', () => {
   assert.deepEqual(
     DSPRITES_FACTORS.map((f) => f.name),
     ['shape', 'scale', 'orientation', 'posX', 'posY'],
@@ -46,7 +46,7 @@ test('dsprites factors: names, sizes, values and bases as the original', () => {
   assert.deepEqual(py, px);
 });
 
-test('dsprites indexOf / factorsOf: exhaustive round trip, posY fastest', () => {
+it('dsprites indexOf / factorsOf: exhaustive round trip, posY fastest', () => {
   const f = new Int32Array(5);
   for (let i = 0; i < DSPRITES_COUNT; i++) {
     factorsOf(i, f);
@@ -67,7 +67,7 @@ test('dsprites indexOf / factorsOf: exhaustive round trip, posY fastest', () => 
   assert.throws(() => render(-1), RangeError);
 });
 
-test('dsprites render: an unrotated square at scale 1 centred at pixel (31, 31) is exactly rows/cols 21..41', () => {
+it('dsprites render: an unrotated square at scale 1 centred at pixel (31, 31) is exactly rows/cols 21..41', () => {
   const im = img([0, 5, 0, 15, 15]);
   for (let r = 0; r < S; r++) {
     for (let c = 0; c < S; c++) {
@@ -83,7 +83,7 @@ test('dsprites render: an unrotated square at scale 1 centred at pixel (31, 31) 
   assert.deepEqual(areas, [121, 169, 225, 289, 361, 441]);
 });
 
-test('dsprites render: ellipse and heart at orientation 0', () => {
+it('dsprites render: ellipse and heart at orientation 0', () => {
   // Ellipse semi-axes 14.5 (horizontal) and 7.5: 29 pixels across the centre row, 15 down the centre column.
   const e = img([1, 5, 0, 15, 15]);
   let row = 0;
@@ -122,7 +122,7 @@ test('dsprites render: ellipse and heart at orientation 0', () => {
   assert.notDeepEqual(img([2, 5, 0, 15, 15]), img([2, 5, 20, 15, 15]));
 });
 
-test('dsprites render: orientation 0 and 2π are the same image; positions are exact one-pixel shifts', () => {
+it('dsprites render: orientation 0 and 2π are the same image; positions are exact one-pixel shifts', () => {
   for (let s = 0; s < 3; s++) assert.deepEqual(img([s, 3, 0, 4, 9]), img([s, 3, 39, 4, 9]));
   const a = img([2, 4, 13, 10, 20]);
   const right = img([2, 4, 13, 11, 20]);
@@ -148,7 +148,7 @@ test('dsprites render: orientation 0 and 2π are the same image; positions are e
   assert.deepEqual(centroid(img([0, 5, 0, 31, 0])), [16, 47]);
 });
 
-test('dsprites render: no shape ever touches the border, at any scale, rotation or extreme position', () => {
+it('dsprites render: no shape ever touches the border, at any scale, rotation or extreme position', () => {
   for (let s = 0; s < 3; s++) {
     for (let sc = 0; sc < 6; sc++) {
       for (let o = 0; o < 40; o++) {
@@ -172,7 +172,7 @@ test('dsprites render: no shape ever touches the border, at any scale, rotation 
   }
 });
 
-test('dsprites render is deterministic and pinned (all 720 sprites at the centre)', () => {
+it('dsprites render is deterministic and pinned (all 720 sprites at the centre)', () => {
   const h = createHash('sha256');
   let total = 0;
   for (let s = 0; s < 3; s++) {
@@ -197,7 +197,7 @@ test('dsprites render is deterministic and pinned (all 720 sprites at the centre
   assert.deepEqual(renderFactors(f), batch);
 });
 
-test('dsprites sampleIndices: distinct, in range, seeded', () => {
+it('dsprites sampleIndices: distinct, in range, seeded', () => {
   const a = sampleIndices(new Rng(3), 5000);
   assert.equal(new Set(a).size, 5000);
   assert.ok(a.every((i) => i < DSPRITES_COUNT));
@@ -206,7 +206,7 @@ test('dsprites sampleIndices: distinct, in range, seeded', () => {
   assert.throws(() => sampleIndices(new Rng(0), DSPRITES_COUNT + 1), RangeError);
 });
 
-test('dspritesDataset: binary images with their factors, disjoint train/test, deterministic', () => {
+it('dspritesDataset: binary images with their factors, disjoint train/test, deterministic', () => {
   const ds = dspritesDataset({ n: 60, nTest: 20, seed: 5 });
   assert.equal(ds.name, 'dsprites');
   assert.equal(ds.protocol, 'binary');
@@ -233,7 +233,7 @@ test('dspritesDataset: binary images with their factors, disjoint train/test, de
   assert.throws(() => dspritesDataset({ n: 0 }), /positive integer/);
 });
 
-test('dspritesGroundTruth: uniform factor rows rendered as images', () => {
+it('dspritesGroundTruth: uniform factor rows rendered as images', () => {
   const gt = dspritesGroundTruth();
   assert.equal(gt.numFactors, 5);
   assert.deepEqual(gt.factorSizes, [3, 6, 40, 32, 32]);
@@ -253,7 +253,7 @@ test('dspritesGroundTruth: uniform factor rows rendered as images', () => {
   assert.deepEqual(x.subarray(4096, 8192), render(indexOf(f.subarray(5, 10))));
 });
 
-test('dspritesDataset without n: all 737,280 images, rendered on demand, a seeded test draw', () => {
+it('dspritesDataset without n: all 737,280 images, rendered on demand, a seeded test draw', () => {
   const ds = dspritesDataset({ seed: 2 });
   assert.equal(ds.train.n, DSPRITES_COUNT);
   assert.equal(ds.test.n, 10000);

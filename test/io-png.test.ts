@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,7 +28,7 @@ function lcgBytes(n: number, seed: number): Uint8Array {
   return out;
 }
 
-test('png: uint8 encode → decode is pixel-exact for 1, 3 and 4 channels', () => {
+it('png: uint8 encode → decode is pixel-exact for 1, 3 and 4 channels', () => {
   for (const c of [1, 3, 4] as const) {
     const w = 7;
     const h = 5;
@@ -50,7 +50,7 @@ test('png: uint8 encode → decode is pixel-exact for 1, 3 and 4 channels', () =
   }
 });
 
-test('png: floats are clamped to [0,1] and NaN is refused', () => {
+it('png: floats are clamped to [0,1] and NaN is refused', () => {
   const px = new Float32Array([-0.5, 0, 0.5, 1, 1.5, 0.2]);
   const back = decodePng(encodePng(px, 3, 2, 1));
   assert.deepEqual(
@@ -64,7 +64,7 @@ test('png: floats are clamped to [0,1] and NaN is refused', () => {
   assert.throws(() => decodePng(Buffer.from('not a png')), /decodePng: not a valid PNG/);
 });
 
-test('png: decodes gray+alpha and transparency as RGBA', () => {
+it('png: decodes gray+alpha and transparency as RGBA', () => {
   const png = new PNG({ width: 2, height: 1 });
   png.data = Buffer.from([10, 10, 10, 255, 20, 20, 20, 0]);
   const ga = PNG.sync.write(png, { colorType: 4 });
@@ -76,7 +76,7 @@ test('png: decodes gray+alpha and transparency as RGBA', () => {
   );
 });
 
-test('imageGrid lays images out row by row with padding (pixel by pixel)', () => {
+it('imageGrid lays images out row by row with padding (pixel by pixel)', () => {
   // Three 2×2 grayscale images: image k has pixel values k+0.1, k+0.2, ... (scaled small)
   const imgs = new Float32Array([
     0.1,
@@ -160,7 +160,7 @@ test('imageGrid lays images out row by row with padding (pixel by pixel)', () =>
   assert.throws(() => imageGrid(new Float32Array(3), 1, 2, 2, 1), /need 4 values, got 3/);
 });
 
-test('reconstructionGrid puts each original next to its reconstruction', () => {
+it('reconstructionGrid puts each original next to its reconstruction', () => {
   const orig = new Float32Array([0.1, 0.2, 0.3]); // three 1×1 images
   const rec = new Float32Array([0.6, 0.7, 0.8]);
   const g = reconstructionGrid(orig, rec, 3, 1, 1, 1, { pairsPerRow: 2, pad: 0, padValue: 0 });
@@ -168,7 +168,7 @@ test('reconstructionGrid puts each original next to its reconstruction', () => {
   assert.deepEqual([...g.pixels], [...new Float32Array([0.1, 0.6, 0.2, 0.7, 0.3, 0.8, 0, 0])]);
 });
 
-test('upscale is nearest-neighbour', () => {
+it('upscale is nearest-neighbour', () => {
   const img = { pixels: new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), width: 2, height: 1, channels: 3 as const };
   const up = upscale(img, 2);
   assert.deepEqual([up.width, up.height, up.channels], [4, 2, 3]);
@@ -179,7 +179,7 @@ test('upscale is nearest-neighbour', () => {
   assert.throws(() => upscale(img, 1.5), /positive integer/);
 });
 
-test('writePng / writeGif write files; GIF frames are exact grayscale', async (t) => {
+it('writePng / writeGif write files; GIF frames are exact grayscale', async (t) => {
   const dir = tmpdir();
   const frames = [0, 1, 2].map(
     (k) => new Float32Array(Array.from({ length: 6 }, (_, i) => (((k * 6 + i) * 13) % 256) / 255)),

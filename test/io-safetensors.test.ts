@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -46,7 +46,7 @@ function sample(): Record<string, TensorInput> {
   };
 }
 
-test('safetensors: round trip of all dtypes, scalars, empty tensors and metadata', () => {
+it('safetensors: round trip of all dtypes, scalars, empty tensors and metadata', () => {
   const tensors = sample();
   const meta = { format: 'pt', note: 'ünïcode ✓', config: JSON.stringify({ latent: 16 }) };
   const buf = encodeSafetensors(tensors, meta);
@@ -86,7 +86,7 @@ test('safetensors: round trip of all dtypes, scalars, empty tensors and metadata
   assert.deepEqual(decodeSafetensors(encodeSafetensors({})).tensors, {});
 });
 
-test('safetensors: exact bytes of a tiny file', () => {
+it('safetensors: exact bytes of a tiny file', () => {
   const buf = encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
   const json = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'; // 54 bytes → pad to 56
   const expected = new Uint8Array(8 + 56 + 8);
@@ -96,7 +96,7 @@ test('safetensors: exact bytes of a tiny file', () => {
   assert.deepEqual([...buf], [...expected]);
 });
 
-test('safetensors: decodes from a Buffer slice with a non-zero byteOffset', () => {
+it('safetensors: decodes from a Buffer slice with a non-zero byteOffset', () => {
   const buf = encodeSafetensors(sample());
   const big = Buffer.alloc(buf.length + 13);
   big.set(buf, 5);
@@ -104,7 +104,7 @@ test('safetensors: decodes from a Buffer slice with a non-zero byteOffset', () =
   assert.deepEqual([...decodeSafetensors(view).tensors['enc.b'].data], [...new Float32Array([0.1, 0.2, 0.3])]);
 });
 
-test('safetensors: encode rejects inconsistent tensors', () => {
+it('safetensors: encode rejects inconsistent tensors', () => {
   assert.throws(
     () => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }),
     /3 elements but data has 2/,
@@ -138,7 +138,7 @@ test('safetensors: encode rejects inconsistent tensors', () => {
   assert.deepEqual([...decodeSafetensors(b).tensors['c'].data], [3, 4]);
 });
 
-test('safetensors: decode rejects malformed files with clear errors', () => {
+it('safetensors: decode rejects malformed files with clear errors', () => {
   const f32 = (shape: number[], b: number, e: number) => ({ dtype: 'F32', shape, data_offsets: [b, e] });
   const eight = new Uint8Array(8);
   const cases: [string, Uint8Array, RegExp][] = [
@@ -199,7 +199,7 @@ test('safetensors: decode rejects malformed files with clear errors', () => {
   assert.deepEqual([...decodeSafetensors(unpadded).tensors['a'].data], [5, 6]);
 });
 
-test('safetensors: save/load files; load errors name the file', async () => {
+it('safetensors: save/load files; load errors name the file', async () => {
   const dir = tmpdir();
   const f = path.join(dir, 'model.safetensors');
   await saveSafetensors(f, sample(), { a: 'b' });
@@ -278,7 +278,7 @@ out["written"] = {k: {"shape": list(t.shape), "values": [str(v) if t.dtype == to
 print(json.dumps(out))
 `;
 
-test('safetensors: interoperates with PyTorch (python3 reads ours, writes one we read)', (t) => {
+it('safetensors: interoperates with PyTorch (python3 reads ours, writes one we read)', (t) => {
   const py = '/usr/bin/python3';
   if (!fs.existsSync(py)) return t.skip(`${py} not found`);
   const probe = spawnSync(py, ['-c', 'import torch, numpy'], { encoding: 'utf8' });

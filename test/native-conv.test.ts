@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { test } from 'node:test';
+import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients (as the trainer gets them)
@@ -393,7 +393,7 @@ const odd: Case[] = [
   },
 ];
 
-test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
+it('native conv kernels match tfjs-cpu', { skip }, async (t) => {
   const nativeName = await nativeBackendName();
   const cases = [...canonical, ...odd];
   // tfjs-cpu reference, once per case.
@@ -466,7 +466,7 @@ test('native conv kernels match tfjs-cpu', { skip }, async (t) => {
   }
 });
 
-test('float32 tensors stored as Uint8Array (cast from bool) go native', { skip }, async () => {
+it('float32 tensors stored as Uint8Array (cast from bool) go native', { skip }, async () => {
   const nativeName = await nativeBackendName();
   const shape: Shape4 = [3, 9, 7, 1];
   const bits = rand(size(shape), 7).map((v) => (v > 0 ? 1 : 0));
@@ -487,7 +487,7 @@ test('float32 tensors stored as Uint8Array (cast from bool) go native', { skip }
   assert.ok(used, 'conv2d on a cast-from-bool input fell back to the cpu kernel');
 });
 
-test('the addon overwrites its outputs entirely (NaN-filled output arrays)', { skip }, () => {
+it('the addon overwrites its outputs entirely (NaN-filled output arrays)', { skip }, () => {
   // registerConvKernels hands the addon uninitialised arrays; every path must write every element.
   const before = addon!.convConfig();
   try {
@@ -534,7 +534,7 @@ test('the addon overwrites its outputs entirely (NaN-filled output arrays)', { s
   }
 });
 
-test('registerConvKernels without conv entry points registers nothing', () => {
+it('registerConvKernels without conv entry points registers nothing', () => {
   assert.deepEqual(registerConvKernels('nowhere', {}), []);
   assert.deepEqual(registerConvKernels('nowhere', null), []);
 });

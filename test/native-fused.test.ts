@@ -4,7 +4,7 @@
 // several steps, on the native backend and on the plain-tfjs path. Native parts are skipped when the
 // addon is not built; the plain-tfjs checks always run.
 import { strict as assert } from 'node:assert';
-import { test } from 'node:test';
+import { it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
@@ -120,7 +120,7 @@ function sample(n: number, k: number): number[] {
   return [...s];
 }
 
-test('fused.ts bundles for the browser: no node: module, no native backend', async () => {
+it('fused.ts bundles for the browser: no node: module, no native backend', async () => {
   const { build } = await import('esbuild');
   const r = await build({
     entryPoints: [new URL('../src/backend/fused.ts', import.meta.url).pathname],
@@ -140,7 +140,7 @@ test('fused.ts bundles for the browser: no node: module, no native backend', asy
   assert.ok(!/from ['"]node:/.test(r.outputFiles[0].text), 'a node: import in the bundle');
 });
 
-test("fused ops run the active backend's kernel by name, else plain tfjs", async () => {
+it("fused ops run the active backend's kernel by name, else plain tfjs", async () => {
   // A backend of its own ('fused-probe', tfjs-cpu's kernels) with a VaekitKlStdNormal kernel that
   // returns a marker: the op must call it; with the kernel unregistered, the tfjs formula runs.
   const { FUSED_KERNELS } = await import('../src/backend/kernel-names.js');
@@ -176,7 +176,7 @@ test("fused ops run the active backend's kernel by name, else plain tfjs", async
   }
 });
 
-test('isNativeActive follows the active backend', async () => {
+it('isNativeActive follows the active backend', async () => {
   await use('cpu');
   assert.equal(isNativeActive(), false);
   if (reg.ok) {
@@ -185,7 +185,7 @@ test('isNativeActive follows the active backend', async () => {
   }
 });
 
-test('bernoulliNllWithLogits: value and gradient vs float64 reference and finite differences', async () => {
+it('bernoulliNllWithLogits: value and gradient vs float64 reference and finite differences', async () => {
   for (const [N, D] of [
     [1, 1],
     [3, 5],
@@ -228,7 +228,7 @@ test('bernoulliNllWithLogits: value and gradient vs float64 reference and finite
   }
 });
 
-test('bernoulliNllWithLogits: native equals the composite tfjs formula on tfjs-cpu', { skip }, async () => {
+it('bernoulliNllWithLogits: native equals the composite tfjs formula on tfjs-cpu', { skip }, async () => {
   const N = 64,
     D = 300;
   const l = uni(N * D, -6, 6),
@@ -251,7 +251,7 @@ test('bernoulliNllWithLogits: native equals the composite tfjs formula on tfjs-c
   near('native vs composite', nat, comp, 1e-5, 1e-4);
 });
 
-test('gaussianNll: broadcast logVar shapes, value and gradients (x, mean, logVar)', async () => {
+it('gaussianNll: broadcast logVar shapes, value and gradients (x, mean, logVar)', async () => {
   const N = 6,
     D = 5;
   const shapes: number[][] = [[], [1], [D], [1, D], [N, D], [N, 1]];
@@ -304,7 +304,7 @@ test('gaussianNll: broadcast logVar shapes, value and gradients (x, mean, logVar
   }
 });
 
-test('gaussianNll: native equals tfjs-cpu on a large batch', { skip }, async () => {
+it('gaussianNll: native equals tfjs-cpu on a large batch', { skip }, async () => {
   const N = 128,
     D = 784;
   const x = uni(N * D, 0, 1),
@@ -337,7 +337,7 @@ test('gaussianNll: native equals tfjs-cpu on a large batch', { skip }, async () 
   res[0].forEach((c, k) => near(`output ${k}`, res[1][k], c, 1e-4, 1e-3));
 });
 
-test('gaussianKlStdNormal: value and gradients', async () => {
+it('gaussianKlStdNormal: value and gradients', async () => {
   for (const [N, D] of [
     [1, 1],
     [4, 3],
@@ -383,7 +383,7 @@ test('gaussianKlStdNormal: value and gradients', async () => {
   }
 });
 
-test('fused ops leave no tensors behind and work inside tidy + variableGrads', async () => {
+it('fused ops leave no tensors behind and work inside tidy + variableGrads', async () => {
   for (const b of BACKENDS) {
     await use(b);
     const before = tf.memory().numTensors;
@@ -499,7 +499,7 @@ async function runOptimizer(backend: string, kind: Kind, shape: number[], steps:
   v.dispose();
 }
 
-test('optimizer steps match float64 PyTorch update rules over several steps', async () => {
+it('optimizer steps match float64 PyTorch update rules over several steps', async () => {
   for (const b of BACKENDS) {
     for (const kind of ['adam', 'sgd', 'sgd-momentum', 'sgd-nesterov', 'adagrad'] as Kind[]) {
       await runOptimizer(b, kind, [7, 3], 5);
@@ -509,7 +509,7 @@ test('optimizer steps match float64 PyTorch update rules over several steps', as
   }
 });
 
-test('in-place updates never write through shared data (copy-on-write)', { skip }, async () => {
+it('in-place updates never write through shared data (copy-on-write)', { skip }, async () => {
   await use(NATIVE_BACKEND);
   // a variable sharing its data with a live tensor
   const init = tf.tensor1d([1, 2, 3, 4]);
@@ -539,7 +539,7 @@ test('in-place updates never write through shared data (copy-on-write)', { skip 
   tf.dispose([init, v, big, v2]);
 });
 
-test('optimizer steps reject mismatched state', async () => {
+it('optimizer steps reject mismatched state', async () => {
   await use('cpu');
   const v = tf.variable(tf.zeros([3]), true, 'bad_state');
   assert.throws(

@@ -2,7 +2,7 @@
 // dnnl_sgemm) × both threading modes (split across vaekit's pool / the engine's own threads) × the
 // four transpose cases, odd sizes and sizes of 1, with the fused bias + activation epilogue and
 // batched products; and the engine choice (VAEKIT_GEMM, OPENBLAS_CORETYPE) in a child process.
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { ADDON_PATH, loadAddon } from '../src/backend/native/index.js';
@@ -55,7 +55,7 @@ const SIZES: [number, number, number][] = [
   [128, 400, 784],
 ];
 
-test('every GEMM path matches a plain reference', { skip }, async (t) => {
+it('every GEMM path matches a plain reference', { skip }, async (t) => {
   const a = addon!;
   const before = a.info();
   const engines = before.gemm.openblas ? (['openblas', 'onednn'] as const) : (['onednn'] as const);
@@ -114,7 +114,7 @@ function gemmInfoWith(env: Record<string, string | undefined>): { engine: string
   return JSON.parse(r.stdout);
 }
 
-test('VAEKIT_GEMM and a user OPENBLAS_CORETYPE win over the choice from cpuid', { skip }, (t) => {
+it('VAEKIT_GEMM and a user OPENBLAS_CORETYPE win over the choice from cpuid', { skip }, (t) => {
   const base = { VAEKIT_GEMM: undefined, OPENBLAS_CORETYPE: undefined };
   const auto = gemmInfoWith(base);
   assert.ok(['openblas', 'onednn'].includes(auto.engine));

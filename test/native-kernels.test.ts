@@ -5,7 +5,7 @@
 // Tolerance: |native − cpu| ≤ atol + rtol·|cpu| with rtol 1e-4, atol 1e-5 (elementwise) or
 // atol 1e-4·√K (matmul, reduction length K). NaN must match NaN. Skipped if the addon is not built.
 import { strict as assert } from 'node:assert';
-import { test } from 'node:test';
+import { it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
@@ -131,7 +131,7 @@ async function check1(
   close(`${what} grad`, gc, gn, opts.rtol, opts.gatol ?? opts.atol);
 }
 
-test('registerNativeBackend reports the addon and is idempotent', { skip }, () => {
+it('registerNativeBackend reports the addon and is idempotent', { skip }, () => {
   assert.equal(reg.ok, true);
   assert.match(reg.blas ?? '', /OpenBLAS|oneDNN/);
   assert.ok(reg.gemm && ['openblas', 'onednn'].includes(reg.gemm.engine) && reg.gemm.why.length > 0);
@@ -186,7 +186,7 @@ const BIN_SHAPES: [number[], number[]][] = [
   [[0, 3], [3]],
 ];
 
-test('binary ops with broadcasting: forward and gradients', { skip }, async () => {
+it('binary ops with broadcasting: forward and gradients', { skip }, async () => {
   const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, boolean][] = [
     ['add', tf.add, true],
     ['sub', tf.sub, true],
@@ -213,7 +213,7 @@ test('binary ops with broadcasting: forward and gradients', { skip }, async () =
   }
 });
 
-test('comparison ops produce identical bools', { skip }, async () => {
+it('comparison ops produce identical bools', { skip }, async () => {
   const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
     ['greater', tf.greater],
     ['greaterEqual', tf.greaterEqual],
@@ -237,7 +237,7 @@ test('comparison ops produce identical bools', { skip }, async () => {
   }
 });
 
-test('prelu and leakyRelu/elu (EluGrad) with broadcasting', { skip }, async () => {
+it('prelu and leakyRelu/elu (EluGrad) with broadcasting', { skip }, async () => {
   await check('prelu [128,40]·[40]', [randn([128, 40]), randn([40], 0, 0.5)], (x, a) => tf.prelu(x, a));
   await check('prelu [3,1,5]·[4,1]', [randn([3, 1, 5]), randn([4, 1])], (x, a) =>
     tf.prelu(tf.add(x, tf.zeros([3, 4, 5])), a),
@@ -275,7 +275,7 @@ const UNARY: [string, (x: tf.Tensor) => tf.Tensor, 'any' | 'pos' | 'gtm1', boole
   ['erf', tf.erf, 'any', true],
 ];
 
-test('unary ops: forward and gradients on edge and large shapes', { skip }, async () => {
+it('unary ops: forward and gradients on edge and large shapes', { skip }, async () => {
   const shapes = [[], [1], [7], [3, 5], [2, 1, 3], [0, 4], [64, 100], [512, 784]];
   for (const [name, f, dom, grad] of UNARY) {
     for (const s of shapes) {
@@ -289,7 +289,7 @@ test('unary ops: forward and gradients on edge and large shapes', { skip }, asyn
   }
 });
 
-test('unary ops: special values (NaN, ±Inf, ±0, extremes) match tfjs-cpu', { skip }, async () => {
+it('unary ops: special values (NaN, ±Inf, ±0, extremes) match tfjs-cpu', { skip }, async () => {
   const special = new Float32Array([
     NaN,
     Infinity,
@@ -332,7 +332,7 @@ test('unary ops: special values (NaN, ±Inf, ±0, extremes) match tfjs-cpu', { s
   }
 });
 
-test('reductions over any axes (Sum, Mean, Max, Min, Prod) and their gradients', { skip }, async () => {
+it('reductions over any axes (Sum, Mean, Max, Min, Prod) and their gradients', { skip }, async () => {
   const cases: [number[], number[] | null][] = [
     [[512, 784], [0]],
     [[512, 784], [1]],
@@ -404,7 +404,7 @@ test('reductions over any axes (Sum, Mean, Max, Min, Prod) and their gradients',
   close('max with NaN', c, n);
 });
 
-test('AddN, transpose and slice', { skip }, async () => {
+it('AddN, transpose and slice', { skip }, async () => {
   for (const s of [[1], [3, 5], [512, 784]]) {
     await check(`addN x3 [${s}]`, [randn(s), randn(s), randn(s)], (a, b, c) => tf.addN([a, b, c]));
     await check(`addN x2 [${s}]`, [randn(s), randn(s)], (a, b) => tf.addN([a, b]));
@@ -486,7 +486,7 @@ test('AddN, transpose and slice', { skip }, async () => {
   }
 });
 
-test('pad (PadV2) and the slice gradient', { skip }, async () => {
+it('pad (PadV2) and the slice gradient', { skip }, async () => {
   const cases: [number[], [number, number][], number][] = [
     [
       [3, 4],
@@ -527,7 +527,7 @@ test('pad (PadV2) and the slice gradient', { skip }, async () => {
   await check('slice grad [128,40] cols 20..40', [randn([128, 40])], (t) => tf.slice(t, [0, 20], [128, 20]));
 });
 
-test('softmax (last axis) and logSoftmax, with gradients', { skip }, async () => {
+it('softmax (last axis) and logSoftmax, with gradients', { skip }, async () => {
   for (const s of [[5], [3, 7], [128, 10], [2, 3, 50], [64, 1]]) {
     await check(`softmax [${s}]`, [randn(s, -8, 8)], (t) => tf.softmax(t), { atol: 1e-6, gatol: 1e-6 });
     await check(`logSoftmax [${s}]`, [randn(s, -8, 8)], (t) => tf.logSoftmax(t), { atol: 1e-5 });
@@ -538,7 +538,7 @@ test('softmax (last axis) and logSoftmax, with gradients', { skip }, async () =>
   await check('softmax with extreme logits', [big], (t) => tf.softmax(t), { atol: 1e-6, grad: false });
 });
 
-test('split, unstack, concat, stack and tile (float32 and int32)', { skip }, async () => {
+it('split, unstack, concat, stack and tile (float32 and int32)', { skip }, async () => {
   const ints = (shape: number[]): In => ({
     shape,
     data: Int32Array.from({ length: size(shape) }, (_, i) => i * 3 - 7),
@@ -583,7 +583,7 @@ test('split, unstack, concat, stack and tile (float32 and int32)', { skip }, asy
   await check('stack grad', [randn([4, 3]), randn([4, 3])], (a, b) => tf.stack([a, b], 1));
 });
 
-test('matMul: transposes, batches, broadcast batches; forward and gradients', { skip }, async () => {
+it('matMul: transposes, batches, broadcast batches; forward and gradients', { skip }, async () => {
   const cases: [number, number, number][] = [
     [1, 1, 1],
     [3, 5, 7],
@@ -637,7 +637,7 @@ test('matMul: transposes, batches, broadcast batches; forward and gradients', { 
   close('broadcast [2,1,3,4]x[1,3,4,5]', c, n);
 });
 
-test('fused matMul: bias shapes and activations; gradients', { skip }, async () => {
+it('fused matMul: bias shapes and activations; gradients', { skip }, async () => {
   const acts = ['linear', 'relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu'] as const;
   for (const act of acts) {
     for (const [bs, label] of [
@@ -675,7 +675,7 @@ test('fused matMul: bias shapes and activations; gradients', { skip }, async () 
   );
 });
 
-test('int32 and bool inputs fall back to the cpu kernels', { skip }, async () => {
+it('int32 and bool inputs fall back to the cpu kernels', { skip }, async () => {
   const ai: In = { shape: [2, 3], data: Int32Array.from([1, -2, 3, 4, 5, -6]), dtype: 'int32' };
   const bi: In = { shape: [3], data: Int32Array.from([7, 8, -9]), dtype: 'int32' };
   const [c, n] = await both([ai, bi], (a, b) => [
@@ -693,7 +693,7 @@ test('int32 and bool inputs fall back to the cpu kernels', { skip }, async () =>
   }
 });
 
-test('a small MLP training gradient matches tfjs-cpu end to end', { skip }, async () => {
+it('a small MLP training gradient matches tfjs-cpu end to end', { skip }, async () => {
   const x = randn([32, 50], 0, 1);
   const w1 = randn([50, 30], -0.3, 0.3),
     b1 = randn([30], -0.1, 0.1);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -15,7 +15,7 @@ const markdown = [
     .map((f) => `docs/${f}`),
 ];
 
-test('every relative Markdown link resolves inside the repository', () => {
+it('every relative Markdown link resolves inside the repository', () => {
   const dead: string[] = [];
   for (const file of markdown) {
     const text = readFileSync(path.join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');
@@ -29,7 +29,7 @@ test('every relative Markdown link resolves inside the repository', () => {
   assert.deepEqual(dead, []);
 });
 
-test('the protocol is docs/PROTOCOL.md; nothing points at a copy outside the repository', () => {
+it('the protocol is docs/PROTOCOL.md; nothing points at a copy outside the repository', () => {
   assert.match(readFileSync(path.join(root, 'docs', 'PROTOCOL.md'), 'utf8'), /^# Benchmark protocol/);
   const offenders: string[] = [];
   const walk = (dir: string) => {
@@ -48,7 +48,7 @@ test('the protocol is docs/PROTOCOL.md; nothing points at a copy outside the rep
   assert.deepEqual(offenders, []);
 });
 
-test('the licence package.json names is in LICENSE', () => {
+it('the licence package.json names is in LICENSE', () => {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
   assert.equal(pkg.license, 'MIT');
   const text = readFileSync(path.join(root, 'LICENSE'), 'utf8');

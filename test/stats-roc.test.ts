@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   auprcTrapezoid,
@@ -23,7 +23,7 @@ function pairwiseAuroc(pos: ArrayLike<number>, neg: ArrayLike<number>): number {
   return s / (pos.length * neg.length);
 }
 
-test('ranks: mid-ranks for ties (scipy rankdata average)', () => {
+it('ranks: mid-ranks for ties (scipy rankdata average)', () => {
   assert.deepEqual(Array.from(ranks([10, 20, 20, 30])), [1, 2.5, 2.5, 4]);
   assert.deepEqual(Array.from(ranks([3, 1, 3, 3, 2])), [4, 1, 4, 4, 2]);
   assert.deepEqual(Array.from(ranks([5, 5])), [1.5, 1.5]);
@@ -31,7 +31,7 @@ test('ranks: mid-ranks for ties (scipy rankdata average)', () => {
   assert.throws(() => ranks([1, NaN]), /score 1 is NaN/);
 });
 
-test('AUROC: hand-computed cases, ties counted one half', () => {
+it('AUROC: hand-computed cases, ties counted one half', () => {
   // pairs (3,1) (3,2) (2,1) win, (2,2) ties: 3.5 / 4
   assert.equal(auroc([3, 2], [1, 2]), 0.875);
   assert.equal(auroc([1, 1, 1], [1, 1]), 0.5);
@@ -43,7 +43,7 @@ test('AUROC: hand-computed cases, ties counted one half', () => {
   assert.throws(() => auroc([1, Infinity], [1]), /positives.*score 1 is Infinity/);
 });
 
-test('AUROC equals the pairwise count and the trapezoid under the ROC curve, on heavily tied scores', () => {
+it('AUROC equals the pairwise count and the trapezoid under the ROC curve, on heavily tied scores', () => {
   const r = new Rng(3);
   for (let trial = 0; trial < 20; trial++) {
     const np = 1 + r.int(30);
@@ -65,7 +65,7 @@ test('AUROC equals the pairwise count and the trapezoid under the ROC curve, on 
   }
 });
 
-test('ROC curve points, FPR at 95% TPR', () => {
+it('ROC curve points, FPR at 95% TPR', () => {
   assert.deepEqual(rocCurve([3, 2], [1, 2]), [
     { fpr: 0, tpr: 0, threshold: Infinity },
     { fpr: 0, tpr: 0.5, threshold: 3 },
@@ -82,7 +82,7 @@ test('ROC curve points, FPR at 95% TPR', () => {
   assert.throws(() => fprAtTpr([1], [0], 0), /target TPR/);
 });
 
-test('average precision and the trapezoid AUPRC: hand-computed, ties as one threshold', () => {
+it('average precision and the trapezoid AUPRC: hand-computed, ties as one threshold', () => {
   // thresholds 3: P 1, R ½; 2: P ⅔, R 1; 1: P ½, R 1 → AP = ½·1 + ½·⅔
   close(averagePrecision([3, 2], [1, 2]), 0.5 + 1 / 3);
   // (0,1) (½,1) (1,⅔): ½ + ½·(1 + ⅔)/2
@@ -94,7 +94,7 @@ test('average precision and the trapezoid AUPRC: hand-computed, ties as one thre
   close(averagePrecision([2, 1], [6, 5, 4]), 0.5 * (1 / 4) + 0.5 * (2 / 5));
 });
 
-test('splitByLabel', () => {
+it('splitByLabel', () => {
   const { positives, negatives } = splitByLabel([0.1, 0.9, 0.5], [0, 1, true]);
   assert.deepEqual(Array.from(positives), [0.9, 0.5]);
   assert.deepEqual(Array.from(negatives), [0.1]);

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { falsePositiveRate, isFlagged, thresholdAtFpr, upperTailFraction } from '../src/stats/threshold.js';
 
-test('thresholdAtFpr: the (⌊αn⌋+1)-th largest normal score, achieved FPR beside it', () => {
+it('thresholdAtFpr: the (⌊αn⌋+1)-th largest normal score, achieved FPR beside it', () => {
   const s = Array.from({ length: 100 }, (_, i) => 100 - i); // 1..100, shuffled order does not matter
   const c = thresholdAtFpr(s, 0.05);
   assert.deepEqual(c, { threshold: 95, targetFpr: 0.05, achievedFpr: 0.05, falsePositives: 5, n: 100 });
@@ -13,7 +13,7 @@ test('thresholdAtFpr: the (⌊αn⌋+1)-th largest normal score, achieved FPR be
   assert.equal(thresholdAtFpr(s, 0.01).threshold, 99);
 });
 
-test('thresholdAtFpr: ties at the threshold lower the achieved FPR, never raise it', () => {
+it('thresholdAtFpr: ties at the threshold lower the achieved FPR, never raise it', () => {
   // 10 scores, α = 0.3 allows 3: desc 9 8 7 7 7 ... → threshold 7, only 9 and 8 are above
   const s = [1, 2, 3, 4, 7, 7, 7, 8, 9, 5];
   const c = thresholdAtFpr(s, 0.3);
@@ -24,7 +24,7 @@ test('thresholdAtFpr: ties at the threshold lower the achieved FPR, never raise 
   assert.equal(thresholdAtFpr([2, 2, 2, 2], 0.5).achievedFpr, 0);
 });
 
-test('thresholdAtFpr: a split too small for the FPR is an error naming the size needed', () => {
+it('thresholdAtFpr: a split too small for the FPR is an error naming the size needed', () => {
   const s = Array.from({ length: 100 }, (_, i) => i);
   assert.throws(
     () => thresholdAtFpr(s, 0.001),
@@ -36,7 +36,7 @@ test('thresholdAtFpr: a split too small for the FPR is an error naming the size 
   assert.throws(() => thresholdAtFpr([1, NaN], 0.5), /score 1 is NaN/);
 });
 
-test('upperTailFraction: empirical p-value against sorted reference scores', () => {
+it('upperTailFraction: empirical p-value against sorted reference scores', () => {
   const ref = [1, 2, 2, 3];
   assert.equal(upperTailFraction(ref, 0), 1);
   assert.equal(upperTailFraction(ref, 2), 0.75);

@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,7 @@ function deadPid(): number {
   return r.pid!;
 }
 
-test('writeFileAtomic writes, overwrites and leaves no temp files', async () => {
+it('writeFileAtomic writes, overwrites and leaves no temp files', async () => {
   const dir = tmpdir();
   const f = path.join(dir, 'a.txt');
   await writeFileAtomic(f, 'one');
@@ -64,7 +64,7 @@ test('writeFileAtomic writes, overwrites and leaves no temp files', async () => 
   assert.deepEqual(ls(dir), ['a.txt', 'b.json']);
 });
 
-test('writeFileAtomic removes its temp file when the final rename fails', async () => {
+it('writeFileAtomic removes its temp file when the final rename fails', async () => {
   const dir = tmpdir();
   const target = path.join(dir, 'target');
   fs.mkdirSync(target); // renaming a file over a directory fails after the temp file is written
@@ -78,7 +78,7 @@ test('writeFileAtomic removes its temp file when the final rename fails', async 
   assert.deepEqual(ls(dir), ['target']);
 });
 
-test('writeDirAtomic writes a directory, replaces it wholesale and leaves nothing behind', async () => {
+it('writeDirAtomic writes a directory, replaces it wholesale and leaves nothing behind', async () => {
   const root = tmpdir();
   const d = path.join(root, 'sub', 'model');
   await writeDirAtomic(d, { 'model.json': '{"v":1}', 'weights/w.bin': new Uint8Array([1, 2, 3]), old: 'gone soon' });
@@ -91,7 +91,7 @@ test('writeDirAtomic writes a directory, replaces it wholesale and leaves nothin
   await assert.rejects(writeDirAtomic(d, { '/abs': 'x' }), /invalid file name/);
 });
 
-test('writeDirAtomic keeps the old directory readable until the swap', async () => {
+it('writeDirAtomic keeps the old directory readable until the swap', async () => {
   const root = tmpdir();
   const d = path.join(root, 'ckpt');
   await writeDirAtomic(d, { 'state.json': 'old', 'a.bin': 'A' });
@@ -114,7 +114,7 @@ test('writeDirAtomic keeps the old directory readable until the swap', async () 
   assert.deepEqual(ls(root), ['ckpt']);
 });
 
-test('writeDirAtomic failure keeps the old directory and removes the temp directory', async () => {
+it('writeDirAtomic failure keeps the old directory and removes the temp directory', async () => {
   const root = tmpdir();
   const d = path.join(root, 'ckpt');
   await writeDirAtomic(d, { 'state.json': 'old' });
@@ -142,7 +142,7 @@ test('writeDirAtomic failure keeps the old directory and removes the temp direct
   assert.deepEqual(ls(root), ['ckpt', 'file']);
 });
 
-test('recoverDir restores the backup after a crash between the two renames', async () => {
+it('recoverDir restores the backup after a crash between the two renames', async () => {
   const root = tmpdir();
   const d = path.join(root, 'ckpt');
   await writeDirAtomic(d, { 'state.json': 'old', 'w/x.bin': 'X' });
@@ -181,7 +181,7 @@ test('recoverDir restores the backup after a crash between the two renames', asy
   assert.deepEqual(await recoverDir(path.join(root, 'nope', 'x')), { removed: [] });
 });
 
-test('recoverDir leaves a live writer alone; writeDirAtomic recovers before writing', async () => {
+it('recoverDir leaves a live writer alone; writeDirAtomic recovers before writing', async () => {
   const root = tmpdir();
   const d = path.join(root, 'm');
   const live = process.ppid; // alive: the process that started this test
@@ -205,7 +205,7 @@ test('recoverDir leaves a live writer alone; writeDirAtomic recovers before writ
   assert.deepEqual(ls(root), ['m']);
 });
 
-test('readJson names the file when it is missing or malformed', async () => {
+it('readJson names the file when it is missing or malformed', async () => {
   const dir = tmpdir();
   const missing = path.join(dir, 'config.json');
   await assert.rejects(readJson(missing, 'model config'), (e: Error) => {
@@ -225,7 +225,7 @@ test('readJson names the file when it is missing or malformed', async () => {
   assert.deepEqual(readJsonSync<number[]>(path.join(dir, 'ok.json')), [1, 2]);
 });
 
-test('writeDirAtomic + recoverDir: a writer killed at random points never leaves a torn directory', async () => {
+it('writeDirAtomic + recoverDir: a writer killed at random points never leaves a torn directory', async () => {
   const root = tmpdir();
   const d = path.join(root, 'ckpt');
   const atomicTs = fileURLToPath(new URL('../src/util/atomic.ts', import.meta.url));

@@ -1,6 +1,6 @@
 // Output locations that cannot be created or written fail at once, and the error names the user's path and
 // the cause (missing folder, read-only, no space, is a directory), never a hidden temp file.
-import { after, test } from 'node:test';
+import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -45,7 +45,7 @@ async function rejectsClean(p: Promise<unknown> | (() => unknown), re: RegExp): 
   assert.ok(!err.message.includes('\n'), 'one line');
 }
 
-test('a folder under /proc fails at once instead of spinning', { timeout: 20_000 }, async () => {
+it('a folder under /proc fails at once instead of spinning', { timeout: 20_000 }, async () => {
   await rejectsClean(
     () => ensureDirSync('/proc/vaekit-run'),
     /^cannot create the folder \/proc\/vaekit-run: \/proc does not allow/,
@@ -64,7 +64,7 @@ test('a folder under /proc fails at once instead of spinning', { timeout: 20_000
   );
 });
 
-test('a missing folder is named; nested folders are created by ensureDir', async () => {
+it('a missing folder is named; nested folders are created by ensureDir', async () => {
   const root = tmpdir();
   const target = path.join(root, 'nodir', 'sub', 'x.png');
   await rejectsClean(
@@ -79,7 +79,7 @@ test('a missing folder is named; nested folders are created by ensureDir', async
   assert.ok(fs.statSync(path.join(root, 'a', 'b', 'c')).isDirectory());
 });
 
-test('an existing directory or a file in the way is named', async () => {
+it('an existing directory or a file in the way is named', async () => {
   const root = tmpdir();
   fs.mkdirSync(path.join(root, 'out'));
   await rejectsClean(writeFileAtomic(path.join(root, 'out'), 'x'), /out: it is a directory$/);
@@ -92,7 +92,7 @@ test('an existing directory or a file in the way is named', async () => {
   await rejectsClean(writeDirAtomic(path.join(root, 'f'), { a: 'b' }), /f: it exists and is a file, not a folder$/);
 });
 
-test('a read-only file system is named as such', async (t) => {
+it('a read-only file system is named as such', async (t) => {
   const ro = tmpfs('ro,size=1m');
   if (!ro) return t.skip('mount -t tmpfs -o ro is not allowed here (needs root)');
   await rejectsClean(writeFileAtomic(path.join(ro, 'x.png'), 'x'), /x\.png: the file system is read-only$/);
@@ -100,7 +100,7 @@ test('a read-only file system is named as such', async (t) => {
   await rejectsClean(writeDirAtomic(path.join(ro, 'run', 'model'), { a: 'b' }), /the file system is read-only$/);
 });
 
-test('a full disk is named, with the path, and leaves no temp file', async (t) => {
+it('a full disk is named, with the path, and leaves no temp file', async (t) => {
   const full = tmpfs('size=64k');
   if (!full) return t.skip('mount -t tmpfs is not allowed here (needs root)');
   const big = new Uint8Array(1 << 20);
