@@ -5,11 +5,12 @@
 //     SkylakeX (AVX-512F/BW/VL/DQ/CD), Haswell (AVX2 + FMA), Sandybridge (AVX); otherwise OpenBLAS
 //     picks. (Debian's OpenBLAS 0.3.21 knows no CPU newer than it, and on those falls back to
 //     Prescott: SSE3, ~5x slower here.)
-// The engine: VAEKIT_GEMM=openblas|onednn if set; else oneDNN's dnnl_sgemm where the CPU has AVX-512
-// (measured faster than OpenBLAS's SkylakeX/Cooperlake kernels on the mlp step's GEMMs with the
-// GEMM split across the pool, bench/run.ts; its jit kernels are chosen by ISA, not by CPU model),
-// else OpenBLAS; whichever of the two is available if one is missing. Deterministic: the same
-// engine and kernel for the same machine and environment, so the same seed gives the same run.
+// The engine at load: VAEKIT_GEMM=openblas|onednn if set; else oneDNN's dnnl_sgemm where the CPU has
+// AVX-512 (its jit kernels are chosen by ISA, not by CPU model), else OpenBLAS; whichever of the two
+// is available if one is missing. That is a first guess: the TypeScript side then times both engines
+// on the mlp step's GEMMs (measureGemm, gemm.cc) and keeps the faster, cached per CPU
+// (src/backend/native/engine-choice.ts), so the same machine and environment get the same engine and
+// kernel, and the same seed the same run.
 #include "engine.h"
 
 #include <dlfcn.h>
@@ -151,13 +152,13 @@ std::string EngineKernel(GemmEngine e) {
   return c ? c : "?";
 }
 
-bool SetEngine(GemmEngine e, std::string& why) {
+bool SetEngine(GemmEngine e, std::string& why, const std::string& reason) {
   if (e == E_OPENBLAS && !g_state.openblas) {
     why = g_state.openblasError;
     return false;
   }
   g_state.engine = e;
-  g_state.why = "set by setGemmEngine";
+  g_state.why = reason.empty() ? "set by setGemmEngine" : reason;
   return true;
 }
 

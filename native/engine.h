@@ -24,8 +24,9 @@ struct EngineState {
 const EngineState& Engine();
 // The kernel the engine runs: OpenBLAS's core name, or oneDNN's ISA.
 std::string EngineKernel(GemmEngine e);
-// Selects the engine; false (and why) if it is not available.
-bool SetEngine(GemmEngine e, std::string& why);
+// Selects the engine (`reason`: why, for info(); empty: "set by setGemmEngine"); false (and why) if it
+// is not available.
+bool SetEngine(GemmEngine e, std::string& why, const std::string& reason = "");
 
 // C[M,N] = op(A)·op(B) + beta·C, row-major, with the engine. ownThreads: the engine's own threading
 // (setGemmMode(1)); else a single-threaded call (the caller splits the GEMM across the pool).

@@ -5,6 +5,9 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
 #include <cstdint>
 #include <cstring>
 
@@ -19,7 +22,6 @@ namespace vaekit {
 int g_gemm_mode = 0;  // 0: split across vaekit's pool, single-threaded engine calls; 1: the engine's threads
 
 namespace {
-
 
 void Epilogue(float* __restrict C, int64_t ldc, int64_t rows, int64_t cols, const float* __restrict bias, int act,
               float alpha) {
@@ -177,18 +179,81 @@ Napi::Value SetGemmMode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_gemm_mode);
 }
 
-// setGemmEngine('openblas' | 'onednn') -> the engine in use; throws if that engine is unavailable.
+// setGemmEngine('openblas' | 'onednn', why?) -> the engine in use; throws if that engine is unavailable.
 Napi::Value SetGemmEngine(const Napi::CallbackInfo& info) {
   const std::string e = info[0].As<Napi::String>().Utf8Value();
   if (e != "openblas" && e != "onednn") return Fail(info, "setGemmEngine: openblas or onednn");
+  const std::string reason = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   std::string why;
-  if (!SetEngine(e == "openblas" ? E_OPENBLAS : E_ONEDNN, why)) return Fail(info, "setGemmEngine: " + why);
+  if (!SetEngine(e == "openblas" ? E_OPENBLAS : E_ONEDNN, why, reason)) return Fail(info, "setGemmEngine: " + why);
   return Napi::String::New(info.Env(), e);
+}
+
+// measureGemm(rounds) -> {onednn: ms, openblas: ms | null}: the 11 GEMMs of one step of the canonical mlp
+// VAE (batch 128; 784-400-40 / 20-400-784, tfjs's [in, out] kernels: forward NN, data gradient NT,
+// weight gradient TN) as vaekit runs them (split across the pool), with each engine, the engines
+// alternated round by round so that both see the same load; the fastest round of each. The engine in
+// use is left as it was.
+Napi::Value MeasureGemm(const Napi::CallbackInfo& info) {
+  const int rounds = std::max(1, std::min(1000, info[0].As<Napi::Number>().Int32Value()));
+  struct G {
+    bool tA, tB;
+    int64_t M, N, K;
+    const float *A, *B;
+    float* C;
+  };
+  const int64_t Bt = 128;
+  const int64_t layers[4][3] = {{784, 400, 0}, {400, 40, 1}, {20, 400, 1}, {400, 784, 1}};  // in, out, data grad
+  std::vector<std::vector<float>> bufs;
+  auto buf = [&](int64_t n) {
+    bufs.emplace_back(n);
+    uint32_t s = 12345u + (uint32_t)bufs.size();
+    for (auto& v : bufs.back()) v = ((s = s * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
+    return bufs.back().data();
+  };
+  bufs.reserve(24);
+  std::vector<G> gs;
+  for (auto& l : layers) {
+    const int64_t in = l[0], out = l[1];
+    float *X = buf(Bt * in), *W = buf(in * out), *Y = buf(Bt * out), *dY = buf(Bt * out), *dW = buf(in * out);
+    gs.push_back({false, false, Bt, out, in, X, W, Y});
+    if (l[2]) gs.push_back({false, true, Bt, in, out, dY, W, buf(Bt * in)});
+    gs.push_back({true, false, in, out, Bt, X, dY, dW});
+  }
+  const GemmEngine before = Engine().engine;
+  const std::string beforeWhy = Engine().why;
+  std::vector<GemmEngine> engines = {E_ONEDNN};
+  if (Engine().openblas) engines.push_back(E_OPENBLAS);
+  std::vector<double> best(engines.size(), 1e30);
+  std::string why;
+  auto step = [&] {
+    for (const G& g : gs) GemmSplit(g.tA, g.tB, g.M, g.N, g.K, g.A, g.B, g.C, nullptr, 0, 0.0f);
+  };
+  for (size_t e = 0; e < engines.size(); e++) {  // warm-up: oneDNN's jit, OpenBLAS's buffers, caches
+    SetEngine(engines[e], why);
+    for (int w = 0; w < 3; w++) step();
+  }
+  for (int r = 0; r < rounds; r++) {
+    for (size_t i = 0; i < engines.size(); i++) {
+      const size_t e = (r % 2) ? engines.size() - 1 - i : i;  // ABBA order
+      SetEngine(engines[e], why);
+      const auto t0 = std::chrono::steady_clock::now();
+      step();
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      best[e] = std::min(best[e], ms);
+    }
+  }
+  SetEngine(before, why, beforeWhy);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("onednn", Napi::Number::New(info.Env(), best[0]));
+  o.Set("openblas", engines.size() > 1 ? Napi::Number::New(info.Env(), best[1]) : info.Env().Null());
+  return o;
 }
 
 VK_EXPORT("gemm", GemmFn)
 VK_EXPORT("setGemmMode", SetGemmMode)
 VK_EXPORT("setGemmEngine", SetGemmEngine)
+VK_EXPORT("measureGemm", MeasureGemm)
 
 }  // namespace
 }  // namespace vaekit

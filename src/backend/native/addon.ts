@@ -37,6 +37,19 @@ export interface GemmInfo {
   coretype: string;
   coretypeWhy: string;
   onednnIsa: string;
+  /** How the engine was chosen when the backend registered (engine-choice.ts). */
+  choice?: EngineChoice;
+}
+
+/** The engine choice of engine-choice.ts: who chose, and the timings it rests on. */
+export interface EngineChoice {
+  source: 'env' | 'measured' | 'cache' | 'only-engine';
+  /** Fastest mlp-step GEMM set, ms, per engine (measured now or read from the cache). */
+  onednnMs?: number;
+  openblasMs?: number | null;
+  /** When the timings were taken (ISO). */
+  measuredAt?: string;
+  cacheFile?: string;
 }
 
 /** The CPU as cpuid reports it (native/cpu.cc). */
@@ -76,7 +89,10 @@ export interface NativeAddon extends NativeConvAddon {
   setSpin(us: number): void;
   /** 0: GEMMs split across the pool, single-threaded engine calls; 1: the engine's own threads. */
   setGemmMode(mode: number): number;
-  setGemmEngine(engine: 'openblas' | 'onednn'): string;
+  /** Selects the GEMM engine; `why` is what info() says of the choice. */
+  setGemmEngine(engine: 'openblas' | 'onednn', why?: string): string;
+  /** The fastest of `rounds` alternated timings of the mlp step's 11 GEMMs with each engine, ms. */
+  measureGemm(rounds: number): { onednn: number; openblas: number | null };
   threadCpuMs(): number;
   unary(op: number, x: F32, out: F32, p?: number, q?: number): void;
   binary(op: number, a: F32, aShape: number[], b: F32, bShape: number[], out: F32 | Uint8Array): void;

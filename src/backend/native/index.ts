@@ -11,7 +11,8 @@
 // Environment: VAEKIT_THREADS (threads of the native kernels, default 2), VAEKIT_SPIN_US (how long
 // idle pool workers spin before sleeping, default 100), VAEKIT_POOL_MB (memory kept for reusing
 // kernel outputs, default 256; 0 disables), VAEKIT_GEMM=openblas|onednn (the GEMM engine; default
-// chosen from the CPU's ISA, native/engine.cc), OPENBLAS_CORETYPE (OpenBLAS's kernel; default chosen
+// the faster of the two on this CPU, measured once and cached: engine-choice.ts), VAEKIT_CACHE_DIR
+// (where that choice is cached; default $XDG_CACHE_HOME/vaekit or ~/.cache/vaekit), OPENBLAS_CORETYPE (OpenBLAS's kernel; default chosen
 // from the ISA), VAEKIT_GEMM_MODE=blas (let the engine thread GEMMs itself instead of splitting them
 // across the pool; for comparison), VAEKIT_KERNEL_PROFILE=1 (time per kernel on stderr at exit).
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +22,7 @@ import { registerInPlaceSteps } from '../inplace-steps.js';
 import { loadAddon, type CpuInfo, type GemmInfo, type NativeAddon } from './addon.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
+import { chooseGemmEngine } from './engine-choice.js';
 import { likelihoodKernels } from './likelihood.js';
 import { matMulKernels } from './matmul.js';
 import { guarded, NativeBackend } from './memory.js';
@@ -31,6 +33,7 @@ import { shapeKernels } from './shape.js';
 import type { KernelFunc } from './util.js';
 
 export { NATIVE_BACKEND };
+export { cacheDir, engineCacheFile } from './engine-choice.js';
 export { ADDON_PATH, loadAddon, type CpuInfo, type GemmInfo, type NativeAddon } from './addon.js';
 export { allocF32, poolStats, setOutputPoolLimit, NativeBackend } from './memory.js';
 
@@ -86,6 +89,7 @@ export function registerNativeBackend(): NativeLoadResult {
     }
     const threads = addon.setThreads(threadCount());
     if (process.env.VAEKIT_GEMM_MODE === 'blas') addon.setGemmMode(1);
+    const choice = chooseGemmEngine(addon);
     const spin = Number.parseInt(process.env.VAEKIT_SPIN_US ?? '', 10);
     if (Number.isFinite(spin) && spin >= 0) addon.setSpin(spin);
     const overrides: Record<string, KernelFunc> = {};
@@ -108,7 +112,7 @@ export function registerNativeBackend(): NativeLoadResult {
     if (process.env.VAEKIT_KERNEL_PROFILE === '1')
       profileKernels(new Set([...native, ...Object.values(FUSED_KERNELS)]));
     const info = addon.info();
-    state = { ok: true, blas: info.blas, gemm: info.gemm, cpu: info.cpu, threads, kernels: native };
+    state = { ok: true, blas: info.blas, gemm: { ...info.gemm, choice }, cpu: info.cpu, threads, kernels: native };
   } catch (e) {
     state = { ok: false, reason: `native backend registration failed: ${(e as Error).message}` };
   }
