@@ -90,7 +90,8 @@ function why(e: CacheEntry, source: 'measured' | 'cache', file: string): string 
 export function chooseGemmEngine(addon: NativeAddon, env: NodeJS.ProcessEnv = process.env): EngineChoice {
   const gemm = addon.info().gemm;
   if (env.VAEKIT_GEMM === 'openblas' || env.VAEKIT_GEMM === 'onednn') return { source: 'env' };
-  if (!gemm.openblas) return { source: 'only-engine' };
+  // one engine only, or an addon built before measureGemm existed (stale build): the load-time choice
+  if (!gemm.openblas || typeof addon.measureGemm !== 'function') return { source: 'only-engine' };
   const file = engineCacheFile(env);
   const key = cacheKey(addon);
   const entries = readCache(file);
