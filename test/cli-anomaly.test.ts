@@ -139,6 +139,29 @@ describe('vaekit score / calibrate / ood', () => {
     assert.match(t.stdout, /score +AUROC +AUPRC +FPR@95%TPR/);
   });
 
+  it('--regret-steps adds the likelihood regret (≥ 0); calibrating on it keeps its steps; an hvae has none', () => {
+    const dir = model('vae');
+    const r = run(['score', dir, '--limit', '300', '--regret-steps', '5', '--out', 'r.csv', '--progress', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = csvLines('r.csv');
+    assert.equal(rows[0], 'index,neg_elbo,nll,complexity_bits,corrected,regret,score,rank');
+    assert.equal(rows.length, 51);
+    for (const l of rows.slice(1)) assert.ok(Number(l.split(',')[5]) >= 0, l);
+    const c = run(['calibrate', dir, '--fpr', '0.1', '--score', 'regret', '--limit', '300', '--progress', 'none']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'calibration.json'), 'utf8')).regretSteps, 20);
+    const s = run(['score', dir, '--limit', '300', '--out', 'r.json', '--progress', 'none', '--json']);
+    assert.equal(s.code, 0, s.stderr);
+    const sum = JSON.parse(s.stdout);
+    assert.equal(sum.score, 'regret');
+    assert.equal(sum.flagged, 5, 'the calibration split again: its 5 false positives');
+    badInput(
+      ['score', model('hvae'), '--limit', '300', '--score', 'regret', '--out', 'h.csv'],
+      /one Gaussian posterior layer/,
+      'h.csv',
+    );
+  });
+
   it('bad input: one line, a non-zero exit, no output file', () => {
     const dir = model('vae');
     badInput(['score', path.join(tmp, 'nope'), '--out', 'x.csv'], /nope/, 'x.csv');

@@ -23,6 +23,7 @@ export interface ScoreFlags extends ModelFlags {
   score?: string;
   seed: number;
   progress: string;
+  regretSteps: number;
 }
 
 /** --k, --batch-size, --score, --seed, --progress. */
@@ -37,6 +38,16 @@ export function scoreOptions(cmd: Command): Command {
       ).choices(SCORE_NAMES as unknown as string[]),
     )
     .option('--seed <n>', 'seed of the samples of z', posInt('--seed'), 1)
+    .option(
+      '--regret-steps <n>',
+      'likelihood regret: Adam steps refitting q(z|x) per row (0: off, the default; --score regret: 20)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`--regret-steps must be a non-negative integer, got ${v}`);
+        return n;
+      },
+      0,
+    )
     .addOption(
       new Option('--progress <mode>', 'progress bar on stderr').choices(['auto', 'bar', 'none']).default('auto'),
     );
@@ -170,6 +181,12 @@ function progressBar(mode: string, total: number | undefined) {
   };
 }
 
+/** The regret settings of the flags: --regret-steps, or 20 steps when --score regret asks for it; else none. */
+export function regretSettings(f: Pick<ScoreFlags, 'regretSteps' | 'score'>): { steps: number } | null {
+  const steps = f.regretSteps || (f.score === 'regret' ? 20 : 0);
+  return steps > 0 ? { steps } : null;
+}
+
 /** Scores a stream of batches into a ScoreTable, with a progress bar (memory: one batch plus the scores). */
 export async function scoreAll(
   model: LatentVariableModel,
@@ -185,6 +202,7 @@ export async function scoreAll(
       k: f.k,
       batchSize: Math.min(f.batchSize, 500),
       maxRows: 50_000,
+      regret: regretSettings(f),
       onProgress: (done) => bar.update(done),
     })) {
       for (const key of [...SCORE_NAMES, 'complexityBits'] as const) {
@@ -209,7 +227,9 @@ export function chosenScore(model: LatentVariableModel, table: ScoreTable, flag?
     throw new Error(
       name === 'corrected'
         ? '--score corrected: this model has no reference coder of its inputs (image models only)'
-        : `--score ${name}: the likelihood ratio applies to a hierarchical VAE only`,
+        : name === 'regret'
+          ? '--score regret: the regret was not computed (set --regret-steps)'
+          : `--score ${name}: the likelihood ratio applies to a hierarchical VAE only`,
     );
   return name;
 }
@@ -225,6 +245,8 @@ export interface CalibrationFile {
   /** The held-out normal data it was fitted on, and the scorer's settings. */
   data: string;
   k: number;
+  /** The regret score's Adam steps, when it is the calibrated score. */
+  regretSteps?: number;
 }
 
 export const CALIBRATION_FILE = 'calibration.json';

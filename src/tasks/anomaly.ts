@@ -16,6 +16,8 @@
 //                L^{>k}(x) = E[log p(x|z)] − Σ_{l>k} KL_l: the ELBO with the bottom k layers z_1 … z_k taken
 //                from the conditional prior p(z_≤k | z_{k+1}) instead of q (their KL terms vanish). As in the
 //                authors' script, the bottom layers are the prior's mean by default ('sample' draws them).
+//   regret       likelihood regret (Xiao et al. 2020, src/tasks/anomaly-regret.ts): the −ELBO gained by refitting
+//                q(z|x)'s (μ, log σ²) to x alone for a few Adam steps; ≥ 0; only when `regret` is set (costly)
 //
 // Rows travel flat (Float32Array, row-major, shape = the model's inputShape); scoreStream takes batches
 // from an iterator or async iterator and yields one result per row, so memory is bounded by one batch
@@ -28,6 +30,7 @@ import type { LatentVariableModel } from '../models/types.js';
 import type { VQVAE } from '../models/vqvae.js';
 import { contextModelBits, type ContextModelOptions } from '../codec/context-model.js';
 import { elbo } from '../objectives/elbo.js';
+import { checkRegretModel, likelihoodRegret, type RegretOptions } from './anomaly-regret.js';
 import type { Rng } from '../rng.js';
 import { auprcTrapezoid, auroc, averagePrecision, fprAtTpr } from '../stats/roc.js';
 import { thresholdAtFpr, upperTailFraction, type Calibration } from '../stats/threshold.js';
@@ -62,6 +65,8 @@ export interface ScoreOptions {
   llrLayers?: number;
   /** hvae: the bottom layers at the conditional prior's mean (default) or a sample of it. */
   llrBottom?: 'mean' | 'sample';
+  /** Likelihood regret with these settings (vae, conv, cvae with labels); absent or null: not computed. */
+  regret?: Omit<RegretOptions, 'rng' | 'y'> | null;
   /** Rows per forward pass (default 256). */
   batchSize?: number;
   /** Most rows (k × examples) in one importance-sampling pass (default 10,000). */
@@ -80,13 +85,15 @@ export interface BatchScores {
   /** hvae: L(x) − L^{>k}(x), and −L^{>k}(x) itself. */
   llr?: Float64Array;
   negElboPriorBelow?: Float64Array;
+  /** With `regret`: the likelihood regret (nats). */
+  regret?: Float64Array;
   /** cvae marginal: the label of the highest p̂(x|y), and −log p̂(x|y) per row and label [n × K]. */
   label?: Int32Array;
   labelNll?: Float64Array;
 }
 
-export type ScoreName = 'negElbo' | 'nll' | 'corrected' | 'llr';
-export const SCORE_NAMES: readonly ScoreName[] = ['negElbo', 'nll', 'corrected', 'llr'];
+export type ScoreName = 'negElbo' | 'nll' | 'corrected' | 'llr' | 'regret';
+export const SCORE_NAMES: readonly ScoreName[] = ['negElbo', 'nll', 'corrected', 'llr', 'regret'];
 
 /**
  * The default reference coder of a model: the adaptive context-model coder over the pixels for a model of
@@ -205,6 +212,11 @@ export async function scoreBatch(model: LatentVariableModel, rows: Rows, opts: S
     out.llr = new Float64Array(n);
     out.negElboPriorBelow = new Float64Array(n);
   }
+  if (opts.regret) {
+    checkRegretModel(model);
+    if (marginal) throw new Error("likelihood regret of a cvae needs the rows' labels (no marginal over labels)");
+    out.regret = new Float64Array(n);
+  }
   if (marginal) {
     out.label = new Int32Array(n);
     out.labelNll = new Float64Array(n * K);
@@ -265,6 +277,10 @@ export async function scoreBatch(model: LatentVariableModel, rows: Rows, opts: S
           out.kl[s + i] = t.kl[i];
           out.nll[s + i] = nl[i];
         }
+        if (opts.regret) {
+          const r = likelihoodRegret(model, x, { ...opts.regret, rng, y: ys });
+          out.regret!.set(r.regret, s);
+        }
         if (kind === 'hvae') {
           const below = priorBelowNegElbo(model as HVAE, x, rng, llrLayers, opts.llrBottom ?? 'mean');
           for (let i = 0; i < m; i++) {
@@ -305,6 +321,7 @@ export interface RowScore {
   complexityBits?: number;
   corrected?: number;
   llr?: number;
+  regret?: number;
   label?: number;
   /** With a threshold: whether the threshold's score is above it. */
   flagged?: boolean;
@@ -328,7 +345,9 @@ export function scoreOf(r: RowScore, name: ScoreName): number {
     throw new Error(
       name === 'corrected'
         ? 'the corrected score needs a complexity coder'
-        : `the ${name} score applies to a hierarchical VAE only`,
+        : name === 'regret'
+          ? 'the regret score is computed only when asked for (regret settings)'
+          : `the ${name} score applies to a hierarchical VAE only`,
     );
   return v;
 }
@@ -347,6 +366,7 @@ export async function* scoreStream(
       if (b.complexityBits) r.complexityBits = b.complexityBits[i];
       if (b.corrected) r.corrected = b.corrected[i];
       if (b.llr) r.llr = b.llr[i];
+      if (b.regret) r.regret = b.regret[i];
       if (b.label) r.label = b.label[i];
       if (opts.threshold) r.flagged = scoreOf(r, opts.threshold.score) > opts.threshold.value;
       if (opts.reference) r.pValue = upperTailFraction(opts.reference.sorted, scoreOf(r, opts.reference.score));

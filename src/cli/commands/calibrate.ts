@@ -6,7 +6,7 @@ import { calibrate as calibrateScores } from '../../tasks/anomaly.js';
 import { backendOption, dataOptions, out } from '../common.js';
 import { withModel } from '../data.js';
 import { posNum } from '../options.js';
-import { chosenScore, rowSource, scoreAll, scoreOptions, writeCalibration } from '../scoring.js';
+import { chosenScore, regretSettings, rowSource, scoreAll, scoreOptions, writeCalibration } from '../scoring.js';
 
 export function calibrate(program: Command): void {
   const cmd = program
@@ -37,6 +37,7 @@ export function calibrate(program: Command): void {
         n: c.n,
         data: src.name,
         k: f.k,
+        ...(name === 'regret' ? { regretSteps: regretSettings(f)!.steps } : {}),
       });
       out(
         !!f.json,

@@ -14,6 +14,7 @@ const LABELS: Record<string, string> = {
   nll: 'NLL',
   corrected: 'NLL − L(x) (complexity-corrected)',
   llr: 'HVAE likelihood ratio',
+  regret: 'likelihood regret',
 };
 
 export function ood(program: Command): void {

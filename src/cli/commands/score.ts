@@ -18,6 +18,7 @@ const COLUMNS = [
   ['complexityBits', 'complexity_bits'],
   ['corrected', 'corrected'],
   ['llr', 'llr'],
+  ['regret', 'regret'],
 ] as const;
 
 /** The lines of the output, in chunks (CSV or JSON lines inside one JSON object). */
@@ -79,7 +80,9 @@ export function score(program: Command): void {
       if (cal && f.score !== undefined && f.score !== cal.score)
         throw new Error(`--score ${f.score}: the model's calibration is for the ${cal.score} score (recalibrate)`);
       const src = await rowSource(ctx, f);
-      const t = await scoreAll(ctx.model, src, f);
+      // a calibrated regret is scored with the calibration's steps unless --regret-steps says otherwise
+      const regretSteps = f.regretSteps || (cal?.score === 'regret' ? (cal.regretSteps ?? 0) : 0);
+      const t = await scoreAll(ctx.model, src, { ...f, score: f.score ?? cal?.score, regretSteps });
       const name = chosenScore(ctx.model, t, f.score ?? cal?.score);
       const s = t.scores[name]!;
       const r = ranks(s); // ascending mid-ranks; rank 1 = the most anomalous
