@@ -1,5 +1,7 @@
 // vaekit native: the in-place optimizer steps (Adam, SGD with momentum/Nesterov, Adagrad), with
 // PyTorch's arithmetic.
+#include "optim.h"
+
 #include "napi_util.h"
 #include "ops.h"
 #include "pool.h"
@@ -34,6 +36,23 @@ __attribute__((noinline)) void AdamLoop(float* __restrict V, const float* __rest
   }
 }
 
+}  // namespace
+
+void AdamUpdate(float* V, const float* G, float* Mm, float* S, size_t n, double lr, double b1d, double b2d, float eps,
+                double t) {
+  // scalars derived in double, like PyTorch (1 - beta2 is (float)(1 - 0.999), not 1 - (float)0.999)
+  double bc1 = 1.0 - std::pow(b1d, t), bc2 = 1.0 - std::pow(b2d, t);
+  const float b1 = (float)b1d, b2 = (float)b2d;
+  const float stepSize = (float)(lr / bc1);
+  const float invSqrtBc2 = (float)(1.0 / std::sqrt(bc2));
+  const float ob1 = (float)(1.0 - b1d), ob2 = (float)(1.0 - b2d);
+  ParallelFor(n, 32768, [&](size_t s, size_t e) {
+    AdamLoop(V + s, G + s, Mm + s, S + s, e - s, b1, b2, ob1, ob2, stepSize, invSqrtBc2, eps);
+  });
+}
+
+namespace {
+
 // adam(v, g, m, s, lr, beta1, beta2, eps, t) — torch.optim.Adam (no weight decay, no amsgrad)
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   float* V = F32(info[0]);
@@ -42,18 +61,9 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
   float* S = F32(info[3]);
   size_t n = Len(info[0]);
   if (Len(info[1]) != n || Len(info[2]) != n || Len(info[3]) != n) return Fail(info, "adam: length mismatch");
-  double lr = info[4].As<Napi::Number>().DoubleValue();
-  // scalars derived in double, like PyTorch (1 - beta2 is (float)(1 - 0.999), not 1 - (float)0.999)
-  const double b1d = info[5].As<Napi::Number>().DoubleValue();
-  const double b2d = info[6].As<Napi::Number>().DoubleValue();
-  const float eps = info[7].As<Napi::Number>().FloatValue();
-  double t = info[8].As<Napi::Number>().DoubleValue();
-  double bc1 = 1.0 - std::pow(b1d, t), bc2 = 1.0 - std::pow(b2d, t);
-  const float b1 = (float)b1d, b2 = (float)b2d;
-  const float stepSize = (float)(lr / bc1);
-  const float invSqrtBc2 = (float)(1.0 / std::sqrt(bc2));
-  const float ob1 = (float)(1.0 - b1d), ob2 = (float)(1.0 - b2d);
-  ParallelFor(n, 32768, [&](size_t s, size_t e) { AdamLoop(V + s, G + s, Mm + s, S + s, e - s, b1, b2, ob1, ob2, stepSize, invSqrtBc2, eps); });
+  AdamUpdate(V, G, Mm, S, n, info[4].As<Napi::Number>().DoubleValue(), info[5].As<Napi::Number>().DoubleValue(),
+             info[6].As<Napi::Number>().DoubleValue(), info[7].As<Napi::Number>().FloatValue(),
+             info[8].As<Napi::Number>().DoubleValue());
   return info.Env().Undefined();
 }
 
@@ -116,7 +126,6 @@ Napi::Value Adagrad(const Napi::CallbackInfo& info) {
   ParallelFor(n, 32768, [&](size_t s, size_t e) { AdagradLoop(V + s, G + s, A + s, e - s, lr, eps); });
   return info.Env().Undefined();
 }
-
 
 VK_EXPORT("adam", Adam)
 VK_EXPORT("sgd", Sgd)

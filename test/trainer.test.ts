@@ -7,10 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadModel } from '../src/io/model.js';
 import { createModel, type VaeConfig } from '../src/models/index.js';
-import { elbo } from '../src/objectives/elbo.js';
+import { elbo, elboObjective } from '../src/objectives/elbo.js';
 import { Rng } from '../src/rng.js';
 import { train, TrainingDivergedError, type Objective, type TrainOptions } from '../src/train/trainer.js';
 import { Optimizer } from '../src/train/optimizers.js';
+import { fusedStepFor } from '../src/train/fused-step.js';
 import { hasCheckpoint } from '../src/train/checkpoint.js';
 import { betaAt, lrAt, parseLrSchedule } from '../src/train/schedules.js';
 import { setupBackend } from './helpers.js';
@@ -254,25 +255,79 @@ describe('backends agree', () => {
   it('the native backend follows the same learning curve as tfjs-cpu on a fixed seed', async (t) => {
     const { initBackend } = await import('../src/backend/index.js');
     const data = toyData(256, 3);
-    const curve = async () => {
+    // the plain closure runs the tfjs graph everywhere; elboObjective() the fused native step on native
+    const curve = async (o: Objective) => {
       const m = createModel({ ...config, network: { type: 'mlp', hidden: [32] } }, new Rng(5));
-      const r = await train(m, data, objective, opts({ epochs: 3 }));
+      const r = await train(m, data, o, opts({ epochs: 3 }));
       m.dispose();
       return r.metrics.map((x) => x.loss);
     };
-    let native: number[];
+    let native: number[], fused: number[];
     try {
       await initBackend('native', true);
-      native = await curve();
+      native = await curve(objective);
+      fused = await curve(elboObjective());
     } catch (e) {
       t.skip(`native backend unavailable: ${(e as Error).message}`);
       return;
     }
     await tf.setBackend('cpu');
-    const cpu = await curve();
+    const cpu = await curve(objective);
     await tf.setBackend('vaekit-native');
-    native.forEach((v, i) =>
-      assert.ok(Math.abs(v - cpu[i]) < 1e-3 * Math.abs(cpu[i]), `epoch ${i + 1}: native ${v} vs cpu ${cpu[i]}`),
-    );
+    for (const [what, got] of [
+      ['native', native],
+      ['fused native step', fused],
+    ] as const)
+      got.forEach((v, i) =>
+        assert.ok(Math.abs(v - cpu[i]) < 1e-3 * Math.abs(cpu[i]), `epoch ${i + 1}: ${what} ${v} vs cpu ${cpu[i]}`),
+      );
+  });
+
+  it('the fused native step is the tfjs step: same update, same run on resume', async (t) => {
+    const { initBackend } = await import('../src/backend/index.js');
+    try {
+      await initBackend('native', true);
+    } catch (e) {
+      return t.skip(`native backend unavailable: ${(e as Error).message}`);
+    }
+    const cfg: VaeConfig = { ...config, network: { type: 'mlp', hidden: [24, 12] } };
+    const probe = createModel(cfg, new Rng(5));
+    const optimizer = new Optimizer({ kind: 'adam', lr: 1e-2 });
+    if (!fusedStepFor(probe, elboObjective(), optimizer, { freeBits: 0 }))
+      return t.skip('this native build has no fused step (npm run build:native)');
+    assert.equal(fusedStepFor(probe, objective, optimizer, { freeBits: 0 }), null, 'an untagged objective');
+    assert.equal(fusedStepFor(probe, elboObjective(2), optimizer, { freeBits: 0 }), null, 'L = 2 samples');
+    assert.equal(fusedStepFor(probe, elboObjective(), optimizer, { freeBits: 0.5 }), null, 'free bits');
+    probe.dispose();
+    // one step each way from the same weights and ε: the same loss and parameters
+    const data = toyData(32, 4);
+    const one = async (o: Objective) => {
+      const m = createModel(cfg, new Rng(5));
+      const r = await train(m, data, o, opts({ epochs: 1, beta: 0.7 }));
+      return { m, loss: r.metrics[0].loss };
+    };
+    const a = await one(objective),
+      b = await one(elboObjective());
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.abs(a.loss), `loss ${b.loss} vs ${a.loss}`);
+    const wa = weights(a.m),
+      wb = weights(b.m);
+    wa.forEach((w, i) => assert.ok(Math.abs(w - wb[i]) < 1e-5, `parameter ${i}: fused ${wb[i]} vs tfjs ${w}`));
+    [a.m, b.m].forEach((m) => m.dispose());
+    // a fused run interrupted and resumed ends bit for bit where the uninterrupted one does
+    const big = toyData(256, 3);
+    const dir1 = mkdtempSync(path.join(tmpdir(), 'vaekit-fused-'));
+    const dir2 = mkdtempSync(path.join(tmpdir(), 'vaekit-fused-'));
+    try {
+      const m1 = createModel(cfg, new Rng(5));
+      await train(m1, big, elboObjective(), opts({ outDir: dir1 }));
+      const m2 = createModel(cfg, new Rng(5));
+      await train(m2, big, elboObjective(), opts({ outDir: dir2, maxSteps: 8 + 3, checkpointEvery: 3 }));
+      const m3 = createModel(cfg, new Rng(99));
+      await train(m3, big, elboObjective(), opts({ outDir: dir2, resume: true }));
+      assert.deepEqual(weights(m3), weights(m1));
+      [m1, m2, m3].forEach((m) => m.dispose());
+    } finally {
+      for (const d of [dir1, dir2]) rmSync(d, { recursive: true, force: true });
+    }
   });
 });

@@ -22,6 +22,31 @@ export interface AdagradStepOptions {
   eps: number;
 }
 
+/** One network of a dense VAE for denseVaeStep: its kernels and biases in layer order, their Adam moments, widths. */
+export interface DenseNet {
+  /** [kernel0 [d0, d1], bias0 [d1], kernel1, bias1, ...] */
+  params: tf.Variable[];
+  m: Float32Array[];
+  s: Float32Array[];
+  /** d0 → d1 → … → dL */
+  dims: number[];
+}
+
+/**
+ * One whole training step of a dense VAE (ReLU hidden layers, linear outputs; encoder → [μ | log σ²],
+ * decoder → Bernoulli logits; loss mean_b[BCE + β·KL], one ε per example; Adam): forward, backward
+ * and the update of every parameter, in place. `eps` is asked for only once the step can run.
+ */
+export interface DenseVaeStepArgs {
+  encoder: DenseNet;
+  decoder: DenseNet;
+  x: Float32Array;
+  batch: number;
+  eps: () => Float32Array;
+  beta: number;
+  adam: AdamStepOptions;
+}
+
 /**
  * A backend's in-place steps. Each returns true when it updated `v` (and the state arrays) in place,
  * false when it cannot for these tensors (e.g. a dtype it does not hold as a Float32Array); the
@@ -31,6 +56,8 @@ export interface InPlaceSteps {
   adam(v: tf.Variable, g: tf.Tensor, m: Float32Array, s: Float32Array, o: AdamStepOptions): boolean;
   sgd(v: tf.Variable, g: tf.Tensor, mom: Float32Array | null, o: SgdStepOptions): boolean;
   adagrad(v: tf.Variable, g: tf.Tensor, acc: Float32Array, o: AdagradStepOptions): boolean;
+  /** The whole step of a dense VAE: [mean loss, mean rec, mean KL], or null (nothing done) when it cannot run. */
+  denseVaeStep?(a: DenseVaeStepArgs): [number, number, number] | null;
 }
 
 const registry = new Map<string, InPlaceSteps>();

@@ -13,7 +13,7 @@ import { writeRunHtml } from '../io/run-html.js';
 import type { ContinuousModelConfig, LatentVariableModel, ModelConfig, VqvaeConfig } from '../models/index.js';
 import { createModel } from '../models/index.js';
 import { VQVAE } from '../models/vqvae.js';
-import { elbo } from '../objectives/elbo.js';
+import { elboObjective } from '../objectives/elbo.js';
 import { iwae } from '../objectives/iwae.js';
 import { scoreFunctionObjective } from '../objectives/score-function.js';
 import { describeObjective, objectiveConfig, type ObjectiveConfig } from '../objectives/config.js';
@@ -108,7 +108,7 @@ function objectiveOf(f: Record<string, any>, config: ContinuousModelConfig): Obj
     ? scoreFunctionObjective({ samples: f.samples, baseline: f.baseline })
     : f.objective === 'iwae'
       ? (m, x, c) => iwae(m, x, { k: f.k, rng: c.rng, y: c.y }) // --free-bits with iwae is refused above
-      : (m, x, c) => elbo(m, x, { beta: c.beta, samples: f.samples, rng: c.rng, y: c.y, freeBits: c.freeBits });
+      : elboObjective(f.samples);
 }
 
 /** The objective settings of the flags (--beta, --kl-warmup, --free-bits, --word-dropout), checked. */

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Rng } from '../rng.js';
-import type { Terms } from './types.js';
+import type { Objective, Terms } from './types.js';
 
 export interface ElboOptions {
   beta?: number;
@@ -58,6 +58,20 @@ export function elbo(model: LatentVariableModel, x: tf.Tensor2D, opts: ElboOptio
     layerKl.forEach((t, l) => (terms[`kl${l + 1}`] = t));
     return terms;
   });
+}
+
+/** An Objective that is the ELBO with L samples, saying so (`elbo.samples`): a trainer may run it as one fused step. */
+export type ElboObjective = Objective & { readonly elbo: { readonly samples: number } };
+
+/** The ELBO as the trainer's objective (β, labels and free bits from the step's context). */
+export function elboObjective(samples = 1): ElboObjective {
+  const f: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, samples, rng: c.rng, y: c.y, freeBits: c.freeBits });
+  return Object.assign(f, { elbo: { samples } });
+}
+
+/** The ELBO's sample count when `o` was made by elboObjective, else undefined. */
+export function elboSamples(o: Objective): number | undefined {
+  return (o as Partial<ElboObjective>).elbo?.samples;
 }
 
 function analyticKl(q: unknown, p: unknown): tf.Tensor1D {

@@ -35,7 +35,8 @@ export class Optimizer {
       throw new Error(`learning rate must be a positive number, got ${config.lr}`);
   }
 
-  private slot(name: string, size: number): Float32Array {
+  /** The state array `name` (e.g. `${parameter}.m`), created as zeros of `size` on first use. */
+  slot(name: string, size: number): Float32Array {
     let s = this.slots.get(name);
     if (!s) {
       s = new Float32Array(size);

@@ -16,6 +16,7 @@ import { withWordDropout } from '../objectives/word-dropout.js';
 import { Rng } from '../rng.js';
 import { loadCheckpoint, recoverCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
+import { FUSED_TERMS, fusedStepFor } from './fused-step.js';
 import { createProgress, type ProgressMode } from './progress.js';
 import { betaAt, lrAt, parseLrSchedule } from './schedules.js';
 
@@ -153,6 +154,8 @@ export async function train<M extends LatentVariableModel>(
   }
   const rng = Rng.fromState(state.rng);
   const stepObjective = withWordDropout(objective, opts.wordDropout ?? 0);
+  // the whole step in one native call where the backend has it for this model and objective (fused-step.ts)
+  const fused = fusedStepFor(model, stepObjective, optimizer, { freeBits });
 
   let checkpointed = opts.resume === true; // is there a good checkpoint in ckptDir to point a diverged run at
   const checkpoint = async () => {
@@ -184,21 +187,26 @@ export async function train<M extends LatentVariableModel>(
         if (state.epochStep >= epochSteps) break;
         lr = lrAt(opts.optimizer.lr, lrSched, state.step);
         beta = betaAt(opts.beta, opts.klWarmup ?? 0, state.step);
-        const x = tf.tensor2d(batch.x, [batch.size, D]);
-        const y = batch.y ? tf.tensor1d(batch.y, 'int32') : undefined;
-        let names: string[] = [];
-        let values: Float32Array = new Float32Array(0);
-        const { value, grads } = tf.variableGrads(() => {
-          const terms = stepObjective(model, x, { rng, beta, step: state.step, y, freeBits });
-          names = Object.keys(terms);
-          values = tf.stack(names.map((k) => tf.mean(terms[k]))).dataSync() as Float32Array;
-          return tf.mean(terms.total) as tf.Scalar;
-        }, vars);
-        x.dispose();
-        y?.dispose();
-        value.dispose();
+        const fusedValues = fused?.(batch.x, batch.size, rng, beta, lr) ?? null; // updated the parameters if finite
+        let names: string[] = FUSED_TERMS;
+        let values: Float32Array = fusedValues ?? new Float32Array(0);
+        let grads: tf.NamedTensorMap | null = null; // the tfjs path's, applied below
+        if (!fusedValues) {
+          const x = tf.tensor2d(batch.x, [batch.size, D]);
+          const y = batch.y ? tf.tensor1d(batch.y, 'int32') : undefined;
+          const g = tf.variableGrads(() => {
+            const terms = stepObjective(model, x, { rng, beta, step: state.step, y, freeBits });
+            names = Object.keys(terms);
+            values = tf.stack(names.map((k) => tf.mean(terms[k]))).dataSync() as Float32Array;
+            return tf.mean(terms.total) as tf.Scalar;
+          }, vars);
+          x.dispose();
+          y?.dispose();
+          g.value.dispose();
+          grads = g.grads;
+        }
         if (!values.every(Number.isFinite)) {
-          tf.dispose(grads);
+          if (grads) tf.dispose(grads);
           const terms = names.map((k, i) => `${k}=${values[i]}`).join(', ');
           throw new TrainingDivergedError(
             `training diverged: the loss became non-finite at epoch ${epoch}, step ${state.epochStep + 1} (${terms}); ` +
@@ -209,10 +217,12 @@ export async function train<M extends LatentVariableModel>(
                   : 'try a lower --lr'),
           );
         }
-        const byName: Record<string, tf.Tensor> = {};
-        for (const [vn, g] of Object.entries(grads)) byName[nameOf.get(vn) ?? vn] = g;
-        optimizer.step(params, byName, lr);
-        tf.dispose(grads);
+        if (grads) {
+          const byName: Record<string, tf.Tensor> = {};
+          for (const [vn, g] of Object.entries(grads)) byName[nameOf.get(vn) ?? vn] = g;
+          optimizer.step(params, byName, lr);
+          tf.dispose(grads);
+        }
         names.forEach((k, i) => (partial.sums[k] = (partial.sums[k] ?? 0) + values[i]));
         state.step += 1;
         state.epochStep += 1;

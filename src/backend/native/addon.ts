@@ -141,6 +141,26 @@ export interface NativeAddon extends NativeConvAddon {
   adam(v: F32, g: F32, m: F32, s: F32, lr: number, beta1: number, beta2: number, eps: number, t: number): void;
   sgd(v: F32, g: F32, mom: F32 | null, lr: number, momentum: number, nesterov: boolean): void;
   adagrad(v: F32, g: F32, acc: F32, lr: number, eps: number): void;
+  /** One whole dense-VAE training step (native/train_step.cc): [mean loss, mean rec, mean KL]. */
+  denseVaeStep(
+    encParams: F32[],
+    encM: F32[],
+    encS: F32[],
+    encDims: number[],
+    decParams: F32[],
+    decM: F32[],
+    decS: F32[],
+    decDims: number[],
+    x: F32,
+    eps: F32,
+    batch: number,
+    beta: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    adamEps: number,
+    t: number,
+  ): number[];
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

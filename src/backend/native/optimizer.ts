@@ -1,5 +1,6 @@
 // In-place optimizer steps (Adam, SGD, Adagrad: one native loop per parameter), registered for
-// fused.ts's adamStepInPlace & co. (inplace-steps.ts).
+// fused.ts's adamStepInPlace & co. (inplace-steps.ts), and the whole dense-VAE training step
+// (native/train_step.cc) for src/train/fused-step.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import type { InPlaceSteps } from '../inplace-steps.js';
@@ -50,6 +51,34 @@ export function inPlaceSteps(addon: NativeAddon): InPlaceSteps {
       const a = arrays(v, g);
       if (a) addon.sgd(a[0], a[1], mom, o.lr, o.momentum, !!o.nesterov);
       return a != null;
+    },
+    denseVaeStep(a) {
+      if (typeof addon.denseVaeStep !== 'function') return null; // an addon built before it
+      const vals = (n: { params: tf.Variable[] }) => n.params.map(writableValues);
+      const enc = vals(a.encoder),
+        dec = vals(a.decoder);
+      if (enc.some((v) => !v) || dec.some((v) => !v)) return null;
+      const o = a.adam;
+      const r = addon.denseVaeStep(
+        enc as Float32Array[],
+        a.encoder.m,
+        a.encoder.s,
+        a.encoder.dims,
+        dec as Float32Array[],
+        a.decoder.m,
+        a.decoder.s,
+        a.decoder.dims,
+        a.x,
+        a.eps(),
+        a.batch,
+        a.beta,
+        o.lr,
+        o.beta1,
+        o.beta2,
+        o.eps,
+        o.t,
+      );
+      return [r[0], r[1], r[2]];
     },
     adagrad(v, g, acc, o) {
       const a = arrays(v, g);
