@@ -4,7 +4,7 @@
       "target_name": "vaekit_native",
       "sources": [
         "native/addon.cc", "native/config.cc", "native/cpu.cc", "native/engine.cc", "native/pool.cc", "native/elementwise.cc",
-        "native/gemm.cc", "native/reduce.cc", "native/shape.cc", "native/likelihood.cc", "native/optim.cc",
+        "native/gemm.cc", "native/reduce.cc", "native/shape.cc", "native/likelihood.cc", "native/likelihood_masked.cc", "native/optim.cc",
         "native/conv.cc", "native/conv_gemm.cc", "native/conv_dnnl.cc", "native/train_step.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

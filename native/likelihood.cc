@@ -1,6 +1,6 @@
 // vaekit native: the fused VAE terms per example over the rows of [N, D] (src/backend/fused.ts):
 // Bernoulli NLL with logits, Gaussian NLL (log-variance scalar, per dimension or full), the KL of a
-// diagonal Gaussian from N(0, I), and their gradients.
+// diagonal Gaussian from N(0, I), and their gradients (masked ones and the 8-bit likelihood: likelihood_masked.cc).
 #include "napi_util.h"
 #include "ops.h"
 #include "pool.h"

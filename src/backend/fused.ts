@@ -67,11 +67,46 @@ function checkMask(mask: tf.Tensor, full: number[], what: string): tf.Tensor {
   return asFloat(mask);
 }
 
+/** The native kernels take a mask of one row per example or one shared row: [N, D] or [1, D]. */
+function nativeMask(m: tf.Tensor, full: number[]): boolean {
+  return m.rank === 2 && m.shape[1] === full[1] && (m.shape[0] === full[0] || m.shape[0] === 1);
+}
+
+/** A log-variance (log-scale) shape the native kernels address: a scalar, [D], [1, D] or [N, D]. */
+function lvNativeShape(lv: tf.Tensor, full: number[]): boolean {
+  const D = full[1];
+  return (
+    lv.size === 1 ||
+    (lv.rank === 2 && sameShape(lv.shape, full)) ||
+    (lv.size === D && lv.rank >= 1 && lv.shape[lv.rank - 1] === D && lv.rank <= 2)
+  );
+}
+
+/** The masked Gaussian NLL on the native kernels (mean [N, D], logVar as lvNativeShape, mask as nativeMask). */
+function gaussianNllMaskedNative(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor, mask: tf.Tensor): tf.Tensor1D {
+  const f = customGrad((xi: tf.Tensor, mi: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
+    const xf = asFloat(xi),
+      mf = asFloat(mi),
+      lvf = asFloat(lv);
+    save([xf, mf, lvf, mask]); // the mask too: saved tensors outlive the forward pass's scope
+    const value = tf.engine().runKernel(FUSED.gaussianNllMasked, { x: xf, mean: mf, logVar: lvf, mask }) as tf.Tensor;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xs, ms, lvs, mks] = saved;
+      const [dMean, dLv] = tf
+        .engine()
+        .runKernel(FUSED.gaussianNllMaskedGrad, { x: xs, mean: ms, logVar: lvs, mask: mks, dy }) as tf.Tensor[];
+      return [tf.neg(dMean), dMean, dLv];
+    };
+    return { value, gradFunc };
+  });
+  return f(x, mean, logVar) as tf.Tensor1D;
+}
+
 /**
  * Per-example Bernoulli negative log-likelihood with logits: Σ_d m_d [softplus(l) − x·l], computed
  * stably as max(l,0) − x·l + log1p(exp(−|l|)). `logits` and `x` are [N, D]; returns [N]. The optional
- * mask m ([N, D] or [1, D], 1 observed, 0 missing) scores the observed dimensions only (plain tfjs: the
- * fused kernels have no mask). Differentiable w.r.t. `logits` (grad m·(sigmoid(l) − x)·dy); `x` is data.
+ * mask m ([N, D] or [1, D], 1 observed, 0 missing) scores the observed dimensions only (on the native
+ * backend by its masked kernel). Differentiable w.r.t. `logits` (grad m·(sigmoid(l) − x)·dy); `x` is data.
  */
 export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D, mask?: tf.Tensor): tf.Tensor1D {
   if (logits.rank !== 2 || !sameShape(logits.shape, x.shape)) {
@@ -80,20 +115,29 @@ export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D, mask
     );
   }
   const m = mask ? checkMask(mask, logits.shape, 'bernoulliNllWithLogits') : null;
-  const native = !m && hasKernel(FUSED.bernoulliNll) && hasKernel(FUSED.bernoulliNllGrad);
+  const native = m
+    ? nativeMask(m, logits.shape) && hasKernel(FUSED.bernoulliNllMasked) && hasKernel(FUSED.bernoulliNllMaskedGrad)
+    : hasKernel(FUSED.bernoulliNll) && hasKernel(FUSED.bernoulliNllGrad);
   const xf = asFloat(x);
   const f = customGrad((l: tf.Tensor, save: tf.GradSaveFunc) => {
     const lf = asFloat(l);
     save(m ? [lf, xf, m] : [lf, xf]);
     const value = native
-      ? (tf.engine().runKernel(FUSED.bernoulliNll, { logits: lf, x: xf }) as tf.Tensor)
+      ? ((m
+          ? tf.engine().runKernel(FUSED.bernoulliNllMasked, { logits: lf, x: xf, mask: m })
+          : tf.engine().runKernel(FUSED.bernoulliNll, { logits: lf, x: xf })) as tf.Tensor)
       : tf.tidy(() => {
           const t = tf.add(tf.sub(tf.relu(lf), tf.mul(xf, lf)), tf.log1p(tf.exp(tf.neg(tf.abs(lf)))));
           return tf.sum(m ? tf.mul(t, m) : t, 1);
         });
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
       const [ls, xs, ms] = saved;
-      if (native) return tf.engine().runKernel(FUSED.bernoulliNllGrad, { logits: ls, x: xs, dy }) as tf.Tensor;
+      if (native)
+        return (
+          ms
+            ? tf.engine().runKernel(FUSED.bernoulliNllMaskedGrad, { logits: ls, x: xs, mask: ms, dy })
+            : tf.engine().runKernel(FUSED.bernoulliNllGrad, { logits: ls, x: xs, dy })
+        ) as tf.Tensor;
       const g = tf.mul(tf.sub(tf.sigmoid(ls), xs), tf.expandDims(dy, 1));
       return ms ? tf.mul(g, ms) : g;
     };
@@ -108,7 +152,7 @@ export function bernoulliNllWithLogits(logits: tf.Tensor2D, x: tf.Tensor2D, mask
  * (scalar, [D], [1, D], [N, 1], [N, D]). Differentiable w.r.t. `x`, `mean` and `logVar`: x is not always
  * data — log q(z|x) at a reparameterized z = μ + σε (IWAE, a hierarchical VAE's layer terms) needs ∂/∂z.
  * The optional mask m ([N, D] or [1, D], 1 observed, 0 missing) weights the terms: the observed dimensions
- * only (plain tfjs with autodiff: the fused kernels have no mask).
+ * only (on the native backend by its masked kernels when mean is [N, D]; else plain tfjs with autodiff).
  */
 export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor, mask?: tf.Tensor): tf.Tensor1D {
   if (x.rank !== 2) throw new Error(`gaussianNll: x must be rank 2 [N, D], got [${x.shape}]`);
@@ -124,6 +168,13 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor, ma
   }
   if (mask) {
     const m = checkMask(mask, fullShape, 'gaussianNll');
+    const maskedNative =
+      nativeMask(m, fullShape) &&
+      hasKernel(FUSED.gaussianNllMasked) &&
+      hasKernel(FUSED.gaussianNllMaskedGrad) &&
+      sameShape(mean.shape, fullShape) &&
+      lvNativeShape(logVar, fullShape);
+    if (maskedNative) return gaussianNllMaskedNative(x, mean, logVar, m);
     return tf.tidy(() => {
       const lvf = asFloat(logVar);
       const sq = tf.square(tf.sub(asFloat(x), asFloat(mean)));
@@ -131,13 +182,11 @@ export function gaussianNll(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor, ma
       return tf.mul(tf.sum(tf.mul(t, m), 1), 0.5) as tf.Tensor1D;
     });
   }
-  const lvSize = logVar.size;
-  const lvNative =
-    lvSize === 1 ||
-    (logVar.rank === 2 && sameShape(logVar.shape, fullShape)) ||
-    (lvSize === D && logVar.rank >= 1 && logVar.shape[logVar.rank - 1] === D && logVar.rank <= 2);
   const native =
-    hasKernel(FUSED.gaussianNll) && hasKernel(FUSED.gaussianNllGrad) && sameShape(mean.shape, fullShape) && lvNative;
+    hasKernel(FUSED.gaussianNll) &&
+    hasKernel(FUSED.gaussianNllGrad) &&
+    sameShape(mean.shape, fullShape) &&
+    lvNativeShape(logVar, fullShape);
   const f = customGrad((xi: tf.Tensor, m: tf.Tensor, lv: tf.Tensor, save: tf.GradSaveFunc) => {
     const xf = asFloat(xi),
       mf = asFloat(m),
@@ -280,4 +329,72 @@ export function adagradStepInPlace(v: tf.Variable, g: tf.Tensor, acc: Float32Arr
   });
   v.assign(nv);
   nv.dispose();
+}
+
+// The discretised logistic over 8-bit values x = k/255 (src/distributions/discretized-logistic.ts has the
+// derivation): one bin [x − δ, x + δ] per value, δ = 1/510, the end bins taking the tails; log s clamped to
+// [−12, 1].
+const DL_HALF_BIN = 1 / 510;
+const DL_MIN_LOG_SCALE = -12;
+const DL_MAX_LOG_SCALE = 1;
+
+/** log P(x_d) per value [N, D] of the discretised logistic (mu [N, D], logScale broadcast to it), plain tfjs. */
+export function discretizedLogisticLogProbPerDim(x: tf.Tensor2D, mu: tf.Tensor, logScale: tf.Tensor): tf.Tensor2D {
+  return tf.tidy(() => {
+    const invS = tf.exp(tf.neg(tf.clipByValue(logScale, DL_MIN_LOG_SCALE, DL_MAX_LOG_SCALE)));
+    const c = tf.sub(x, mu);
+    const a = tf.mul(tf.add(c, DL_HALF_BIN), invS);
+    const b = tf.mul(tf.sub(c, DL_HALF_BIN), invS);
+    // a − b = Δ = 2δ/s ≥ 2δ/e^MAX_LOG_SCALE ≈ 1.4e-3, where float32's 1 − e^{−Δ} keeps ~5 digits.
+    const log1mExp = tf.log(tf.sub(1, tf.exp(tf.mul(invS, -2 * DL_HALF_BIN))));
+    const mid = tf.add(tf.sub(tf.sub(a, tf.softplus(a)), tf.softplus(b)), log1mExp);
+    const low = tf.neg(tf.softplus(tf.neg(a))); // log σ(a)
+    const high = tf.neg(tf.softplus(b)); // log(1 − σ(b))
+    const isLow = tf.less(x, DL_HALF_BIN);
+    const isHigh = tf.greater(x, 1 - DL_HALF_BIN);
+    return tf.where(isLow, low, tf.where(isHigh, high, mid)) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Per-example negative log-likelihood −Σ_d m_d log P(x_d) of the discretised logistic: x and mu [N, D],
+ * logScale a scalar, [D], [1, D] or [N, D]; the optional mask m ([N, D] or [1, D], 1 observed, 0 missing)
+ * scores the observed values only. On the native backend one fused kernel forward and one backward (into mu
+ * and logScale; none where log s is outside the clamp, as clipByValue's); else plain tfjs with autodiff.
+ */
+export function discretizedLogisticNll(
+  x: tf.Tensor2D,
+  mu: tf.Tensor,
+  logScale: tf.Tensor,
+  mask?: tf.Tensor,
+): tf.Tensor1D {
+  const full = x.shape;
+  if (x.rank !== 2) throw new Error(`discretizedLogisticNll: x must be rank 2 [N, D], got [${x.shape}]`);
+  const m = mask ? checkMask(mask, full, 'discretizedLogisticNll') : null;
+  const native =
+    hasKernel(FUSED.discretizedLogisticNll) &&
+    hasKernel(FUSED.discretizedLogisticNllGrad) &&
+    sameShape(mu.shape, full) &&
+    lvNativeShape(logScale, full) &&
+    (!m || nativeMask(m, full));
+  if (!native)
+    return tf.tidy(() => {
+      const lp = discretizedLogisticLogProbPerDim(x, mu, logScale);
+      return tf.neg(tf.sum(m ? tf.mul(lp, m) : lp, 1)) as tf.Tensor1D;
+    });
+  const xf = asFloat(x);
+  const f = customGrad((mi: tf.Tensor, ls: tf.Tensor, save: tf.GradSaveFunc) => {
+    const mf = asFloat(mi),
+      lsf = asFloat(ls);
+    save(m ? [mf, lsf, xf, m] : [mf, lsf, xf]); // x and the mask too: saved tensors outlive the forward scope
+    const inputs = { x: xf, mu: mf, logScale: lsf, ...(m ? { mask: m } : {}) };
+    const value = tf.engine().runKernel(FUSED.discretizedLogisticNll, inputs) as tf.Tensor;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [ms, lss, xs, mks] = saved;
+      const g = { x: xs, mu: ms, logScale: lss, dy, ...(mks ? { mask: mks } : {}) };
+      return tf.engine().runKernel(FUSED.discretizedLogisticNllGrad, g) as tf.Tensor[];
+    };
+    return { value, gradFunc };
+  });
+  return f(mu, logScale) as tf.Tensor1D;
 }

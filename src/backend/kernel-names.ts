@@ -5,12 +5,18 @@
 /** The tfjs backend name of vaekit's native (N-API) backend. */
 export const NATIVE_BACKEND = 'vaekit-native';
 
-/** Kernel names of the fused VAE likelihood and KL terms (forward and gradient). */
+/** Kernel names of the fused VAE likelihood and KL terms (forward and gradient; the masked likelihoods too). */
 export const FUSED_KERNELS = {
   bernoulliNll: 'VaekitBernoulliNll',
   bernoulliNllGrad: 'VaekitBernoulliNllGrad',
   gaussianNll: 'VaekitGaussianNll',
   gaussianNllGrad: 'VaekitGaussianNllGrad',
+  bernoulliNllMasked: 'VaekitBernoulliNllMasked',
+  bernoulliNllMaskedGrad: 'VaekitBernoulliNllMaskedGrad',
+  gaussianNllMasked: 'VaekitGaussianNllMasked',
+  gaussianNllMaskedGrad: 'VaekitGaussianNllMaskedGrad',
+  discretizedLogisticNll: 'VaekitDiscretizedLogisticNll',
+  discretizedLogisticNllGrad: 'VaekitDiscretizedLogisticNllGrad',
   klStdNormal: 'VaekitKlStdNormal',
   klStdNormalGrad: 'VaekitKlStdNormalGrad',
 } as const;

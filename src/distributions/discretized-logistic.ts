@@ -9,14 +9,12 @@
 // depend on x only: tfjs has no gradient for comparisons). −log P summed over pixels is an exact code length: NLL/(D ln 2) is bits/dim.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { discretizedLogisticLogProbPerDim, discretizedLogisticNll } from '../backend/fused.js';
 import type { Rng } from '../rng.js';
 import type { MaskedLikelihood } from './types.js';
 
 /** Levels of an 8-bit pixel. */
 export const PIXEL_LEVELS = 256;
-const HALF_BIN = 1 / (2 * (PIXEL_LEVELS - 1));
-const MIN_LOG_SCALE = -12;
-const MAX_LOG_SCALE = 1;
 
 export class DiscretizedLogistic implements MaskedLikelihood {
   readonly maskable = true;
@@ -31,28 +29,12 @@ export class DiscretizedLogistic implements MaskedLikelihood {
 
   /** log P(x) per pixel [B, D]; x holds values k/255. */
   logProbPerDim(x: Tensor2D): Tensor2D {
-    return tf.tidy(() => {
-      const invS = tf.exp(tf.neg(tf.clipByValue(this.logScale, MIN_LOG_SCALE, MAX_LOG_SCALE)));
-      const c = tf.sub(x, this.mu);
-      const a = tf.mul(tf.add(c, HALF_BIN), invS);
-      const b = tf.mul(tf.sub(c, HALF_BIN), invS);
-      // a − b = Δ = 2δ/s ≥ 2δ/e^MAX_LOG_SCALE ≈ 1.4e-3, where float32's 1 − e^{−Δ} keeps ~5 digits.
-      const log1mExp = tf.log(tf.sub(1, tf.exp(tf.mul(invS, -2 * HALF_BIN))));
-      const mid = tf.add(tf.sub(tf.sub(a, tf.softplus(a)), tf.softplus(b)), log1mExp);
-      const low = tf.neg(tf.softplus(tf.neg(a))); // log σ(a)
-      const high = tf.neg(tf.softplus(b)); // log(1 − σ(b))
-      const isLow = tf.less(x, HALF_BIN);
-      const isHigh = tf.greater(x, 1 - HALF_BIN);
-      return tf.where(isLow, low, tf.where(isHigh, high, mid)) as Tensor2D;
-    });
+    return discretizedLogisticLogProbPerDim(x, this.mu, this.logScale);
   }
 
-  // log p(x) = Σ_d m_d log P(x_d)   (m = 1 without a mask)
+  // log p(x) = Σ_d m_d log P(x_d)   (m = 1 without a mask; on the native backend one fused kernel)
   logProb(x: Tensor, mask?: Tensor): Tensor1D {
-    return tf.tidy(() => {
-      const lp = this.logProbPerDim(x as Tensor2D);
-      return tf.sum(mask ? tf.mul(lp, mask) : lp, 1) as Tensor1D;
-    });
+    return tf.tidy(() => tf.neg(discretizedLogisticNll(x as Tensor2D, this.mu, this.logScale, mask)) as Tensor1D);
   }
 
   /** The logistic mean clipped to the pixel range (the decoder's point estimate). */

@@ -136,6 +136,67 @@ export interface NativeAddon extends NativeConvAddon {
     N: number,
     D: number,
   ): void;
+  // masked likelihoods and the discretised logistic (native/likelihood_masked.cc; absent from older builds,
+  // whose kernels then fall back to plain tfjs): mask [maskRows, D], maskRows N or 1 (0: none, logistic only)
+  bernoulliNllMasked?(logits: F32, x: F32, mask: F32, maskRows: number, out: F32, N: number, D: number): void;
+  bernoulliNllMaskedGrad?(
+    logits: F32,
+    x: F32,
+    mask: F32,
+    maskRows: number,
+    dy: F32,
+    out: F32,
+    N: number,
+    D: number,
+  ): void;
+  gaussianNllMasked?(
+    x: F32,
+    mean: F32,
+    logVar: F32,
+    lvMode: number,
+    mask: F32,
+    maskRows: number,
+    out: F32,
+    N: number,
+    D: number,
+  ): void;
+  gaussianNllMaskedGrad?(
+    x: F32,
+    mean: F32,
+    logVar: F32,
+    lvMode: number,
+    mask: F32,
+    maskRows: number,
+    dy: F32,
+    dMean: F32,
+    dLogVar: F32,
+    N: number,
+    D: number,
+  ): void;
+  discretizedLogisticNll?(
+    x: F32,
+    mu: F32,
+    logScale: F32,
+    lsMode: number,
+    mask: F32,
+    maskRows: number,
+    out: F32,
+    N: number,
+    D: number,
+  ): void;
+  discretizedLogisticNllGrad?(
+    x: F32,
+    mu: F32,
+    logScale: F32,
+    lsMode: number,
+    mask: F32,
+    maskRows: number,
+    dy: F32,
+    dMu: F32,
+    dLogScale: F32,
+    N: number,
+    D: number,
+  ): void;
   klStdNormal(mu: F32, logVar: F32, out: F32, N: number, D: number): void;
   klStdNormalGrad(mu: F32, logVar: F32, dy: F32, dMu: F32, dLogVar: F32, N: number, D: number): void;
   adam(v: F32, g: F32, m: F32, s: F32, lr: number, beta1: number, beta2: number, eps: number, t: number): void;

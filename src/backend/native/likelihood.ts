@@ -1,5 +1,7 @@
 // The fused VAE kernels of src/backend/fused.ts (names in kernel-names.ts): Bernoulli and Gaussian
-// NLLs, the KL from N(0, I), and their gradients. Inputs are validated by fused.ts.
+// NLLs, the KL from N(0, I), and their gradients; the masked Bernoulli and Gaussian NLLs and the discretised
+// logistic NLL (mask optional) where the addon has them (native/likelihood_masked.cc: an older build lacks
+// them, and fused.ts then takes the plain-tfjs path). Inputs are validated by fused.ts.
 import type { NativeAddon } from './addon.js';
 import { FUSED_KERNELS as FUSED } from '../kernel-names.js';
 import { allocF32 } from './memory.js';
@@ -22,6 +24,7 @@ function lvMode(lv: TI, N: number, D: number): number {
 export function likelihoodKernels(addon: NativeAddon): Record<string, KernelFunc> {
   const k = (kernelName: string, kernelFunc: KernelFunc): [string, KernelFunc] => [kernelName, kernelFunc];
   return Object.fromEntries([
+    ...maskedKernels(addon).map(([n, f]) => k(n, f)),
     k(FUSED.bernoulliNll, ({ inputs, backend }) => {
       const be = backend as Backend;
       const { logits, x } = inputs as Record<string, TI>;
@@ -91,4 +94,156 @@ export function likelihoodKernels(addon: NativeAddon): Record<string, KernelFunc
       return [out(be, [N, D], dm), out(be, [N, D], dl)];
     }),
   ]);
+}
+
+/** Mask rows: N (one per example), 1 (shared); the mask input absent: 0 (no mask, the logistic only). */
+function maskOf(be: Backend, mask: TI | undefined, N: number, D: number): [Float32Array, number] {
+  if (!mask) return [new Float32Array(0), 0];
+  const rows = sizeOf(mask.shape) / D;
+  if (rows !== 1 && rows !== N) throw new Error(`vaekit native: mask of shape [${mask.shape}] for [${N},${D}]`);
+  return [need(be, mask, 'mask'), rows];
+}
+
+function maskedKernels(addon: NativeAddon): [string, KernelFunc][] {
+  const list: [string, KernelFunc][] = [];
+  const {
+    bernoulliNllMasked: bnm,
+    bernoulliNllMaskedGrad: bnmg,
+    gaussianNllMasked: gnm,
+    gaussianNllMaskedGrad: gnmg,
+    discretizedLogisticNll: dl,
+    discretizedLogisticNllGrad: dlg,
+  } = addon;
+  if (bnm && bnmg)
+    list.push(
+      [
+        FUSED.bernoulliNllMasked,
+        ({ inputs, backend }) => {
+          const be = backend as Backend;
+          const { logits, x, mask } = inputs as Record<string, TI>;
+          const [N, D] = logits.shape;
+          const [m, rows] = maskOf(be, mask, N, D);
+          const o = allocF32(N);
+          bnm.call(addon, need(be, logits, 'logits'), need(be, x, 'x'), m, rows, o, N, D);
+          return out(be, [N], o);
+        },
+      ],
+      [
+        FUSED.bernoulliNllMaskedGrad,
+        ({ inputs, backend }) => {
+          const be = backend as Backend;
+          const { logits, x, mask, dy } = inputs as Record<string, TI>;
+          const [N, D] = logits.shape;
+          const [m, rows] = maskOf(be, mask, N, D);
+          const o = allocF32(N * D);
+          bnmg.call(addon, need(be, logits, 'logits'), need(be, x, 'x'), m, rows, need(be, dy, 'dy'), o, N, D);
+          return out(be, [N, D], o);
+        },
+      ],
+    );
+  if (gnm && gnmg)
+    list.push(
+      [
+        FUSED.gaussianNllMasked,
+        ({ inputs, backend }) => {
+          const be = backend as Backend;
+          const { x, mean, logVar, mask } = inputs as Record<string, TI>;
+          const [N, D] = x.shape;
+          const [m, rows] = maskOf(be, mask, N, D);
+          const o = allocF32(N);
+          gnm.call(
+            addon,
+            need(be, x, 'x'),
+            need(be, mean, 'mean'),
+            need(be, logVar, 'logVar'),
+            lvMode(logVar, N, D),
+            m,
+            rows,
+            o,
+            N,
+            D,
+          );
+          return out(be, [N], o);
+        },
+      ],
+      [
+        FUSED.gaussianNllMaskedGrad,
+        ({ inputs, backend }) => {
+          const be = backend as Backend;
+          const { x, mean, logVar, mask, dy } = inputs as Record<string, TI>;
+          const [N, D] = x.shape;
+          const [m, rows] = maskOf(be, mask, N, D);
+          const dm = allocF32(N * D);
+          const dl = allocF32(sizeOf(logVar.shape));
+          gnmg.call(
+            addon,
+            need(be, x, 'x'),
+            need(be, mean, 'mean'),
+            need(be, logVar, 'logVar'),
+            lvMode(logVar, N, D),
+            m,
+            rows,
+            need(be, dy, 'dy'),
+            dm,
+            dl,
+            N,
+            D,
+          );
+          return [out(be, [N, D], dm), out(be, logVar.shape.slice(), dl)];
+        },
+      ],
+    );
+  if (dl && dlg)
+    list.push(
+      [
+        FUSED.discretizedLogisticNll,
+        ({ inputs, backend }) => {
+          const be = backend as Backend;
+          const { x, mu, logScale, mask } = inputs as Record<string, TI>;
+          const [N, D] = x.shape;
+          const [m, rows] = maskOf(be, mask, N, D);
+          const o = allocF32(N);
+          dl.call(
+            addon,
+            need(be, x, 'x'),
+            need(be, mu, 'mu'),
+            need(be, logScale, 'logScale'),
+            lvMode(logScale, N, D),
+            m,
+            rows,
+            o,
+            N,
+            D,
+          );
+          return out(be, [N], o);
+        },
+      ],
+      [
+        FUSED.discretizedLogisticNllGrad,
+        ({ inputs, backend }) => {
+          const be = backend as Backend;
+          const { x, mu, logScale, mask, dy } = inputs as Record<string, TI>;
+          const [N, D] = x.shape;
+          const [m, rows] = maskOf(be, mask, N, D);
+          const dm = allocF32(N * D);
+          const ds = allocF32(sizeOf(logScale.shape));
+          dlg.call(
+            addon,
+            need(be, x, 'x'),
+            need(be, mu, 'mu'),
+            need(be, logScale, 'logScale'),
+            lvMode(logScale, N, D),
+            m,
+            rows,
+            need(be, dy, 'dy'),
+            dm,
+            ds,
+            N,
+            D,
+          );
+          return [out(be, [N, D], dm), out(be, logScale.shape.slice(), ds)];
+        },
+      ],
+    );
+  return list;
 }

@@ -7,8 +7,11 @@
 //   superres ×f         y ~ N(A μ, s² + A v / f²), A = box average over f×f (s = 0.05: the Gaussian decoder's
 //                       v makes it the moment-matched likelihood; a Bernoulli decoder takes s alone, since a
 //                       π-dependent variance would reward saturating π)
+// A discretised-logistic decoder (8-bit pixels) enters noise and superres as its moment-matched Gaussian:
+// mean μ clipped to [0, 1], variance s²π²/3; inpainting scores its own masked likelihood.
 import * as tf from '@tensorflow/tfjs-core';
 import { BernoulliLogits } from '../../distributions/bernoulli.js';
+import { DiscretizedLogistic } from '../../distributions/discretized-logistic.js';
 import { DiagGaussian } from '../../distributions/gaussian.js';
 import type { Distribution } from '../../distributions/types.js';
 import { isMaskedLikelihood } from '../../distributions/types.js';
@@ -17,11 +20,26 @@ import type { Degradation, ImageShape } from './degrade.js';
 export const SUPERRES_SIGMA = 0.05;
 const EPS = 1e-6;
 
-/** 'bernoulli' or 'gaussian' for the decoder distributions restoration knows; an error otherwise. */
-export function decoderKind(p: Distribution): 'bernoulli' | 'gaussian' {
+/** The decoder distributions restoration knows; an error otherwise. */
+export function decoderKind(p: Distribution): 'bernoulli' | 'gaussian' | 'discretized-logistic' {
   if (p instanceof BernoulliLogits) return 'bernoulli';
   if (p instanceof DiagGaussian) return 'gaussian';
-  throw new Error('restore: the decoder is neither Bernoulli nor Gaussian (no restoration for this likelihood)');
+  if (p instanceof DiscretizedLogistic) return 'discretized-logistic';
+  throw new Error(
+    'restore: the decoder is neither Bernoulli, Gaussian nor discretised logistic (no restoration for this likelihood)',
+  );
+}
+
+/** A continuous decoder as a Gaussian: itself, or the discretised logistic's moment match; null if binary. */
+function asGaussian(p: Distribution): DiagGaussian | null {
+  if (p instanceof DiagGaussian) return p;
+  if (p instanceof DiscretizedLogistic)
+    // Var = s²π²/3: log v = 2 log s + log(π²/3)
+    return new DiagGaussian(
+      tf.clipByValue(p.mu, 0, 1) as tf.Tensor2D,
+      tf.add(tf.mul(p.logScale, 2), Math.log((Math.PI * Math.PI) / 3)) as tf.Tensor2D,
+    );
+  return null;
 }
 
 /** An error naming the mismatch unless the degradation suits a model of this likelihood. */
@@ -44,8 +62,8 @@ export function decoderMoments(p: Distribution): { mean: tf.Tensor2D; variance: 
       const pi = tf.sigmoid(p.logits);
       return { mean: pi as tf.Tensor2D, variance: tf.mul(pi, tf.sub(1, pi)) as tf.Tensor2D };
     }
-    if (p instanceof DiagGaussian)
-      return { mean: p.mu, variance: tf.mul(tf.onesLike(p.mu), tf.exp(p.logVar)) as tf.Tensor2D };
+    const g = asGaussian(p);
+    if (g) return { mean: g.mu, variance: tf.mul(tf.onesLike(g.mu), tf.exp(g.logVar)) as tf.Tensor2D };
     decoderKind(p);
     throw new Error('unreachable');
   });
@@ -84,10 +102,10 @@ export function measurementLogLik(
     }
     if (d.task === 'denoise') {
       if (d.noise === 'gaussian') {
-        if (!(p instanceof DiagGaussian))
-          throw new Error('Gaussian noise needs a continuous (Gaussian) decoder, this one is Bernoulli');
-        const lv = tf.log(tf.add(tf.exp(p.logVar), d.sigma * d.sigma)) as tf.Tensor2D;
-        return new DiagGaussian(p.mu, lv).logProb(y);
+        const g = asGaussian(p);
+        if (!g) throw new Error('Gaussian noise needs a continuous decoder, this one is Bernoulli');
+        const lv = tf.log(tf.add(tf.exp(g.logVar), d.sigma * d.sigma)) as tf.Tensor2D;
+        return new DiagGaussian(g.mu, lv).logProb(y);
       }
       if (!(p instanceof BernoulliLogits)) throw new Error(`${d.noise} noise needs a binary (Bernoulli) decoder`);
       const pi = tf.sigmoid(p.logits);
@@ -98,7 +116,9 @@ export function measurementLogLik(
     const { mean, variance } = decoderMoments(p);
     const s2 = SUPERRES_SIGMA * SUPERRES_SIGMA;
     const v =
-      p instanceof DiagGaussian ? tf.add(s2, tf.div(avgPool(variance, shape, f), f * f)) : tf.fill([1, y.shape[1]], s2);
+      p instanceof BernoulliLogits
+        ? tf.fill([1, y.shape[1]], s2)
+        : tf.add(s2, tf.div(avgPool(variance, shape, f), f * f));
     return new DiagGaussian(avgPool(mean, shape, f), tf.log(v) as tf.Tensor2D).logProb(y);
   });
 }
