@@ -173,9 +173,10 @@ Napi::Value DenseVaeStep(const Napi::CallbackInfo& info) {
           double acc = 0.0;
 #pragma omp simd reduction(+ : acc)
           for (int64_t d = 0; d < D; d++) {
-            const float li = l[d];
-            acc += (double)((li > 0.0f ? li : 0.0f) - x[d] * li + VLog1p(VExp(-std::fabs(li))));
-            g[d] = (VSigmoid(li) - x[d]) * inv;
+            // one exp per logit: e = exp(-|l|) gives log1p(e) and sigmoid(l) = (l >= 0 ? 1 : e) / (1 + e)
+            const float li = l[d], e = VExp(-std::fabs(li));
+            acc += (double)((li > 0.0f ? li : 0.0f) - x[d] * li + VLog1p(e));
+            g[d] = ((li >= 0.0f ? 1.0f : e) / (1.0f + e) - x[d]) * inv;
           }
           rec[r] = acc;
         }
