@@ -78,6 +78,8 @@ interface Options {
   ghz?: number;
   /** Cap each mlp epoch at this many steps (both sides); s/epoch is then s/step × 469. */
   mlpSteps?: number;
+  /** Timing rounds: vaekit and PyTorch alternated this many times; each side's median is reported. */
+  rounds: number;
 }
 
 function usage(): string {
@@ -95,6 +97,8 @@ function usage(): string {
   --mlp-steps N       cap each mlp epoch at N steps on both sides (a short look; s/epoch = s/step x 469)
   --fma-units N       FMA units per core for the theoretical peak (default 2)
   --ghz X             clock for the theoretical peak (default: /proc/cpuinfo)
+  --rounds N          alternate the vaekit and PyTorch timing runs N times (default 1) and report each side's
+                      median (on a shared machine: both sides see the same load; the NLL runs in round 1)
   --wait-idle S       first wait up to S seconds for the 1-minute load to fall below half the cores`;
 }
 
@@ -111,6 +115,7 @@ function parseArgs(argv: string[]): Options {
     backend: 'auto',
     reps: 500,
     waitIdle: 0,
+    rounds: 1,
   };
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -152,6 +157,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--wait-idle':
         o.waitIdle = int(flag, val(), 0);
+        break;
+      case '--rounds':
+        o.rounds = int(flag, val(), 1);
         break;
       case '--mlp-steps':
         o.mlpSteps = int(flag, val(), 1);
@@ -343,6 +351,20 @@ function summarise(
     steps: num(timed[0]?.steps),
   };
 }
+
+/** One side's runs of the rounds as one result: the first run's figures, the medians of the timings. */
+function medianOfRounds(runs: TrainResult[]): TrainResult {
+  const ok = runs.filter((r) => r.ok);
+  if (!ok.length) return runs[0]!;
+  const med = (f: (r: TrainResult) => number | undefined) => {
+    const v = ok.map(f).filter((x): x is number => x !== undefined);
+    return v.length ? median(v) : undefined;
+  };
+  return { ...ok[0]!, secondsPerEpoch: med((r) => r.secondsPerEpoch), secondsPerStep: med((r) => r.secondsPerStep) };
+}
+
+const roundsCell = (runs: TrainResult[], perStep: boolean): string =>
+  runs.map((r) => (perStep ? r.secondsPerStep : r.secondsPerEpoch)?.toFixed(perStep ? 4 : 3) ?? '—').join(', ');
 
 /** PyTorch's run; `coretype`: the OPENBLAS_CORETYPE to set ('' = as Debian ships it, unset). */
 async function torchTrain(
@@ -702,6 +724,8 @@ async function main(): Promise<void> {
   // PyTorch with the best OPENBLAS_CORETYPE of the floor (the fairly configured peer)
   let fMlp: TrainResult | undefined, fConv: TrainResult | undefined;
 
+  const roundLoads: number[] = [],
+    roundLines: string[] = [];
   // One after another: never two processes at once.
   let backendInfo: Record<string, unknown> | null = null;
   if (wantMlp || o.only.has('conv')) {
@@ -709,15 +733,30 @@ async function main(): Promise<void> {
     backendInfo = p.code === 0 ? lastJson(p.stdout) : null;
   }
   if (o.only.has('sgemm')) floor = await sgemmFloor(o, pre.cblasDir);
-  const fair = floor?.bestCoretype;
+  // the fairly configured PyTorch: the floor's fastest OpenBLAS core type, else the widest the ISA allows
+  const fair = floor?.bestCoretype ?? (coretypesFor(cpuIsa()).pop() || undefined);
   if (wantMlp) {
     // The test -ELBO comes from `vaekit eval` when it sees all 10,000 test images, else from training.
     const cap = o.mlpSteps ?? null;
     const torchCap = cap ? ['--steps', String(cap)] : [];
-    vMlp = await vaekitTrain(o, 'mlp', mlpEpochs, cap, 'mlp', !wantNll || o.nllImages < 10000);
-    if (wantNll && vMlp.ok) vEval = await vaekitEval(o, 'mlp');
-    tMlp = await torchTrain(o, 'mlp', mlpEpochs, [...nllArgs, ...torchCap]);
-    if (fair) fMlp = await torchTrain(o, 'mlp', mlpEpochs, [...nllArgs, ...torchCap], fair);
+    const vs: TrainResult[] = [],
+      ts: TrainResult[] = [],
+      fs: TrainResult[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      const v = await vaekitTrain(o, 'mlp', mlpEpochs, cap, 'mlp', r === 0 && (!wantNll || o.nllImages < 10000));
+      vs.push(v);
+      if (r === 0 && wantNll && v.ok) vEval = await vaekitEval(o, 'mlp');
+      const tArgs = [...(r === 0 ? nllArgs : []), ...torchCap];
+      ts.push(await torchTrain(o, 'mlp', mlpEpochs, tArgs));
+      if (fair) fs.push(await torchTrain(o, 'mlp', mlpEpochs, tArgs, fair));
+      roundLoads.push(os.loadavg()[0]!);
+    }
+    [vMlp, tMlp] = [medianOfRounds(vs), medianOfRounds(ts)];
+    if (fair) fMlp = medianOfRounds(fs);
+    if (o.rounds > 1)
+      roundLines.push(
+        `mlp s/${cap ? 'step' : 'epoch'} per round: vaekit ${roundsCell(vs, !!cap)}; PyTorch as shipped ${roundsCell(ts, !!cap)}${fair ? `; PyTorch ${fair} ${roundsCell(fs, !!cap)}` : ''}`,
+      );
     // capped epochs: the full epoch's time from the time per step
     if (cap)
       for (const r of [vMlp, tMlp, fMlp])
@@ -725,9 +764,21 @@ async function main(): Promise<void> {
   }
   if (o.only.has('conv')) {
     const convArgs = ['--steps', String(o.convSteps), '--no-elbo'];
-    vConv = await vaekitTrain(o, 'conv', o.epochs, o.convSteps, 'conv', false);
-    tConv = await torchTrain(o, 'conv', o.epochs, convArgs);
-    if (fair) fConv = await torchTrain(o, 'conv', o.epochs, convArgs, fair);
+    const vs: TrainResult[] = [],
+      ts: TrainResult[] = [],
+      fs: TrainResult[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      vs.push(await vaekitTrain(o, 'conv', o.epochs, o.convSteps, 'conv', false));
+      ts.push(await torchTrain(o, 'conv', o.epochs, convArgs));
+      if (fair) fs.push(await torchTrain(o, 'conv', o.epochs, convArgs, fair));
+      roundLoads.push(os.loadavg()[0]!);
+    }
+    [vConv, tConv] = [medianOfRounds(vs), medianOfRounds(ts)];
+    if (fair) fConv = medianOfRounds(fs);
+    if (o.rounds > 1)
+      roundLines.push(
+        `conv s/step per round: vaekit ${roundsCell(vs, true)}; PyTorch as shipped ${roundsCell(ts, true)}${fair ? `; PyTorch ${fair} ${roundsCell(fs, true)}` : ''}`,
+      );
   }
   // the peer the ratios are taken against: the fairly configured PyTorch where it ran
   const peerMlp = fMlp ?? tMlp,
@@ -850,6 +901,13 @@ async function main(): Promise<void> {
       lines.push('');
     }
   }
+  if (roundLines.length)
+    lines.push(
+      `${o.rounds} rounds, vaekit and PyTorch alternated; each side's median above. 1-minute load after each round: ${roundLoads.map((x) => x.toFixed(2)).join(', ')}.`,
+      '',
+      ...roundLines.map((l) => `- ${l}`),
+      '',
+    );
   lines.push(
     'Ratios < 1 mean vaekit is faster. Timings on a shared machine are noisy: the ratio from one run is the figure that counts.',
   );
@@ -871,6 +929,7 @@ async function main(): Promise<void> {
     },
     vaekitBackend: backendInfo,
     loadAtStart: loads,
+    roundLoads,
     git: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null,
     sgemmFloor: floor,
     vaekit: { mlp: vMlp, eval: vEval, conv: vConv },
