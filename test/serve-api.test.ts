@@ -62,8 +62,9 @@ describe('serve API (inject)', () => {
     assert.equal(maxAbsDiff(s.x.flat(), generate(model, 3, new Rng(5))), 0);
     const r = (await post('/api/reconstruct', { x: xs })).json();
     assert.equal(maxAbsDiff(r.x.flat(), reconstruct(model, flat, 2)), 0);
-    const sc = await post('/api/score', { x: xs, k: 4, seed: 1 });
-    assert.equal(sc.statusCode, 200);
+    const bin = xs.map((r) => r.map((v) => (v > 0.5 ? 1 : 0))); // a binary model scores 0/1 pixels
+    const sc = await post('/api/score', { x: bin, k: 4, seed: 1 });
+    assert.equal(sc.statusCode, 200, sc.body);
     assert.equal(sc.json().nll.length, 2);
     assert.ok(sc.json().negElbo.every((v: number) => v > 0));
   });

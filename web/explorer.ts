@@ -27,8 +27,10 @@ interface Info {
   numClasses: number | null;
   classNames: string[] | null;
   dataset: string;
+  protocol: string;
   examples: number;
   routes: string[];
+  calibration: { score: string; threshold: number; targetFpr: number } | null;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -283,6 +285,8 @@ function setupDrawing(model: LatentVariableModel, info: Info, shape: number[], y
   $('clear').addEventListener('click', () => pad.clear());
   $('roundtrip').addEventListener('click', async () => {
     const x = readDrawing(canvas, shape);
+    // a model of binary pixels takes 0/1 values (the server's score refuses others)
+    if (info.protocol === 'binary') x.forEach((v, i) => (x[i] = v > 0.5 ? 1 : 0));
     const rec = reconstruct(model, x, 1, y1());
     drawRow($<HTMLCanvasElement>('recon'), rec, shape);
     const setZ = (window as unknown as { explorer: { setZ?: (z: ArrayLike<number>) => void } }).explorer.setZ;
@@ -290,8 +294,20 @@ function setupDrawing(model: LatentVariableModel, info: Info, shape: number[], y
     if (info.routes.includes('/api/score')) {
       const body = { x: [Array.from(x)], ...(info.numClasses ? { y: y1() } : {}) };
       try {
-        const s = await getJson<{ negElbo: number[]; nll: number[] }>('/api/score', body);
-        $('score').textContent = `anomaly score: −ELBO ${s.negElbo[0].toFixed(1)} nats`;
+        const s = await getJson<{
+          negElbo: number[];
+          score: string;
+          value: number[];
+          threshold?: number;
+          flagged?: boolean[];
+        }>('/api/score', body);
+        const unit = s.score === 'corrected' ? 'bits' : 'nats';
+        $('score').textContent =
+          `anomaly score: −ELBO ${s.negElbo[0].toFixed(1)} nats` +
+          (s.score === 'negElbo' ? '' : ` · ${s.score} ${s.value[0].toFixed(1)} ${unit}`) +
+          (s.flagged
+            ? ` · ${s.flagged[0] ? 'FLAGGED' : 'not flagged'} (threshold ${s.threshold!.toFixed(1)})`
+            : ' · no threshold (vaekit calibrate sets one)');
       } catch (e) {
         $('score').textContent = String(e);
       }

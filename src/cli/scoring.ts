@@ -4,15 +4,21 @@
 // the model directory. The scores themselves come from src/tasks/anomaly.ts.
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseDatasetName, rowRange, type Split } from '../data/dataset.js';
 import type { Normalizer } from '../data/csv.js';
 import type { ModelMeta } from '../models/files.js';
 import type { LatentVariableModel } from '../models/index.js';
 import { Rng } from '../rng.js';
-import { defaultScore, scoreStream, SCORE_NAMES, type Rows, type ScoreName } from '../tasks/anomaly.js';
-import { readJson, writeJsonAtomic } from '../util/atomic.js';
+import {
+  defaultScore,
+  pixelRule,
+  pixelViolation,
+  scoreStream,
+  SCORER_DEFAULTS,
+  SCORE_NAMES,
+  type Rows,
+  type ScoreName,
+} from '../tasks/anomaly.js';
 import { csvRowBatches } from './csv-rows.js';
 import { checkShape, loadData, pickSplit, type ModelContext, type ModelFlags } from './data.js';
 import { posInt } from './options.js';
@@ -37,7 +43,7 @@ export function scoreOptions(cmd: Command): Command {
         "the score to flag and rank by (default: the model kind's, see docs/anomaly.md)",
       ).choices(SCORE_NAMES as unknown as string[]),
     )
-    .option('--seed <n>', 'seed of the samples of z', posInt('--seed'), 1)
+    .option('--seed <n>', 'seed of the samples of z', posInt('--seed'), SCORER_DEFAULTS.seed)
     .option(
       '--regret-steps <n>',
       'likelihood regret: Adam steps refitting q(z|x) per row (0: off, the default; --score regret: 20)',
@@ -73,15 +79,11 @@ export function checkModality(meta: ModelMeta, f: ModelFlags): void {
 
 /** An error unless every value fits the pixel protocol (0/1 for binary, [0, 1] for continuous). */
 function checkPixels(rows: Rows, protocol: string, first: number): void {
-  for (let i = 0; i < rows.x.length; i++) {
-    const v = rows.x[i];
-    if (protocol === 'binary' ? v !== 0 && v !== 1 : !(v >= 0 && v <= 1)) {
-      const D = rows.x.length / rows.n;
-      throw new Error(
-        `row ${first + Math.floor(i / D)} has the value ${v}; the model takes ${protocol} pixels (${protocol === 'binary' ? '0 or 1' : 'in [0, 1]'})`,
-      );
-    }
-  }
+  const bad = pixelViolation(rows.x, protocol);
+  if (bad)
+    throw new Error(
+      `row ${first + Math.floor(bad.index / (rows.x.length / rows.n))} has the value ${bad.value}; the model takes ${pixelRule(protocol)}`,
+    );
 }
 
 function* splitBatches(split: Split, bs: number, withLabels: boolean): Generator<Rows> {
@@ -200,8 +202,8 @@ export async function scoreAll(
     for await (const r of scoreStream(model, src.batches, {
       rng: new Rng(f.seed),
       k: f.k,
-      batchSize: Math.min(f.batchSize, 500),
-      maxRows: 50_000,
+      batchSize: Math.min(f.batchSize, SCORER_DEFAULTS.batchSize),
+      maxRows: SCORER_DEFAULTS.maxRows,
       regret: regretSettings(f),
       onProgress: (done) => bar.update(done),
     })) {
@@ -234,31 +236,4 @@ export function chosenScore(model: LatentVariableModel, table: ScoreTable, flag?
   return name;
 }
 
-/** What `vaekit calibrate` writes into the model directory and `vaekit score` reads back. */
-export interface CalibrationFile {
-  score: ScoreName;
-  threshold: number;
-  targetFpr: number;
-  achievedFpr: number;
-  falsePositives: number;
-  n: number;
-  /** The held-out normal data it was fitted on, and the scorer's settings. */
-  data: string;
-  k: number;
-  /** The regret score's Adam steps, when it is the calibrated score. */
-  regretSteps?: number;
-}
-
-export const CALIBRATION_FILE = 'calibration.json';
-
-export async function readCalibration(dir: string): Promise<CalibrationFile | undefined> {
-  const file = path.join(dir, CALIBRATION_FILE);
-  if (!existsSync(file)) return undefined;
-  return readJson<CalibrationFile>(file, 'calibration');
-}
-
-export async function writeCalibration(dir: string, c: CalibrationFile): Promise<string> {
-  const file = path.join(dir, CALIBRATION_FILE);
-  await writeJsonAtomic(file, c);
-  return file;
-}
+export { CALIBRATION_FILE, readCalibration, writeCalibration, type CalibrationFile } from '../io/calibration.js';

@@ -1,10 +1,12 @@
 // A saved model is a directory (its files: src/models/files.ts), written atomically (temp dir + rename): a reader
-// sees the old complete model or the new one. This is the Node side: reading and writing the directory.
+// sees the old complete model or the new one. This is the Node side: reading and writing the directory. A
+// re-save keeps the files vaekit writes beside the model (calibration.json, see ./calibration.ts).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadModelFromBuffers, modelFiles, parseModelMeta, type DataInfo, type ModelMeta } from '../models/files.js';
 import type { LatentVariableModel } from '../models/types.js';
-import { readJson, recoverDir, writeDirAtomic } from '../util/atomic.js';
+import { readJson, recoverDir, writeDirAtomic, type FileData } from '../util/atomic.js';
+import { CALIBRATION_FILE } from './calibration.js';
 import { validateModelConfigJson } from './model-schema.js';
 
 export async function saveModel(
@@ -13,8 +15,17 @@ export async function saveModel(
   data: DataInfo,
   training?: Record<string, unknown>,
 ): Promise<void> {
-  await writeDirAtomic(dir, await modelFiles(model, data, training));
+  const files: Record<string, FileData> = await modelFiles(model, data, training);
+  await recoverDir(dir);
+  for (const name of KEPT_FILES) {
+    const old = await readFile(path.join(dir, name)).catch(() => undefined);
+    if (old) files[name] = old;
+  }
+  await writeDirAtomic(dir, files);
 }
+
+/** Files of a model directory that are not the model's own and survive a re-save. */
+export const KEPT_FILES = [CALIBRATION_FILE];
 
 export async function readModelMeta(dir: string): Promise<ModelMeta> {
   await recoverDir(dir);

@@ -7,12 +7,15 @@
 //   POST /api/decode       {z: [[…d]], y?}                → {x}          E[x | z]
 //   POST /api/sample       {n, seed?, temperature?, y?}   → {x}          z ~ p(z), E[x | z]
 //   POST /api/reconstruct  {x, y?}                        → {x}          E[x | z = μ(x)]
-//   POST /api/score        {x, y?, k?, seed?}             → {negElbo, nll, rec, kl}   (src/tasks/anomaly.ts)
+//   POST /api/score        {x, y?, k?, seed?}             → {negElbo, nll, rec, kl, corrected?, …, score, value,
+//                                                            threshold?, flagged?}   (src/tasks/anomaly.ts, scored
+//                                                            as `vaekit score` does, flagged with calibration.json)
 //   POST /api/restore      src/serve/restore.ts (image models with a continuous latent, no label)
 import type { FastifyInstance } from 'fastify';
 import type { LatentVariableModel } from '../models/types.js';
 import { Rng } from '../rng.js';
-import { scoreBatch } from '../tasks/anomaly.js';
+import { defaultScore, pixelRule, pixelViolation, SCORER_DEFAULTS, scoreBatch } from '../tasks/anomaly.js';
+import type { CalibrationFile } from '../io/calibration.js';
 import { decodeLatent } from '../tasks/explore.js';
 import { encode, encodeCodes, generate, reconstruct } from '../tasks/generate.js';
 import { BadRequest } from './errors.js';
@@ -63,7 +66,14 @@ function checkLabels(model: LatentVariableModel, y: number[] | undefined, n: num
   return y;
 }
 
-export function registerApi(app: FastifyInstance, model: LatentVariableModel): string[] {
+export interface ApiOptions {
+  /** The data protocol the model was trained on (config.json's data.protocol): /api/score checks pixel values. */
+  protocol?: string;
+  /** The model directory's calibration.json (when it matches the model): /api/score flags with its threshold. */
+  calibration?: CalibrationFile;
+}
+
+export function registerApi(app: FastifyInstance, model: LatentVariableModel, opts: ApiOptions = {}): string[] {
   const D = model.config.inputShape.reduce((a, b) => a * b, 1);
   const K = model.numClasses;
   const vq = model.config.kind === 'vqvae';
@@ -134,6 +144,8 @@ export function registerApi(app: FastifyInstance, model: LatentVariableModel): s
   });
 
   const scores = { type: 'array', items: { type: 'number' } };
+  const cal = opts.calibration;
+  const protocol = opts.protocol ?? '';
   post<Rows & { k?: number; seed?: number }>(
     '/api/score',
     {
@@ -145,19 +157,75 @@ export function registerApi(app: FastifyInstance, model: LatentVariableModel): s
         },
         ['x'],
       ),
-      response: out({ negElbo: scores, nll: scores, rec: scores, kl: scores, k: { type: 'integer' } }),
+      response: out({
+        negElbo: scores,
+        nll: scores,
+        rec: scores,
+        kl: scores,
+        complexityBits: scores,
+        corrected: scores,
+        llr: scores,
+        regret: scores,
+        k: { type: 'integer' },
+        score: { type: 'string' },
+        value: scores,
+        threshold: { type: 'number' },
+        flagged: { type: 'array', items: { type: 'boolean' } },
+        calibration: {
+          type: 'object',
+          properties: {
+            data: { type: 'string' },
+            targetFpr: { type: 'number' },
+            achievedFpr: { type: 'number' },
+            n: { type: 'integer' },
+          },
+        },
+      }),
     },
     async (b) => {
       const n = b.x.length;
       const labels = checkLabels(model, b.y, n);
-      const rows = {
-        x: flat(b.x, 'body/x'),
-        n,
-        shape: model.config.inputShape,
-        y: labels && Int32Array.from(labels),
+      const x = flat(b.x, 'body/x');
+      // the reference coder of the corrected score (and the CLI) take pixels of the model's protocol only
+      const bad = pixelViolation(x, protocol);
+      if (bad)
+        throw new BadRequest(
+          `body/x/${Math.floor(bad.index / D)}/${bad.index % D} is ${bad.value}: this model takes ${pixelRule(protocol)}`,
+        );
+      const rows = { x, n, shape: model.config.inputShape, y: labels && Int32Array.from(labels) };
+      // as `vaekit score`: the same seed, passes and k as the calibration (unless asked otherwise)
+      const s = await scoreBatch(model, rows, {
+        rng: new Rng(b.seed ?? SCORER_DEFAULTS.seed),
+        k: b.k ?? Math.min(cal?.k ?? 1, MAX_SCORE_K),
+        batchSize: SCORER_DEFAULTS.batchSize,
+        maxRows: SCORER_DEFAULTS.maxRows,
+        regret: cal?.score === 'regret' ? { steps: cal.regretSteps ?? 20 } : null,
+      });
+      const name = cal?.score ?? defaultScore(model, s.corrected !== undefined);
+      const value = s[name];
+      if (!value)
+        throw new Error(`the ${name} score of calibration.json is not computed for this ${model.config.kind}`);
+      const opt = (k: 'complexityBits' | 'corrected' | 'llr' | 'regret') => (s[k] ? { [k]: [...s[k]] } : {});
+      return {
+        negElbo: [...s.negElbo],
+        nll: [...s.nll],
+        rec: [...s.rec],
+        kl: [...s.kl],
+        ...opt('complexityBits'),
+        ...opt('corrected'),
+        ...opt('llr'),
+        ...opt('regret'),
+        k: s.k,
+        score: name,
+        value: [...value],
+        ...(cal
+          ? {
+              threshold: cal.threshold,
+              flagged: [...value].map((v) => v > cal.threshold),
+              calibration: { data: cal.data, targetFpr: cal.targetFpr, achievedFpr: cal.achievedFpr, n: cal.n },
+            }
+          : {}),
       };
-      const s = await scoreBatch(model, rows, { rng: new Rng(b.seed ?? 0), k: b.k ?? 1 });
-      return { negElbo: [...s.negElbo], nll: [...s.nll], rec: [...s.rec], kl: [...s.kl], k: s.k };
     },
   );
   if (registerRestore(app, model)) routes.push('/api/restore');

@@ -11,6 +11,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { MemorySplit } from '../data/types.js';
 import type { ModelMeta } from '../models/files.js';
+import type { CalibrationFile } from '../io/calibration.js';
 import type { LatentVariableModel } from '../models/types.js';
 import { registerApi } from './api.js';
 
@@ -19,6 +20,8 @@ export interface AppOptions {
   meta: ModelMeta;
   /** The bytes of the model directory's config.json and model.safetensors, served to the page. */
   files: { config: string | Uint8Array; safetensors: Uint8Array };
+  /** The model directory's calibration.json, when it matches the model (/api/score flags with it). */
+  calibration?: CalibrationFile;
   /** Test examples for the explorer's map. */
   examples?: MemorySplit;
   /** The explorer page: its HTML and its bundled script. */
@@ -107,7 +110,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   const { model, meta } = opts;
-  const routes = registerApi(app, model);
+  const routes = registerApi(app, model, { protocol: meta.data.protocol, calibration: opts.calibration });
   const examples = opts.examples;
 
   app.get('/api/info', async () => ({
@@ -120,6 +123,9 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     protocol: meta.data.protocol,
     examples: examples?.n ?? 0,
     routes,
+    calibration: opts.calibration
+      ? { score: opts.calibration.score, threshold: opts.calibration.threshold, targetFpr: opts.calibration.targetFpr }
+      : null,
     limits: { bodyBytes: bodyLimit, maxInFlight: limit },
   }));
   app.get('/api/examples', async () => {

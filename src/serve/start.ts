@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { allRows, loadDataset, parseDatasetName, take, type DatasetSpec } from '../data/dataset.js';
 import type { MemorySplit, Split } from '../data/types.js';
+import { readCalibration } from '../io/calibration.js';
 import { loadModel } from '../io/model.js';
 import type { ModelMeta } from '../models/files.js';
 import { createApp } from './app.js';
@@ -76,12 +77,14 @@ export async function startServer(
       config: await readFile(path.join(dir, 'config.json')),
       safetensors: await readFile(path.join(dir, 'model.safetensors')),
     };
+    const calibration = await readCalibration(dir, model, (why) => log(`serve: ${why}`));
     const examples = await testExamples(meta, opts, log);
     const page = await explorerPage();
     const app = await createApp({
       model,
       meta,
       files,
+      calibration,
       examples,
       page,
       maxInFlight: opts.maxInFlight,

@@ -140,6 +140,35 @@ export function checkRows(model: LatentVariableModel, rows: Rows): void {
   }
 }
 
+/**
+ * The scorer's settings `vaekit score` and `vaekit calibrate` use (and `vaekit serve`'s /api/score, so that a row
+ * scores there as it does in the CLI): the seed of the draws of z, rows per forward pass, rows per
+ * importance-sampling pass.
+ */
+export const SCORER_DEFAULTS = { seed: 1, batchSize: 500, maxRows: 50_000 } as const;
+
+/** The pixel protocols whose values are bounded: binary pixels are 0 or 1, continuous ones in [0, 1]. */
+export const PIXEL_PROTOCOLS = ['binary', 'continuous'];
+
+/** What values a pixel protocol takes, in words ('binary pixels (0 or 1)'). */
+export function pixelRule(protocol: string): string {
+  return `${protocol} pixels (${protocol === 'binary' ? '0 or 1' : 'in [0, 1]'})`;
+}
+
+/**
+ * The first value of x that a model of `protocol` does not take (binary: not 0 or 1; continuous: outside
+ * [0, 1] or not a number), or null; other protocols (tabular, series, words) take any value.
+ */
+export function pixelViolation(x: ArrayLike<number>, protocol: string): { index: number; value: number } | null {
+  if (!PIXEL_PROTOCOLS.includes(protocol)) return null;
+  const binary = protocol === 'binary';
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (binary ? v !== 0 && v !== 1 : !(v >= 0 && v <= 1)) return { index: i, value: v };
+  }
+  return null;
+}
+
 function checkCount(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
 }

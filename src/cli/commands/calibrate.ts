@@ -28,17 +28,21 @@ export function calibrate(program: Command): void {
       const t = await scoreAll(ctx.model, src, f);
       const name = chosenScore(ctx.model, t, f.score);
       const c = calibrateScores(t.scores[name]!, name, f.fpr);
-      const file = await writeCalibration(dir, {
-        score: name,
-        threshold: c.threshold,
-        targetFpr: c.targetFpr,
-        achievedFpr: c.achievedFpr,
-        falsePositives: c.falsePositives,
-        n: c.n,
-        data: src.name,
-        k: f.k,
-        ...(name === 'regret' ? { regretSteps: regretSettings(f)!.steps } : {}),
-      });
+      const file = await writeCalibration(
+        dir,
+        {
+          score: name,
+          threshold: c.threshold,
+          targetFpr: c.targetFpr,
+          achievedFpr: c.achievedFpr,
+          falsePositives: c.falsePositives,
+          n: c.n,
+          data: src.name,
+          k: f.k,
+          ...(name === 'regret' ? { regretSteps: regretSettings(f)!.steps } : {}),
+        },
+        ctx.model,
+      );
       out(
         !!f.json,
         { file, ...c, data: src.name, k: f.k },

@@ -76,7 +76,7 @@ export function score(program: Command): void {
   backendOption(cmd).action((dir, f) =>
     withModel(dir, f, async (ctx) => {
       if (!/\.(csv|json)$/.test(f.out)) throw new Error(`--out must end in .csv or .json, got "${f.out}"`);
-      const cal = await readCalibration(dir);
+      const cal = await readCalibration(dir, ctx.model, log);
       if (cal && f.score !== undefined && f.score !== cal.score)
         throw new Error(`--score ${f.score}: the model's calibration is for the ${cal.score} score (recalibrate)`);
       const src = await rowSource(ctx, f);
