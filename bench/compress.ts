@@ -1,12 +1,14 @@
 // Usage: node --import tsx bench/compress.ts --dataset fashion-mnist|mnist --model NAME=DIR [--model NAME=DIR …]
-//          [--n N] [--no-jxl] [--zopfli] [--json FILE]
-// Lossless compression of the binary (binary-protocol) test images: vaekit's bits-back coder with each model
-// (src/tasks/compress) beside the standard codecs on the same pixels, and each model's test −ELBO in bits, the
-// figure bits-back coding should reach. Prints a Markdown table: bits/dim, bytes/image, file / −ELBO, images/s.
+//          [--pixels binary|8bit] [--n N] [--no-jxl] [--zopfli] [--json FILE]
+// Lossless compression of the test images, binary (the binary protocol, default) or raw 8-bit (--pixels 8bit:
+// the continuous protocol's k/255, models with a discretized-logistic decoder): vaekit's bits-back coder with
+// each model (src/tasks/compress: vae or hvae) beside the standard codecs on the same pixels, and each model's
+// test −ELBO in bits, the figure bits-back coding should reach. Prints a Markdown table: bits/dim, bytes/image,
+// file / −ELBO, images/s.
 //   PNG (optipng -o7, optionally zopflipng), WebP lossless (cwebp -lossless -z 9), JPEG XL lossless
 //   (cjxl -d 0 -e 9): one image of all the test images tiled 100 to a row (their headers amortised as vaekit's
 //   is over the set; per-image files would only cost them more); gzip -9, bzip2 -9, xz -9e: the pixels
-//   packed 8 to a byte. All sizes are whole files, headers included.
+//   packed 8 to a byte (8-bit: the raw bytes, one a pixel). All sizes are whole files, headers included.
 // The baseline tools come from Debian's webp, libjxl-tools, optipng and zopfli (scripts/install-system.sh --bench).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,15 +30,19 @@ const dataset = values('--dataset')[0] ?? 'fashion-mnist';
 const models = values('--model').map((s) => s.split('='));
 const nFlag = values('--n')[0];
 const jsonOut = values('--json')[0];
+const pixels = values('--pixels')[0] ?? 'binary';
+if (pixels !== 'binary' && pixels !== '8bit') throw new Error(`--pixels must be binary or 8bit, got ${pixels}`);
+const eightBit = pixels === '8bit';
 
 const info = await initBackend('auto', true);
-const data = await loadDataset({ ...parseDatasetName(dataset), protocol: 'binary' });
+const data = await loadDataset({ ...parseDatasetName(dataset), protocol: eightBit ? 'continuous' : 'binary' });
 const n = Math.min(nFlag ? Number(nFlag) : data.test.n, data.test.n);
 const [H, W] = data.shape;
 const D = data.shape.reduce((a, b) => a * b, 1);
 const x = rowRange(data.test, 0, n);
 const dims = n * D;
-console.error(`backend ${info.backend} (${info.detail}); ${dataset}: ${n} binary test images ${data.shape.join('×')}`);
+const levels = Uint8Array.from(x, (v) => Math.round(v * 255)); // 8-bit: the pixels; binary: 0/1
+console.error(`backend ${info.backend} (${info.detail}); ${dataset}: ${n} ${pixels} test images ${data.shape.join('×')}`);
 
 interface Row {
   codec: string;
@@ -61,7 +67,7 @@ for (const [name, dir] of models) {
   t = performance.now();
   const back = decompressBinaryImages(model, bytes);
   const ds = (performance.now() - t) / 1000;
-  const exact = back.x.every((v, i) => v === x[i]);
+  const exact = back.x.every((v, i) => v === (eightBit ? levels[i] : x[i]));
   if (!exact) throw new Error(`${name}: decompress(compress(x)) != x`);
   rows.push({
     codec: `vaekit bits-back, ${name}`,
@@ -96,7 +102,10 @@ const grid = new Uint8Array(gridRows * H * cols * W);
 for (let i = 0; i < n; i++) {
   const [r0, c0] = [Math.floor(i / cols) * H, (i % cols) * W];
   for (let y = 0; y < H; y++)
-    for (let xx = 0; xx < W; xx++) grid[(r0 + y) * cols * W + c0 + xx] = x[i * D + y * W + xx] ? 255 : 0;
+    for (let xx = 0; xx < W; xx++) {
+      const v = levels[i * D + y * W + xx];
+      grid[(r0 + y) * cols * W + c0 + xx] = eightBit ? v : v ? 255 : 0;
+    }
 }
 const png = path.join(tmp, 'grid.png');
 writeFileSync(png, encodePng(grid, cols * W, gridRows * H, 1));
@@ -127,20 +136,20 @@ if (!flag('--no-jxl'))
     () => run('cjxl', ['--quiet', '-d', '0', '-e', '9', png, path.join(tmp, 'o.jxl')]),
     tiled,
   );
-const packed = packBits(x);
+const packed = eightBit ? levels : packBits(x);
 for (const [tool, a] of [
   ['gzip', ['-9', '-c']],
   ['bzip2', ['-9', '-c']],
   ['xz', ['-9e', '-c']],
 ] as const) {
   const file = path.join(tmp, `packed.${tool}`);
-  timed(`${tool} ${a[0]} of the packed pixels`, file, () => writeFileSync(file, run(tool, [...a], packed)));
+  timed(`${tool} ${a[0]} of the ${eightBit ? 'raw bytes' : 'packed pixels'}`, file, () => writeFileSync(file, run(tool, [...a], packed)));
 }
 rmSync(tmp, { recursive: true, force: true });
 
 const best = Math.min(...rows.filter((r) => !r.codec.startsWith('vaekit')).map((r) => r.bytes));
 const lines = [
-  `Binary ${dataset}, ${n} test images (${dims} pixels); backend ${info.backend}.`,
+  `${eightBit ? '8-bit' : 'Binary'} ${dataset}, ${n} test images (${dims} pixels); backend ${info.backend}.`,
   '',
   '| codec | bits/dim | bytes/image | file / −ELBO | best baseline / file | compress img/s | decompress img/s |',
   '|---|---|---|---|---|---|---|',
@@ -162,4 +171,4 @@ const lines = [
   ...rows.filter((r) => r.note).map((r) => `- ${r.codec}: ${r.note}`),
 ];
 console.log(lines.join('\n'));
-if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ dataset, n, backend: info.backend, rows }, null, 2) + '\n');
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ dataset, pixels, n, backend: info.backend, rows }, null, 2) + '\n');

@@ -91,33 +91,67 @@ describe('discretized logistic', () => {
     }
   });
 
-  it('a VAE with it has a learned decoder.log_scale and a −ELBO that training lowers', () => {
-    const model = createModel(
-      {
-        kind: 'vae',
-        inputShape: [4, 4, 1],
-        latentDim: 2,
-        network: { type: 'mlp', hidden: [16] },
-        likelihood: 'discretized-logistic',
-      },
-      new Rng(1),
+  for (const scale of ['per-pixel', 'decoder'] as const)
+    for (const kind of scale === 'decoder' ? (['vae', 'hvae'] as const) : (['vae'] as const))
+      it(`a ${kind} with it (${scale} log scales) has its scale parameters and a −ELBO that training lowers`, () => {
+        const model = createModel(
+          {
+            kind,
+            inputShape: [4, 4, 1],
+            latentDim: kind === 'hvae' ? 3 : 2,
+            network: { type: 'mlp', hidden: [16] },
+            likelihood: 'discretized-logistic',
+            ...(scale === 'decoder' ? { logisticScale: 'decoder' } : {}),
+            ...(kind === 'hvae' ? { latentDims: [2, 1], layerHidden: [8] } : {}),
+          } as Parameters<typeof createModel>[0],
+          new Rng(1),
+        );
+        const params = model.namedParameters();
+        if (scale === 'per-pixel') assert.deepEqual(params['decoder.log_scale'].shape, [1, 16]);
+        else {
+          // no shared scale: the decoder's last layer gives [μ, log s] for each of the 16 pixels
+          assert.equal(params['decoder.log_scale'], undefined);
+          assert.equal(model.networks().decoder.outputs[0].shape[1], 32);
+        }
+        const rng = new Rng(2);
+        const x = tf.tensor2d(
+          Array.from(
+            { length: 32 * 16 },
+            (_, i) => Math.round(255 * (0.5 + 0.4 * Math.sin(i % 16) * (i % 3 ? 1 : -1))) / 255,
+          ),
+          [32, 16],
+        );
+        const negElbo = () => tf.tidy(() => tf.mean(elbo(model, x, { rng }).total) as tf.Scalar);
+        const before = negElbo().dataSync()[0];
+        const opt = tf.train.adam(0.01);
+        for (let i = 0; i < 150; i++) opt.minimize(negElbo, false, model.variables());
+        const after = negElbo().dataSync()[0];
+        assert.ok(Number.isFinite(after) && after < before - 5, `−ELBO ${before} → ${after}`);
+        model.dispose();
+      });
+
+  it('logisticScale is refused on another likelihood and on the cvae', () => {
+    const base = { inputShape: [4, 4, 1], latentDim: 2, network: { type: 'mlp' as const, hidden: [8] } };
+    assert.throws(
+      () => createModel({ kind: 'vae', ...base, likelihood: 'bernoulli', logisticScale: 'decoder' }, new Rng(0)),
+      /logisticScale is a setting of the discretized-logistic likelihood/,
     );
-    assert.deepEqual(model.namedParameters()['decoder.log_scale'].shape, [1, 16]);
-    const rng = new Rng(2);
-    const x = tf.tensor2d(
-      Array.from(
-        { length: 32 * 16 },
-        (_, i) => Math.round(255 * (0.5 + 0.4 * Math.sin(i % 16) * (i % 3 ? 1 : -1))) / 255,
-      ),
-      [32, 16],
+    assert.throws(
+      () =>
+        createModel(
+          {
+            kind: 'cvae',
+            ...base,
+            likelihood: 'discretized-logistic',
+            logisticScale: 'decoder',
+            numClasses: 2,
+            labelEncoding: 'onehot',
+            prior: 'standard',
+          },
+          new Rng(0),
+        ),
+      /setting of the vae and hvae models/,
     );
-    const negElbo = () => tf.tidy(() => tf.mean(elbo(model, x, { rng }).total) as tf.Scalar);
-    const before = negElbo().dataSync()[0];
-    const opt = tf.train.adam(0.01);
-    for (let i = 0; i < 150; i++) opt.minimize(negElbo, false, model.variables());
-    const after = negElbo().dataSync()[0];
-    assert.ok(Number.isFinite(after) && after < before - 5, `−ELBO ${before} → ${after}`);
-    model.dispose();
   });
 
   it('vaekit train --likelihood discretized-logistic: bits/dim below 8 on real 8-bit pixels; refused on binary data', (t) => {

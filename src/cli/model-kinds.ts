@@ -114,6 +114,8 @@ function continuousBase(f: Flags, data: Dataset) {
       `--likelihood discretized-logistic models 8-bit pixels k/255: it needs image data on the continuous protocol (this data set's protocol is ${data.protocol ?? 'none'})`,
     );
   const sigma: number | 'learned' = f.sigma === 'learned' ? 'learned' : posNum('--sigma')(f.sigma);
+  if (f.logisticScale !== undefined && likelihood !== 'discretized-logistic')
+    throw new Error('--logistic-scale is an option of --likelihood discretized-logistic');
   const latent: number = f.latent ?? preset.latent;
   const common = {
     inputShape: data.shape,
@@ -121,6 +123,7 @@ function continuousBase(f: Flags, data: Dataset) {
     network,
     likelihood,
     ...(likelihood === 'gaussian' ? { sigma } : {}),
+    ...(f.logisticScale === 'decoder' ? { logisticScale: 'decoder' as const } : {}),
   };
   return { common, latent };
 }

@@ -58,6 +58,7 @@ const imageModel = {
   network,
   likelihood: vaeLikelihood,
   sigma,
+  logisticScale: { enum: ['per-pixel', 'decoder'] },
   /** Format 1 and 2 only: β, which format 3 keeps in training.objective (parseModelMeta moves it there). */
   beta: number,
 } as const;

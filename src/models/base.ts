@@ -41,6 +41,14 @@ export function observation(
 }
 
 /** The likelihoods an image or vector model accepts, for config validation. */
+/** The decoder's output width: D, or 2D when a discretized-logistic decoder outputs its log scales too. */
+export function decoderWidth(
+  c: { likelihood: Likelihood; logisticScale?: 'per-pixel' | 'decoder' },
+  D: number,
+): number {
+  return c.likelihood === 'discretized-logistic' && c.logisticScale === 'decoder' ? 2 * D : D;
+}
+
 export const LIKELIHOODS: readonly Likelihood[] = ['bernoulli', 'gaussian', 'discretized-logistic'];
 
 /** An error unless x is [B, D]. */
@@ -99,13 +107,24 @@ export abstract class LatentModelBase implements LatentVariableModel {
   }
 
   /** Creates the decoder's scale parameter its likelihood needs: log σ² (Gaussian) or log s (discretised logistic). */
-  protected initDecoderScale(config: { likelihood: Likelihood; sigma?: number | 'learned' }, width: number): void {
+  protected initDecoderScale(
+    config: { likelihood: Likelihood; sigma?: number | 'learned'; logisticScale?: 'per-pixel' | 'decoder' },
+    width: number,
+  ): void {
     if (config.likelihood === 'gaussian') this.decoderLogVar = decoderLogVariance(config.sigma, width);
-    if (config.likelihood === 'discretized-logistic') this.decoderLogScale = decoderLogScale(width);
+    if (config.likelihood === 'discretized-logistic' && config.logisticScale !== 'decoder')
+      this.decoderLogScale = decoderLogScale(width);
   }
 
-  /** p(x | ·) of this model's likelihood from the decoder's output [B, D]. */
+  /** p(x | ·) of this model's likelihood from the decoder's output [B, D] ([B, 2D] of [μ, log s] pairs: logisticScale decoder). */
   protected observe(likelihood: Likelihood, out: tf.Tensor2D): Distribution {
+    if (likelihood === 'discretized-logistic' && !this.decoderLogScale) {
+      const [B, W] = out.shape;
+      const [mu, ls] = tf.tidy(() =>
+        tf.split(tf.reshape(out, [B, W / 2, 2]), 2, 2).map((t) => tf.reshape(t, [B, W / 2]) as tf.Tensor2D),
+      );
+      return new DiscretizedLogistic(mu, ls);
+    }
     return observation(
       likelihood,
       out,

@@ -17,6 +17,12 @@ export interface VaeConfig {
   likelihood: Likelihood;
   /** Gaussian decoder only: a fixed σ, or 'learned' (one log σ² per output dimension). */
   sigma?: number | 'learned';
+  /**
+   * Discretized-logistic decoder only (vae, hvae): 'per-pixel' (the default) learns one log scale per pixel
+   * (decoder.log_scale); 'decoder' makes the decoder output [μ, log s] for every pixel of every image (2D
+   * outputs, pairs: out[2d] = μ_d, out[2d + 1] = log s_d).
+   */
+  logisticScale?: 'per-pixel' | 'decoder';
 }
 
 /** The conditional VAE (src/models/cvae.ts): labels y ∈ {0, …, numClasses − 1} condition q, p(x|·) and the prior. */

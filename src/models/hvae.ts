@@ -18,7 +18,7 @@ import { DiagGaussian, StdNormal } from '../distributions/gaussian.js';
 import { normalNoise, type Distribution } from '../distributions/types.js';
 import { buildMlp, buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
-import { checkRows, gaussianHead, LatentModelBase } from './base.js';
+import { checkRows, decoderWidth, gaussianHead, LatentModelBase } from './base.js';
 import type { HvaeConfig } from './configs.js';
 import type { LayeredLatent, LayeredPosterior } from './types.js';
 import { validateVaeConfig } from './vae.js';
@@ -293,7 +293,7 @@ export class HVAE extends LatentModelBase {
     this.D = prod(config.inputShape);
     this.dims = [...config.latentDims];
     const dims = this.dims;
-    const nets = buildNetworks(config.network, config.inputShape, 2 * dims[0], dims[0], this.D);
+    const nets = buildNetworks(config.network, config.inputShape, 2 * dims[0], dims[0], decoderWidth(config, this.D));
     this.encoder = nets.encoder;
     this.decoder = nets.decoder;
     const act = config.network.activation;

@@ -10,7 +10,7 @@ import type { Distribution } from '../distributions/types.js';
 import { buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import { prod } from '../util/math.js';
-import { checkRows, gaussianHead, LatentModelBase, LIKELIHOODS } from './base.js';
+import { checkRows, decoderWidth, gaussianHead, LatentModelBase, LIKELIHOODS } from './base.js';
 import type { VaeConfig } from './configs.js';
 
 export function validateVaeConfig(c: VaeConfig): void {
@@ -33,6 +33,10 @@ export function validateVaeConfig(c: VaeConfig): void {
     !(typeof c.sigma === 'number' && c.sigma > 0)
   )
     bad(`sigma must be a positive number or "learned", got ${c.sigma}`);
+  if (c.logisticScale !== undefined && c.logisticScale !== 'per-pixel' && c.logisticScale !== 'decoder')
+    bad(`logisticScale must be per-pixel or decoder, got ${String(c.logisticScale)}`);
+  if (c.logisticScale === 'decoder' && c.likelihood !== 'discretized-logistic')
+    bad('logisticScale is a setting of the discretized-logistic likelihood');
 }
 
 export class VAE extends LatentModelBase {
@@ -47,7 +51,13 @@ export class VAE extends LatentModelBase {
     super();
     validateVaeConfig(config);
     this.D = prod(config.inputShape);
-    const nets = buildNetworks(config.network, config.inputShape, 2 * config.latentDim, config.latentDim, this.D);
+    const nets = buildNetworks(
+      config.network,
+      config.inputShape,
+      2 * config.latentDim,
+      config.latentDim,
+      decoderWidth(config, this.D),
+    );
     this.encoder = nets.encoder;
     this.decoder = nets.decoder;
     initTorchStyle(this.encoder, rng);

@@ -48,6 +48,12 @@ function objectiveOptions(cmd: Command): Command {
       ).choices(['bernoulli', 'gaussian', 'discretized-logistic']),
     )
     .option('--sigma <s>', 'gaussian decoder: fixed σ (a number) or "learned"', '1')
+    .addOption(
+      new Option(
+        '--logistic-scale <where>',
+        'discretized-logistic decoder (vae, hvae): one learned log scale per pixel, or the decoder outputs each image’s (default per-pixel)',
+      ).choices(['per-pixel', 'decoder']),
+    )
     .option('--beta <b>', 'weight of the KL term (1: plain VAE, >1: β-VAE)', nonNegNum('--beta'), 1)
     .option('--kl-warmup <steps>', 'raise β linearly from 0 over this many steps', nonNegInt('--kl-warmup'), 0)
     .option(

@@ -63,6 +63,10 @@ export function pytorchArch(model: LatentVariableModel, objective?: unknown): Py
     width = config.kind === 'seqvae' ? config.inputShape[1] : prod(config.inputShape);
     logVar = sigma === 'learned' ? 'learned' : Math.log((sigma ?? 1) ** 2);
   }
+  if ((config as { logisticScale?: string }).logisticScale === 'decoder')
+    throw new Error(
+      'export: a discretized-logistic decoder with per-image scales (logisticScale decoder) has no PyTorch export yet',
+    );
   if (config.likelihood === 'discretized-logistic') width = prod(config.inputShape); // decoder.log_scale [1, D]
   const arch: PytorchArch = {
     format: PYTORCH_EXPORT_FORMAT,

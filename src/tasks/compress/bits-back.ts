@@ -21,8 +21,9 @@
 import { checkFingerprint, FormatError, readContainer, writeContainer } from '../../codec/container.js';
 import { RANS_LOW, RansStack } from '../../codec/rans.js';
 import type { LatentVariableModel } from '../../models/types.js';
-import { gaussianBuckets, popPosterior, pushPosterior, type Buckets } from './buckets.js';
-import { compileExact, type ExactNet } from './exact-net.js';
+import { gaussianBuckets, type Buckets } from './buckets.js';
+import type { ExactNet } from './exact-net.js';
+import { latentCoderFor, PRIOR_PRECISION, type LatentCoder } from './latents.js';
 import { modelFingerprint } from './fingerprint.js';
 
 export interface BitsBackSettings {
@@ -52,20 +53,21 @@ export interface CompressStats {
 
 interface Coder {
   likelihood: 'bernoulli' | 'discretized-logistic';
-  /** discretized-logistic: log s per pixel, clamped to [−12, 1] as the distribution clamps it. */
+  /** discretized-logistic: log s per pixel, clamped to [−12, 1] as the distribution clamps it (null: the decoder outputs it). */
   logScale: Float64Array | null;
-  enc: ExactNet;
+  /** discretized-logistic with logisticScale decoder: the decoder outputs [μ, log s] pairs. */
+  pairs: boolean;
+  latents: LatentCoder;
   dec: ExactNet;
-  latentDim: number;
   D: number;
   shape: number[];
 }
 
-function coderFor(model: LatentVariableModel, what: string): Coder {
+function coderFor(model: LatentVariableModel, what: string, B: Buckets, posteriorPrecision: number): Coder {
   const c = model.config;
-  if (c.kind !== 'vae')
+  if (c.kind !== 'vae' && c.kind !== 'hvae')
     throw new Error(
-      `${what}: bits-back coding supports the vae model (mlp or conv networks); this model is a ${c.kind}`,
+      `${what}: bits-back coding supports the vae (mlp or conv networks) and hvae models; this model is a ${c.kind}`,
     );
   if (c.likelihood !== 'bernoulli' && c.likelihood !== 'discretized-logistic')
     throw new Error(
@@ -73,18 +75,22 @@ function coderFor(model: LatentVariableModel, what: string): Coder {
     );
   const ls = (model as { decoderLogScale?: { dataSync(): ArrayLike<number> } | null }).decoderLogScale;
   const logScale =
-    c.likelihood === 'discretized-logistic' && ls
-      ? Float64Array.from(ls.dataSync(), (v) => Math.min(1, Math.max(-12, v)))
-      : null;
-  if (c.likelihood === 'discretized-logistic' && !logScale)
+    c.likelihood === 'discretized-logistic' && ls ? Float64Array.from(ls.dataSync(), clampLogScale) : null;
+  const pairs = c.likelihood === 'discretized-logistic' && c.logisticScale === 'decoder';
+  if (c.likelihood === 'discretized-logistic' && !logScale && !pairs)
     throw new Error(`${what}: the model has no decoder log scale`);
-  const nets = model.networks();
-  const enc = compileExact(nets.encoder);
-  const dec = compileExact(nets.decoder);
+  const { latents, dec, inDim } = latentCoderFor(model, B, posteriorPrecision, what);
   const D = c.inputShape.reduce((a, b) => a * b, 1);
-  if (enc.inDim !== D || enc.outDim !== 2 * c.latentDim || dec.inDim !== c.latentDim || dec.outDim !== D)
+  if (inDim !== D || dec.outDim !== (pairs ? 2 * D : D))
     throw new Error(`${what}: the model's networks do not match its config`);
-  return { likelihood: c.likelihood, logScale, enc, dec, latentDim: c.latentDim, D, shape: c.inputShape };
+  return { likelihood: c.likelihood, logScale: pairs ? null : logScale, pairs, latents, dec, D, shape: c.inputShape };
+}
+
+const clampLogScale = (v: number) => Math.min(1, Math.max(-12, v));
+
+/** The logistic's (μ, log s) of pixel d from the decoder's output. */
+function muScale(coder: Coder, out: Float64Array, d: number): [number, number] {
+  return coder.pairs ? [out[2 * d], clampLogScale(out[2 * d + 1])] : [out[d], coder.logScale![d]];
 }
 
 function checkSettings(s: BitsBackSettings): void {
@@ -118,19 +124,6 @@ function logisticCdf(mu: number, ls: number, M: number, cdf: Float64Array): void
   cdf[256] = M;
 }
 
-function posteriorParams(coder: Coder, x: ArrayLike<number>): { mu: Float64Array; sigma: Float64Array } {
-  const h = coder.enc.apply(x);
-  const L = coder.latentDim;
-  const mu = h.subarray(0, L);
-  const sigma = new Float64Array(L);
-  for (let d = 0; d < L; d++) sigma[d] = Math.exp(0.5 * h[L + d]);
-  return { mu, sigma };
-}
-
-function latentPoint(B: Buckets, j: Int32Array): Float64Array {
-  return Float64Array.from(j, (v) => B.centres[v]);
-}
-
 export interface CompressOptions extends Partial<BitsBackSettings> {
   /** Called after each image with the number done. */
   onProgress?: (done: number) => void;
@@ -148,14 +141,15 @@ export function compressBinaryImages(
   count: number,
   options: CompressOptions = {},
 ): { bytes: Uint8Array; stats: CompressStats } {
-  const coder = coderFor(model, 'compress');
   const s: BitsBackSettings = {
     latentBits: options.latentBits ?? BITS_BACK_DEFAULTS.latentBits,
     posteriorPrecision: options.posteriorPrecision ?? BITS_BACK_DEFAULTS.posteriorPrecision,
     likelihoodPrecision: options.likelihoodPrecision ?? BITS_BACK_DEFAULTS.likelihoodPrecision,
   };
   checkSettings(s);
-  const { D, latentDim: L } = coder;
+  const B = gaussianBuckets(s.latentBits);
+  const coder = coderFor(model, 'compress', B, s.posteriorPrecision);
+  const { D, latents } = coder;
   if (!(Number.isInteger(count) && count >= 0) || x.length !== count * D)
     throw new Error(`compress: expected ${count} images of ${D} values (${count * D}), got ${x.length} values`);
   const dl = coder.likelihood === 'discretized-logistic';
@@ -169,19 +163,26 @@ export function compressBinaryImages(
           : `compress: value ${x[i]} at pixel ${i % D} of image ${Math.floor(i / D)}; the binary coder needs 0/1 pixels (the binary protocol)`,
       );
   }
+  latents.fit?.(
+    (i) =>
+      Array.from(Array.prototype.slice.call(x, i * D, (i + 1) * D) as number[], (v) =>
+        dl ? Math.round(v * 255) / 255 : v,
+      ),
+    count,
+  );
   const cdf = new Float64Array(257);
-  const B = gaussianBuckets(s.latentBits);
   const M = 2 ** s.likelihoodPrecision;
   const m = new RansStack();
-  const j = new Int32Array(L);
+  const j = new Int32Array(latents.units);
   for (let i = 0; i < count; i++) {
+    // 8-bit: the encoder sees k/255 in float64, as the decoder rebuilds it (a float32 k/255 is another number)
     const xi = Array.prototype.slice.call(x, i * D, (i + 1) * D) as number[];
-    const q = posteriorParams(coder, xi);
-    for (let d = L - 1; d >= 0; d--) j[d] = popPosterior(m, B, q.mu[d], q.sigma[d], s.posteriorPrecision);
-    const logits = coder.dec.apply(latentPoint(B, j));
+    if (dl) for (let d = 0; d < D; d++) xi[d] = Math.round(xi[d] * 255) / 255;
+    latents.popPosterior(m, xi, j);
+    const logits = coder.dec.apply(latents.decoderInput(j));
     for (let d = 0; d < D; d++) {
       if (dl) {
-        logisticCdf(logits[d], coder.logScale![d], M, cdf);
+        logisticCdf(...muScale(coder, logits, d), M, cdf);
         const k = Math.round(xi[d] * 255);
         m.push(cdf[k], cdf[k + 1] - cdf[k], s.likelihoodPrecision);
         continue;
@@ -190,7 +191,7 @@ export function compressBinaryImages(
       if (xi[d] === 1) m.push(M - f1, f1, s.likelihoodPrecision);
       else m.push(0, M - f1, s.likelihoodPrecision);
     }
-    for (let d = 0; d < L; d++) m.pushUniform(j[d], s.latentBits);
+    latents.pushPrior(m, j);
     options.onProgress?.(i + 1);
   }
   const header = {
@@ -201,6 +202,7 @@ export function compressBinaryImages(
     count,
     likelihood: coder.likelihood,
     ...s,
+    ...(latents.layout ? { priorPrecision: PRIOR_PRECISION, latentLayout: latents.layout } : {}),
   };
   const bytes = writeContainer(header, m.toBytes());
   const dims = count * D;
@@ -242,17 +244,26 @@ export function decompressBinaryImages(
   if (header.method !== 'bits-back')
     throw new FormatError(`this .vkz file holds "${header.method}" data, not bits-back coded binary images`);
   checkFingerprint(header, modelFingerprint(model));
-  const coder = coderFor(model, 'decompress');
   const s = headerSettings(header);
-  const { D, latentDim: L } = coder;
+  const B = gaussianBuckets(s.latentBits);
+  const coder = coderFor(model, 'decompress', B, s.posteriorPrecision);
+  const { D, latents } = coder;
   if (header.shape.reduce((a, b) => a * b, 1) !== D)
     throw new FormatError(`corrupted .vkz file: image shape [${header.shape}] does not fit the model`);
-  const B = gaussianBuckets(s.latentBits);
+  if (latents.layout) {
+    if (header.priorPrecision !== PRIOR_PRECISION)
+      throw new FormatError(`corrupted .vkz file: the header's prior precision is not ${PRIOR_PRECISION}`);
+    try {
+      latents.layout = header.latentLayout as number[];
+    } catch (e) {
+      throw new FormatError(`corrupted .vkz file: ${(e as Error).message}`);
+    }
+  }
   const M = 2 ** s.likelihoodPrecision;
   const count = header.count;
   const m = RansStack.fromBytes(payload);
   const out = new Uint8Array(count * D);
-  const j = new Int32Array(L);
+  const j = new Int32Array(latents.units);
   const xi = new Float64Array(D);
   const dl = coder.likelihood === 'discretized-logistic';
   if (header.likelihood !== coder.likelihood)
@@ -272,11 +283,11 @@ export function decompressBinaryImages(
 
   function decodeAll(): void {
     for (let i = count - 1; i >= 0; i--) {
-      for (let d = L - 1; d >= 0; d--) j[d] = m.popUniform(s.latentBits);
-      const logits = coder.dec.apply(latentPoint(B, j));
+      latents.popPrior(m, j);
+      const logits = coder.dec.apply(latents.decoderInput(j));
       for (let d = D - 1; d >= 0; d--) {
         if (dl) {
-          logisticCdf(logits[d], coder.logScale![d], M, cdf);
+          logisticCdf(...muScale(coder, logits, d), M, cdf);
           const k = m.popCdf(cdf, s.likelihoodPrecision);
           xi[d] = k / 255;
           out[i * D + d] = k;
@@ -289,8 +300,7 @@ export function decompressBinaryImages(
         xi[d] = one ? 1 : 0;
       }
       if (m.borrowed) throw corrupt();
-      const q = posteriorParams(coder, xi);
-      for (let d = 0; d < L; d++) pushPosterior(m, B, j[d], q.mu[d], q.sigma[d], s.posteriorPrecision);
+      latents.pushPosterior(m, xi, j);
       if (!dl) for (let d = 0; d < D; d++) out[i * D + d] = xi[d];
       onProgress?.(count - i);
     }
