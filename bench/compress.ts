@@ -42,7 +42,9 @@ const D = data.shape.reduce((a, b) => a * b, 1);
 const x = rowRange(data.test, 0, n);
 const dims = n * D;
 const levels = Uint8Array.from(x, (v) => Math.round(v * 255)); // 8-bit: the pixels; binary: 0/1
-console.error(`backend ${info.backend} (${info.detail}); ${dataset}: ${n} ${pixels} test images ${data.shape.join('×')}`);
+console.error(
+  `backend ${info.backend} (${info.detail}); ${dataset}: ${n} ${pixels} test images ${data.shape.join('×')}`,
+);
 
 interface Row {
   codec: string;
@@ -143,7 +145,9 @@ for (const [tool, a] of [
   ['xz', ['-9e', '-c']],
 ] as const) {
   const file = path.join(tmp, `packed.${tool}`);
-  timed(`${tool} ${a[0]} of the ${eightBit ? 'raw bytes' : 'packed pixels'}`, file, () => writeFileSync(file, run(tool, [...a], packed)));
+  timed(`${tool} ${a[0]} of the ${eightBit ? 'raw bytes' : 'packed pixels'}`, file, () =>
+    writeFileSync(file, run(tool, [...a], packed)),
+  );
 }
 rmSync(tmp, { recursive: true, force: true });
 
@@ -171,4 +175,5 @@ const lines = [
   ...rows.filter((r) => r.note).map((r) => `- ${r.codec}: ${r.note}`),
 ];
 console.log(lines.join('\n'));
-if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ dataset, pixels, n, backend: info.backend, rows }, null, 2) + '\n');
+if (jsonOut)
+  writeFileSync(jsonOut, JSON.stringify({ dataset, pixels, n, backend: info.backend, rows }, null, 2) + '\n');
