@@ -110,6 +110,12 @@ void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A
   });
 }
 
+void GemmSerial(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+                const float* bias, int act) {
+  Gemm1(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, C, N);
+  if (bias || act) Epilogue(C, N, M, N, bias, act, 0.0f);
+}
+
 namespace {
 
 // gemm(a, b, out, M, N, K, transA, transB, batch, aOffs|null, bOffs|null, aStride, bStride, bias|null, act, alpha)

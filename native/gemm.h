@@ -11,4 +11,9 @@ namespace vaekit {
 void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
                const float* bias, int act, float alpha, float beta = 0.0f);
 
+// The same product on the calling thread only (one engine call, then the epilogue): for callers that
+// split their own work across the pool.
+void GemmSerial(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+                const float* bias, int act);
+
 }  // namespace vaekit

@@ -1,4 +1,5 @@
-// vaekit native: one whole training step of the dense VAE in one call (src/train/fused-step.ts), the
+// vaekit native: the dense VAE fused. denseVaeStep: one whole training step in one call
+// (src/train/fused-step.ts); denseVaeLogWeights: the importance weights of its k-sample NLL (below). The
 // canonical mlp model of docs/PROTOCOL.md and any other widths:
 //   encoder  h = relu(h W + b) ... → [μ | log σ²] (linear)      decoder  relu ... → logits (linear)
 //   z = μ + exp(½ log σ²) ⊙ ε                                   (ε drawn by the caller, from its Rng)
@@ -225,7 +226,78 @@ Napi::Value DenseVaeStep(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// denseVaeLogWeights(decParams, decDims, mu[B, Z], logVar[B, Z], eps[k·B, Z], x[B, D], k, B, out[k·B]):
+// the importance weights of the k-sample NLL (src/eval/likelihood.ts), sample-major (row i·B + b is
+// sample i of example b, as iwae.ts tiles them): z = μ + σ ⊙ ε,
+//   log w = log p(x|z) + log p(z) − log q(z|x),  log q(z|x) = −½ Σ_j (log 2π + log σ²_j + ε_j²).
+// Blocks of rows run on the pool, each decoding its block on one thread (single-threaded GEMMs, the
+// logits still in cache for the Bernoulli log-likelihood against x itself: x is never tiled).
+Napi::Value DenseVaeLogWeights(const Napi::CallbackInfo& info) {
+  Net dec;
+  dec.dims = Shape(info[1]);
+  const size_t L = dec.dims.size() - 1;
+  Napi::Array P = info[0].As<Napi::Array>();
+  if (dec.dims.size() < 2 || P.Length() != 2 * L) return Fail(info, "denseVaeLogWeights: 2 arrays per layer");
+  for (size_t l = 0; l < L; l++) {
+    if ((int64_t)Len(P.Get((uint32_t)(2 * l))) != dec.dims[l] * dec.dims[l + 1] ||
+        (int64_t)Len(P.Get((uint32_t)(2 * l + 1))) != dec.dims[l + 1])
+      return Fail(info, "denseVaeLogWeights: kernel/bias sizes do not match the dims");
+    dec.W.push_back(F32(P.Get((uint32_t)(2 * l))));
+    dec.b.push_back(F32(P.Get((uint32_t)(2 * l + 1))));
+  }
+  const float* MU = F32(info[2]);
+  const float* LV = F32(info[3]);
+  const float* EPS = F32(info[4]);
+  const float* X = F32(info[5]);
+  const int64_t k = info[6].As<Napi::Number>().Int64Value(), B = info[7].As<Napi::Number>().Int64Value();
+  float* O = F32(info[8]);
+  const int64_t Z = dec.dims.front(), D = dec.dims.back(), R = k * B;
+  if ((int64_t)Len(info[2]) != B * Z || (int64_t)Len(info[3]) != B * Z || (int64_t)Len(info[4]) != R * Z ||
+      (int64_t)Len(info[5]) != B * D || (int64_t)Len(info[8]) != R || k < 1 || B < 1)
+    return Fail(info, "denseVaeLogWeights: mu, logVar [B, Z], eps [k·B, Z], x [B, D], out [k·B]");
+  int64_t widest = 0;
+  for (auto d : dec.dims) widest = std::max(widest, d);
+  const int64_t rows = 512;
+  RunChunks((R + rows - 1) / rows, [&](int64_t c) {
+    thread_local std::vector<float> bufA, bufB;
+    const int64_t r0 = c * rows, n = std::min(rows, R - r0);
+    Resize(bufA, (size_t)(rows * widest));
+    Resize(bufB, (size_t)(rows * widest));
+    float *cur = bufA.data(), *nxt = bufB.data();
+    double lpq[rows];  // log p(z) − log q(z|x) per row
+    for (int64_t i = 0; i < n; i++) {
+      const int64_t r = r0 + i, b = r % B;
+      double acc = 0.0;
+      for (int64_t j = 0; j < Z; j++) {
+        const float mu = MU[b * Z + j], lv = LV[b * Z + j], e = EPS[r * Z + j];
+        const float z = mu + VExp(lv * 0.5f) * e;
+        cur[i * Z + j] = z;
+        acc += -0.5 * ((double)z * z) + 0.5 * ((double)lv + (double)e * e);  // the log 2π terms cancel
+      }
+      lpq[i] = acc;
+    }
+    for (size_t l = 0; l < L; l++) {
+      GemmSerial(false, false, n, dec.dims[l + 1], dec.dims[l], cur, dec.W[l], nxt, dec.b[l],
+                 l + 1 < L ? A_RELU : A_LINEAR);
+      std::swap(cur, nxt);
+    }
+    for (int64_t i = 0; i < n; i++) {
+      const float* lg = cur + i * D;
+      const float* x = X + ((r0 + i) % B) * D;
+      double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t d = 0; d < D; d++) {
+        const float li = lg[d];
+        acc += (double)((li > 0.0f ? li : 0.0f) - x[d] * li + VLog1p(VExp(-std::fabs(li))));
+      }
+      O[r0 + i] = (float)(lpq[i] - acc);
+    }
+  });
+  return info.Env().Undefined();
+}
+
 VK_EXPORT("denseVaeStep", DenseVaeStep)
+VK_EXPORT("denseVaeLogWeights", DenseVaeLogWeights)
 
 }  // namespace
 }  // namespace vaekit

@@ -58,6 +58,24 @@ export interface InPlaceSteps {
   adagrad(v: tf.Variable, g: tf.Tensor, acc: Float32Array, o: AdagradStepOptions): boolean;
   /** The whole step of a dense VAE: [mean loss, mean rec, mean KL], or null (nothing done) when it cannot run. */
   denseVaeStep?(a: DenseVaeStepArgs): [number, number, number] | null;
+  /**
+   * The k-sample importance log-weights of a dense VAE's Bernoulli decoder (nothing is updated):
+   * log p(x|z) + log p(z) − log q(z|x) for z = μ + σ ⊙ ε, [k·B] sample-major; null when it cannot run.
+   */
+  denseVaeLogWeights?(a: DenseVaeLogWeightsArgs): Float32Array | null;
+}
+
+export interface DenseVaeLogWeightsArgs {
+  /** The decoder's kernels and biases in layer order, and its widths Z → … → D. */
+  decoder: { params: tf.Variable[]; dims: number[] };
+  /** q(z|x): μ and log σ², [B, Z] */
+  mu: Float32Array;
+  logVar: Float32Array;
+  /** ε [k·B, Z], sample-major; asked for only once the kernel can run */
+  eps: () => Float32Array;
+  x: Float32Array;
+  k: number;
+  batch: number;
 }
 
 const registry = new Map<string, InPlaceSteps>();

@@ -1,6 +1,9 @@
 // Held-out likelihood figures (docs/PROTOCOL.md): test −ELBO with one sample, and the importance-sampled
 // estimate of −log p(x) with k samples from q(z|x):  log p(x) ≈ log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x).
 // A conditional model is evaluated given the true labels: −log p(x|y), with q(z|x,y) and p(z|y).
+// A dense VAE with a Bernoulli decoder gets its log-weights from the backend's fused kernel where it has
+// one (the native backend: the decoder and log p(x|z) per block of samples, x never tiled); the same ε
+// from the same Rng, so the same figure as the tfjs graph to float rounding. VAEKIT_FUSED_STEP=0: off.
 import * as tf from '@tensorflow/tfjs-core';
 import { DiagGaussian } from '../distributions/gaussian.js';
 import { rowRange, rowSize } from '../data/split.js';
@@ -9,6 +12,8 @@ import type { LatentVariableModel } from '../models/types.js';
 import { elbo } from '../objectives/elbo.js';
 import { logImportanceWeights } from '../objectives/iwae.js';
 import type { Rng } from '../rng.js';
+import { getInPlaceSteps } from '../backend/inplace-steps.js';
+import { denseVae } from '../train/fused-step.js';
 
 function rowsOf(split: Split, start: number, end: number): tf.Tensor2D {
   return tf.tensor2d(rowRange(split, start, end), [end - start, rowSize(split)]);
@@ -86,6 +91,8 @@ export function importanceSampledNll(
   const B = Math.max(1, Math.min(n, Math.floor(maxRows / k)));
   const kc = Math.min(k, maxRows);
   const per = new Float64Array(n);
+  const fusedLw = getInPlaceSteps(tf.getBackend())?.denseVaeLogWeights;
+  const dense = fusedLw && process.env.VAEKIT_FUSED_STEP !== '0' ? denseVae(model) : null;
   const t0 = performance.now();
   for (let s = 0; s < n; s += B) {
     const e = Math.min(n, s + B);
@@ -100,6 +107,17 @@ export function importanceSampledNll(
     const chunks: Float32Array[] = [];
     for (let done = 0; done < k; done += kc) {
       const kk = Math.min(kc, k - done);
+      if (dense && q && mu && logVar && !y) {
+        const Z = dense.decoder.dims[0];
+        const [muV, lvV] = [mu.dataSync() as Float32Array, logVar.dataSync() as Float32Array];
+        const eps = () => opts.rng.fillNormal(new Float32Array(kk * (e - s) * Z)); // as DiagGaussian.sample draws
+        const args = { decoder: dense.decoder, mu: muV, logVar: lvV, eps, k: kk, batch: e - s };
+        const w = fusedLw!({ ...args, x: x.dataSync() as Float32Array });
+        if (w) {
+          chunks.push(w);
+          continue;
+        }
+      }
       const lw = logImportanceWeights(model, x, kk, opts.rng, q, y);
       chunks.push(lw.dataSync() as Float32Array);
       lw.dispose();

@@ -22,9 +22,17 @@ export const FUSED_TERMS = ['total', 'rec', 'kl'];
 /** Runs one step on a batch x [n, D]; the batch means of FUSED_TERMS, or null (nothing done) to take the tfjs path. */
 export type FusedStep = (x: Float32Array, n: number, rng: Rng, beta: number, lr: number) => Float32Array | null;
 
-/** The Dense stack of a network as a DenseNet (kernels and biases in order), or null if it is anything else. */
-function denseNet(net: tfl.LayersModel, name: string, params: Record<string, tf.Variable>, optimizer: Optimizer) {
-  const n: DenseNet = { params: [], m: [], s: [], dims: [] };
+/** A network's Dense stack: kernels and biases in layer order, and the widths d0 → … → dL. */
+export interface DenseLayers {
+  params: tf.Variable[];
+  /** parameter names, as namedParameters gives them */
+  names: string[];
+  dims: number[];
+}
+
+/** The Dense stack of a network (ReLU hidden layers, linear output), or null if it is anything else. */
+function denseLayers(net: tfl.LayersModel, name: string, params: Record<string, tf.Variable>): DenseLayers | null {
+  const n: DenseLayers = { params: [], names: [], dims: [] };
   const L = net.layers.length;
   for (let i = 0; i < L; i++) {
     const layer = net.layers[i];
@@ -37,17 +45,28 @@ function denseNet(net: tfl.LayersModel, name: string, params: Record<string, tf.
     if (i === 0) n.dims.push(w.shape[0]);
     if (w.shape[0] !== n.dims[i] || b.shape[0] !== w.shape[1]) return null;
     n.dims.push(w.shape[1]);
-    for (const [v, p] of [
-      [w, 'weight'],
-      [b, 'bias'],
-    ] as const) {
-      const key = `${name}.layers.${i}.${p}`;
-      n.params.push(v);
-      n.m.push(optimizer.slot(`${key}.m`, v.size));
-      n.s.push(optimizer.slot(`${key}.v`, v.size));
-    }
+    n.params.push(w, b);
+    n.names.push(`${name}.layers.${i}.weight`, `${name}.layers.${i}.bias`);
   }
   return n;
+}
+
+/**
+ * The model as a dense VAE with a Bernoulli decoder (what the fused native kernels compute), or null:
+ * encoder D → … → 2Z ([μ | log σ²]), decoder Z → … → D (logits), and no other parameters.
+ */
+export function denseVae(model: LatentVariableModel): { encoder: DenseLayers; decoder: DenseLayers } | null {
+  if (!(model instanceof VAE) || model.config.likelihood !== 'bernoulli' || model.config.network.type !== 'mlp')
+    return null;
+  const params = model.namedParameters();
+  const encoder = denseLayers(model.encoder, 'encoder', params);
+  const decoder = denseLayers(model.decoder, 'decoder', params);
+  if (!encoder || !decoder) return null;
+  if (encoder.params.length + decoder.params.length !== Object.keys(params).length) return null; // other parameters
+  const D = encoder.dims[0],
+    Z = decoder.dims[0];
+  if (encoder.dims[encoder.dims.length - 1] !== 2 * Z || decoder.dims[decoder.dims.length - 1] !== D) return null;
+  return { encoder, decoder };
 }
 
 /**
@@ -64,16 +83,19 @@ export function fusedStepFor(
   const run = getInPlaceSteps(tf.getBackend())?.denseVaeStep;
   if (!run || elboSamples(objective) !== 1 || settings.freeBits > 0) return null;
   if (optimizer.config.kind !== 'adam') return null;
-  if (!(model instanceof VAE) || model.config.likelihood !== 'bernoulli' || model.config.network.type !== 'mlp')
-    return null;
-  const params = model.namedParameters();
-  const encoder = denseNet(model.encoder, 'encoder', params, optimizer);
-  const decoder = denseNet(model.decoder, 'decoder', params, optimizer);
-  if (!encoder || !decoder) return null;
-  if (encoder.params.length + decoder.params.length !== Object.keys(params).length) return null; // other parameters
+  const vae = denseVae(model);
+  if (!vae) return null;
+  // the Adam slots of the tfjs path (optimizers.ts), so that either path can resume the other's checkpoint
+  const withSlots = (n: DenseLayers): DenseNet => ({
+    params: n.params,
+    dims: n.dims,
+    m: n.params.map((v, i) => optimizer.slot(`${n.names[i]}.m`, v.size)),
+    s: n.params.map((v, i) => optimizer.slot(`${n.names[i]}.v`, v.size)),
+  });
+  const encoder = withSlots(vae.encoder),
+    decoder = withSlots(vae.decoder);
   const D = encoder.dims[0],
     Z = decoder.dims[0];
-  if (encoder.dims[encoder.dims.length - 1] !== 2 * Z || decoder.dims[decoder.dims.length - 1] !== D) return null;
   const c = optimizer.config;
   return (x, n, rng, beta, lr) => {
     if (x.length !== n * D) return null;

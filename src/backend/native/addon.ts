@@ -222,6 +222,18 @@ export interface NativeAddon extends NativeConvAddon {
     adamEps: number,
     t: number,
   ): number[];
+  /** The k-sample importance log-weights of a dense VAE's Bernoulli decoder into out [k·B]. */
+  denseVaeLogWeights(
+    decParams: F32[],
+    decDims: number[],
+    mu: F32,
+    logVar: F32,
+    eps: F32,
+    x: F32,
+    k: number,
+    batch: number,
+    out: F32,
+  ): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -1,6 +1,7 @@
 // In-place optimizer steps (Adam, SGD, Adagrad: one native loop per parameter), registered for
 // fused.ts's adamStepInPlace & co. (inplace-steps.ts), and the whole dense-VAE training step
-// (native/train_step.cc) for src/train/fused-step.ts.
+// and the importance weights of its k-sample NLL (native/train_step.cc) for src/train/fused-step.ts
+// and src/eval/likelihood.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import type { InPlaceSteps } from '../inplace-steps.js';
@@ -79,6 +80,24 @@ export function inPlaceSteps(addon: NativeAddon): InPlaceSteps {
         o.t,
       );
       return [r[0], r[1], r[2]];
+    },
+    denseVaeLogWeights(a) {
+      if (typeof addon.denseVaeLogWeights !== 'function') return null;
+      const params = a.decoder.params.map((v) => (v.dtype === 'float32' ? (v.dataSync() as Float32Array) : null));
+      if (params.some((v) => !v)) return null;
+      const out = new Float32Array(a.k * a.batch);
+      addon.denseVaeLogWeights(
+        params as Float32Array[],
+        a.decoder.dims,
+        a.mu,
+        a.logVar,
+        a.eps(),
+        a.x,
+        a.k,
+        a.batch,
+        out,
+      );
+      return out;
     },
     adagrad(v, g, acc, o) {
       const a = arrays(v, g);
