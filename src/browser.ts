@@ -1,7 +1,7 @@
 // vaekit in the browser (package export "vaekit/browser"): load a saved model directory over HTTP (or from
-// bytes) and use it with tfjs in the page — encode, decode, sample, reconstruct, interpolate, anomaly scores. Everything
-// here is the browser-safe part of vaekit: no node: module, no native backend (a test bundles this file
-// with esbuild for platform 'browser' and fails on either).
+// bytes) and use it with tfjs in the page (on WebGL or the CPU: chooseBackend) — encode, decode, sample,
+// reconstruct, interpolate, anomaly scores. Everything here is the browser-safe part of vaekit: no node: module,
+// no native backend (a test bundles this file with esbuild for platform 'browser' and fails on either).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadModelFromBuffers, type ModelMeta } from './models/files.js';
@@ -17,6 +17,35 @@ export { reconstructWords, sampleWords, interpolateWords, isWordsModel } from '.
 export { decodeLatent, decodeWidth, klPerUnit, pcaInverse, pcaMap, unitsByUse, type PcaMap } from './tasks/explore.js';
 export { scoreBatch, defaultScore, type BatchScores, type ScoreName } from './tasks/anomaly.js';
 export { compressBinaryImages, decompressBinaryImages, modelFingerprint } from './tasks/compress/index.js';
+
+export type BackendChoice = 'auto' | 'webgl' | 'cpu';
+
+/**
+ * Picks tfjs's backend in the page: WebGL when asked for (or 'auto') and the browser gives a WebGL context,
+ * else the CPU backend; `fallback` says why WebGL is not used. Call it before loading a model. The WebGL
+ * backend is imported only here, on demand (Node never loads it). Its float textures may be 16-bit on some
+ * GPUs (`float32` false): the CPU backend matches Node's tfjs-cpu to 1e-5, WebGL only to its precision.
+ */
+export async function chooseBackend(
+  want: BackendChoice = 'auto',
+): Promise<{ backend: string; float32: boolean; fallback?: string }> {
+  let fallback: string | undefined;
+  if (want !== 'cpu') {
+    try {
+      await import('@tensorflow/tfjs-backend-webgl');
+      if (await tf.setBackend('webgl')) {
+        await tf.ready();
+        return { backend: 'webgl', float32: tf.env().getBool('WEBGL_RENDER_FLOAT32_CAPABLE') };
+      }
+      fallback = 'WebGL is not available in this browser';
+    } catch (e) {
+      fallback = `WebGL failed: ${e instanceof Error ? e.message : e}`;
+    }
+  }
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return { backend: tf.getBackend(), float32: true, ...(fallback ? { fallback } : {}) };
+}
 
 /**
  * Fetches `${base}/config.json` and `${base}/model.safetensors` (a model directory served as static files,

@@ -106,9 +106,59 @@ describe('explorer page (chromium)', () => {
     await page.screenshot({ path: shot('web-explorer-drawing.png'), fullPage: true });
   });
 
-  it("the page's decoder output equals Node's for the same z to 1e-5", async () => {
+  it('says which tfjs backend runs: WebGL, or the CPU with the reason it fell back', async () => {
+    const line = (await page.textContent('#backend')) ?? '';
+    const be = await page.evaluate(() => (window as any).explorer.backend);
+    assert.ok(be.backend === 'webgl' || be.backend === 'cpu', be.backend);
+    assert.match(line, new RegExp(`^tfjs backend: ${be.backend}`));
+    // chromium runs with --disable-gpu: when it gives no WebGL context the page falls back and says so
+    if (be.backend === 'cpu') assert.match(line, /WebGL.*fell back to the CPU/);
+    else {
+      assert.equal(be.fallback, undefined);
+      // WebGL decodes the same image as Node's tfjs-cpu to its float precision
+      const z = [0.3, -1.2, 0.8, 2.0];
+      const { model: m } = await loadModel(model);
+      const inNode = decodeLatent(m, Float32Array.from(z), 1);
+      m.dispose();
+      const d = maxAbsDiff(await page.evaluate((zz) => (window as any).explorer.decode(zz), z), inNode);
+      assert.ok(d <= (be.float32 ? 1e-3 : 1e-2), `WebGL vs Node: ${d}`);
+    }
+    // a browser without WebGL (no context of that kind to be had): the page falls back to the CPU and says why
+    const p = await browser.newPage();
+    try {
+      await p.addInitScript(() => {
+        for (const C of [HTMLCanvasElement, OffscreenCanvas]) {
+          const get = C.prototype.getContext as (this: unknown, kind: string, ...a: unknown[]) => unknown;
+          (C.prototype as any).getContext = function (this: unknown, kind: string, ...a: unknown[]) {
+            return /webgl/.test(kind) ? null : get.call(this, kind, ...a);
+          };
+        }
+      });
+      await p.goto(`${s.url}/`);
+      await p.waitForFunction(() => /^(ready|error)/.test(document.getElementById('status')!.textContent ?? ''), null, {
+        timeout: 120_000,
+      });
+      assert.match((await p.textContent('#status')) ?? '', /^ready/);
+      assert.match((await p.textContent('#backend')) ?? '', /^tfjs backend: cpu \(WebGL.*; fell back to the CPU\)/);
+      assert.equal(await p.evaluate(() => (window as any).explorer.backend.backend), 'cpu');
+      await p.screenshot({ path: shot('web-explorer-cpu-fallback.png'), fullPage: true });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("the page's decoder output equals Node's for the same z to 1e-5 (on the CPU backend)", async () => {
     const z = [0.3, -1.2, 0.8, 2.0, -0.5, 0.1, 1.5, -2.2];
-    const inPage: number[] = await page.evaluate((zz) => (window as any).explorer.decode(zz), z);
+    let on = page;
+    if ((await page.evaluate(() => (window as any).explorer.backend.backend)) !== 'cpu') {
+      on = await browser.newPage(); // WebGL ran: its float textures need not match to 1e-5; ask for the CPU
+      await on.goto(`${s.url}/?backend=cpu`);
+      await on.waitForFunction(() => /^ready/.test(document.getElementById('status')!.textContent ?? ''), null, {
+        timeout: 120_000,
+      });
+    }
+    assert.equal(await on.evaluate(() => (window as any).explorer.backend.backend), 'cpu');
+    const inPage: number[] = await on.evaluate((zz) => (window as any).explorer.decode(zz), z);
     const { model: m } = await loadModel(model);
     const inNode = decodeLatent(m, Float32Array.from(z), 2);
     m.dispose();

@@ -26,7 +26,7 @@ describe('models with parameters beyond the networks, in the page', () => {
   const open = async (name: string): Promise<{ s: Served; page: Page }> => {
     const s = await startServe([fixture(name), '--port', '0', '--examples', '0']);
     const page = await browser.newPage();
-    await page.goto(`${s.url}/`);
+    await page.goto(`${s.url}/?backend=cpu` /* the 1e-5 equality with Node: tfjs-cpu */);
     await page.waitForFunction(
       () => /^(ready|a vqvae|error)/.test(document.getElementById('status')!.textContent ?? ''),
       null,

@@ -5,6 +5,7 @@
 // window.explorer exposes the state and a decode(z) for the browser tests.
 import { UMAP } from 'umap-js';
 import {
+  chooseBackend,
   decodeLatent,
   encode,
   generate,
@@ -14,7 +15,6 @@ import {
   pcaMap,
   reconstruct,
   Rng,
-  tf,
   unitsByUse,
   type LatentVariableModel,
 } from '../src/browser.js';
@@ -113,9 +113,14 @@ function makeMap(mu: Float32Array, n: number, d: number, method: string): MapSta
 }
 
 async function main(): Promise<void> {
-  await tf.ready();
+  // tfjs on WebGL when the browser has it, else on the CPU (?backend=cpu|webgl|auto; the page says which runs)
+  const want = new URLSearchParams(location.search).get('backend') ?? 'auto';
+  const be = await chooseBackend(want === 'cpu' || want === 'webgl' ? want : 'auto');
   const info = await getJson<Info>('/api/info');
-  $('title').textContent = `${info.kind} · ${info.dataset} · tfjs ${tf.getBackend()}`;
+  $('title').textContent = `${info.kind} · ${info.dataset}`;
+  $('backend').textContent =
+    `tfjs backend: ${be.backend}${be.backend === 'webgl' && !be.float32 ? ' (16-bit floats)' : ''}` +
+    (be.fallback ? ` (${be.fallback}; fell back to the CPU)` : '');
   status('loading the model…');
   const { model } = await loadModelFromUrl(`${location.origin}/model`);
   const shape = info.inputShape;
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
     for (let k = 0; k < K; k++) label.add(new Option(info.classNames?.[k] ?? String(k), String(k)));
   }
   const y1 = () => (K ? [Number(label.value)] : undefined);
-  const exposed: Record<string, unknown> = { info, model, points: 0 };
+  const exposed: Record<string, unknown> = { info, model, points: 0, backend: be };
   (window as unknown as { explorer: unknown }).explorer = exposed;
 
   // for the tests: the page's own reconstruction and samples (x ~ p(x|z) with sampleX: a learned σ shows there)
