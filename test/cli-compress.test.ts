@@ -93,4 +93,46 @@ describe('vaekit compress / decompress', () => {
     fails(run('compress', fixture('vae'), '--latent-bits', '13', '--out', never), /--latent-bits must be 1…12/);
     assert.ok(!existsSync(never));
   });
+
+  it('--lossy with the VQ-VAE fixture: the codes to a file and back as its reconstructions; bad input, one line', () => {
+    const lossy = path.join(tmp, 'codes.vkz');
+    const c = run('compress', fixture('vqvae'), '--lossy', '-n', '12', '--out', lossy, '--json');
+    ok(c);
+    const rec = JSON.parse(c.stdout);
+    assert.equal(rec.mode, 'lossy');
+    assert.equal(rec.count, 12);
+    assert.equal(rec.fileBytes, readFileSync(lossy).length);
+    assert.ok(rec.psnr > 5 && rec.ssim > -1 && rec.ssim < 1, `${rec.psnr} dB, SSIM ${rec.ssim}`);
+    assert.ok(rec.payloadBitsPerImage > 0 && rec.payloadBitsPerImage <= 4 * 3 + 32 / 12 + 1);
+    const pngDir = path.join(tmp, 'lossy-png');
+    const d = run('decompress', lossy, '--out', pngDir, '--json');
+    ok(d);
+    assert.equal(JSON.parse(d.stdout).mode, 'lossy');
+    assert.equal(readdirSync(pngDir).length, 12);
+    const idxDir = path.join(tmp, 'lossy-idx');
+    ok(run('decompress', lossy, '--format', 'idx', '--out', idxDir));
+    const idx = parseIdx(readFileSync(path.join(idxDir, 'images.idx')));
+    assert.deepEqual(idx.dims, [12, 28, 28]);
+    const first = decodePng(readFileSync(path.join(pngDir, '00000.png')));
+    assert.deepEqual(
+      Uint8Array.from(first.pixels, (v) => Math.round(v * 255)),
+      new Uint8Array(idx.data.buffer, idx.data.byteOffset, 784),
+    );
+    const never = path.join(tmp, 'never-lossy');
+    fails(
+      run('compress', fixture('vae'), '--lossy', '--out', never),
+      /--lossy codes a VQ-VAE's code grid; this model is a vae/,
+    );
+    fails(run('compress', fixture('vqvae'), '--out', never), /this model is a VQ-VAE: its codes compress with --lossy/);
+    const bytes = readFileSync(lossy);
+    const cut = path.join(tmp, 'cut-lossy.vkz');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 9));
+    fails(run('decompress', cut, '--out', never), /cut-lossy\.vkz: truncated \.vkz file/);
+    const flipped = bytes.slice();
+    flipped[bytes.length - 10] ^= 2;
+    writeFileSync(cut, flipped);
+    fails(run('decompress', cut, '--out', never), /CRC of block 0 does not match/);
+    fails(run('decompress', lossy, '--model', fixture('vae'), '--out', never), /compressed with another model/);
+    assert.ok(!existsSync(never));
+  });
 });

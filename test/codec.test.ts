@@ -163,10 +163,39 @@ it('container: header and payload round-trip over several blocks', () => {
   const payload = new Uint8Array(1000).map((_, i) => (i * 37) & 0xff);
   const file = writeContainer(header(), payload, 300);
   const { header: h, payload: p } = readContainer(file);
-  assert.deepEqual(h, header());
+  assert.deepEqual(h, { ...header(), mode: 'lossless' });
   assert.deepEqual(p, payload);
   const empty = readContainer(writeContainer(header({ count: 0 }), new Uint8Array(0)));
   assert.equal(empty.payload.length, 0);
+});
+
+/** A file of any header and version, written by hand (version 1 had no mode in the header). */
+function rawFile(h: Record<string, unknown>, payload: Uint8Array, version = 1): Uint8Array {
+  const w = new ByteWriter();
+  const hb = new TextEncoder().encode(JSON.stringify(h));
+  w.bytes(new Uint8Array([0x89, 0x56, 0x4b, 0x5a])).u16(version);
+  w.u32(hb.length).bytes(hb).u32(crc32(hb));
+  w.u32(payload.length).bytes(payload).u32(crc32(payload)).u32(0);
+  return w.finish();
+}
+
+it('container: version 1 files (no mode) still read, as lossless; a version 2 file names its mode', () => {
+  const payload = new Uint8Array([1, 2, 3, 4]);
+  const old = readContainer(rawFile({ ...header() }, payload));
+  assert.equal(old.header.mode, 'lossless');
+  assert.deepEqual(old.payload, payload);
+  const lossy = writeContainer(header({ mode: 'lossy' }), payload);
+  assert.equal(lossy[4] | (lossy[5] << 8), 2);
+  assert.equal(readContainer(lossy).header.mode, 'lossy');
+  assert.throws(() => readContainer(rawFile({ ...header(), mode: 'lossy' }, payload)), /version 1 file has a mode/);
+  assert.throws(
+    () => readContainer(rawFile({ ...header(), mode: 'sketch' }, payload, 2)),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      /^unknown \.vkz mode "sketch" \(this vaekit reads lossless and lossy files\)$/.test(e.message),
+  );
+  assert.throws(() => readContainer(rawFile({ ...header() }, payload, 2)), /unknown \.vkz mode undefined/);
+  assert.throws(() => writeContainer(header({ mode: 'sketch' as never }), payload), /unknown \.vkz mode "sketch"/);
 });
 
 it('container: wrong magic, unknown version, truncation, a flipped bit, trailing bytes, another model: one clear error each', () => {
@@ -179,9 +208,9 @@ it('container: wrong magic, unknown version, truncation, a flipped bit, trailing
     );
   fails(new TextEncoder().encode('PK\u0003\u0004 a zip file'), /not a vaekit compressed file/);
   fails(new Uint8Array(0), /not a vaekit compressed file/);
-  const v2 = file.slice();
-  v2[4] = 2;
-  fails(v2, /unsupported \.vkz format version 2 \(this vaekit reads version 1\)/);
+  const v3 = file.slice();
+  v3[4] = 3;
+  fails(v3, /unsupported \.vkz format version 3 \(this vaekit reads versions 1 and 2\)/);
   fails(file.subarray(0, 5), /truncated .vkz file: it ends inside the format version/);
   fails(file.subarray(0, 20), /truncated .vkz file: it ends inside the header/);
   for (const cut of [file.length - 1, file.length - 4, file.length - 400, file.length - 700])

@@ -10,7 +10,10 @@ export {
   readContainer,
   sniffContainer,
   VKZ_MAGIC,
+  VKZ_MODES,
+  VKZ_READ_VERSIONS,
   VKZ_VERSION,
+  type VkzMode,
   writeContainer,
   type ContainerHeader,
 } from './container.js';

@@ -1,13 +1,13 @@
 // `vaekit decompress data.vkz --out DIR`: the images of a .vkz file, as PNGs (or one IDX file), written whole
 // into --out or not at all. The model is the one named in the file unless --model gives another folder; its
-// fingerprint must match the file's.
+// fingerprint must match the file's. A lossy file (a VQ-VAE's codes) gives the model's reconstructions.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { readContainer } from '../../codec/container.js';
 import { encodeIdx } from '../../data/idx.js';
 import { encodePng, type Channels } from '../../io/png.js';
-import { decompressBinaryImages } from '../../tasks/compress/index.js';
+import { decompressBinaryImages, decompressLossy } from '../../tasks/compress/index.js';
 import { writeDirAtomic, type FileData } from '../../util/atomic.js';
 import { backendOption, out } from '../common.js';
 import { withModel } from '../data.js';
@@ -42,11 +42,15 @@ export function decompress(program: Command): void {
     if (!dir) throw new Error(`${file} does not name its model: give --model DIR`);
     await withModel(dir, f, async ({ model }) => {
       const t0 = performance.now();
-      const r = decompressBinaryImages(model, bytes);
+      const lossy = header.mode === 'lossy';
+      const r = lossy
+        ? (({ images, count, shape }) => ({ x: images, count, shape }))(decompressLossy(model, bytes))
+        : decompressBinaryImages(model, bytes);
       const seconds = (performance.now() - t0) / 1000;
       const [H, W, C = 1] = r.shape;
       const D = H * W * C;
-      const pixels = header.likelihood === 'discretized-logistic' ? r.x : Uint8Array.from(r.x, (v) => v * 255);
+      const pixels = lossy || header.likelihood === 'discretized-logistic' ? r.x : Uint8Array.from(r.x, (v) => v * 255);
+      const values = lossy ? 'the model’s reconstructions, 8-bit' : 'values 0/255';
       const files: Record<string, FileData> = {};
       if (f.format === 'idx') {
         files['images.idx'] = encodeIdx({ dims: C === 1 ? [r.count, H, W] : [r.count, H, W, C], data: pixels });
@@ -65,13 +69,14 @@ export function decompress(program: Command): void {
         {
           out: f.out,
           count: r.count,
+          mode: header.mode,
           shape: r.shape,
           model: path.resolve(dir),
           seconds,
           images_per_second: r.count / seconds,
         },
         `decompressed ${r.count} images ${r.shape.join('×')} in ${seconds.toFixed(1)} s (${(r.count / seconds).toFixed(0)} images/s)\n` +
-          `wrote ${f.out}/ (${f.format === 'idx' ? 'images.idx, values 0/255' : 'PNG files, values 0/255'})`,
+          `wrote ${f.out}/ (${f.format === 'idx' ? 'images.idx' : 'PNG files'}, ${values})`,
       );
     });
   });

@@ -11,3 +11,14 @@ export {
 export { compileExact, type ExactNet } from './exact-net.js';
 export { gaussianBuckets, normalCdf, normalQuantile } from './buckets.js';
 export { modelFingerprint } from './fingerprint.js';
+export {
+  compressLossy,
+  decompressLossy,
+  LOSSY_DEFAULT_PRECISION,
+  LOSSY_METHOD,
+  vqCodes,
+  vqDecodeCodes,
+  type LossyOptions,
+  type LossyStats,
+} from './lossy.js';
+export { compileExactPrior, type ExactPrior } from './exact-prior.js';
