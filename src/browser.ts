@@ -12,9 +12,28 @@ export { Rng } from './rng.js';
 export { createModel } from './models/index.js';
 export { loadModelFromBuffers, type DataInfo, type ModelMeta } from './models/files.js';
 export type { LatentVariableModel, ModelConfig } from './models/types.js';
-export { encode, generate, interpolate, reconstruct } from './tasks/generate.js';
-export { reconstructWords, sampleWords, interpolateWords, isWordsModel } from './tasks/words.js';
-export { decodeLatent, decodeWidth, klPerUnit, pcaInverse, pcaMap, unitsByUse, type PcaMap } from './tasks/explore.js';
+export { encode, encodeCodes, generate, interpolate, reconstruct } from './tasks/generate.js';
+export {
+  reconstructWords,
+  sampleWords,
+  interpolateWords,
+  isWordsModel,
+  wordProblem,
+  wordMeans,
+  wordsAt,
+} from './tasks/words.js';
+export { decodeWords, encodeWords } from './data/words.js';
+export {
+  decodeLatent,
+  decodeWidth,
+  klPerUnit,
+  nearestRows,
+  pcaInverse,
+  pcaMap,
+  unitsByUse,
+  type PcaMap,
+} from './tasks/explore.js';
+export { codeUsage, codeVectors, decodeCodes } from './tasks/explore-codes.js';
 export { scoreBatch, defaultScore, type BatchScores, type ScoreName } from './tasks/anomaly.js';
 export { compressBinaryImages, decompressBinaryImages, modelFingerprint } from './tasks/compress/index.js';
 

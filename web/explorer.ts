@@ -6,11 +6,14 @@
 import { UMAP } from 'umap-js';
 import {
   chooseBackend,
+  decodeCodes,
   decodeLatent,
+  isWordsModel,
   encode,
   generate,
   klPerUnit,
   loadModelFromUrl,
+  nearestRows,
   pcaInverse,
   pcaMap,
   reconstruct,
@@ -19,6 +22,8 @@ import {
   type LatentVariableModel,
 } from '../src/browser.js';
 import { drawRow, isImage, makeDrawable, PALETTE, readDrawing } from './draw.js';
+import { setupVq } from './vq.js';
+import { setupWordBox, wordAt, wordsOfRows } from './words.js';
 
 interface Info {
   kind: string;
@@ -141,18 +146,41 @@ async function main(): Promise<void> {
   exposed.sample = (n: number, seed: number, sampleX: boolean, y?: number[]) =>
     Array.from(generate(model, n, new Rng(seed), { sampleX, y }));
   setupDrawing(model, info, shape, y1);
+  const ex = await getJson<{ n: number; x: string; y: number[] | null }>('/api/examples');
+  const xs = base64Floats(ex.x);
+  const n = ex.n;
+  const method = new URLSearchParams(location.search).get('map') ?? 'pca';
   if (info.latentDim === null) {
+    // a VQ-VAE: a grid of discrete codes; the map shows the examples' quantised latents z_q
+    status('encoding the test examples to codes…');
+    const v = setupVq(model, xs, n, shape);
+    exposed.vq = v.state;
+    exposed.exampleCodes = Array.from(v.exampleCodes);
+    exposed.decodeCodes = (c: number[]) => Array.from(decodeCodes(model, c, c.length / v.state.codes.length));
+    if (n > 1) {
+      const map = makeMap(v.vectors, n, v.dim, method);
+      $('mapkind').textContent = `(${map.kind} of the quantised latents, ${n} test examples)`;
+      const nearest = (u: number, w: number) => nearestRows(map.points, n, 2, [u, w], 1).index[0];
+      setupMap(map, n, ex.y, xs, D, shape, info, (u, w) => v.state.loadExample(nearest(u, w)));
+      exposed.points = n;
+      exposed.map = map;
+    }
+    const [h, w] = v.state.grid;
     status(
-      `a ${info.kind}: its latent is a grid of discrete codes, so there is no map or sliders; draw to reconstruct`,
+      `ready: ${info.kind} with a ${h}×${w} grid of codes from a codebook of ${v.state.K}` +
+        (n > 1 ? `, ${n} test examples mapped` : ''),
     );
     return;
   }
   const d = info.latentDim;
+  const words = isWordsModel(model);
+  const testWords = words ? wordsOfRows(model, xs) : null;
+  if (words) {
+    $<HTMLCanvasElement>('decoded').hidden = true;
+    $('decodedword').hidden = false;
+  }
 
   status('encoding the test examples…');
-  const ex = await getJson<{ n: number; x: string; y: number[] | null }>('/api/examples');
-  const xs = base64Floats(ex.x);
-  const n = ex.n;
   const mu = new Float32Array(n * d);
   const lv = new Float32Array(n * d);
   for (let s = 0; s < n; s += 256) {
@@ -166,7 +194,10 @@ async function main(): Promise<void> {
 
   const z = new Float32Array(d);
   const decodedCanvas = $<HTMLCanvasElement>('decoded');
-  const redraw = () => drawRow(decodedCanvas, decodeLatent(model, z, 1, y1()), shape);
+  const redraw = () => {
+    if (words) $('decodedword').textContent = wordAt(model, z) || '(empty)';
+    else drawRow(decodedCanvas, decodeLatent(model, z, 1, y1()), shape);
+  };
   const sliders: HTMLInputElement[] = [];
   for (const i of order) {
     const l = document.createElement('label');
@@ -195,18 +226,20 @@ async function main(): Promise<void> {
   exposed.setZ = setZ;
   redraw();
 
+  if (testWords) exposed.wordQuery = setupWordBox(model, testWords, mu, d, setZ);
+  exposed.testWords = testWords;
   if (n > 0) {
     status(`mapping ${n} test examples…`);
     await new Promise((r) => setTimeout(r, 0));
-    const method = new URLSearchParams(location.search).get('map') ?? 'pca';
     const map = makeMap(mu, n, d, method);
     $('mapkind').textContent = `(${map.kind}, ${n} test examples)`;
-    setupMap(map, n, ex.y, xs, D, shape, info, setZ);
+    setupMap(map, n, ex.y, xs, D, shape, info, (u, v) => setZ(map.toZ(u, v)), testWords);
     exposed.points = n;
     exposed.map = map;
   }
   exposed.decode = (zz: number[], y?: number[]) =>
     Array.from(decodeLatent(model, Float32Array.from(zz), zz.length / d, y));
+  exposed.z = z;
   exposed.kl = Array.from(kl);
   status(`ready: ${info.kind} with ${d} latent units${n ? `, ${n} test examples mapped` : ''}`);
 }
@@ -219,7 +252,8 @@ function setupMap(
   D: number,
   shape: number[],
   info: Info,
-  setZ: (z: ArrayLike<number>) => void,
+  pick: (u: number, v: number) => void,
+  words: string[] | null = null,
 ): void {
   const canvas = $<HTMLCanvasElement>('map');
   const ctx = canvas.getContext('2d')!;
@@ -256,13 +290,13 @@ function setupMap(
   let dragging = false;
   canvas.addEventListener('mousedown', (e) => {
     dragging = true;
-    setZ(map.toZ(...fromPx(...at(e))));
+    pick(...fromPx(...at(e)));
   });
   window.addEventListener('mouseup', () => (dragging = false));
   canvas.addEventListener('mouseleave', () => (hover.style.display = 'none'));
   canvas.addEventListener('mousemove', (e) => {
     const [x, y] = at(e);
-    if (dragging) setZ(map.toZ(...fromPx(x, y)));
+    if (dragging) pick(...fromPx(x, y));
     let best = -1;
     let bd = 36;
     for (let i = 0; i < n; i++) {
@@ -274,8 +308,10 @@ function setupMap(
       hover.style.display = 'none';
       return;
     }
-    drawRow($<HTMLCanvasElement>('hovercanvas'), xs.subarray(best * D, (best + 1) * D), shape);
-    $('hoverlabel').textContent = `#${best}${labels ? ` · ${info.classNames?.[labels[best]] ?? labels[best]}` : ''}`;
+    $('hovercanvas').hidden = words !== null;
+    if (!words) drawRow($<HTMLCanvasElement>('hovercanvas'), xs.subarray(best * D, (best + 1) * D), shape);
+    $('hoverlabel').textContent =
+      `#${best}${words ? ` · ${words[best]}` : ''}${labels ? ` · ${info.classNames?.[labels[best]] ?? labels[best]}` : ''}`;
     Object.assign(hover.style, { display: 'block', left: `${e.pageX + 12}px`, top: `${e.pageY + 12}px` });
   });
 }

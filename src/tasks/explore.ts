@@ -121,3 +121,31 @@ export function pcaMap(x: ArrayLike<number>, n: number, d: number): PcaMap {
 export function pcaInverse(map: PcaMap, u: number, v: number): Float32Array {
   return Float32Array.from(map.mean, (m, i) => m + u * map.axes[0][i] + v * map.axes[1][i]);
 }
+
+/**
+ * The k rows of points [n × d] nearest to q (Euclidean), nearest first (ties: the lower index first), with
+ * their distances; `skip` leaves one index out (a query that is itself a row).
+ */
+export function nearestRows(
+  points: ArrayLike<number>,
+  n: number,
+  d: number,
+  q: ArrayLike<number>,
+  k: number,
+  skip = -1,
+): { index: number[]; distance: number[] } {
+  if (points.length !== n * d || q.length !== d)
+    throw new Error(
+      `nearestRows: ${n} points of ${d} values and a query of ${d}, got ${points.length} and ${q.length}`,
+    );
+  const dist: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    if (i === skip) continue;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += (points[i * d + j] - q[j]) ** 2;
+    dist.push([Math.sqrt(s), i]);
+  }
+  dist.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const top = dist.slice(0, Math.max(0, k));
+  return { index: top.map((t) => t[1]), distance: top.map((t) => t[0]) };
+}

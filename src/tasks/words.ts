@@ -97,3 +97,22 @@ export function interpolateWords(
   xb.dispose();
   return out;
 }
+
+/** The greedy words at n latent points z [n × latentDim]. */
+export function wordsAt(model: SeqVAE, z: Float32Array, n: number, opts: GenerateOptions = {}): string[] {
+  const d = model.config.latentDim;
+  if (!Number.isInteger(n) || n < 1 || z.length !== n * d)
+    throw new Error(`expected ${n} latent points of ${d} values (${n * d} numbers), got ${z.length}`);
+  const zt = tf.tensor2d(z, [n, d]);
+  const out = wordsOf(model, model.generate(zt, opts));
+  zt.dispose();
+  return out;
+}
+
+/** The posterior means μ(x) of words [words.length × latentDim]. */
+export function wordMeans(model: SeqVAE, words: string[]): Float32Array {
+  const x = encodeFor(model, words);
+  const mu = tf.tidy(() => model.encode(x).mu.dataSync() as Float32Array);
+  x.dispose();
+  return mu;
+}
