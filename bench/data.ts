@@ -4,6 +4,7 @@
 // (converted per batch), in the same process, alternated.
 //
 //   node --import tsx bench/data.ts [--csv-mb 2048] [--png-files 100000] [--batch 512] [--fm-steps 300] [--dir /tmp/data/bench]
+//     [--parts files,fm]   (files: the CSV and PNG folder; fm: the Fashion-MNIST steps/s)
 //
 // Everything generated goes under --dir and is deleted at the end.
 import { spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ const pngFiles = Number(arg('png-files', '100000'));
 const batch = arg('batch', '512');
 const fmSteps = Number(arg('fm-steps', '300'));
 const dir = arg('dir', '/tmp/data/bench');
+const parts = arg('parts', 'files,fm').split(',');
 
 /** Runs `vaekit ARGS`; its wall time and peak resident set (VmHWM, polled every 50 ms). */
 function vaekit(args: string[]): Promise<{ seconds: number; peakMb: number; tail: string }> {
@@ -139,6 +141,27 @@ rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 try {
   const rows: string[] = [];
+  if (parts.includes('files')) await files(rows);
+  if (rows.length) console.log('| data | command | seconds | peak RSS (MB) |\n|---|---|---:|---:|\n' + rows.join('\n'));
+  if (parts.includes('fm')) {
+    const sps = await stepsPerSecond();
+    console.log(
+      `\nFashion-MNIST, MLP VAE, batch 128, ${fmSteps} steps, median of 3 alternated runs: in-memory float32 ` +
+        `${sps.mem.toFixed(1)} steps/s, lazy uint8 ${sps.lazy.toFixed(1)} steps/s, ratio ${(sps.lazy / sps.mem).toFixed(3)}`,
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The generated CSV and PNG folder through train, encode and score; a table row as each command ends. */
+async function files(rows: string[]): Promise<void> {
+  const row = (r: string) => {
+    rows.push(r);
+    console.error(r); // as each command ends
+  };
+  const secMb = (r: { seconds: number; peakMb: number }) => `${r.seconds.toFixed(0)} | ${r.peakMb.toFixed(0)}`;
+  const quiet = ['--progress', 'none'];
   const csv = path.join(dir, 'big.csv');
   let t0 = performance.now();
   const nCsv = writeCsv(csv, csvMb, 32);
@@ -156,12 +179,10 @@ try {
     '--out',
     path.join(dir, 'z.csv'),
   ]);
-  rows.push(
-    `| CSV ${csvGb.toFixed(2)} GiB, ${nCsv} rows × 32 | train 1 epoch | ${trC.seconds.toFixed(0)} | ${trC.peakMb.toFixed(0)} |`,
-  );
-  rows.push(
-    `| | encode the test split (${Math.round(nCsv / 10)} rows) | ${enC.seconds.toFixed(0)} | ${enC.peakMb.toFixed(0)} |`,
-  );
+  row(`| CSV ${csvGb.toFixed(2)} GiB, ${nCsv} rows × 32 | train 1 epoch | ${secMb(trC)} |`);
+  row(`| | encode the test split (${Math.round(nCsv / 10)} rows) | ${secMb(enC)} |`);
+  const scC = await vaekit(['score', path.join(dir, 'csv-run/model'), '--out', path.join(dir, 's.csv'), ...quiet]);
+  row(`| | score the whole file (${nCsv} rows, streamed) | ${secMb(scC)} |`);
   rmSync(csv);
 
   const folder = path.join(dir, 'pngs');
@@ -177,19 +198,8 @@ try {
     '--out',
     path.join(dir, 'zp.csv'),
   ]);
-  rows.push(
-    `| PNG folder, ${pngFiles} files 28×28 | train 1 epoch | ${trP.seconds.toFixed(0)} | ${trP.peakMb.toFixed(0)} |`,
-  );
-  rows.push(
-    `| | encode the test split (${Math.round(pngFiles / 10)} images) | ${enP.seconds.toFixed(0)} | ${enP.peakMb.toFixed(0)} |`,
-  );
-
-  const sps = await stepsPerSecond();
-  console.log('| data | command | seconds | peak RSS (MB) |\n|---|---|---:|---:|\n' + rows.join('\n'));
-  console.log(
-    `\nFashion-MNIST, MLP VAE, batch 128, ${fmSteps} steps, median of 3 alternated runs: in-memory float32 ` +
-      `${sps.mem.toFixed(1)} steps/s, lazy uint8 ${sps.lazy.toFixed(1)} steps/s, ratio ${(sps.lazy / sps.mem).toFixed(3)}`,
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  row(`| PNG folder, ${pngFiles} files 28×28 | train 1 epoch | ${secMb(trP)} |`);
+  row(`| | encode the test split (${Math.round(pngFiles / 10)} images) | ${secMb(enP)} |`);
+  const scP = await vaekit(['score', path.join(dir, 'png-run/model'), '--out', path.join(dir, 'sp.csv'), ...quiet]);
+  row(`| | score the test split (${Math.round(pngFiles / 10)} images) | ${secMb(scP)} |`);
 }

@@ -66,10 +66,15 @@ function fsyncDirSync(dir: string): void {
   }
 }
 
-async function writeAndSync(file: string, data: FileData, flag: string): Promise<void> {
+async function writeAndSync(
+  file: string,
+  data: FileData | Iterable<FileData> | AsyncIterable<FileData>,
+  flag: string,
+): Promise<void> {
   const fh = await fsp.open(file, flag, 0o666);
   try {
-    await fh.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
+    else for await (const piece of data) await fh.writeFile(piece); // each from where the last one ended
     await fh.sync();
   } finally {
     await fh.close();
@@ -88,6 +93,28 @@ export async function writeFileAtomic(file: string, data: FileData): Promise<voi
   try {
     refuseDirectory(file, (await fsp.stat(abs).catch(() => undefined))?.isDirectory());
     await writeAndSync(tmp, data, 'wx');
+    await fsp.rename(tmp, abs);
+    await fsyncDir(dir);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw outputError(e, file);
+  }
+}
+
+/**
+ * writeFileAtomic of content made piece by piece (an iterable of strings or bytes, sync or async): only one piece
+ * is in memory at a time, so a file larger than the heap can be written; the same temp-file-and-rename guarantees.
+ */
+export async function writeStreamAtomic(
+  file: string,
+  pieces: Iterable<FileData> | AsyncIterable<FileData>,
+): Promise<void> {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const tmp = path.join(dir, `.${path.basename(abs)}.tmp-${process.pid}-${rand()}`);
+  try {
+    refuseDirectory(file, (await fsp.stat(abs).catch(() => undefined))?.isDirectory());
+    await writeAndSync(tmp, pieces, 'wx');
     await fsp.rename(tmp, abs);
     await fsyncDir(dir);
   } catch (e) {

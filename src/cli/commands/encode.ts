@@ -3,89 +3,84 @@
 import type { Command } from 'commander';
 import { chunks, type Split } from '../../data/dataset.js';
 import type { LatentVariableModel } from '../../models/index.js';
+import { latentDimOf } from '../../models/types.js';
 import { VQVAE } from '../../models/vqvae.js';
 import { encode as encodeRows, encodeCodes } from '../../tasks/generate.js';
 import { isWordsModel } from '../../tasks/words.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { writeStreamAtomic } from '../../util/atomic.js';
 import { backendOption, dataOptions, out } from '../common.js';
 import { labelsAt, range, splitWords, withModel } from '../data.js';
 
 const BATCH = 1000;
 
-/** μ(x) and log σ²(x) of every example of the split, in batches (a conditional model: q(z|x, y)). */
-function encodeAll(model: LatentVariableModel, split: Split): { mu: Float32Array; logVar: Float32Array; dim: number } {
-  const parts: { mu: Float32Array; logVar: Float32Array }[] = [];
-  let dim = 0;
-  for (const c of chunks(split, BATCH)) {
-    const m = c.end - c.start;
-    const r = encodeRows(model, c.x, m, labelsAt(model, split, range(c.start, m), 'encode'));
-    dim = r.dim;
-    parts.push(r);
-  }
-  const mu = new Float32Array(split.n * dim);
-  const logVar = new Float32Array(split.n * dim);
-  let o = 0;
-  for (const p of parts) {
-    mu.set(p.mu, o);
-    logVar.set(p.logVar, o);
-    o += p.mu.length;
-  }
-  return { mu, logVar, dim };
-}
+/** The output in pieces of one batch each (only one batch of latents and its text in memory at a time). */
+type Pieces = Generator<string>;
 
 /** A VQ-VAE's code indices k(x) of every example, columns k0 … k{M−1} (raster order over the grid). */
-function codesText(model: VQVAE, split: Split, json: boolean): { text: string; dim: number } {
+function* codesText(model: VQVAE, split: Split, json: boolean): Pieces {
   const M = model.numCodes;
-  const codes = new Int32Array(split.n * M);
-  for (const c of chunks(split, BATCH)) codes.set(encodeCodes(model, c.x, c.end - c.start).codes, c.start * M);
-  if (json) {
-    const rows = Array.from({ length: split.n }, (_, i) => ({
-      codes: Array.from(codes.subarray(i * M, (i + 1) * M)),
-      ...(split.y ? { label: split.y[i] } : {}),
-    }));
-    return {
-      text: JSON.stringify({ dim: M, grid: model.grid, codebook_size: model.K, n: split.n, rows }) + '\n',
-      dim: M,
-    };
+  if (json) yield `{"dim":${M},"grid":${JSON.stringify(model.grid)},"codebook_size":${model.K},"n":${split.n},"rows":[`;
+  else yield [...Array.from({ length: M }, (_, i) => `k${i}`), ...(split.y ? ['label'] : [])].join(',') + '\n';
+  for (const c of chunks(split, BATCH)) {
+    const codes = encodeCodes(model, c.x, c.end - c.start).codes;
+    const lines: string[] = [];
+    for (let i = c.start; i < c.end; i++) {
+      const k = Array.from(codes.subarray((i - c.start) * M, (i - c.start + 1) * M));
+      if (json) lines.push(JSON.stringify({ codes: k, ...(split.y ? { label: split.y[i] } : {}) }));
+      else lines.push([...k, ...(split.y ? [split.y[i]] : [])].join(','));
+    }
+    yield json ? (c.start > 0 ? ',' : '') + lines.join(',') : lines.join('\n') + '\n';
   }
-  const lines = [[...Array.from({ length: M }, (_, i) => `k${i}`), ...(split.y ? ['label'] : [])].join(',')];
-  for (let i = 0; i < split.n; i++)
-    lines.push([...codes.subarray(i * M, (i + 1) * M), ...(split.y ? [split.y[i]] : [])].join(','));
-  return { text: lines.join('\n') + '\n', dim: M };
+  if (json) yield ']}\n';
 }
 
-/** Posterior means (and log σ²) of every example; a words model: each row's word in a last column. */
-function latentsText(
+/** Posterior means (and log σ²) of every example, batch by batch; a words model: each row's word in a last column. */
+function* latentsText(
   model: LatentVariableModel,
   split: Split,
-  o: { json: boolean; withLogvar: boolean; words?: string[] },
-): { text: string; dim: number } {
-  const { mu, logVar, dim } = encodeAll(model, split);
+  o: { json: boolean; withLogvar: boolean; words?: string[]; dim: number },
+): Pieces {
   const { words, withLogvar } = o;
-  const row = (a: Float32Array, i: number) => Array.from(a.subarray(i * dim, (i + 1) * dim));
-  if (o.json) {
-    const rows = Array.from({ length: split.n }, (_, i) => ({
-      mu: row(mu, i),
-      ...(withLogvar ? { logvar: row(logVar, i) } : {}),
-      ...(split.y ? { label: split.y[i] } : {}),
-      ...(words ? { word: words[i] } : {}),
-    }));
-    return { text: JSON.stringify({ dim, n: split.n, rows }) + '\n', dim };
+  // the width is the encoder's (read off the first batch), so the header comes with it
+  const header = (dim: number) => {
+    o.dim = dim;
+    return o.json
+      ? `{"dim":${dim},"n":${split.n},"rows":[`
+      : [
+          ...Array.from({ length: dim }, (_, i) => `mu${i}`),
+          ...(withLogvar ? Array.from({ length: dim }, (_, i) => `logvar${i}`) : []),
+          ...(split.y ? ['label'] : []),
+          ...(words ? ['word'] : []),
+        ].join(',') + '\n';
+  };
+  let started = false;
+  for (const c of chunks(split, BATCH)) {
+    const m = c.end - c.start;
+    const { mu, logVar, dim } = encodeRows(model, c.x, m, labelsAt(model, split, range(c.start, m), 'encode'));
+    const row = (a: Float32Array, i: number) => Array.from(a.subarray(i * dim, (i + 1) * dim));
+    const lines: string[] = [];
+    for (let r = 0; r < m; r++) {
+      const i = c.start + r;
+      if (o.json) {
+        const obj = {
+          mu: row(mu, r),
+          ...(withLogvar ? { logvar: row(logVar, r) } : {}),
+          ...(split.y ? { label: split.y[i] } : {}),
+          ...(words ? { word: words[i] } : {}),
+        };
+        lines.push(JSON.stringify(obj));
+        continue;
+      }
+      const v = row(mu, r).map((x) => +x.toPrecision(7));
+      if (withLogvar) v.push(...row(logVar, r).map((x) => +x.toPrecision(7)));
+      if (split.y) v.push(split.y[i]);
+      lines.push(v.join(',') + (words ? `,${words[i]}` : ''));
+    }
+    yield (started ? '' : header(dim)) + (o.json ? (started ? ',' : '') + lines.join(',') : lines.join('\n') + '\n');
+    started = true;
   }
-  const cols = [
-    ...Array.from({ length: dim }, (_, i) => `mu${i}`),
-    ...(withLogvar ? Array.from({ length: dim }, (_, i) => `logvar${i}`) : []),
-    ...(split.y ? ['label'] : []),
-    ...(words ? ['word'] : []),
-  ];
-  const lines = [cols.join(',')];
-  for (let i = 0; i < split.n; i++) {
-    const r = row(mu, i).map((v) => +v.toPrecision(7));
-    if (withLogvar) r.push(...row(logVar, i).map((v) => +v.toPrecision(7)));
-    if (split.y) r.push(split.y[i]);
-    lines.push(r.join(',') + (words ? `,${words[i]}` : ''));
-  }
-  return { text: lines.join('\n') + '\n', dim };
+  if (!started) yield header(latentDimOf(model.config, 'encode'));
+  if (o.json) yield ']}\n';
 }
 
 export function encode(program: Command): void {
@@ -107,13 +102,14 @@ export function encode(program: Command): void {
         // a VQ-VAE's latent: its code indices k(x), one column per grid position
         if (f.withLogvar)
           throw new Error("--with-logvar: a VQ-VAE's posterior is a point mass on code indices, with no variance");
-        const { text, dim } = codesText(model, split, json);
-        await writeFileAtomic(f.out, text);
+        const dim = model.numCodes;
+        await writeStreamAtomic(f.out, codesText(model, split, json));
         return out(!!f.json, { file: f.out, n: split.n, dim }, `wrote ${split.n} × ${dim} code indices to ${f.out}`);
       }
       const words = isWordsModel(model) ? splitWords(data, f.split) : undefined;
-      const { text, dim } = latentsText(model, split, { json, withLogvar: !!f.withLogvar, words });
-      await writeFileAtomic(f.out, text);
+      const o = { json, withLogvar: !!f.withLogvar, words, dim: 0 };
+      await writeStreamAtomic(f.out, latentsText(model, split, o));
+      const { dim } = o;
       out(!!f.json, { file: f.out, n: split.n, dim }, `wrote ${split.n} × ${dim} latent means to ${f.out}`);
     }),
   );
