@@ -124,6 +124,20 @@ describe(`vaekit CLI end to end (${dataset})`, () => {
     const lines = readFileSync(path.join(root, 'z.csv'), 'utf8').trim().split('\n');
     assert.equal(lines[0], 'mu0,mu1,mu2,mu3,mu4,mu5,mu6,mu7,label');
     assert.equal(lines.length, 1 + 100, 'one row per test example (limit 600 → 100 test)');
+    // the JSON form (written batch by batch) is one valid document with the same means
+    const ej = vaekit(['encode', model, '--limit', '600', '--with-logvar', '--out', path.join(root, 'z.json')]);
+    assert.equal(ej.code, 0, ej.stderr);
+    const doc = JSON.parse(readFileSync(path.join(root, 'z.json'), 'utf8'));
+    assert.equal(doc.dim, 8);
+    assert.equal(doc.n, 100);
+    assert.equal(doc.rows.length, 100);
+    assert.equal(doc.rows[99].logvar.length, 8);
+    const csv = lines[100].split(',').map(Number);
+    assert.deepEqual(
+      doc.rows[99].mu.map((v: number) => +v.toPrecision(7)),
+      csv.slice(0, 8),
+    );
+    assert.equal(doc.rows[99].label, csv[8]);
     const ev = vaekit(['eval', model, '--k', '20', '--no-sample-quality', '--json']);
     assert.equal(ev.code, 0, ev.stderr);
     const e = JSON.parse(ev.stdout);
