@@ -13,10 +13,10 @@ export { DEFAULT_CSV_NORMALIZE } from './csv-dataset.js';
 import { dspritesDataset, DSPRITES_TEST_N } from './dsprites.js';
 import { loadTimeSeries } from './timeseries.js';
 import { loadWords } from './word-list.js';
-import { loadFashionMnist } from './fashion-mnist.js';
+import { openFashionMnist } from './fashion-mnist-disk.js';
 import type { ColorMode } from './images.js';
 import { indexPngFolder, pngFolderSource } from './png-folder.js';
-import { indexedSource, lazySplit } from './split.js';
+import { indexedSource, lazySplit, take } from './split.js';
 import { loadMnist } from './mnist.js';
 import { pixelSplit } from './pixels.js';
 import { isPixelProtocol, PIXEL_PROTOCOLS, type PixelProtocol } from './protocol.js';
@@ -164,19 +164,21 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
   const cut = (r: RawImages, k: number | undefined) => (k === undefined ? r : takeRaw(r, k));
   switch (spec.name) {
     case 'fashion-mnist': {
+      // read from the IDX files on disk by row (src/data/fashion-mnist-disk.ts), the .gz files decompressed once
       const protocol = pixelProtocol(spec);
-      const fm = await loadFashionMnist({
+      const fm = await openFashionMnist({
         dataDir: spec.dataDir,
         cacheDir: spec.cacheDir,
         baseUrl: spec.baseUrl,
         download: spec.download,
         log: spec.log,
+        protocol,
       });
-      const train = pixelSplit(cut(fm.train, lim?.train), protocol);
+      const train = lim ? take(fm.train, lim.train) : fm.train;
       return {
         name: 'fashion-mnist',
         train,
-        test: pixelSplit(cut(fm.test, lim?.test), protocol),
+        test: lim ? take(fm.test, lim.test) : fm.test,
         shape: train.shape,
         numClasses: 10,
         classNames: fm.classNames,

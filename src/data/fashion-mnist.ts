@@ -119,7 +119,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /** `dir/NAME.gz`, else `dir/NAME` without .gz, else null. */
-function findFile(dir: string, gzName: string): string | null {
+export function findFile(dir: string, gzName: string): string | null {
   const gz = join(dir, gzName);
   if (existsSync(gz)) return gz;
   const raw = join(dir, gzName.replace(/\.gz$/, ''));
@@ -128,7 +128,7 @@ function findFile(dir: string, gzName: string): string | null {
 }
 
 /** Reads a file, decompresses it when gzip, and checks the content SHA-256; returns the content. */
-async function readVerified(path: string, expected: string): Promise<Uint8Array> {
+export async function readVerified(path: string, expected: string): Promise<Uint8Array> {
   const content = await maybeGunzip(await readFile(path), path);
   const got = sha256Hex(content);
   if (got !== expected) {
@@ -195,32 +195,73 @@ export async function downloadVerified(
   }
 }
 
+/** The labels of an IDX label file's content, checked: 1-D uint8, n of them (as the images), each in 0..9. */
+export function decodeLabels(content: Uint8Array, path: string, n: number, imagesPath: string): Int32Array {
+  const lbl = parseIdxRaw(content, path);
+  if (lbl.dtype !== 'uint8' || lbl.dims.length !== 1) {
+    throw new Error(`${path}: expected a 1-D uint8 IDX label array, got ${lbl.dims.join('×')} ${lbl.dtype}`);
+  }
+  if (lbl.dims[0] !== n) throw new Error(`${path} has ${lbl.dims[0]} labels but ${imagesPath} has ${n} images`);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = lbl.data[i];
+    if (c >= FASHION_MNIST_CLASS_NAMES.length)
+      throw new Error(`${path}: label ${c} at index ${i} is out of range 0..9`);
+    labels[i] = c;
+  }
+  return labels;
+}
+
 function decode(
   content: Record<FashionMnistFile, Uint8Array>,
   paths: Record<FashionMnistFile, string>,
 ): { train: RawImages; test: RawImages } {
   const part = (imgKey: FashionMnistFile, lblKey: FashionMnistFile): RawImages => {
     const img = parseIdxRaw(content[imgKey], paths[imgKey]);
-    const lbl = parseIdxRaw(content[lblKey], paths[lblKey]);
     if (img.dtype !== 'uint8' || img.dims.length !== 3) {
       throw new Error(`${paths[imgKey]}: expected a 3-D uint8 IDX image array, got ${img.dims.join('×')} ${img.dtype}`);
     }
-    if (lbl.dtype !== 'uint8' || lbl.dims.length !== 1) {
-      throw new Error(`${paths[lblKey]}: expected a 1-D uint8 IDX label array, got ${lbl.dims.join('×')} ${lbl.dtype}`);
-    }
     const [n, height, width] = img.dims;
-    if (lbl.dims[0] !== n)
-      throw new Error(`${paths[lblKey]} has ${lbl.dims[0]} labels but ${paths[imgKey]} has ${n} images`);
-    const labels = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = lbl.data[i];
-      if (c >= FASHION_MNIST_CLASS_NAMES.length)
-        throw new Error(`${paths[lblKey]}: label ${c} at index ${i} is out of range 0..9`);
-      labels[i] = c;
-    }
+    const labels = decodeLabels(content[lblKey], paths[lblKey], n, paths[imgKey]);
     return { pixels: img.data as Uint8Array, n, height, width, channels: 1, labels };
   };
   return { train: part('trainImages', 'trainLabels'), test: part('testImages', 'testLabels') };
+}
+
+const missingIn = (dir: string) => FILE_KEYS.filter((k) => findFile(dir, FASHION_MNIST_FILES[k]) === null);
+
+/**
+ * Steps 1 and 2 of where the files are looked for (see the top of this file): --data-dir (an error when it lacks
+ * a file), else the Debian package's directory when it holds all four; else `looked` says what was missing there.
+ */
+export function localFashionMnist(opts: Pick<FashionMnistOptions, 'dataDir' | 'debianDir'>): {
+  dir?: string;
+  how?: 'data-dir' | 'debian';
+  looked: string;
+} {
+  if (opts.dataDir !== undefined) {
+    const dir = resolve(opts.dataDir);
+    const missing = missingIn(dir);
+    if (missing.length > 0) {
+      throw new DatasetNotFoundError(
+        `Fashion-MNIST: --data-dir ${dir} lacks ${missing.map((k) => FASHION_MNIST_FILES[k]).join(', ')} ` +
+          `(each may also be stored uncompressed, without .gz). ` +
+          `Get the four files from ${FASHION_MNIST_DEFAULT_BASE_URL} (or: sudo apt-get install dataset-fashion-mnist, ` +
+          `then omit --data-dir).`,
+      );
+    }
+    return { dir, how: 'data-dir', looked: '' };
+  }
+  const debianDir = opts.debianDir ?? FASHION_MNIST_DEBIAN_DIR;
+  const debianMissing = missingIn(debianDir);
+  if (debianMissing.length === 0) return { dir: debianDir, how: 'debian', looked: '' };
+  return {
+    looked:
+      `${debianDir} (Debian package dataset-fashion-mnist): ` +
+      (debianMissing.length === FILE_KEYS.length
+        ? 'not installed'
+        : `missing ${debianMissing.map((k) => FASHION_MNIST_FILES[k]).join(', ')}`),
+  };
 }
 
 /** Loads Fashion-MNIST as raw uint8 pixels and labels; see the top of this file for where it looks. */
@@ -239,34 +280,9 @@ export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<
     >;
     return { ...decode(content, paths), classNames, dir, how };
   };
-  const missingIn = (dir: string) => FILE_KEYS.filter((k) => findFile(dir, FASHION_MNIST_FILES[k]) === null);
-
-  // 1. An explicit directory: the only place looked in.
-  if (opts.dataDir !== undefined) {
-    const dir = resolve(opts.dataDir);
-    const missing = missingIn(dir);
-    if (missing.length > 0) {
-      throw new DatasetNotFoundError(
-        `Fashion-MNIST: --data-dir ${dir} lacks ${missing.map((k) => FASHION_MNIST_FILES[k]).join(', ')} ` +
-          `(each may also be stored uncompressed, without .gz). ` +
-          `Get the four files from ${FASHION_MNIST_DEFAULT_BASE_URL} (or: sudo apt-get install dataset-fashion-mnist, ` +
-          `then omit --data-dir).`,
-      );
-    }
-    return readAll(dir, 'data-dir');
-  }
-
-  const looked: string[] = [];
-  // 2. The Debian package.
-  const debianDir = opts.debianDir ?? FASHION_MNIST_DEBIAN_DIR;
-  const debianMissing = missingIn(debianDir);
-  if (debianMissing.length === 0) return readAll(debianDir, 'debian');
-  looked.push(
-    `${debianDir} (Debian package dataset-fashion-mnist): ` +
-      (debianMissing.length === FILE_KEYS.length
-        ? 'not installed'
-        : `missing ${debianMissing.map((k) => FASHION_MNIST_FILES[k]).join(', ')}`),
-  );
+  const local = localFashionMnist(opts);
+  if (local.dir) return readAll(local.dir, local.how!);
+  const looked = [local.looked];
 
   // 3. The cache, downloading what is missing or bad there.
   const cacheDir = resolve(opts.cacheDir ?? defaultFashionMnistCacheDir(env));
