@@ -289,4 +289,18 @@ it('PNG folder: indexed, decoded on demand and on worker threads, equal to the w
   await assert.rejects(loadDataset({ name: 'images', path: dir }), /im050\.png is 11×12 \(H×W\) but 10×12 is expected/);
   writeFileSync(path.join(dir, 'im050.png'), 'GIF89a, not a PNG');
   await assert.rejects(loadDataset({ name: 'images', path: dir }), /im050\.png is not a readable PNG/);
+  rmSync(path.join(dir, 'im050.png'));
+  // an image in another format would silently be left out: it is named instead
+  writeFileSync(path.join(dir, 'photo.JPG'), Buffer.from([0xff, 0xd8, 0xff]));
+  await assert.rejects(
+    loadDataset({ name: 'images', path: dir }),
+    /photo\.JPG is a JPG file; an image folder is read as PNG files only: convert it to PNG/,
+  );
+  const r = spawnSync(
+    process.execPath,
+    ['bin/vaekit.js', 'train', '--dataset', `images:${dir}`, '--epochs', '1', '--out', path.join(tmp, 'jpg-run')],
+    { cwd: root, encoding: 'utf8' },
+  );
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stderr.split('\n').filter((l) => /photo\.JPG/.test(l)).length, 1, r.stderr);
 });

@@ -142,6 +142,19 @@ export function csvLabels(
  * The rows of an indexed CSV file, parsed on demand (raw values; `transform` maps each read, e.g. the
  * normaliser). Consecutive indices are read with one positioned read.
  */
+/** The 1-based line number of the line starting at byte `offset`: the newlines before it, counted. */
+function lineAt(fd: number, offset: number): number {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let lines = 1;
+  for (let pos = 0; pos < offset;) {
+    const r = readSync(fd, buf, 0, Math.min(buf.length, offset - pos), pos);
+    if (r === 0) break;
+    for (let i = 0; i < r; i++) if (buf[i] === 10) lines++;
+    pos += r;
+  }
+  return lines;
+}
+
 export function csvSource(index: CsvIndex, transform?: (x: Float32Array) => Float32Array): RowSource {
   const d = index.d;
   const cache = new RowCache(cacheBudget(), d, (k) => new Float32Array(k));
@@ -164,10 +177,16 @@ export function csvSource(index: CsvIndex, transform?: (x: Float32Array) => Floa
       try {
         parseCsvRow(text, 0, index, row, 0);
       } catch (e) {
-        throw new Error(
-          `CSV ${index.file}: data row ${first + k + 1} changed since the file was indexed (${(e as Error).message})`,
-          { cause: e },
-        );
+        // found while streaming (the file was edited after it was indexed): the same message as the indexer's,
+        // with the line counted now (only on this error path)
+        const line = lineAt(fd, index.starts[first + k]);
+        let msg = (e as Error).message;
+        try {
+          parseCsvRow(text, line, index, row, 0);
+        } catch (e2) {
+          msg = (e2 as Error).message;
+        }
+        throw new Error(`${msg} (the file changed since it was indexed)`, { cause: e });
       }
       cache.set(first + k, row);
     }

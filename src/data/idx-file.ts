@@ -146,17 +146,23 @@ export function openIdxImages(path: string, name = path): IdxImageFile {
 
 /** Longest run of consecutive file rows read with one call. */
 const RUN_ROWS = 256;
+/** Rows read at once around a miss when the whole file fits the cache. */
+const BLOCK_ROWS = 1024;
 
 /**
  * Rows of an IDX image file read by byte offset, converted per read with the protocol's table. Rows read are kept
  * as bytes in a direct-mapped cache of at most VAEKIT_DATA_CACHE_MB (never more than the file's rows); consecutive
- * uncached rows are read with one call. The file stays open until close().
+ * uncached rows are read with one call, and when the whole file fits the cache, the block of rows around a miss.
+ * The file stays open until close().
  */
 export function idxImageSource(file: IdxImageFile, protocol: PixelProtocol, budget = cacheBudget()): RowSource {
   const d = file.height * file.width * file.channels;
   const table = protocolTable(protocol);
   const cache = new RowCache(Math.min(budget, file.n * (d + 8)), d, (k) => new Uint8Array(k));
-  const scratch = Buffer.alloc(RUN_ROWS * d);
+  // when the whole file fits the cache, a miss reads the block of rows around it (one sequential read instead of
+  // one call per row: a first epoch in random order then costs ~n/BLOCK reads); else each run of rows is read
+  const fits = budget >= file.n * (d + 8);
+  const scratch = Buffer.alloc((fits ? BLOCK_ROWS : RUN_ROWS) * d);
   let fd: number | null = openSync(file.path, 'r');
   const readRun = (first: number, count: number) => {
     if (fd === null) throw new Error(`IDX file ${file.path}: read after close`);
@@ -183,6 +189,13 @@ export function idxImageSource(file: IdxImageFile, protocol: PixelProtocol, budg
           convert(hit, out, i * d);
           i++;
           continue;
+        }
+        if (fits) {
+          const first = j - (j % BLOCK_ROWS);
+          const count = Math.min(BLOCK_ROWS, file.n - first);
+          readRun(first, count);
+          for (let t = 0; t < count; t++) cache.set(first + t, scratch.subarray(t * d, (t + 1) * d));
+          continue; // row j is a hit now
         }
         let m = 1; // uncached rows j, j+1, … at positions i, i+1, …: one read
         while (m < RUN_ROWS && i + m < indices.length && indices[i + m] === j + m && !cache.get(j + m)) m++;

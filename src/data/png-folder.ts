@@ -2,7 +2,7 @@
 // image of another size or a .png that is no PNG is an error naming the file before training starts),
 // decoded on demand through a bounded cache, and off the main thread on worker threads (readAsync), so the
 // trainer can decode the next batch while it computes on this one.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +20,9 @@ export interface PngFolderIndex {
   channels: number;
 }
 
+/** Image formats that are not PNG, by extension. */
+const OTHER_IMAGE = /\.(jpe?g|gif|webp|bmp|tiff?|jxl|avif|heic|ppm|pgm)$/i;
+
 /** Lists the .png files and reads each one's header: one size for all (or resize 'nearest'). */
 export async function indexPngFolder(dir: string, opts: ImageFolderOptions = {}): Promise<PngFolderIndex> {
   const color = opts.color ?? 'grayscale';
@@ -31,6 +34,13 @@ export async function indexPngFolder(dir: string, opts: ImageFolderOptions = {})
   if (opts.size && !opts.size.every((v) => Number.isInteger(v) && v > 0))
     throw new Error(`images: size must be two positive integers [height, width], got [${opts.size.join(', ')}]`);
   const files = await listPngFiles(dir);
+  // an image in another format would be left out of the data without a word: name it instead
+  const other = readdirSync(dir).find((f) => OTHER_IMAGE.test(f));
+  if (other)
+    throw new Error(
+      `images ${dir}: ${other} is a ${other.replace(/.*\./, '').toUpperCase()} file; an image folder is read as PNG files ` +
+        `only: convert it to PNG (e.g. with ImageMagick: convert ${other} ${other.replace(/\.[^.]+$/, '.png')}) or move it out`,
+    );
   if (files.length === 0) throw new Error(`images ${dir}: no .png files in the folder`);
   let [h, w] = opts.size ?? [0, 0];
   let sizeFrom = opts.size ? 'the requested size' : '';
@@ -107,6 +117,8 @@ class Pool {
     return this.workers.length;
   }
   async close(): Promise<void> {
+    // ref'd while they stop: an idle (unref'd) worker's exit would not keep the process up for this await
+    this.workers.forEach((w) => w.ref());
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
   }
