@@ -3,7 +3,8 @@
 // (VmHWM from /proc, polled); and steps/s of the trainer on Fashion-MNIST held as float32 in memory vs read lazily
 // from its IDX file on disk (and vs uint8 pixels in memory), in the same process, alternated.
 //
-//   node --import tsx bench/data.ts [--csv-mb 2048] [--png-files 100000] [--batch 512] [--fm-steps 300] [--dir /tmp/data/bench]
+//   node --import tsx bench/data.ts [--csv-mb 2048] [--png-files 100000] [--batch 512] [--fm-steps 300] [--fm-rounds 5]
+//     [--dir /tmp/data/bench]
 //     [--parts csv,png,fm]   (csv: the generated CSV; png: the PNG folder; fm: the Fashion-MNIST steps/s)
 //
 // Everything generated goes under --dir and is deleted at the end.
@@ -32,6 +33,7 @@ const csvMb = Number(arg('csv-mb', '2048'));
 const pngFiles = Number(arg('png-files', '100000'));
 const batch = arg('batch', '512');
 const fmSteps = Number(arg('fm-steps', '300'));
+const fmRounds = Number(arg('fm-rounds', '5'));
 const dir = arg('dir', '/tmp/data/bench');
 const parts = arg('parts', 'csv,png,fm').split(',');
 const quiet = ['--progress', 'none'];
@@ -103,7 +105,9 @@ function writePngs(folder: string, n: number): void {
   }
 }
 
-async function stepsPerSecond(): Promise<{ mem: number; lazy: number; bytes: number }> {
+type Rate = { wall: number; cpu: number };
+
+async function stepsPerSecond(): Promise<{ mem: Rate; lazy: Rate; bytes: Rate }> {
   await initBackend('auto', true);
   const fm = await loadFashionMnist({ download: false });
   const shape = [28, 28, 1];
@@ -123,6 +127,7 @@ async function stepsPerSecond(): Promise<{ mem: number; lazy: number; bytes: num
     const data: Dataset = { name: 'fashion-mnist', train: split, test: split, shape, protocol: 'binary' };
     const model = createModel(config, new Rng(0));
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await train(model, data, objective, {
       epochs: 1,
       maxSteps: fmSteps,
@@ -135,19 +140,27 @@ async function stepsPerSecond(): Promise<{ mem: number; lazy: number; bytes: num
       log: () => {},
     });
     model.dispose();
-    return fmSteps / ((performance.now() - t0) / 1000);
+    const cpu = process.cpuUsage(c0);
+    return { wall: fmSteps / ((performance.now() - t0) / 1000), cpu: fmSteps / ((cpu.user + cpu.system) / 1e6) };
   };
   await run(mem); // warm-up
-  const m: number[] = [];
-  const l: number[] = [];
-  const b: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    m.push(await run(mem));
-    l.push(await run(lazy));
-    b.push(await run(bytes));
-  }
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[1];
-  return { mem: median(m), lazy: median(l), bytes: median(b) };
+  const splits = { mem, lazy, bytes };
+  const names = Object.keys(splits) as (keyof typeof splits)[];
+  const got = Object.fromEntries(names.map((k) => [k, [] as { wall: number; cpu: number }[]])) as Record<
+    keyof typeof splits,
+    { wall: number; cpu: number }[]
+  >;
+  for (let r = 0; r < fmRounds; r++)
+    for (let i = 0; i < names.length; i++) {
+      const k = names[(r + i) % names.length]; // the order rotates each round
+      got[k].push(await run(splits[k]));
+    }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const of = (k: keyof typeof splits) => ({
+    wall: median(got[k].map((g) => g.wall)),
+    cpu: median(got[k].map((g) => g.cpu)),
+  });
+  return { mem: of('mem'), lazy: of('lazy'), bytes: of('bytes') };
 }
 
 rmSync(dir, { recursive: true, force: true });
@@ -159,11 +172,17 @@ try {
   if (rows.length) console.log('| data | command | seconds | peak RSS (MB) |\n|---|---|---:|---:|\n' + rows.join('\n'));
   if (parts.includes('fm')) {
     const sps = await stepsPerSecond();
+    const line = (what: string, r: Rate) =>
+      `| ${what} | ${r.wall.toFixed(1)} | ${(r.wall / sps.mem.wall).toFixed(3)} | ${r.cpu.toFixed(1)} | ${(r.cpu / sps.mem.cpu).toFixed(3)} |`;
     console.log(
-      `\nFashion-MNIST, MLP VAE, batch 128, ${fmSteps} steps, median of 3 alternated runs: in-memory float32 ` +
-        `${sps.mem.toFixed(1)} steps/s, lazy from the IDX file on disk ${sps.lazy.toFixed(1)} steps/s ` +
-        `(ratio ${(sps.lazy / sps.mem).toFixed(3)}), uint8 pixels in memory ${sps.bytes.toFixed(1)} steps/s ` +
-        `(ratio ${(sps.bytes / sps.mem).toFixed(3)})`,
+      `\nFashion-MNIST, MLP VAE (256 hidden, 16 latent), batch 128, ${fmSteps} steps a run, median of ${fmRounds} rounds ` +
+        `(order rotated each round):\n\n| train split | steps/s (wall) | × in-memory | steps per CPU-second | × in-memory |\n` +
+        `|---|---:|---:|---:|---:|\n` +
+        [
+          line('float32 in memory', sps.mem),
+          line('lazy, IDX file on disk', sps.lazy),
+          line('uint8 pixels in memory', sps.bytes),
+        ].join('\n'),
     );
   }
 } finally {

@@ -57,7 +57,12 @@ export async function openFashionMnist(
   const path = (k: FashionMnistFile) => findFile(dir, FASHION_MNIST_FILES[k])!;
   const part = async (img: FashionMnistFile, lbl: FashionMnistFile): Promise<LazySplit> => {
     const file = openIdxImages(
-      await uncompressedIdx(path(img), join(cacheDir, 'decompressed'), checksums[img]),
+      await uncompressedIdx(
+        path(img),
+        join(cacheDir, 'decompressed'),
+        checksums[img],
+        'the canonical Fashion-MNIST file',
+      ),
       path(img),
     );
     const labels = decodeLabels(await readVerified(path(lbl), checksums[lbl]), path(lbl), file.n, path(img));

@@ -71,11 +71,16 @@ export async function decompressedName(src: string, cacheDir: string): Promise<s
  * (made once, atomically). `sha256`: the expected SHA-256 of the uncompressed content; a mismatch is an error and
  * nothing is cached (an uncompressed `src` is hashed on every call, by streaming).
  */
-export async function uncompressedIdx(src: string, cacheDir: string, sha256?: string): Promise<string> {
+export async function uncompressedIdx(
+  src: string,
+  cacheDir: string,
+  sha256?: string,
+  what = 'the expected file',
+): Promise<string> {
   const mismatch = (got: string) =>
     new Error(
       `${src}: SHA-256 of the decompressed content is ${got}, expected ${sha256}; ` +
-        `this is not the expected file (corrupt, truncated or a different data set)`,
+        `this is not ${what} (corrupt, truncated or a different data set)`,
     );
   if (!fileIsGzip(src)) {
     if (sha256 !== undefined) {

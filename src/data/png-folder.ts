@@ -117,9 +117,17 @@ class Pool {
     return this.workers.length;
   }
   async close(): Promise<void> {
-    // ref'd while they stop: an idle (unref'd) worker's exit would not keep the process up for this await
-    this.workers.forEach((w) => w.ref());
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    // a timer keeps the process up until the workers have stopped: an unref'd worker's exit does not, so without it
+    // the process could end inside this await (Worker.ref() before terminate() was not enough on Node 20)
+    const keep = setInterval(() => {}, 1 << 30);
+    try {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    } finally {
+      clearInterval(keep);
+    }
+    const closed = new Error('the PNG decoding workers were closed');
+    this.pending.forEach((p) => p.reject(closed)); // reads still out (an abandoned prefetch) end, never hang
+    this.pending.clear();
     this.workers.length = 0;
   }
 }
