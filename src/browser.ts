@@ -1,6 +1,6 @@
 // vaekit in the browser (package export "vaekit/browser"): load a saved model directory over HTTP (or from
 // bytes) and use it with tfjs in the page (on WebGL or the CPU: chooseBackend) — encode, decode, sample,
-// reconstruct, interpolate, anomaly scores. Everything here is the browser-safe part of vaekit: no node: module,
+// reconstruct, interpolate, anomaly scores, restoration. Everything here is the browser-safe part of vaekit: no node: module,
 // no native backend (a test bundles this file with esbuild for platform 'browser' and fails on either).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -34,7 +34,23 @@ export {
   type PcaMap,
 } from './tasks/explore.js';
 export { codeUsage, codeVectors, decodeCodes } from './tasks/explore-codes.js';
-export { scoreBatch, defaultScore, type BatchScores, type ScoreName } from './tasks/anomaly.js';
+export {
+  scoreBatch,
+  defaultScore,
+  pixelViolation,
+  SCORER_DEFAULTS,
+  type BatchScores,
+  type ScoreName,
+} from './tasks/anomaly.js';
+export {
+  checkRestorable,
+  degrade,
+  restoreImages,
+  RESTORE_METHODS,
+  type Degradation,
+  type Degraded,
+  type RestoreMethod,
+} from './tasks/restore/index.js';
 export { compressBinaryImages, decompressBinaryImages, modelFingerprint } from './tasks/compress/index.js';
 
 export type BackendChoice = 'auto' | 'webgl' | 'cpu';

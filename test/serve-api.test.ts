@@ -160,6 +160,19 @@ describe('serve API (inject)', () => {
       ['labels for an unconditional model', () => post('/api/sample', { n: 1, y: [1] }), 400, /additional properties/],
       ['too many rows', () => post('/api/sample', { n: 100000 }), 400, /must be <= 256/],
       [
+        'a pixel the model does not take, to score',
+        () =>
+          post('/api/score', {
+            x: [
+              row(0)
+                .map((v) => (v > 0.5 ? 1 : 0))
+                .map((v, i) => (i === 3 ? 2 : v)),
+            ],
+          }),
+        400,
+        /body\/x\/0\/3 is 2: this model takes binary pixels \(0 or 1\)/,
+      ],
+      [
         'a huge body',
         () => post('/api/reconstruct', { x: Array.from({ length: 200 }, () => row(0)) }),
         413,

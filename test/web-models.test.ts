@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { loadModel } from '../src/io/model.js';
 import { Rng } from '../src/rng.js';
+import { scoreBatch, SCORER_DEFAULTS } from '../src/tasks/anomaly.js';
 import { generate, reconstruct } from '../src/tasks/generate.js';
+import { degrade, restoreImages } from '../src/tasks/restore/index.js';
 import { maxAbsDiff, setupBackend } from './helpers.js';
 import { startServe, type Served } from './serve-helpers.js';
 import { launchChromium, root } from './web-helpers.js';
@@ -62,6 +64,46 @@ describe('models with parameters beyond the networks, in the page', () => {
       const inNode = reconstruct(model, Float32Array.from(x), 2);
       model.dispose();
       assert.ok(maxAbsDiff(inPage, inNode) <= 1e-5, `max diff ${maxAbsDiff(inPage, inNode)}`);
+    } finally {
+      await page.close();
+      await s.stop();
+    }
+  });
+
+  it('the anomaly scores (with the corrected score) and restoration run in the page as in Node', async () => {
+    const { s, page } = await open('vae-gauss');
+    try {
+      const x1 = x.slice(0, 784);
+      const sp = await page.evaluate((xx) => (window as any).explorer.scoreInPage(xx, 2, 4), x);
+      const { model } = await loadModel(fixture('vae-gauss'));
+      const sn = await scoreBatch(
+        model,
+        { x: Float32Array.from(x), n: 2, shape: [28, 28, 1] },
+        { ...SCORER_DEFAULTS, rng: new Rng(SCORER_DEFAULTS.seed), k: 4 },
+      );
+      for (const key of ['negElbo', 'nll', 'corrected'] as const)
+        sp[key].forEach((v: number, i: number) =>
+          assert.ok(
+            Math.abs(v - sn[key]![i]) <= 1e-4 * Math.max(1, Math.abs(v)),
+            `${key}[${i}]: ${v} vs ${sn[key]![i]}`,
+          ),
+        );
+      const mask = Array.from({ length: 784 }, (_, i) => (i < 392 ? 1 : 0));
+      for (const method of ['naive', 'map'] as const) {
+        const rp = await page.evaluate(([xx, m, me]) => (window as any).explorer.restoreInPage(xx, m, me, 3), [
+          x1,
+          mask,
+          method,
+        ] as const);
+        const deg = degrade(Float32Array.from(x1), 1, [28, 28, 1], {
+          task: 'inpaint',
+          mask: { kind: 'user', name: 'm', values: mask },
+        });
+        const rn = restoreImages(model, deg, { method, seed: 3, samples: 4, restarts: 2, steps: 20 });
+        assert.ok(maxAbsDiff(rp.x, rn.x) <= 1e-4, `${method}: x ${maxAbsDiff(rp.x, rn.x)}`);
+        assert.ok(maxAbsDiff(rp.uncertainty, rn.uncertainty) <= 1e-4, `${method}: uncertainty`);
+      }
+      model.dispose();
     } finally {
       await page.close();
       await s.stop();

@@ -7,6 +7,7 @@ import { UMAP } from 'umap-js';
 import {
   chooseBackend,
   decodeCodes,
+  degrade,
   decodeLatent,
   isWordsModel,
   encode,
@@ -17,9 +18,13 @@ import {
   pcaInverse,
   pcaMap,
   reconstruct,
+  restoreImages,
   Rng,
+  scoreBatch,
+  SCORER_DEFAULTS,
   unitsByUse,
   type LatentVariableModel,
+  type RestoreMethod,
 } from '../src/browser.js';
 import { drawRow, isImage, makeDrawable, PALETTE, readDrawing } from './draw.js';
 import { setupVq } from './vq.js';
@@ -145,6 +150,20 @@ async function main(): Promise<void> {
     Array.from(reconstruct(model, Float32Array.from(x), x.length / D, y));
   exposed.sample = (n: number, seed: number, sampleX: boolean, y?: number[]) =>
     Array.from(generate(model, n, new Rng(seed), { sampleX, y }));
+  // the anomaly scores and restoration of vaekit/browser, run in the page (the tests compare them with Node's)
+  exposed.scoreInPage = async (x: number[], n: number, k: number) => {
+    const rows = { x: Float32Array.from(x), n, shape };
+    const s = await scoreBatch(model, rows, { ...SCORER_DEFAULTS, rng: new Rng(SCORER_DEFAULTS.seed), k });
+    return { negElbo: [...s.negElbo], nll: [...s.nll], corrected: s.corrected ? [...s.corrected] : null };
+  };
+  exposed.restoreInPage = (x: number[], mask: number[], method: RestoreMethod, seed: number) => {
+    const deg = degrade(Float32Array.from(x), 1, shape, {
+      task: 'inpaint',
+      mask: { kind: 'user', name: 'm', values: mask },
+    });
+    const r = restoreImages(model, deg, { method, seed, samples: 4, restarts: 2, steps: 20 });
+    return { x: [...r.x], uncertainty: [...r.uncertainty] };
+  };
   setupDrawing(model, info, shape, y1);
   const ex = await getJson<{ n: number; x: string; y: number[] | null }>('/api/examples');
   const xs = base64Floats(ex.x);
