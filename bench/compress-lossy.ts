@@ -28,8 +28,8 @@ const list = (name: string, def: number[]) => (values(name)[0] ? values(name)[0]
 const models = values('--model').map((s) => s.split('='));
 const N = Number(values('--n')[0] ?? 1000);
 const check = Number(values('--check')[0] ?? 100);
-const jpegQ = list('--jpeg', [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]);
-const webpQ = list('--webp', [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]);
+const jpegQ = list('--jpeg', [1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 70, 90]);
+const webpQ = list('--webp', [0, 2, 5, 10, 20, 30, 50, 70, 90]);
 const jsonOut = values('--json')[0];
 
 const info = await initBackend('auto', true);
@@ -178,7 +178,7 @@ for (const [name, dir] of models) {
   const q = quality(r.images);
   points.push({
     codec: 'vaekit',
-    setting: name,
+    setting: `${name} (${r.stats.codes} codes of K = ${r.stats.codebookSize}; ${(r.stats.codes * Math.log2(r.stats.codebookSize)).toFixed(0)} bits under a uniform prior)`,
     bitsPerImage: r.stats.bitsPerImage,
     headerlessBitsPerImage: r.stats.payloadBitsPerImage,
     psnr: q.psnr,
@@ -222,7 +222,7 @@ for (const p of points.filter((q) => q.codec === 'vaekit')) {
   const jh = at('JPEG', p.psnr, 'headerlessBitsPerImage');
   const wh = at('WebP', p.psnr, 'headerlessBitsPerImage');
   console.log(
-    `| ${p.setting} | ${p.psnr.toFixed(2)} | ${f1(p.bitsPerImage)} | ${j === null ? '–' : f1(j)} | ${ratio(j, p.bitsPerImage)} | ${w === null ? '–' : f1(w)} | ${ratio(w, p.bitsPerImage)} | ${ratio(jh, p.headerlessBitsPerImage)} | ${ratio(wh, p.headerlessBitsPerImage)} |`,
+    `| ${p.setting.split(' (')[0]} | ${p.psnr.toFixed(2)} | ${f1(p.bitsPerImage)} | ${j === null ? '–' : f1(j)} | ${ratio(j, p.bitsPerImage)} | ${w === null ? '–' : f1(w)} | ${ratio(w, p.bitsPerImage)} | ${ratio(jh, p.headerlessBitsPerImage)} | ${ratio(wh, p.headerlessBitsPerImage)} |`,
   );
 }
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ n, backend: info.backend, points }, null, 2));
