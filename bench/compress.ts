@@ -1,5 +1,6 @@
 // Usage: node --import tsx bench/compress.ts --dataset fashion-mnist|mnist --model NAME=DIR [--model NAME=DIR …]
-//          [--pixels binary|8bit] [--n N] [--no-jxl] [--zopfli] [--json FILE]
+//          [--pixels binary|8bit] [--n N] [--no-jxl] [--zopfli] [--no-baselines] [--json FILE]
+// (--no-baselines: only the models' rows, for a model added to a table whose codec rows were measured already)
 // Lossless compression of the test images, binary (the binary protocol, default) or raw 8-bit (--pixels 8bit:
 // the continuous protocol's k/255, models with a discretized-logistic decoder): vaekit's bits-back coder with
 // each model (src/tasks/compress: vae or hvae) beside the standard codecs on the same pixels, and each model's
@@ -83,75 +84,80 @@ for (const [name, dir] of models) {
   model.dispose();
 }
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'vaekit-bench-compress-'));
-const timed = (codec: string, file: string, fn: () => void, note?: string) => {
-  const t = performance.now();
-  try {
-    fn();
-  } catch (e) {
-    console.error(`${codec}: skipped (${(e as Error).message.split('\n')[0]})`);
-    return;
-  }
-  rows.push({ codec, bytes: statSync(file).size, compressPerSec: n / ((performance.now() - t) / 1000), note });
-};
-const run = (cmd: string, a: string[], input?: Uint8Array) =>
-  execFileSync(cmd, a, { input, maxBuffer: 1 << 30, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+if (!flag('--no-baselines')) baselines();
 
-// the tiled image: 100 images to a row, 0/255 grayscale
-const cols = Math.min(100, n);
-const gridRows = Math.ceil(n / cols);
-const grid = new Uint8Array(gridRows * H * cols * W);
-for (let i = 0; i < n; i++) {
-  const [r0, c0] = [Math.floor(i / cols) * H, (i % cols) * W];
-  for (let y = 0; y < H; y++)
-    for (let xx = 0; xx < W; xx++) {
-      const v = levels[i * D + y * W + xx];
-      grid[(r0 + y) * cols * W + c0 + xx] = eightBit ? v : v ? 255 : 0;
+function baselines(): void {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'vaekit-bench-compress-'));
+  const timed = (codec: string, file: string, fn: () => void, note?: string) => {
+    const t = performance.now();
+    try {
+      fn();
+    } catch (e) {
+      console.error(`${codec}: skipped (${(e as Error).message.split('\n')[0]})`);
+      return;
     }
-}
-const png = path.join(tmp, 'grid.png');
-writeFileSync(png, encodePng(grid, cols * W, gridRows * H, 1));
-const tiled = `one ${cols * W}×${gridRows * H} image`;
-timed(
-  'PNG, optipng -o7',
-  path.join(tmp, 'o.png'),
-  () => run('optipng', ['-o7', '-quiet', '-out', path.join(tmp, 'o.png'), png]),
-  tiled,
-);
-if (flag('--zopfli'))
-  timed(
-    'PNG, zopflipng -m',
-    path.join(tmp, 'z.png'),
-    () => run('zopflipng', ['-m', '-y', png, path.join(tmp, 'z.png')]),
-    tiled,
-  );
-timed(
-  'WebP lossless, cwebp -lossless -z 9',
-  path.join(tmp, 'o.webp'),
-  () => run('cwebp', ['-quiet', '-lossless', '-z', '9', png, '-o', path.join(tmp, 'o.webp')]),
-  tiled,
-);
-if (!flag('--no-jxl'))
-  timed(
-    'JPEG XL lossless, cjxl -d 0 -e 9',
-    path.join(tmp, 'o.jxl'),
-    () => run('cjxl', ['--quiet', '-d', '0', '-e', '9', png, path.join(tmp, 'o.jxl')]),
-    tiled,
-  );
-const packed = eightBit ? levels : packBits(x);
-for (const [tool, a] of [
-  ['gzip', ['-9', '-c']],
-  ['bzip2', ['-9', '-c']],
-  ['xz', ['-9e', '-c']],
-] as const) {
-  const file = path.join(tmp, `packed.${tool}`);
-  timed(`${tool} ${a[0]} of the ${eightBit ? 'raw bytes' : 'packed pixels'}`, file, () =>
-    writeFileSync(file, run(tool, [...a], packed)),
-  );
-}
-rmSync(tmp, { recursive: true, force: true });
+    rows.push({ codec, bytes: statSync(file).size, compressPerSec: n / ((performance.now() - t) / 1000), note });
+  };
+  const run = (cmd: string, a: string[], input?: Uint8Array) =>
+    execFileSync(cmd, a, { input, maxBuffer: 1 << 30, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
 
-const best = Math.min(...rows.filter((r) => !r.codec.startsWith('vaekit')).map((r) => r.bytes));
+  // the tiled image: 100 images to a row, 0/255 grayscale
+  const cols = Math.min(100, n);
+  const gridRows = Math.ceil(n / cols);
+  const grid = new Uint8Array(gridRows * H * cols * W);
+  for (let i = 0; i < n; i++) {
+    const [r0, c0] = [Math.floor(i / cols) * H, (i % cols) * W];
+    for (let y = 0; y < H; y++)
+      for (let xx = 0; xx < W; xx++) {
+        const v = levels[i * D + y * W + xx];
+        grid[(r0 + y) * cols * W + c0 + xx] = eightBit ? v : v ? 255 : 0;
+      }
+  }
+  const png = path.join(tmp, 'grid.png');
+  writeFileSync(png, encodePng(grid, cols * W, gridRows * H, 1));
+  const tiled = `one ${cols * W}×${gridRows * H} image`;
+  timed(
+    'PNG, optipng -o7',
+    path.join(tmp, 'o.png'),
+    () => run('optipng', ['-o7', '-quiet', '-out', path.join(tmp, 'o.png'), png]),
+    tiled,
+  );
+  if (flag('--zopfli'))
+    timed(
+      'PNG, zopflipng -m',
+      path.join(tmp, 'z.png'),
+      () => run('zopflipng', ['-m', '-y', png, path.join(tmp, 'z.png')]),
+      tiled,
+    );
+  timed(
+    'WebP lossless, cwebp -lossless -z 9',
+    path.join(tmp, 'o.webp'),
+    () => run('cwebp', ['-quiet', '-lossless', '-z', '9', png, '-o', path.join(tmp, 'o.webp')]),
+    tiled,
+  );
+  if (!flag('--no-jxl'))
+    timed(
+      'JPEG XL lossless, cjxl -d 0 -e 9',
+      path.join(tmp, 'o.jxl'),
+      () => run('cjxl', ['--quiet', '-d', '0', '-e', '9', png, path.join(tmp, 'o.jxl')]),
+      tiled,
+    );
+  const packed = eightBit ? levels : packBits(x);
+  for (const [tool, a] of [
+    ['gzip', ['-9', '-c']],
+    ['bzip2', ['-9', '-c']],
+    ['xz', ['-9e', '-c']],
+  ] as const) {
+    const file = path.join(tmp, `packed.${tool}`);
+    timed(`${tool} ${a[0]} of the ${eightBit ? 'raw bytes' : 'packed pixels'}`, file, () =>
+      writeFileSync(file, run(tool, [...a], packed)),
+    );
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const baselineBytes = rows.filter((r) => !r.codec.startsWith('vaekit')).map((r) => r.bytes);
+const best = baselineBytes.length ? Math.min(...baselineBytes) : NaN;
 const lines = [
   `${eightBit ? '8-bit' : 'Binary'} ${dataset}, ${n} test images (${dims} pixels); backend ${info.backend}.`,
   '',
@@ -164,7 +170,7 @@ const lines = [
         ((8 * r.bytes) / dims).toFixed(4),
         (r.bytes / n).toFixed(2),
         r.negElboBits ? ((8 * r.bytes) / r.negElboBits).toFixed(4) : '',
-        r.codec.startsWith('vaekit') ? (best / r.bytes).toFixed(2) + '×' : '',
+        r.codec.startsWith('vaekit') && Number.isFinite(best) ? (best / r.bytes).toFixed(2) + '×' : '',
         r.compressPerSec ? r.compressPerSec.toFixed(0) : '',
         r.decompressPerSec ? r.decompressPerSec.toFixed(0) : '',
       ]
