@@ -1,6 +1,6 @@
 // The GEMM engine by measurement. At the first native use on a machine, both engines (OpenBLAS with
 // the core type chosen for the ISA, oneDNN's dnnl_sgemm) are timed on the mlp step's 11 GEMMs
-// (addon.measureGemm: a few ms, the engines alternated so that both see the same load) and the faster
+// (addon.measureGemm: ~0.1–0.2 s once per machine, the engines alternated so that both see the same load) and the faster
 // is kept. The decision is cached per CPU in $VAEKIT_CACHE_DIR, else $XDG_CACHE_HOME/vaekit, else
 // ~/.cache/vaekit (gemm-engine.json, written atomically), so that later runs on the same machine use
 // the same engine and kernel: same seed, same machine, same run. The environment still wins:
