@@ -181,6 +181,19 @@ describe('explorer: a VQ-VAE', () => {
     const all: number[] = await page.evaluate(() => (window as any).explorer.exampleCodes);
     const codes: number[] = await page.evaluate(() => Array.from((window as any).explorer.vq.codes));
     assert.deepEqual(codes, all.slice(i * codes.length, (i + 1) * codes.length));
+    // a drawing's round trip shows its own code grid
+    const draw = page.locator('#draw');
+    const db = (await draw.boundingBox())!;
+    await draw.hover({ position: { x: db.width * 0.5, y: db.height * 0.2 } });
+    await page.mouse.down();
+    await draw.hover({ position: { x: db.width * 0.5, y: db.height * 0.8 } });
+    await page.mouse.up();
+    await page.click('#roundtrip');
+    await page.waitForSelector('#score[data-done="1"]');
+    assert.equal(await page.textContent('#codefrom'), 'the drawing');
+    const drawn: number[] = await page.evaluate(() => Array.from((window as any).explorer.vq.codes));
+    assert.equal(drawn.length, codes.length);
+    assert.match((await page.textContent('#score')) ?? '', /anomaly score: −ELBO/);
     assert.deepEqual(errors, []);
   });
 });

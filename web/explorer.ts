@@ -9,6 +9,7 @@ import {
   decodeCodes,
   degrade,
   decodeLatent,
+  encodeCodes,
   isWordsModel,
   encode,
   generate,
@@ -27,7 +28,7 @@ import {
   type RestoreMethod,
 } from '../src/browser.js';
 import { drawRow, isImage, makeDrawable, PALETTE, readDrawing } from './draw.js';
-import { setupVq } from './vq.js';
+import { setupVq, type VqState } from './vq.js';
 import { setupWordBox, wordAt, wordsOfRows } from './words.js';
 
 interface Info {
@@ -351,6 +352,8 @@ function setupDrawing(model: LatentVariableModel, info: Info, shape: number[], y
     drawRow($<HTMLCanvasElement>('recon'), rec, shape);
     const setZ = (window as unknown as { explorer: { setZ?: (z: ArrayLike<number>) => void } }).explorer.setZ;
     if (setZ && info.latentDim !== null) setZ(encode(model, x, 1, y1()).mu);
+    const vq = (window as unknown as { explorer: { vq?: VqState } }).explorer.vq;
+    if (vq) vq.loadCodes(encodeCodes(model, x, 1).codes, 'the drawing');
     if (info.routes.includes('/api/score')) {
       const body = { x: [Array.from(x)], ...(info.numClasses ? { y: y1() } : {}) };
       try {

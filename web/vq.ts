@@ -17,6 +17,8 @@ export interface VqState {
   K: number;
   setCode(cell: number, k: number): void;
   loadExample(i: number): void;
+  /** Shows and decodes a grid (e.g. a drawing's codes), named by `from`. */
+  loadCodes(codes: ArrayLike<number>, from: string): void;
   usage: { counts: number[]; used: number; perplexity: number };
 }
 
@@ -56,6 +58,11 @@ export function setupVq(
     setCode(cell, k) {
       state.codes[cell] = k;
       state.cell = cell;
+      redraw();
+    },
+    loadCodes(codes, from) {
+      state.codes = Int32Array.from(codes);
+      $('codefrom').textContent = from;
       redraw();
     },
     loadExample(i) {
