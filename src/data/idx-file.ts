@@ -16,6 +16,7 @@ import { ensureDir } from '../util/fs-errors.js';
 import { cacheBudget, RowCache } from './cache.js';
 import { protocolTable, type PixelProtocol } from './protocol.js';
 import type { RowSource } from './types.js';
+import { convertRows } from './pixels.js';
 
 /** An opened uncompressed IDX file of uint8 images: n × height × width (× channels). */
 export interface IdxImageFile {
@@ -179,8 +180,9 @@ export function idxImageSource(file: IdxImageFile, protocol: PixelProtocol, budg
       done += r;
     }
   };
-  const convert = (src: Uint8Array, out: Float32Array, at: number) => {
-    for (let k = 0; k < d; k++) out[at + k] = table[src[k]];
+  const row0 = [0];
+  const convert = (src: Uint8Array, out: Float32Array<ArrayBuffer>, at: number) => {
+    convertRows(src, d, row0, table, out.subarray(at, at + d));
   };
   return {
     n: file.n,
