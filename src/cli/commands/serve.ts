@@ -9,6 +9,9 @@ import { backendOption, dataOptions, log } from '../common.js';
 import { loadData, resolveModelDir } from '../data.js';
 import { nonNegInt, posInt } from '../options.js';
 
+/** How long SIGTERM waits for requests in flight before it closes their connections. */
+const STOP_GRACE_MS = 5000;
+
 export function serve(program: Command): void {
   const cmd = program
     .command('serve <model>')
@@ -32,7 +35,7 @@ export function serve(program: Command): void {
   backendOption(cmd).action(async (dir: string, f) => {
     if (f.port > 65535) throw new Error(`--port ${f.port} is not a port (0 … 65535)`);
     const backend = await initBackend(f.backend as BackendChoice, true);
-    const { url, close } = await startServer({
+    const { app, url, close } = await startServer({
       modelDir: resolveModelDir(dir),
       host: f.host,
       port: f.port,
@@ -48,6 +51,12 @@ export function serve(program: Command): void {
       if (stopping) return;
       stopping = true;
       log(`vaekit serve: ${signal}: finishing the requests in flight`);
+      // a client that keeps a connection busy (a browser's keep-alive socket mid-request) must not hold the exit:
+      // after the grace period the remaining connections are closed
+      setTimeout(() => {
+        log(`vaekit serve: connections still open after ${STOP_GRACE_MS / 1000} s; closing them`);
+        app.server.closeAllConnections();
+      }, STOP_GRACE_MS).unref();
       close().then(
         () => {
           log('vaekit serve: stopped');
