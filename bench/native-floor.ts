@@ -3,8 +3,9 @@
 // CPU's theoretical FP32 peak (cores × FMA units × SIMD lanes × 2 × clock).
 //
 // Core types: OpenBLAS as it picks by itself (OPENBLAS_CORETYPE unset: what Debian's PyTorch and an
-// unconfigured program get) and each kernel family the ISA allows (Haswell: AVX2+FMA; SkylakeX:
-// AVX-512F/BW/VL/DQ/CD; Cooperlake: + AVX512_BF16); oneDNN's dnnl_sgemm dispatches by ISA itself.
+// unconfigured program get) and each kernel family the ISA allows (Haswell: AVX2+FMA; Zen: the same on
+// AMD; SkylakeX: AVX-512F/BW/VL/DQ/CD; Cooperlake: + AVX512_BF16); oneDNN's dnnl_sgemm dispatches by
+// ISA itself.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -34,11 +35,16 @@ export interface Peak {
   how: string;
 }
 
-/** The OpenBLAS core types worth timing on a CPU with these ISA extensions ('' = OpenBLAS's own pick). */
-export function coretypesFor(isa: string): string[] {
+/**
+ * The OpenBLAS core types worth timing on a CPU with these ISA extensions ('' = OpenBLAS's own pick);
+ * `vendor` as /proc/cpuinfo's vendor_id: an AMD CPU with AVX2 also gets Zen (OpenBLAS's kernels for Zen
+ * 1-3, the core type vaekit sets there).
+ */
+export function coretypesFor(isa: string, vendor = ''): string[] {
   const has = (f: string) => isa.split(/\s+/).includes(f);
   const out = [''];
   if (has('AVX2') && has('FMA')) out.push('Haswell');
+  if (vendor === 'AuthenticAMD' && has('AVX2') && has('FMA')) out.push('Zen');
   const avx512 = ['AVX512F', 'AVX512BW', 'AVX512VL', 'AVX512DQ', 'AVX512CD'].every(has);
   if (avx512) out.push('SkylakeX');
   if (avx512 && has('AVX512_BF16')) out.push('Cooperlake');
@@ -48,7 +54,9 @@ export function coretypesFor(isa: string): string[] {
 /**
  * The theoretical FP32 peak. Clock: the highest "cpu MHz" in /proc/cpuinfo (the current clock; a VM
  * shows the nominal one) unless `ghz` is given. FMA units per core: 2 unless given (Intel server cores
- * since Skylake-SP and AMD Zen 4/5 issue two FMAs a cycle; a few low-end parts issue one).
+ * since Skylake-SP issue two FMAs a cycle at the AVX-512 width, AMD Zen 2/3 two 256-bit FMAs (pipes 0
+ * and 1: 2 × 8 FP32 lanes), Zen 4/5 two at 512 bits; a few low-end parts issue one; Zen 1's 256-bit FMA is
+ * two 128-bit halves: --fma-units 1 there).
  */
 export function fp32Peak(lanes: number, cores: number, fmaUnits?: number, ghz?: number): Peak {
   let clock = ghz;

@@ -600,6 +600,15 @@ function cpuIsa(): string {
     .join(' ');
 }
 
+/** /proc/cpuinfo's vendor_id (GenuineIntel, AuthenticAMD), '' if it cannot be read. */
+function cpuVendor(): string {
+  try {
+    return /^vendor_id\s*:\s*(\S+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
 async function sgemmFloor(o: Options, cblasDir: string | null): Promise<Floor> {
   const bin = path.join(OUT, 'sgemm_floor');
   const cc = await run('compile sgemm floor', 'cc', [
@@ -615,7 +624,7 @@ async function sgemmFloor(o: Options, cblasDir: string | null): Promise<Floor> {
   if (cc.code !== 0) return { ok: false, error: `cc ${failure(cc)}`, rows: [] };
   const isa = cpuIsa();
   const configs: { engine: string; coretype: string }[] = [
-    ...coretypesFor(isa).map((coretype) => ({ engine: 'openblas', coretype })),
+    ...coretypesFor(isa, cpuVendor()).map((coretype) => ({ engine: 'openblas', coretype })),
     { engine: 'onednn', coretype: '' },
   ];
   const rows: FloorRow[] = [];
@@ -734,7 +743,7 @@ async function main(): Promise<void> {
   }
   if (o.only.has('sgemm')) floor = await sgemmFloor(o, pre.cblasDir);
   // the fairly configured PyTorch: the floor's fastest OpenBLAS core type, else the widest the ISA allows
-  const fair = floor?.bestCoretype ?? (coretypesFor(cpuIsa()).pop() || undefined);
+  const fair = floor?.bestCoretype ?? (coretypesFor(cpuIsa(), cpuVendor()).pop() || undefined);
   if (wantMlp) {
     // The test -ELBO comes from `vaekit eval` when it sees all 10,000 test images, else from training.
     const cap = o.mlpSteps ?? null;

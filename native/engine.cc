@@ -2,9 +2,9 @@
 // after OPENBLAS_CORETYPE is set (OpenBLAS reads it once, when it loads):
 //   * the user's OPENBLAS_CORETYPE, if set, as is;
 //   * else the kernel for the widest ISA the CPU and OS have: Cooperlake (AVX-512 with BF16),
-//     SkylakeX (AVX-512F/BW/VL/DQ/CD), Haswell (AVX2 + FMA), Sandybridge (AVX); otherwise OpenBLAS
-//     picks. (Debian's OpenBLAS 0.3.21 knows no CPU newer than it, and on those falls back to
-//     Prescott: SSE3, ~5x slower here.)
+//     SkylakeX (AVX-512F/BW/VL/DQ/CD), Zen (an AMD Zen without AVX-512), Haswell (AVX2 + FMA),
+//     Sandybridge (AVX); otherwise OpenBLAS picks. (Debian's OpenBLAS 0.3.21 knows no CPU newer than
+//     it, and on those falls back to Prescott: SSE3, ~5x slower on a recent Xeon.)
 // The engine at load: VAEKIT_GEMM=openblas|onednn if set; else oneDNN's dnnl_sgemm where the CPU has
 // AVX-512 (its jit kernels are chosen by ISA, not by CPU model), else OpenBLAS; whichever of the two
 // is available if one is missing. That is a first guess: the TypeScript side then times both engines
@@ -50,6 +50,9 @@ const char* CoretypeFor(const CpuInfo& c) {
   const bool avx512 = c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512cd;
   if (avx512 && c.avx512bf16) return "Cooperlake";
   if (avx512) return "SkylakeX";
+  // AMD Zen 1-3 (family 0x17 Zen/Zen 2, 0x19 Zen 3; AVX2 + FMA, no AVX-512): OpenBLAS's Zen kernels,
+  // what 0.3.21 picks itself on these; a Zen 4/5 with AVX-512 took the branches above
+  if (c.vendor == "AuthenticAMD" && c.family >= 0x17 && c.avx2 && c.fma) return "Zen";
   if (c.avx2 && c.fma) return "Haswell";
   if (c.avx) return "Sandybridge";
   return "";

@@ -10,6 +10,7 @@
 #include <vector>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 
 #include "engine.h"
 #include "napi_util.h"
@@ -75,21 +76,26 @@ inline void Gemm1(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float
 
 }  // namespace
 
-void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
-               const float* bias, int act, float alpha, float beta) {
+namespace {
+
+// The split of GemmSplit: chunks of >= 32 rows/columns and >= ~1 M multiply-adds, at most 2 per thread
+// (the operand that is not split is packed again by every chunk), by columns when N >= M, else by rows.
+// `then(r0, r1, c0, c1)` runs on the chunk's thread right after its product (the block of C it wrote,
+// still in cache).
+template <class Then>
+void SplitRun(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C, float beta,
+              const Then& then) {
   const int64_t lda = tA ? M : K, ldb = tB ? K : N, ldc = N;
   const double work = (double)M * N * K;
   const bool splitN = N >= M;
   const int64_t D = splitN ? N : M;
-  // chunks of >= 32 rows/columns and >= ~1 M multiply-adds; at most 2 per thread (the operand that is
-  // not split is packed again by every chunk)
   int64_t nc = 1;
   if (g_gemm_mode == 0 && g_threads > 1 && work >= 64.0 * 64 * 64) {
     nc = std::min<int64_t>({(int64_t)g_threads * (work >= 4e6 * g_threads ? 2 : 1), D / 32, (int64_t)(work / 1e6) + 1});
   }
   if (nc <= 1) {
     Gemm1(tA, tB, M, N, K, A, lda, B, ldb, C, ldc, beta);
-    if (bias || act) Epilogue(C, ldc, M, N, bias, act, alpha);
+    then(0, M, 0, N);
     return;
   }
   int64_t chunk = (D + nc - 1) / nc;
@@ -101,13 +107,27 @@ void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A
     if (splitN) {
       const float* Bs = tB ? B + s * ldb : B + s;
       Gemm1(tA, tB, M, e - s, K, A, lda, Bs, ldb, C + s, ldc, beta);
-      if (bias || act) Epilogue(C + s, ldc, M, e - s, bias ? bias + s : nullptr, act, alpha);
+      then(0, M, s, e);
     } else {
       const float* As = tA ? A + s : A + s * lda;
       Gemm1(tA, tB, e - s, N, K, As, lda, B, ldb, C + s * ldc, ldc, beta);
-      if (bias || act) Epilogue(C + s * ldc, ldc, e - s, N, bias, act, alpha);
+      then(s, e, 0, N);
     }
   });
+}
+
+}  // namespace
+
+void GemmSplit(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+               const float* bias, int act, float alpha, float beta) {
+  SplitRun(tA, tB, M, N, K, A, B, C, beta, [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    if (bias || act) Epilogue(C + r0 * N + c0, N, r1 - r0, c1 - c0, bias ? bias + c0 : nullptr, act, alpha);
+  });
+}
+
+void GemmSplitThen(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+                   const std::function<void(int64_t, int64_t, int64_t, int64_t)>& then) {
+  SplitRun(tA, tB, M, N, K, A, B, C, 0.0f, then);
 }
 
 void GemmSerial(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
@@ -195,10 +215,12 @@ Napi::Value SetGemmEngine(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), e);
 }
 
-// measureGemm(rounds) -> {onednn: ms, openblas: ms | null}: the 11 GEMMs of one step of the canonical mlp
+// measureGemm(rounds) -> {onednn: ms, openblas: ms | null, onednnRounds: ms[], openblasRounds: ms[] | null}:
+// the 11 GEMMs of one step of the canonical mlp
 // VAE (batch 128; 784-400-40 / 20-400-784, tfjs's [in, out] kernels: forward NN, data gradient NT,
 // weight gradient TN) as vaekit runs them (split across the pool), with each engine, the engines
-// alternated round by round so that both see the same load; the fastest round of each. The engine in
+// alternated round by round so that both see the same load; the fastest round of each, and every round
+// (engine-choice.ts tells a quiet measurement from one taken under load by their spread). The engine in
 // use is left as it was.
 Napi::Value MeasureGemm(const Napi::CallbackInfo& info) {
   const int rounds = std::max(1, std::min(1000, info[0].As<Napi::Number>().Int32Value()));
@@ -231,6 +253,7 @@ Napi::Value MeasureGemm(const Napi::CallbackInfo& info) {
   std::vector<GemmEngine> engines = {E_ONEDNN};
   if (Engine().openblas) engines.push_back(E_OPENBLAS);
   std::vector<double> best(engines.size(), 1e30);
+  std::vector<std::vector<double>> all(engines.size());
   std::string why;
   auto step = [&] {
     for (const G& g : gs) GemmSplit(g.tA, g.tB, g.M, g.N, g.K, g.A, g.B, g.C, nullptr, 0, 0.0f);
@@ -247,12 +270,20 @@ Napi::Value MeasureGemm(const Napi::CallbackInfo& info) {
       step();
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       best[e] = std::min(best[e], ms);
+      all[e].push_back(ms);
     }
   }
   SetEngine(before, why, beforeWhy);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("onednn", Napi::Number::New(info.Env(), best[0]));
   o.Set("openblas", engines.size() > 1 ? Napi::Number::New(info.Env(), best[1]) : info.Env().Null());
+  auto list = [&](const std::vector<double>& v) {
+    Napi::Array a = Napi::Array::New(info.Env(), v.size());
+    for (uint32_t i = 0; i < v.size(); i++) a.Set(i, v[i]);
+    return a;
+  };
+  o.Set("onednnRounds", list(all[0]));
+  o.Set("openblasRounds", engines.size() > 1 ? (Napi::Value)list(all[1]) : info.Env().Null());
   return o;
 }
 

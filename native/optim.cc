@@ -38,17 +38,20 @@ __attribute__((noinline)) void AdamLoop(float* __restrict V, const float* __rest
 
 }  // namespace
 
+AdamScalars AdamFor(double lr, double b1d, double b2d, float eps, double t) {
+  const double bc1 = 1.0 - std::pow(b1d, t), bc2 = 1.0 - std::pow(b2d, t);
+  return {(float)b1d, (float)b2d, (float)(1.0 - b1d), (float)(1.0 - b2d), (float)(lr / bc1),
+          (float)(1.0 / std::sqrt(bc2)), eps};
+}
+
+void AdamSpan(float* V, const float* G, float* Mm, float* S, size_t n, const AdamScalars& a) {
+  AdamLoop(V, G, Mm, S, n, a.b1, a.b2, a.ob1, a.ob2, a.stepSize, a.invSqrtBc2, a.eps);
+}
+
 void AdamUpdate(float* V, const float* G, float* Mm, float* S, size_t n, double lr, double b1d, double b2d, float eps,
                 double t) {
-  // scalars derived in double, like PyTorch (1 - beta2 is (float)(1 - 0.999), not 1 - (float)0.999)
-  double bc1 = 1.0 - std::pow(b1d, t), bc2 = 1.0 - std::pow(b2d, t);
-  const float b1 = (float)b1d, b2 = (float)b2d;
-  const float stepSize = (float)(lr / bc1);
-  const float invSqrtBc2 = (float)(1.0 / std::sqrt(bc2));
-  const float ob1 = (float)(1.0 - b1d), ob2 = (float)(1.0 - b2d);
-  ParallelFor(n, 32768, [&](size_t s, size_t e) {
-    AdamLoop(V + s, G + s, Mm + s, S + s, e - s, b1, b2, ob1, ob2, stepSize, invSqrtBc2, eps);
-  });
+  const AdamScalars a = AdamFor(lr, b1d, b2d, eps, t);
+  ParallelFor(n, 32768, [&](size_t s, size_t e) { AdamSpan(V + s, G + s, Mm + s, S + s, e - s, a); });
 }
 
 namespace {

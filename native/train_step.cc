@@ -6,9 +6,10 @@
 //   loss = mean_b [ Σ_d BCE(logits, x) + β · KL(N(μ, σ²) ‖ N(0, I)) ]
 // forward, backward (the same products and elementwise terms as the tfjs graph: GEMMs split across
 // the pool, bias + ReLU fused into the GEMM epilogue, ReLU's gradient where h > 0) and one Adam update
-// of every parameter (torch.optim.Adam's arithmetic, optim.cc). Nothing is allocated per step but
-// the first (a workspace kept for the next). A non-finite loss leaves the parameters untouched (the
-// trainer then stops, as on the tfjs path).
+// of every parameter (torch.optim.Adam's arithmetic, optim.cc), made inside the backward pass: each
+// block of a weight gradient is applied by the thread that computed it, while it is in cache. Nothing
+// is allocated per step but the first (a workspace kept for the next). A non-finite loss leaves the
+// parameters untouched (the trainer then stops, as on the tfjs path).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -66,9 +67,28 @@ void ColSum(const float* __restrict g, int64_t rows, int64_t cols, float* __rest
   }
 }
 
+// The Adam update of one block [r0, r1) x [c0, c1) of a row-major [rows, cols] parameter from its gradient
+// (row segments, so that a column block of a weight-gradient chunk is updated where it was written).
+void AdamBlock(float* V, const float* G, float* Mm, float* S, int64_t cols, int64_t r0, int64_t r1, int64_t c0,
+               int64_t c1, const AdamScalars& a) {
+  if (c0 == 0 && c1 == cols) {
+    const size_t o = (size_t)(r0 * cols);
+    AdamSpan(V + o, G + o, Mm + o, S + o, (size_t)((r1 - r0) * cols), a);
+    return;
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    const size_t o = (size_t)(r * cols + c0);
+    AdamSpan(V + o, G + o, Mm + o, S + o, (size_t)(c1 - c0), a);
+  }
+}
+
 // From g = dLoss/d(output) [B, dL] (in ws.gA): every layer's kernel and bias gradients, and, with
-// dInput, dLoss/d(input) [B, d0] into dInput.
-void Backward(Net& n, int64_t B, std::vector<float>& gA, std::vector<float>& gB, float* dInput) {
+// dInput, dLoss/d(input) [B, d0] into dInput. With `adam`, each layer's parameters are updated as soon
+// as their gradients exist (after the data gradient, which reads the kernel): every block of the
+// weight-gradient GEMM on the thread that wrote it, the bias after its column sums. The same values,
+// element by element, as the separate pass (AdamAll): Adam is elementwise.
+void Backward(Net& n, int64_t B, std::vector<float>& gA, std::vector<float>& gB, float* dInput,
+              const AdamScalars* adam) {
   const size_t L = n.dims.size() - 1;
   n.gW.resize(L);
   n.gb.resize(L);
@@ -76,11 +96,22 @@ void Backward(Net& n, int64_t B, std::vector<float>& gA, std::vector<float>& gB,
     const int64_t din = n.dims[l], dout = n.dims[l + 1];
     Resize(n.gW[l], (size_t)(din * dout));
     Resize(n.gb[l], (size_t)dout);
-    GemmSplit(true, false, din, dout, B, n.act(l), gA.data(), n.gW[l].data(), nullptr, A_LINEAR, 0.0f);
+    float* prev = nullptr;
+    if (l > 0 || dInput) {
+      prev = l == 0 ? dInput : (Resize(gB, (size_t)(B * din)), gB.data());
+      GemmSplit(false, true, B, din, dout, gA.data(), n.W[l], prev, nullptr, A_LINEAR, 0.0f);
+    }
+    float* gW = n.gW[l].data();
+    if (adam) {
+      GemmSplitThen(true, false, din, dout, B, n.act(l), gA.data(), gW,
+                    [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                      AdamBlock(n.W[l], gW, n.mW[l], n.sW[l], dout, r0, r1, c0, c1, *adam);
+                    });
+    } else {
+      GemmSplit(true, false, din, dout, B, n.act(l), gA.data(), gW, nullptr, A_LINEAR, 0.0f);
+    }
     ColSum(gA.data(), B, dout, n.gb[l].data());
-    if (l == 0 && !dInput) break;
-    float* prev = l == 0 ? dInput : (Resize(gB, (size_t)(B * din)), gB.data());
-    GemmSplit(false, true, B, din, dout, gA.data(), n.W[l], prev, nullptr, A_LINEAR, 0.0f);
+    if (adam) AdamSpan(n.b[l], n.gb[l].data(), n.mb[l], n.sb[l], (size_t)dout, *adam);
     if (l == 0) break;
     const float* h = n.h[l].data();  // ReLU': 1 where h = relu(a) > 0
     ParallelFor((size_t)(B * din), 16384, [&](size_t s, size_t e) {
@@ -128,7 +159,7 @@ bool ReadNet(const Napi::Value& params, const Napi::Value& m, const Napi::Value&
 }
 
 // denseVaeStep(encParams, encM, encS, encDims, decParams, decM, decS, decDims, x[B, D], eps[B, Z], B,
-//              beta, lr, beta1, beta2, adamEps, t) -> [mean loss, mean rec, mean KL]
+//              beta, lr, beta1, beta2, adamEps, t, fuseAdam = true) -> [mean loss, mean rec, mean KL]
 Napi::Value DenseVaeStep(const Napi::CallbackInfo& info) {
   Workspace& ws = g_ws;
   std::string err;
@@ -203,8 +234,16 @@ Napi::Value DenseVaeStep(const Napi::CallbackInfo& info) {
   out.Set(2u, klSum / (double)B);
   if (!std::isfinite(total)) return out;  // the parameters stay as they were
 
-  // backward
-  Backward(ws.dec, B, ws.gA, ws.gB, ws.dz.data());
+  // backward, and Adam: fused into the backward pass (each layer's update where its gradients are made),
+  // or with fuseAdam false a separate pass after it (the same values: test/native-dense-vae.test.ts)
+  const double lr = info[12].As<Napi::Number>().DoubleValue();
+  const double b1 = info[13].As<Napi::Number>().DoubleValue(), b2 = info[14].As<Napi::Number>().DoubleValue();
+  const float aeps = info[15].As<Napi::Number>().FloatValue();
+  const double t = info[16].As<Napi::Number>().DoubleValue();
+  const bool fuseAdam = info.Length() <= 17 || info[17].IsUndefined() || info[17].ToBoolean();
+  const AdamScalars adam = AdamFor(lr, b1, b2, aeps, t);
+  const AdamScalars* inline_ = fuseAdam ? &adam : nullptr;
+  Backward(ws.dec, B, ws.gA, ws.gB, ws.dz.data(), inline_);
   const float bk = (float)(beta / (double)B);
   for (int64_t r = 0; r < B; r++)
     for (int64_t j = 0; j < Z; j++) {
@@ -214,15 +253,11 @@ Napi::Value DenseVaeStep(const Napi::CallbackInfo& info) {
       ws.dE[r * 2 * Z + Z + j] = dz * EPS[r * Z + j] * 0.5f * sd + bk * 0.5f * (VExp(lv) - 1.0f);
     }
   ws.gA.swap(ws.dE);
-  Backward(ws.enc, B, ws.gA, ws.gB, nullptr);
-
-  // Adam
-  const double lr = info[12].As<Napi::Number>().DoubleValue();
-  const double b1 = info[13].As<Napi::Number>().DoubleValue(), b2 = info[14].As<Napi::Number>().DoubleValue();
-  const float aeps = info[15].As<Napi::Number>().FloatValue();
-  const double t = info[16].As<Napi::Number>().DoubleValue();
-  AdamAll(ws.enc, lr, b1, b2, aeps, t);
-  AdamAll(ws.dec, lr, b1, b2, aeps, t);
+  Backward(ws.enc, B, ws.gA, ws.gB, nullptr, inline_);
+  if (!fuseAdam) {
+    AdamAll(ws.enc, lr, b1, b2, aeps, t);
+    AdamAll(ws.dec, lr, b1, b2, aeps, t);
+  }
   return out;
 }
 

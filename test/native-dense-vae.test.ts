@@ -1,11 +1,13 @@
 // The dense VAE's fused native kernels against the tfjs graph on the native backend: the importance-
 // sampled NLL (native/train_step.cc denseVaeLogWeights, used by src/eval/likelihood.ts) gives the figure
-// of the tfjs log-weights from the same ε, for one and several chunks of samples; the training step is
-// covered in trainer.test.ts ('backends agree').
+// of the tfjs log-weights from the same ε, for one and several chunks of samples; the training step's
+// Adam update made inside its backward pass equals the separate pass bit for bit (the step itself is
+// covered in trainer.test.ts: 'backends agree').
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
+import { loadAddon } from '../src/backend/native/addon.js';
 import { getInPlaceSteps } from '../src/backend/inplace-steps.js';
 import { importanceSampledNll } from '../src/eval/likelihood.js';
 import { createModel, type VaeConfig } from '../src/models/index.js';
@@ -58,5 +60,74 @@ describe('fused dense-VAE NLL', () => {
         );
     }
     model.dispose();
+  });
+
+  it('the Adam update inside the backward pass equals the separate pass, bit for bit', async (t) => {
+    const skip = await native();
+    if (skip) return t.skip(skip);
+    const { addon } = loadAddon();
+    // the mlp's widths (the GEMMs split across the pool by rows and by columns) and odd ones
+    for (const [enc, dec, B] of [
+      [[784, 400, 40], [20, 400, 784], 128],
+      [[37, 29, 6], [3, 53, 37], 13],
+    ] as [number[], number[], number][]) {
+      const r = new Rng(enc[0]);
+      const net = (dims: number[]) => {
+        const p: Float32Array[] = [];
+        for (let l = 0; l + 1 < dims.length; l++)
+          p.push(
+            new Float32Array(dims[l] * dims[l + 1]).map(() => (r.uniform() - 0.5) * (2 / Math.sqrt(dims[l]))),
+            new Float32Array(dims[l + 1]).map(() => (r.uniform() - 0.5) * 0.1),
+          );
+        return p;
+      };
+      const zeros = (p: Float32Array[]) => p.map((a) => new Float32Array(a.length));
+      const D = enc[0],
+        Z = dec[0];
+      const x = new Float32Array(B * D).map(() => (r.uniform() > 0.6 ? 1 : 0));
+      const eps = Array.from({ length: 3 }, () => r.fillNormal(new Float32Array(B * Z)));
+      const init = { e: net(enc), d: net(dec) };
+      const copy = (p: Float32Array[]) => p.map((a) => new Float32Array(a));
+      const run = (fuse: boolean) => {
+        const s = { e: copy(init.e), d: copy(init.d) };
+        const m = { e: zeros(s.e), d: zeros(s.d), es: zeros(s.e), ds: zeros(s.d) };
+        const losses: number[] = [];
+        for (let step = 1; step <= 3; step++)
+          losses.push(
+            ...addon!.denseVaeStep(
+              s.e,
+              m.e,
+              m.es,
+              enc,
+              s.d,
+              m.d,
+              m.ds,
+              dec,
+              x,
+              eps[step - 1],
+              B,
+              1,
+              1e-3,
+              0.9,
+              0.999,
+              1e-8,
+              step,
+              fuse,
+            ),
+          );
+        return { losses, arrays: [...s.e, ...s.d, ...m.e, ...m.d, ...m.es, ...m.ds] };
+      };
+      const a = run(false),
+        b = run(true);
+      assert.deepEqual(b.losses, a.losses);
+      assert.ok(a.losses.every(Number.isFinite));
+      a.arrays.forEach((arr, i) => {
+        const bi = b.arrays[i];
+        const diff = arr.findIndex((v, j) => !Object.is(v, bi[j]));
+        assert.equal(diff, -1, `array ${i} (${enc}/${dec}): element ${diff} ${arr[diff]} vs ${bi[diff]}`);
+      });
+      // the update moved the parameters
+      assert.ok(a.arrays[0].some((v, j) => v !== init.e[0][j]));
+    }
   });
 });

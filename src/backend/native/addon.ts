@@ -49,6 +49,10 @@ export interface EngineChoice {
   openblasMs?: number | null;
   /** When the timings were taken (ISO). */
   measuredAt?: string;
+  /** Decided by a quiet set of rounds (false: provisional, measured under load). */
+  quiet?: boolean;
+  /** The 1-minute load when measured. */
+  load?: number;
   cacheFile?: string;
 }
 
@@ -92,7 +96,13 @@ export interface NativeAddon extends NativeConvAddon {
   /** Selects the GEMM engine; `why` is what info() says of the choice. */
   setGemmEngine(engine: 'openblas' | 'onednn', why?: string): string;
   /** The fastest of `rounds` alternated timings of the mlp step's 11 GEMMs with each engine, ms. */
-  measureGemm(rounds: number): { onednn: number; openblas: number | null };
+  /** The fastest round of each engine, and every round (absent from builds before they were returned). */
+  measureGemm(rounds: number): {
+    onednn: number;
+    openblas: number | null;
+    onednnRounds?: number[];
+    openblasRounds?: number[] | null;
+  };
   threadCpuMs(): number;
   unary(op: number, x: F32, out: F32, p?: number, q?: number): void;
   binary(op: number, a: F32, aShape: number[], b: F32, bShape: number[], out: F32 | Uint8Array): void;
@@ -221,6 +231,8 @@ export interface NativeAddon extends NativeConvAddon {
     beta2: number,
     adamEps: number,
     t: number,
+    /** false: Adam as a separate pass after the backward pass (the same values; for the tests) */
+    fuseAdam?: boolean,
   ): number[];
   /** The k-sample importance log-weights of a dense VAE's Bernoulli decoder into out [k·B]. */
   denseVaeLogWeights(
