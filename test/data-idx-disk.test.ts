@@ -120,7 +120,7 @@ describe('IDX from disk', () => {
     writeFileSync(u, raw.subarray(0, 70));
     assert.throws(
       () => openIdxImages(u),
-      /y-idx3-ubyte: truncated: dimensions 5×4×4 uint8 need 96 bytes, the file has 70/,
+      /y-idx3-ubyte: truncated: dimensions 5×4×4 uint8 need 80 data bytes, only 54 present/,
     );
     writeFileSync(u, encodeIdx({ dims: [5, 16], data: new Uint8Array(80) }));
     assert.throws(() => openIdxImages(u), /y-idx3-ubyte: expected 3 or 4 dimensions/);

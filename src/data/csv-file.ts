@@ -138,10 +138,6 @@ export function csvLabels(
   return { ...per, y: Int32Array.from(index.labelCodes, (c) => per.y[c]) };
 }
 
-/**
- * The rows of an indexed CSV file, parsed on demand (raw values; `transform` maps each read, e.g. the
- * normaliser). Consecutive indices are read with one positioned read.
- */
 /** The 1-based line number of the line starting at byte `offset`: the newlines before it, counted. */
 function lineAt(fd: number, offset: number): number {
   const buf = Buffer.allocUnsafe(1 << 20);
@@ -155,6 +151,10 @@ function lineAt(fd: number, offset: number): number {
   return lines;
 }
 
+/**
+ * The rows of an indexed CSV file, parsed on demand (raw values; `transform` maps each read, e.g. the
+ * normaliser). Consecutive uncached indices are read with one positioned read.
+ */
 export function csvSource(index: CsvIndex, transform?: (x: Float32Array) => Float32Array): RowSource {
   const d = index.d;
   const cache = new RowCache(cacheBudget(), d, (k) => new Float32Array(k));
@@ -196,19 +196,15 @@ export function csvSource(index: CsvIndex, transform?: (x: Float32Array) => Floa
     rowSize: d,
     readRows(indices) {
       const out = new Float32Array(indices.length * d);
-      for (let i = 0; i < indices.length;) {
-        const j = indices[i];
-        const hit = cache.get(j);
-        if (hit) {
-          out.set(hit, i * d);
-          i++;
-          continue;
-        }
-        let m = 1;
-        while (i + m < indices.length && indices[i + m] === j + m && !cache.get(j + m)) m++; // a run of misses
-        readRun(j, m, out, i);
-        i += m;
-      }
+      cache.gather(
+        indices,
+        Infinity,
+        (slots, at) => {
+          const slab = cache.slab!;
+          for (let t = 0; t < slots.length; t++) out.set(slab.subarray(slots[t] * d, (slots[t] + 1) * d), (at + t) * d);
+        },
+        (j, m, at) => readRun(j, m, out, at),
+      );
       return transform ? transform(out) : out;
     },
     residentBytes: () =>

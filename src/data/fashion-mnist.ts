@@ -17,13 +17,14 @@
 
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { maybeGunzip, parseIdxRaw } from './idx.js';
+import { syncAndRename } from './idx-file.js';
 import type { RawImages } from './raw.js';
 import { ensureDir } from '../util/fs-errors.js';
 
@@ -181,13 +182,7 @@ export async function downloadVerified(
         `download of ${url} has content SHA-256 ${got}, expected ${expectedSha256}; discarded (not saved to ${dest})`,
       );
     }
-    const fh = await open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, dest);
+    await syncAndRename(tmp, dest);
     return content;
   } catch (err) {
     await unlink(tmp).catch(() => {});

@@ -17,6 +17,7 @@ import { cacheBudget, RowCache } from './cache.js';
 import { protocolTable, type PixelProtocol } from './protocol.js';
 import type { RowSource } from './types.js';
 import { convertRows } from './pixels.js';
+import { parseIdxHeader } from './idx.js';
 
 /** An opened uncompressed IDX file of uint8 images: n × height × width (× channels). */
 export interface IdxImageFile {
@@ -50,6 +51,17 @@ function hasher(): { stream: Transform; hex: () => string } {
     },
   });
   return { stream, hex: () => h.digest('hex') };
+}
+
+/** Makes the complete file `tmp` durable (fsync), then renames it to `dest`: a reader sees all of it or none. */
+export async function syncAndRename(tmp: string, dest: string): Promise<void> {
+  const fh = await open(tmp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, dest);
 }
 
 /** The SHA-256 of a file's bytes, streamed. */
@@ -106,13 +118,7 @@ export async function uncompressedIdx(
     }
     const got = h.hex();
     if (sha256 !== undefined && got !== sha256) throw mismatch(got);
-    const fh = await open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, dest);
+    await syncAndRename(tmp, dest);
     return dest;
   } catch (e) {
     await rm(tmp, { force: true });
@@ -120,31 +126,22 @@ export async function uncompressedIdx(
   }
 }
 
-/** Opens an uncompressed IDX file of uint8 images and checks its header against its size. */
+/** Opens an uncompressed IDX file of uint8 images and checks its header against its size (src/data/idx.ts). */
 export function openIdxImages(path: string, name = path): IdxImageFile {
-  const fail = (problem: string): never => {
-    throw new Error(`IDX file ${name}: ${problem}`);
-  };
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const head = Buffer.alloc(20);
-    const got = readSync(fd, head, 0, 20, 0);
-    if (got < 4 || head[0] !== 0 || head[1] !== 0) fail('bad magic number: this is not an IDX file');
-    if (head[2] !== 0x08) fail(`expected uint8 images (type 0x08), got type 0x${head[2].toString(16)}`);
-    const nd = head[3];
-    if (nd !== 3 && nd !== 4) fail(`expected 3 or 4 dimensions (n × height × width [× channels]), got ${nd}`);
-    const headerBytes = 4 + 4 * nd;
-    if (got < headerBytes) fail(`truncated header (${got} bytes)`);
-    const dims = Array.from({ length: nd }, (_, i) => head.readUInt32BE(4 + 4 * i));
+    const head = Buffer.alloc(4 + 4 * 255); // the longest header
+    readSync(fd, head, 0, head.length, 0);
+    const { dtype, dims, headerBytes } = parseIdxHeader(head, size, name);
+    const fail = (problem: string): never => {
+      throw new Error(`IDX file ${name}: ${problem}`);
+    };
+    if (dtype !== 'uint8') fail(`expected uint8 images (type 0x08), got ${dtype}`);
+    if (dims.length !== 3 && dims.length !== 4)
+      fail(`expected 3 or 4 dimensions (n × height × width [× channels]), got ${dims.length}`);
     const [n, height, width] = dims;
-    const channels = nd === 4 ? dims[3] : 1;
-    const expected = headerBytes + n * height * width * channels;
-    if (size < expected)
-      fail(`truncated: dimensions ${dims.join('×')} uint8 need ${expected} bytes, the file has ${size}`);
-    if (size > expected)
-      fail(`oversize: dimensions ${dims.join('×')} uint8 need ${expected} bytes, the file has ${size}`);
-    return { path, n, height, width, channels, headerBytes };
+    return { path, n, height, width, channels: dims[3] ?? 1, headerBytes };
   } finally {
     closeSync(fd);
   }
@@ -156,10 +153,11 @@ const RUN_ROWS = 256;
 const BLOCK_ROWS = 1024;
 
 /**
- * Rows of an IDX image file read by byte offset, converted per read with the protocol's table. Rows read are kept
- * as bytes in a direct-mapped cache of at most VAEKIT_DATA_CACHE_MB (never more than the file's rows); consecutive
- * uncached rows are read with one call, and when the whole file fits the cache, the block of rows around a miss.
- * The file stays open until close().
+ * Rows of an IDX image file read by byte offset, converted with the protocol's table. Rows read are kept as bytes
+ * in a direct-mapped cache of at most VAEKIT_DATA_CACHE_MB (never more than the file's rows); the cached rows of a
+ * read are converted straight from the cache's slab, a stretch of them in one call; consecutive uncached rows are
+ * read with one call, and when the whole file fits the cache, the block of rows around a miss. The file stays
+ * open until close().
  */
 export function idxImageSource(file: IdxImageFile, protocol: PixelProtocol, budget = cacheBudget()): RowSource {
   const d = file.height * file.width * file.channels;
@@ -169,6 +167,7 @@ export function idxImageSource(file: IdxImageFile, protocol: PixelProtocol, budg
   // one call per row: a first epoch in random order then costs ~n/BLOCK reads); else each run of rows is read
   const fits = budget >= file.n * (d + 8);
   const scratch = Buffer.alloc((fits ? BLOCK_ROWS : RUN_ROWS) * d);
+  const scratchRows = Uint32Array.from({ length: fits ? BLOCK_ROWS : RUN_ROWS }, (_, i) => i);
   let fd: number | null = openSync(file.path, 'r');
   const readRun = (first: number, count: number) => {
     if (fd === null) throw new Error(`IDX file ${file.path}: read after close`);
@@ -180,40 +179,31 @@ export function idxImageSource(file: IdxImageFile, protocol: PixelProtocol, budg
       done += r;
     }
   };
-  const row0 = [0];
-  const convert = (src: Uint8Array, out: Float32Array<ArrayBuffer>, at: number) => {
-    convertRows(src, d, row0, table, out.subarray(at, at + d));
-  };
+  const rows = (out: Float32Array<ArrayBuffer>, at: number, count: number) => out.subarray(at * d, (at + count) * d);
   return {
     n: file.n,
     rowSize: d,
     readRows(indices) {
+      if (fd === null) throw new Error(`IDX file ${file.path}: read after close`);
       const out = new Float32Array(indices.length * d);
-      for (let i = 0; i < indices.length;) {
-        const j = indices[i];
-        const hit = cache.get(j);
-        if (hit) {
-          convert(hit, out, i * d);
-          i++;
-          continue;
-        }
-        if (fits) {
-          const first = j - (j % BLOCK_ROWS);
-          const count = Math.min(BLOCK_ROWS, file.n - first);
-          readRun(first, count);
-          for (let t = 0; t < count; t++) cache.set(first + t, scratch.subarray(t * d, (t + 1) * d));
-          continue; // row j is a hit now
-        }
-        let m = 1; // uncached rows j, j+1, … at positions i, i+1, …: one read
-        while (m < RUN_ROWS && i + m < indices.length && indices[i + m] === j + m && !cache.get(j + m)) m++;
-        readRun(j, m);
-        for (let t = 0; t < m; t++) {
-          const row = scratch.subarray(t * d, (t + 1) * d);
-          cache.set(j + t, row);
-          convert(row, out, (i + t) * d);
-        }
-        i += m;
-      }
+      cache.gather(
+        indices,
+        RUN_ROWS,
+        (slots, at) => convertRows(cache.slab!, d, slots, table, rows(out, at, slots.length)),
+        (j, m, at) => {
+          // rows j … j + m - 1: read (their block when the file fits the cache), cached, converted from the read
+          const first = fits ? j - (j % BLOCK_ROWS) : j;
+          const count = fits ? Math.min(BLOCK_ROWS, file.n - first) : m;
+          for (let a = first; a < j + m; a += count) {
+            const c = Math.min(count, file.n - a);
+            readRun(a, c);
+            for (let t = 0; t < c; t++) cache.set(a + t, scratch.subarray(t * d, (t + 1) * d));
+            const lo = Math.max(j, a);
+            const hi = Math.min(j + m, a + c);
+            convertRows(scratch, d, scratchRows.subarray(lo - a, hi - a), table, rows(out, at + lo - j, hi - lo));
+          }
+        },
+      );
       return out;
     },
     residentBytes: () => cache.bytes + scratch.byteLength,

@@ -67,31 +67,45 @@ export async function maybeGunzip(buf: Uint8Array, name = '<buffer>'): Promise<U
   }
 }
 
-/** Parses uncompressed IDX bytes. */
-export function parseIdxRaw(buf: Uint8Array, name = '<buffer>'): IdxArray {
+export interface IdxHeader {
+  dtype: IdxDtype;
+  dims: number[];
+  /** Bytes before the data: 4 + 4 × dims.length. */
+  headerBytes: number;
+  /** Values in the data (the product of dims). */
+  count: number;
+}
+
+/**
+ * Parses and checks an IDX header: `head` is the start of the uncompressed bytes (at least the header, when
+ * the file is that long: 1,024 bytes always are), `size` the length of the whole; that length must be exactly the
+ * header plus the data its dimensions need.
+ */
+export function parseIdxHeader(head: Uint8Array, size: number, name = '<buffer>'): IdxHeader {
   const fail = (problem: string): never => {
     throw new Error(`IDX file ${name}: ${problem}`);
   };
-  if (buf.length < 4)
-    fail(`too short (${buf.length} bytes) to hold the 4-byte IDX magic number; truncated or not an IDX file`);
-  if (buf[0] !== 0 || buf[1] !== 0) {
+  if (size < 4) fail(`too short (${size} bytes) to hold the 4-byte IDX magic number; truncated or not an IDX file`);
+  if (head[0] !== 0 || head[1] !== 0) {
     fail(
-      `bad magic number ${Array.from(buf.subarray(0, 4), hex).join(' ')}: an IDX file starts with 0x00 0x00 <type> <ndims>; ` +
+      `bad magic number ${Array.from(head.subarray(0, 4), hex).join(' ')}: an IDX file starts with 0x00 0x00 <type> <ndims>; ` +
         `this is not an IDX file`,
     );
   }
-  const info = DTYPES.find((t) => t.code === buf[2]);
+  const info = DTYPES.find((t) => t.code === head[2]);
   if (!info) {
-    fail(`unknown data type code ${hex(buf[2])} (known: ${DTYPES.map((t) => `${hex(t.code)} ${t.dtype}`).join(', ')})`);
+    fail(
+      `unknown data type code ${hex(head[2])} (known: ${DTYPES.map((t) => `${hex(t.code)} ${t.dtype}`).join(', ')})`,
+    );
   }
   const { dtype, bytes } = info!;
-  const ndims = buf[3];
+  const ndims = head[3];
   if (ndims === 0) fail('number of dimensions is 0');
-  const headerLen = 4 + 4 * ndims;
-  if (buf.length < headerLen) {
-    fail(`truncated header: ${ndims} dimensions need ${headerLen} header bytes, the file has ${buf.length}`);
+  const headerBytes = 4 + 4 * ndims;
+  if (size < headerBytes) {
+    fail(`truncated header: ${ndims} dimensions need ${headerBytes} header bytes, the file has ${size}`);
   }
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const dims: number[] = [];
   let count = 1;
   for (let i = 0; i < ndims; i++) {
@@ -100,7 +114,7 @@ export function parseIdxRaw(buf: Uint8Array, name = '<buffer>'): IdxArray {
     count *= d;
   }
   const expected = count * bytes;
-  const actual = buf.length - headerLen;
+  const actual = size - headerBytes;
   const shape = `${dims.join('×')} ${dtype}`;
   if (actual < expected) {
     fail(
@@ -112,7 +126,13 @@ export function parseIdxRaw(buf: Uint8Array, name = '<buffer>'): IdxArray {
       `oversize: dimensions ${shape} need ${expected} data bytes, found ${actual} (${actual - expected} unexpected trailing bytes)`,
     );
   }
-  const data = decodeData(buf, headerLen, count, dtype, view);
+  return { dtype, dims, headerBytes, count };
+}
+
+/** Parses uncompressed IDX bytes. */
+export function parseIdxRaw(buf: Uint8Array, name = '<buffer>'): IdxArray {
+  const { dtype, dims, headerBytes, count } = parseIdxHeader(buf, buf.length, name);
+  const data = decodeData(buf, headerBytes, count, dtype, new DataView(buf.buffer, buf.byteOffset, buf.byteLength));
   return { dims, data, dtype };
 }
 

@@ -36,22 +36,27 @@ export async function listPngFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}): Promise<ImageFolder> {
+/** The options with their defaults, checked: a bad one is an error naming it. */
+export function folderOptions(opts: ImageFolderOptions): { color: ColorMode; resize: 'none' | 'nearest' } {
   const color = opts.color ?? 'grayscale';
   if (color !== 'grayscale' && color !== 'rgb')
     throw new Error(`images: color must be 'grayscale' or 'rgb', got '${color}'`);
   const resize = opts.resize ?? 'none';
   if (resize !== 'none' && resize !== 'nearest')
     throw new Error(`images: resize must be 'none' or 'nearest', got '${resize}'`);
+  if (opts.size && !(opts.size.length === 2 && opts.size.every((v) => Number.isInteger(v) && v > 0)))
+    throw new Error(`images: size must be two positive integers [height, width], got [${opts.size.join(', ')}]`);
+  return { color, resize };
+}
+
+export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}): Promise<ImageFolder> {
+  const { color, resize } = folderOptions(opts);
   const c = color === 'rgb' ? 3 : 1;
   const files = await listPngFiles(dir);
   if (files.length === 0) throw new Error(`images ${dir}: no .png files in the folder`);
 
   let h = opts.size?.[0] ?? 0;
   let w = opts.size?.[1] ?? 0;
-  if (opts.size && !(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) {
-    throw new Error(`images: size must be two positive integers [height, width], got [${opts.size.join(', ')}]`);
-  }
   let sizeFrom = opts.size ? 'the requested size' : '';
   let pixels = new Uint8Array(0);
   for (let i = 0; i < files.length; i++) {

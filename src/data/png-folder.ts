@@ -7,8 +7,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { cacheBudget, RowCache } from './cache.js';
-import { listPngFiles, pngHeader, type ImageFolderOptions } from './images.js';
+import { folderOptions, listPngFiles, pngHeader, type ImageFolderOptions } from './images.js';
 import { decodePng, type DecodeSpec } from './png-decode.js';
+import { convertRows } from './pixels.js';
 import { protocolTable, type PixelProtocol } from './protocol.js';
 import type { RowSource } from './types.js';
 import type { PngJob } from './png-decode.js';
@@ -25,14 +26,7 @@ const OTHER_IMAGE = /\.(jpe?g|gif|webp|bmp|tiff?|jxl|avif|heic|ppm|pgm)$/i;
 
 /** Lists the .png files and reads each one's header: one size for all (or resize 'nearest'). */
 export async function indexPngFolder(dir: string, opts: ImageFolderOptions = {}): Promise<PngFolderIndex> {
-  const color = opts.color ?? 'grayscale';
-  if (color !== 'grayscale' && color !== 'rgb')
-    throw new Error(`images: color must be 'grayscale' or 'rgb', got '${color}'`);
-  const resize = opts.resize ?? 'none';
-  if (resize !== 'none' && resize !== 'nearest')
-    throw new Error(`images: resize must be 'none' or 'nearest', got '${resize}'`);
-  if (opts.size && !opts.size.every((v) => Number.isInteger(v) && v > 0))
-    throw new Error(`images: size must be two positive integers [height, width], got [${opts.size.join(', ')}]`);
+  const { color, resize } = folderOptions(opts);
   const files = await listPngFiles(dir);
   // an image in another format would be left out of the data without a word: name it instead
   const other = readdirSync(dir).find((f) => OTHER_IMAGE.test(f));
@@ -132,6 +126,8 @@ class Pool {
   }
 }
 
+const ROW0 = [0];
+
 /** Rows of the folder's images (file i is row i), decoded and converted with the protocol on demand. */
 export function pngFolderSource(index: PngFolderIndex, protocol: PixelProtocol): RowSource {
   const d = index.spec.height * index.spec.width * index.channels;
@@ -139,19 +135,19 @@ export function pngFolderSource(index: PngFolderIndex, protocol: PixelProtocol):
   const cache = new RowCache<Uint8Array>(cacheBudget(), d, (k) => new Uint8Array(k));
   const paths = index.files.map((f) => join(index.dir, f));
   let pool: Pool | null = null;
-  const decode = (j: number): Uint8Array => {
-    const hit: Uint8Array | undefined = cache.get(j);
-    if (hit) return hit;
-    const px = decodePng(readFileSync(paths[j]), paths[j], index.spec);
-    cache.set(j, px);
-    return px;
-  };
   const readRows = (indices: ArrayLike<number>): Float32Array => {
     const out = new Float32Array(indices.length * d);
-    for (let i = 0; i < indices.length; i++) {
-      const px = decode(indices[i]);
-      for (let k = 0; k < d; k++) out[i * d + k] = table[px[k]];
-    }
+    const rows = (at: number, count: number) => out.subarray(at * d, (at + count) * d);
+    cache.gather(
+      indices,
+      1,
+      (slots, at) => convertRows(cache.slab!, d, slots, table, rows(at, slots.length)),
+      (j, _m, at) => {
+        const px = decodePng(readFileSync(paths[j]), paths[j], index.spec);
+        cache.set(j, px);
+        convertRows(px, d, ROW0, table, rows(at, 1));
+      },
+    );
     return out;
   };
   const threads = workerCount();
