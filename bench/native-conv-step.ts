@@ -2,16 +2,19 @@
 // a whole training step (forward, backward, Adam), on vaekit's native backend, on tfjs-cpu, and on
 // PyTorch (the protocol's peer: /usr/bin/python3, torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1)
 // when it is installed. Prints ms/step (median and min of the timed steps; the min is the steadier
-// figure on a shared machine) and which path the native convolutions took per shape.
+// figure on a shared machine) and which path the native convolutions took per shape. Then vaekit's
+// own conv VAE (src/models, as `vaekit train --model conv` builds it): the trainer's tfjs-graph step
+// and the fused native step (native/conv_step.cc) alternated step by step, wall and CPU ms (process
+// CPU time: both threads, spin included) and their ratio.
 //
 //   node --import tsx bench/native-conv-step.ts                  # native, PyTorch, 1 step of tfjs-cpu
 //   node --import tsx bench/native-conv-step.ts --steps 30 --cpu-steps 0 --conv-mode onednn
 //
-// Options: --steps N (timed steps, default 20), --warmup N (default 9), --cpu-steps N (tfjs-cpu
+// Options: --steps N (timed steps, default 20; also the alternated pairs), --warmup N (default 9), --cpu-steps N (tfjs-cpu
 // timed steps, default 1; 0 skips it), --cpu-batch N (tfjs-cpu's batch, default 16, its times scaled
 // to 128: both parts of the step are linear in the batch, and 128 takes minutes a step),
 // --conv-mode auto|tune|onednn|gemm, --conv-blas onednn|openblas, --threads N (both sides; default 2,
-// as the protocol), --no-torch, --json.
+// as the protocol), --no-torch, --no-fused (skip the alternated model steps), --json.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -40,6 +43,7 @@ const convBlas = arg('conv-blas', 'core') as 'core' | 'onednn' | 'openblas';
 const threads = Number(arg('threads', '2'));
 const noTorch = process.argv.includes('--no-torch');
 const asJson = process.argv.includes('--json');
+const noFused = process.argv.includes('--no-fused');
 
 // ------------------------------------------------------------------------------------------ backends
 
@@ -205,6 +209,98 @@ async function timeBackend(name: string, nSteps: number, nWarmup: number): Promi
   return { convMs, stepMs, convMinMs, stepMinMs };
 }
 
+// ------------------------------------------------------------------ vaekit's model: graph vs fused
+
+interface Pair {
+  graphMs: number;
+  fusedMs: number;
+  graphCpuMs: number;
+  fusedCpuMs: number;
+  /** median of the per-pair ratios fused / graph (wall) */
+  ratio: number;
+  fused: boolean;
+}
+
+async function timeModelSteps(name: string, nSteps: number, nWarmup: number): Promise<Pair> {
+  await tf.setBackend(name);
+  const { createModel } = await import('../src/models/index.js');
+  const { elbo, elboObjective } = await import('../src/objectives/elbo.js');
+  const { Rng } = await import('../src/rng.js');
+  const { Optimizer } = await import('../src/train/optimizers.js');
+  const { fusedStepFor } = await import('../src/train/fused-step.js');
+  const config = {
+    kind: 'vae' as const,
+    inputShape: [28, 28, 1],
+    latentDim: 16,
+    network: { type: 'conv' as const, channels: [32, 64], kernel: 4, stride: 2, dense: [256] },
+    likelihood: 'bernoulli' as const,
+  };
+  const mg = createModel(config, new Rng(1)),
+    mf = createModel(config, new Rng(1));
+  const og = new Optimizer({ kind: 'adam', lr: 1e-3 }),
+    of = new Optimizer({ kind: 'adam', lr: 1e-3 });
+  const fused = fusedStepFor(mf, elboObjective(), of, { freeBits: 0 });
+  const rg = new Rng(2),
+    rf = new Rng(2);
+  const D = 784;
+  const xv = new Float32Array(BATCH * D).map((_, i) => (((i * 2654435761) >>> 0) % 3 === 0 ? 1 : 0));
+  const x = tf.tensor2d(xv, [BATCH, D]);
+  const params = mg.namedParameters();
+  const vars = Object.values(params);
+  const nameOf = new Map(Object.entries(params).map(([k, v]) => [v.name, k]));
+  const graphStep = () => {
+    const g = tf.variableGrads(() => tf.mean(elbo(mg, x, { beta: 1, rng: rg }).total) as tf.Scalar, vars);
+    g.value.dataSync();
+    const byName: Record<string, tf.Tensor> = {};
+    for (const [vn, t] of Object.entries(g.grads)) byName[nameOf.get(vn) ?? vn] = t;
+    og.step(params, byName, 1e-3);
+    tf.dispose([g.value, ...Object.values(g.grads)]);
+  };
+  const fusedStep = () => {
+    if (!fused || !fused(xv, BATCH, rf, 1, 1e-3)) throw new Error('the fused conv step did not run');
+  };
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const g: number[] = [],
+    f: number[] = [],
+    gc: number[] = [],
+    fc: number[] = [],
+    r: number[] = [];
+  for (let i = 0; i < nWarmup + nSteps; i++) {
+    let t0 = performance.now(),
+      c0 = cpu();
+    graphStep();
+    const tg = performance.now() - t0,
+      cg = cpu() - c0;
+    if (!fused) continue;
+    t0 = performance.now();
+    c0 = cpu();
+    fusedStep();
+    const tf_ = performance.now() - t0,
+      cf = cpu() - c0;
+    if (i < nWarmup) continue;
+    g.push(tg);
+    gc.push(cg);
+    f.push(tf_);
+    fc.push(cf);
+    r.push(tf_ / tg);
+  }
+  x.dispose();
+  mg.dispose();
+  mf.dispose();
+  if (!fused) return { graphMs: NaN, fusedMs: NaN, graphCpuMs: NaN, fusedCpuMs: NaN, ratio: NaN, fused: false };
+  return {
+    graphMs: median(g),
+    fusedMs: median(f),
+    graphCpuMs: median(gc),
+    fusedCpuMs: median(fc),
+    ratio: median(r),
+    fused: true,
+  };
+}
+
 // ---------------------------------------------------------------------------------------- PyTorch
 
 const TORCH = `
@@ -275,6 +371,11 @@ progress(`timing ${native.name} ...`);
 const n = await timeBackend(native.name, steps, warmup);
 rows.push({ backend: native.name, ...n, note: native.note });
 const stats = native.addon.convStats();
+let pair: Pair | undefined;
+if (!noFused && native.name !== 'conv-bench') {
+  progress(`timing vaekit's conv VAE: the tfjs-graph step and the fused step, alternated ...`);
+  pair = await timeModelSteps(native.name, steps, warmup);
+}
 if (cpuSteps > 0) {
   progress(`timing tfjs-cpu at batch ${cpuBatch} ...`);
   B = cpuBatch;
@@ -292,7 +393,7 @@ if (!noTorch) {
 }
 const info = native.addon.convConfig();
 if (asJson) {
-  console.log(JSON.stringify({ batch: BATCH, steps, warmup, conv: info, rows, stats }, null, 2));
+  console.log(JSON.stringify({ batch: BATCH, steps, warmup, conv: info, rows, stats, modelSteps: pair }, null, 2));
 } else {
   const f = (v?: number) => (v === undefined ? '—' : v.toFixed(1));
   console.log(`canonical conv VAE, batch ${BATCH}; ms/step: median (min) of ${steps} steps after ${warmup} warm-up`);
@@ -311,6 +412,14 @@ if (asJson) {
         `step ${q(n.stepMs, torch.stepMs!)} (min ${q(n.stepMinMs, torch.stepMinMs!)})`,
     );
   }
+  if (pair?.fused) {
+    const tq = torch ? ` (fused / PyTorch's whole step: ${(pair.fusedMs / torch.stepMs!).toFixed(2)}x)` : '';
+    console.log(
+      `vaekit conv VAE, alternated step by step (${steps} pairs): tfjs graph ${pair.graphMs.toFixed(1)} ms ` +
+        `(CPU ${pair.graphCpuMs.toFixed(1)}), fused ${pair.fusedMs.toFixed(1)} ms (CPU ${pair.fusedCpuMs.toFixed(1)}); ` +
+        `fused / graph ${pair.ratio.toFixed(2)}x${tq}`,
+    );
+  } else if (pair) console.log('vaekit conv VAE: no fused conv step in this build (npm run build:native)');
   console.log('native conv paths (per shape: N IH IW IC → OH OW OC):');
   for (const s of stats) {
     const q = s.params;

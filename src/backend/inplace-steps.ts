@@ -48,6 +48,39 @@ export interface DenseVaeStepArgs {
 }
 
 /**
+ * The convolutions of a conv VAE for convVaeStep: kernels and biases in layer order, their Adam moments.
+ * Encoder: conv2d kernels [k, k, c_in, c_out]; decoder: conv2dTranspose kernels [k, k, c_out, c_in].
+ * `images[i]`: the [H, W, C] that layer i's convolution reads ('same' padding, `stride`): the encoder
+ * layer's input, the transposed convolution's output.
+ */
+export interface ConvNet {
+  params: tf.Variable[];
+  m: Float32Array[];
+  s: Float32Array[];
+  stride: number;
+  images: [number, number, number][];
+}
+
+/**
+ * One whole training step of a conv VAE (src/nn/conv.ts: ReLU convolutions, CHW flatten, ReLU dense
+ * layers, [μ | log σ²]; decoder ReLU dense layers, HWC, ReLU transposed convolutions, a linear last
+ * one giving Bernoulli logits; the ELBO and Adam as denseVaeStep). `grads` (tests): receives every
+ * parameter's gradient, in the order encConv, encDense, decDense, decConv.
+ */
+export interface ConvVaeStepArgs {
+  encConv: ConvNet;
+  encDense: DenseNet;
+  decDense: DenseNet;
+  decConv: ConvNet;
+  x: Float32Array;
+  batch: number;
+  eps: () => Float32Array;
+  beta: number;
+  adam: AdamStepOptions;
+  grads?: Float32Array[];
+}
+
+/**
  * A backend's in-place steps. Each returns true when it updated `v` (and the state arrays) in place,
  * false when it cannot for these tensors (e.g. a dtype it does not hold as a Float32Array); the
  * caller then runs the tfjs update. Sizes are checked by the caller.
@@ -58,6 +91,8 @@ export interface InPlaceSteps {
   adagrad(v: tf.Variable, g: tf.Tensor, acc: Float32Array, o: AdagradStepOptions): boolean;
   /** The whole step of a dense VAE: [mean loss, mean rec, mean KL], or null (nothing done) when it cannot run. */
   denseVaeStep?(a: DenseVaeStepArgs): [number, number, number] | null;
+  /** The whole step of a conv VAE: [mean loss, mean rec, mean KL], or null (nothing done) when it cannot run. */
+  convVaeStep?(a: ConvVaeStepArgs): [number, number, number] | null;
   /**
    * The k-sample importance log-weights of a dense VAE's Bernoulli decoder (nothing is updated):
    * log p(x|z) + log p(z) − log q(z|x) for z = μ + σ ⊙ ε, [k·B] sample-major; null when it cannot run.

@@ -15,6 +15,7 @@ import { elboSamples } from '../objectives/elbo.js';
 import type { Objective } from '../objectives/types.js';
 import type { Rng } from '../rng.js';
 import type { Optimizer } from './optimizers.js';
+import { convFusedStep } from './fused-conv-step.js';
 
 /** The terms a fused step reports, in the order of the ELBO's: total (β-weighted), rec, kl (batch means). */
 export const FUSED_TERMS = ['total', 'rec', 'kl'];
@@ -80,11 +81,13 @@ export function fusedStepFor(
   settings: { freeBits: number },
 ): FusedStep | null {
   if (process.env.VAEKIT_FUSED_STEP === '0') return null;
-  const run = getInPlaceSteps(tf.getBackend())?.denseVaeStep;
-  if (!run || elboSamples(objective) !== 1 || settings.freeBits > 0) return null;
+  const steps = getInPlaceSteps(tf.getBackend());
+  if (!steps || elboSamples(objective) !== 1 || settings.freeBits > 0) return null;
   if (optimizer.config.kind !== 'adam') return null;
   const vae = denseVae(model);
-  if (!vae) return null;
+  if (!vae) return convFusedStep(model, optimizer, steps); // the conv VAE's (fused-conv-step.ts)
+  const run = steps.denseVaeStep;
+  if (!run) return null;
   // the Adam slots of the tfjs path (optimizers.ts), so that either path can resume the other's checkpoint
   const withSlots = (n: DenseLayers): DenseNet => ({
     params: n.params,

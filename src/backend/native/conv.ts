@@ -134,7 +134,7 @@ function paramValues(info: backend_util.Conv2DInfo): Record<string, number> | nu
 }
 
 /** The Int32Array of parameters the addon reads (laid out as `layout`), or null if a case cannot go native. */
-function convParams(info: backend_util.Conv2DInfo, layout: string[]): Int32Array | null {
+export function convParams(info: backend_util.Conv2DInfo, layout: string[]): Int32Array | null {
   const v = paramValues(info);
   if (!v) return null;
   const p = layout.map((name) => v[name]);

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import type { InPlaceSteps } from '../inplace-steps.js';
+import { convVaeStepOf } from './conv-step.js';
 
 interface NativeData {
   values: Float32Array;
@@ -42,7 +43,9 @@ export function inPlaceSteps(addon: NativeAddon): InPlaceSteps {
     const vv = writableValues(v);
     return vv ? [vv, gv] : null;
   };
+  const convVaeStep = convVaeStepOf(addon, writableValues); // the conv VAE's whole step (conv-step.ts)
   return {
+    ...(convVaeStep ? { convVaeStep } : {}),
     adam(v, g, m, s, o) {
       const a = arrays(v, g);
       if (a) addon.adam(a[0], a[1], m, s, o.lr, o.beta1, o.beta2, o.eps, o.t);
