@@ -54,27 +54,22 @@ void Grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// x [B, H, W, C] → out [B, C·H·W] (PyTorch's flatten order) and back.
-void ToChw(const float* x, int64_t B, int64_t HW, int64_t C, float* out) {
+// x [B, H, W, C] → out [B, C·H·W] (PyTorch's flatten order; toChw) or back.
+void Permute(const float* x, int64_t B, int64_t HW, int64_t C, float* out, bool toChw) {
   ParallelFor((size_t)B, 1, [&](size_t s, size_t e) {
     for (size_t b = s; b < e; b++) {
       const float* xb = x + b * HW * C;
       float* ob = out + b * HW * C;
       for (int64_t p = 0; p < HW; p++)
-        for (int64_t c = 0; c < C; c++) ob[c * HW + p] = xb[p * C + c];
+        for (int64_t c = 0; c < C; c++) {
+          if (toChw) ob[c * HW + p] = xb[p * C + c];
+          else ob[p * C + c] = xb[c * HW + p];
+        }
     }
   }, 1);
 }
-void ToHwc(const float* x, int64_t B, int64_t HW, int64_t C, float* out) {
-  ParallelFor((size_t)B, 1, [&](size_t s, size_t e) {
-    for (size_t b = s; b < e; b++) {
-      const float* xb = x + b * HW * C;
-      float* ob = out + b * HW * C;
-      for (int64_t p = 0; p < HW; p++)
-        for (int64_t c = 0; c < C; c++) ob[p * C + c] = xb[c * HW + p];
-    }
-  }, 1);
-}
+void ToChw(const float* x, int64_t B, int64_t HW, int64_t C, float* out) { Permute(x, B, HW, C, out, true); }
+void ToHwc(const float* x, int64_t B, int64_t HW, int64_t C, float* out) { Permute(x, B, HW, C, out, false); }
 
 // g = h > 0 ? g : 0 (ReLU's gradient, h its output)
 void ReluMask(float* g, const float* h, size_t n) {

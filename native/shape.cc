@@ -26,6 +26,55 @@ __attribute__((noinline)) void AddInto(const float* __restrict a, float* __restr
   for (size_t i = 0; i < n; i++) o[i] += a[i];
 }
 
+// Element strides of a row-major array of dims `shape`.
+std::vector<int64_t> RowStrides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> str(shape.size());
+  int64_t acc = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    str[d] = acc;
+    acc *= shape[d];
+  }
+  return str;
+}
+
+// One step of an odometer over dims [0, k) of `dims` (the last fastest): index idx, element offset off
+// with strides str.
+inline void Advance(std::vector<int64_t>& idx, int64_t k, const std::vector<int64_t>& dims,
+                    const std::vector<int64_t>& str, int64_t& off) {
+  for (int64_t d = k - 1; d >= 0; d--) {
+    idx[d]++;
+    off += str[d];
+    if (idx[d] < dims[d]) break;
+    off -= str[d] * dims[d];
+    idx[d] = 0;
+  }
+}
+
+// slice's and pad's shapes: info[1] (x's shape), info[2] (a box's corner), info[3] (its size / the out shape)
+struct Box {
+  std::vector<int64_t> shape, corner, dims;
+};
+Box BoxArgs(const Napi::CallbackInfo& info) { return {Shape(info[1]), Shape(info[2]), Shape(info[3])}; }
+
+// A typed array's first byte.
+uint8_t* Bytes(const Napi::TypedArray& t) { return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(); }
+
+// A copy of rank R with nothing to loop over: no elements, or a scalar (copied); true when done.
+bool NoneOrScalar(int64_t total, size_t R, const uint8_t* X, uint8_t* O, size_t es) {
+  if (R == 0 && total > 0) std::memcpy(O, X, es);
+  return total == 0 || R == 0;
+}
+
+// transpose's and tile's arguments: (x, x's shape, perm / reps, out)
+struct Move {
+  Napi::TypedArray x;
+  std::vector<int64_t> shape, how;
+  Napi::TypedArray out;
+};
+Move MoveArgs(const Napi::CallbackInfo& info) {
+  return {info[0].As<Napi::TypedArray>(), Shape(info[1]), Shape(info[2]), info[3].As<Napi::TypedArray>()};
+}
+
 // addN([arrays], out)
 Napi::Value AddN(const Napi::CallbackInfo& info) {
   Napi::Array arr = info[0].As<Napi::Array>();
@@ -56,26 +105,16 @@ Napi::Value AddN(const Napi::CallbackInfo& info) {
 
 // transpose(x, shape, perm, out); element size 4 (float32/int32 viewed as bits)
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
-  Napi::TypedArray xt = info[0].As<Napi::TypedArray>();
-  auto shape = Shape(info[1]);
-  auto perm = Shape(info[2]);
-  Napi::TypedArray ot = info[3].As<Napi::TypedArray>();
+  const auto [xt, shape, perm, ot] = MoveArgs(info);
   if (xt.ElementSize() != 4 || ot.ElementSize() != 4) return Fail(info, "transpose: 4-byte elements only");
-  const uint32_t* X = reinterpret_cast<const uint32_t*>(static_cast<uint8_t*>(xt.ArrayBuffer().Data()) + xt.ByteOffset());
-  uint32_t* O = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(ot.ArrayBuffer().Data()) + ot.ByteOffset());
+  const uint32_t* X = reinterpret_cast<const uint32_t*>(Bytes(xt));
+  uint32_t* O = reinterpret_cast<uint32_t*>(Bytes(ot));
   size_t R = shape.size();
   if (perm.size() != R || (int64_t)xt.ElementLength() != SizeOf(shape) || ot.ElementLength() != xt.ElementLength())
     return Fail(info, "transpose: bad arguments");
   int64_t total = SizeOf(shape);
   if (total == 0) return info.Env().Undefined();
-  std::vector<int64_t> istr(R);
-  {
-    int64_t acc = 1;
-    for (int64_t d = (int64_t)R - 1; d >= 0; d--) {
-      istr[d] = acc;
-      acc *= shape[d];
-    }
-  }
+  const std::vector<int64_t> istr = RowStrides(shape);
   // output dims with input strides, dropping size-1 dims and merging runs
   std::vector<int64_t> od, os;
   for (size_t i = 0; i < R; i++) {
@@ -126,13 +165,7 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
           uint32_t* dst = O + r * inner;
           const uint32_t* src = X + off;
           for (int64_t j = 0; j < inner; j++) dst[j] = src[j * ist];
-          for (int64_t d = (int64_t)nd - 2; d >= 0; d--) {
-            idx[d]++;
-            off += os[d];
-            if (idx[d] < od[d]) break;
-            off -= os[d] * od[d];
-            idx[d] = 0;
-          }
+          Advance(idx, (int64_t)nd - 1, od, os, off);
         }
       },
       1);
@@ -141,11 +174,8 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
 
 // slice(x, shape, begin, size, out): strided copy of a box; any typed array element size.
 Napi::Value Slice(const Napi::CallbackInfo& info) {
-  Napi::TypedArray xt = info[0].As<Napi::TypedArray>();
-  auto shape = Shape(info[1]);
-  auto begin = Shape(info[2]);
-  auto size = Shape(info[3]);
-  Napi::TypedArray ot = info[4].As<Napi::TypedArray>();
+  Napi::TypedArray xt = info[0].As<Napi::TypedArray>(), ot = info[4].As<Napi::TypedArray>();
+  const auto [shape, begin, size] = BoxArgs(info);
   size_t es = xt.ElementSize();
   size_t R = shape.size();
   if (ot.ElementSize() != es || begin.size() != R || size.size() != R ||
@@ -153,20 +183,11 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
     return Fail(info, "slice: bad arguments");
   for (size_t d = 0; d < R; d++)
     if (begin[d] < 0 || size[d] < 0 || begin[d] + size[d] > shape[d]) return Fail(info, "slice: out of range");
-  int64_t total = SizeOf(size);
-  if (total == 0) return info.Env().Undefined();
-  const uint8_t* X = static_cast<uint8_t*>(xt.ArrayBuffer().Data()) + xt.ByteOffset();
-  uint8_t* O = static_cast<uint8_t*>(ot.ArrayBuffer().Data()) + ot.ByteOffset();
-  if (R == 0) {
-    std::memcpy(O, X, es);
-    return info.Env().Undefined();
-  }
-  std::vector<int64_t> istr(R);
-  int64_t acc = 1;
-  for (int64_t d = (int64_t)R - 1; d >= 0; d--) {
-    istr[d] = acc;
-    acc *= shape[d];
-  }
+  const int64_t total = SizeOf(size);
+  const uint8_t* X = Bytes(xt);
+  uint8_t* O = Bytes(ot);
+  if (NoneOrScalar(total, R, X, O, es)) return info.Env().Undefined();
+  const std::vector<int64_t> istr = RowStrides(shape);
   // innermost contiguous run: trailing dims fully taken merge into the run
   int64_t run = 1;
   int64_t k = (int64_t)R - 1;
@@ -183,24 +204,15 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
   int64_t off = start;
   for (int64_t r = 0; r < outer; r++) {
     std::memcpy(O + r * run * es, X + off * es, run * es);
-    for (int64_t d = k - 1; d >= 0; d--) {
-      idx[d]++;
-      off += istr[d];
-      if (idx[d] < size[d]) break;
-      off -= istr[d] * size[d];
-      idx[d] = 0;
-    }
+    Advance(idx, k, size, istr, off);
   }
   return info.Env().Undefined();
 }
 
 // pad(x, shape, before, outShape, out, value): float32 constant padding (PadV2)
 Napi::Value Pad(const Napi::CallbackInfo& info) {
-  Napi::Float32Array xt = info[0].As<Napi::Float32Array>();
-  auto shape = Shape(info[1]);
-  auto before = Shape(info[2]);
-  auto oshape = Shape(info[3]);
-  Napi::Float32Array ot = info[4].As<Napi::Float32Array>();
+  Napi::Float32Array xt = info[0].As<Napi::Float32Array>(), ot = info[4].As<Napi::Float32Array>();
+  const auto [shape, before, oshape] = BoxArgs(info);
   const float value = info[5].As<Napi::Number>().FloatValue();
   const size_t R = shape.size();
   if (before.size() != R || oshape.size() != R || (int64_t)xt.ElementLength() != SizeOf(shape) ||
@@ -217,12 +229,7 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
     O[0] = X[0];
     return info.Env().Undefined();
   }
-  std::vector<int64_t> ostr(R);
-  int64_t acc = 1;
-  for (int64_t d = (int64_t)R - 1; d >= 0; d--) {
-    ostr[d] = acc;
-    acc *= oshape[d];
-  }
+  const std::vector<int64_t> ostr = RowStrides(oshape);
   const int64_t inner = shape[R - 1];
   const int64_t rows = n / inner;
   int64_t start = 0;
@@ -231,13 +238,7 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
   int64_t off = start;
   for (int64_t r = 0; r < rows; r++) {
     std::memcpy(O + off, X + r * inner, inner * sizeof(float));
-    for (int64_t d = (int64_t)R - 2; d >= 0; d--) {
-      idx[d]++;
-      off += ostr[d];
-      if (idx[d] < shape[d]) break;
-      off -= ostr[d] * shape[d];
-      idx[d] = 0;
-    }
+    Advance(idx, (int64_t)R - 1, shape, ostr, off);
   }
   return info.Env().Undefined();
 }
@@ -298,11 +299,11 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < k; i++) {
     Napi::TypedArray t = arr.Get(i).As<Napi::TypedArray>();
     if (t.ElementSize() != es || (int64_t)t.ElementLength() != inners[i] * outer) return Fail(info, "concat: input size");
-    ps[i] = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+    ps[i] = Bytes(t);
     row += inners[i];
   }
   if ((int64_t)ot.ElementLength() != row * outer) return Fail(info, "concat: output size");
-  uint8_t* O = static_cast<uint8_t*>(ot.ArrayBuffer().Data()) + ot.ByteOffset();
+  uint8_t* O = Bytes(ot);
   ParallelFor(
       (size_t)outer, std::max<size_t>(1, 65536 / (size_t)std::max<int64_t>(row, 1)),
       [&](size_t s, size_t e) {
@@ -321,10 +322,7 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
 
 // tile(x, shape, reps, out): any element size
 Napi::Value Tile(const Napi::CallbackInfo& info) {
-  Napi::TypedArray xt = info[0].As<Napi::TypedArray>();
-  auto shape = Shape(info[1]);
-  auto reps = Shape(info[2]);
-  Napi::TypedArray ot = info[3].As<Napi::TypedArray>();
+  const auto [xt, shape, reps, ot] = MoveArgs(info);
   const size_t R = shape.size(), es = xt.ElementSize();
   if (reps.size() != R || ot.ElementSize() != es || (int64_t)xt.ElementLength() != SizeOf(shape))
     return Fail(info, "tile: bad arguments");
@@ -332,13 +330,9 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   for (size_t d = 0; d < R; d++) oshape[d] = shape[d] * reps[d];
   if ((int64_t)ot.ElementLength() != SizeOf(oshape)) return Fail(info, "tile: output size");
   const int64_t total = SizeOf(oshape);
-  if (total == 0) return info.Env().Undefined();
-  const uint8_t* X = static_cast<uint8_t*>(xt.ArrayBuffer().Data()) + xt.ByteOffset();
-  uint8_t* O = static_cast<uint8_t*>(ot.ArrayBuffer().Data()) + ot.ByteOffset();
-  if (R == 0) {
-    std::memcpy(O, X, es);
-    return info.Env().Undefined();
-  }
+  const uint8_t* X = Bytes(xt);
+  uint8_t* O = Bytes(ot);
+  if (NoneOrScalar(total, R, X, O, es)) return info.Env().Undefined();
   // Build the output dimension by dimension from the innermost: after step d, the block
   // [d..R) of every leading index is complete; copy it reps[d]-1 times along dim d.
   // Step 0: scatter the input rows (innermost dim) into place, each repeated reps[R-1] times.

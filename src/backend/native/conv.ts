@@ -186,6 +186,29 @@ function backpropParams(info: backend_util.Conv2DInfo, dy: TensorInfo, layout: s
   return convParams(info, layout);
 }
 
+/** True if every value is a shape of rank 4. */
+const rank4 = (...shapes: unknown[]) => shapes.every((s) => Array.isArray(s) && s.length === 4);
+
+/** The Conv2DInfo of a kernel from its attrs (strides, pad, dataFormat, dimRoundingMode); the backprop kernels' dilation is 1. */
+function convInfo(
+  inShape: number[],
+  filterShape: number[],
+  attrs: NamedAttrMap,
+  dilations: number | [number, number] = 1,
+): backend_util.Conv2DInfo {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs as any;
+  return backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    false,
+    backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+  );
+}
+
 /**
  * Registers the native convolution kernels for `backendName` (which must already have the 'cpu'
  * kernels copied onto it, for the fallbacks) and returns the kernel names registered; [] if the
@@ -252,18 +275,8 @@ export function convKernels(addon: unknown, backendName: string): Record<string,
     activation: string,
     alpha: number,
   ): TensorInfo | null => {
-    if (x.shape.length !== 4 || filter.shape.length !== 4) return null;
-    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as any;
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      strides,
-      dilations ?? 1,
-      pad,
-      dimRoundingMode,
-      false,
-      backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
-    );
+    if (!rank4(x.shape, filter.shape)) return null;
+    const info = convInfo(x.shape, filter.shape, attrs, (attrs.dilations as number | [number, number]) ?? 1);
     const params = convParams(info, layout);
     const act = ACTIVATIONS[activation];
     if (!params || act === undefined) return null;
@@ -325,26 +338,9 @@ export function convKernels(addon: unknown, backendName: string): Record<string,
     const { inputs, attrs = {} } = args;
     const backend = args.backend as CpuLikeBackend;
     const { dy, filter } = inputs;
-    const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs as any;
-    if (
-      !dy ||
-      !filter ||
-      dy.shape.length !== 4 ||
-      filter.shape.length !== 4 ||
-      !Array.isArray(inputShape) ||
-      inputShape.length !== 4
-    )
-      return fallback(cpuBackInput, args);
-    const info = backend_util.computeConv2DInfo(
-      inputShape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
-    );
+    const { inputShape } = attrs;
+    if (!dy || !filter || !rank4(dy.shape, filter.shape, inputShape)) return fallback(cpuBackInput, args);
+    const info = convInfo(inputShape as number[], filter.shape, attrs);
     const params = backpropParams(info, dy, layout);
     const dyv = f32(backend, dy, sizeOf(dy.shape));
     const wv = f32(backend, filter, sizeOf(filter.shape));
@@ -358,31 +354,14 @@ export function convKernels(addon: unknown, backendName: string): Record<string,
     const { inputs, attrs = {} } = args;
     const backend = args.backend as CpuLikeBackend;
     const { x, dy } = inputs;
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as any;
-    if (
-      !x ||
-      !dy ||
-      x.shape.length !== 4 ||
-      dy.shape.length !== 4 ||
-      !Array.isArray(filterShape) ||
-      filterShape.length !== 4
-    )
-      return fallback(cpuBackFilter, args);
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filterShape as [number, number, number, number],
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
-    );
+    const { filterShape } = attrs;
+    if (!x || !dy || !rank4(x.shape, dy.shape, filterShape)) return fallback(cpuBackFilter, args);
+    const info = convInfo(x.shape, filterShape as number[], attrs);
     const params = backpropParams(info, dy, layout);
     const xv = f32(backend, x, sizeOf(x.shape));
     const dyv = f32(backend, dy, sizeOf(dy.shape));
     if (!params || !xv || !dyv) return fallback(cpuBackFilter, args);
-    const dw = outputArray(sizeOf(filterShape));
+    const dw = outputArray(sizeOf(info.filterShape));
     if (!native.convBackwardFilter(xv, dyv, dw, params)) return fallback(cpuBackFilter, args);
     return backend.makeTensorInfo([...info.filterShape], 'float32', dw);
   };
