@@ -1,16 +1,16 @@
-// vaekit in the browser (package export "vaekit/browser"): load a saved model directory over HTTP (or from
-// bytes) and use it with tfjs in the page (on WebGL or the CPU: chooseBackend) — encode, decode, sample,
-// reconstruct, interpolate, anomaly scores, restoration. Everything here is the browser-safe part of vaekit: no node: module,
-// no native backend (a test bundles this file with esbuild for platform 'browser' and fails on either).
+// vaekit in the browser (package export "vaekit/browser"): load a saved model directory over HTTP (config.json,
+// the tfjs networks, from model.safetensors only the parameters beyond them: src/models/load-url.ts) or from
+// bytes, and use it with tfjs in the page (on WebGL or the CPU: chooseBackend) — encode, decode, sample,
+// reconstruct, interpolate, anomaly scores, restoration. Everything here is the browser-safe part of vaekit: no
+// node: module, no native backend (a test bundles this file with esbuild for platform 'browser' and fails on either).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { loadModelFromBuffers, type ModelMeta } from './models/files.js';
-import type { LatentVariableModel } from './models/types.js';
 
 export { tf };
 export { Rng } from './rng.js';
 export { createModel } from './models/index.js';
 export { loadModelFromBuffers, type DataInfo, type ModelMeta } from './models/files.js';
+export { loadModelFromUrl, type FetchLike, type ModelSource } from './models/load-url.js';
 export type { LatentVariableModel, ModelConfig } from './models/types.js';
 export { encode, encodeCodes, generate, interpolate, reconstruct } from './tasks/generate.js';
 export {
@@ -80,26 +80,4 @@ export async function chooseBackend(
   await tf.setBackend('cpu');
   await tf.ready();
   return { backend: tf.getBackend(), float32: true, ...(fallback ? { fallback } : {}) };
-}
-
-/**
- * Fetches `${base}/config.json` and `${base}/model.safetensors` (a model directory served as static files,
- * e.g. by `vaekit serve`) and rebuilds the model; `fetchFn` defaults to the page's fetch.
- */
-export async function loadModelFromUrl(
-  base: string,
-  fetchFn: (
-    url: string,
-  ) => Promise<{ ok: boolean; status: number; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }> = (u) =>
-    fetch(u),
-): Promise<{ model: LatentVariableModel; meta: ModelMeta }> {
-  const root = base.replace(/\/+$/, '');
-  const get = async (name: string) => {
-    const r = await fetchFn(`${root}/${name}`);
-    if (!r.ok) throw new Error(`cannot load ${root}/${name}: HTTP ${r.status}`);
-    return r;
-  };
-  const meta = (await (await get('config.json')).json()) as ModelMeta;
-  const weights = new Uint8Array(await (await get('model.safetensors')).arrayBuffer());
-  return loadModelFromBuffers(meta, weights, root);
 }

@@ -25,9 +25,15 @@ describe('models with parameters beyond the networks, in the page', () => {
   });
   after(() => browser?.close());
 
-  const open = async (name: string): Promise<{ s: Served; page: Page }> => {
+  /** The page's requests: path, Range header, status. */
+  type Req = { path: string; range?: string; status: number };
+  const open = async (name: string): Promise<{ s: Served; page: Page; requests: Req[] }> => {
     const s = await startServe([fixture(name), '--port', '0', '--examples', '0']);
     const page = await browser.newPage();
+    const requests: Req[] = [];
+    page.on('response', (r) =>
+      requests.push({ path: new URL(r.url()).pathname, range: r.request().headers().range, status: r.status() }),
+    );
     await page.goto(`${s.url}/?backend=cpu` /* the 1e-5 equality with Node: tfjs-cpu */);
     await page.waitForFunction(
       () => /^(ready|a vqvae|error)/.test(document.getElementById('status')!.textContent ?? ''),
@@ -37,8 +43,32 @@ describe('models with parameters beyond the networks, in the page', () => {
       },
     );
     assert.doesNotMatch((await page.textContent('#status')) ?? '', /^error/);
-    return { s, page };
+    return { s, page, requests };
   };
+
+  it('the page loads the tfjs networks, and from model.safetensors only the learned σ (Range requests)', async () => {
+    const { s, page, requests } = await open('vae-gauss');
+    try {
+      const source = await page.evaluate(() => (window as any).explorer.source);
+      assert.equal(source.networks, 'tfjs');
+      assert.deepEqual(source.parameters, ['decoder.log_var']);
+      for (const net of ['encoder', 'decoder'])
+        for (const f of ['model.json', 'weights.bin'])
+          assert.ok(
+            requests.some((r) => r.path === `/model/tfjs/${net}/${f}` && r.status === 200),
+            `the page fetched tfjs/${net}/${f}`,
+          );
+      const st = requests.filter((r) => r.path === '/model/model.safetensors');
+      assert.equal(st.length, 3, 'the length field, the header, decoder.log_var');
+      assert.ok(
+        st.every((r) => r.status === 206 && /^bytes=\d+-\d+$/.test(r.range ?? '')),
+        JSON.stringify(st),
+      );
+    } finally {
+      await page.close();
+      await s.stop();
+    }
+  });
 
   it('a learned decoder σ: samples of p(x|z) match Node', async () => {
     const { s, page } = await open('vae-gauss');

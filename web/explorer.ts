@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     `tfjs backend: ${be.backend}${be.backend === 'webgl' && !be.float32 ? ' (16-bit floats)' : ''}` +
     (be.fallback ? ` (${be.fallback}; fell back to the CPU)` : '');
   status('loading the model…');
-  const { model } = await loadModelFromUrl(`${location.origin}/model`);
+  const { model, source } = await loadModelFromUrl(`${location.origin}/model`);
   const shape = info.inputShape;
   const D = shape.reduce((a, b) => a * b, 1);
   const K = info.numClasses ?? 0;
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     for (let k = 0; k < K; k++) label.add(new Option(info.classNames?.[k] ?? String(k), String(k)));
   }
   const y1 = () => (K ? [Number(label.value)] : undefined);
-  const exposed: Record<string, unknown> = { info, model, points: 0, backend: be };
+  const exposed: Record<string, unknown> = { info, model, points: 0, backend: be, source };
   (window as unknown as { explorer: unknown }).explorer = exposed;
 
   // for the tests: the page's own reconstruction and samples (x ~ p(x|z) with sampleX: a learned σ shows there)

@@ -180,30 +180,66 @@ export interface DecodeOptions {
   source?: string;
 }
 
-/**
- * Parse and validate safetensors bytes. Checks the header length against the buffer, the header's
- * JSON and entries, that each tensor's byte range equals dtype size × shape product, and that the
- * ranges are in bounds, non-overlapping and cover the data section exactly. Tensor data is copied
- * into fresh typed arrays (independent of `buf`).
- */
-export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): SafetensorsFile {
+/** One tensor's entry in a safetensors header: byte offsets relative to the data section. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A parsed, validated safetensors header: where the data section starts, the metadata and each tensor's entry. */
+export interface SafetensorsHeader {
+  dataStart: number;
+  metadata: Record<string, string>;
+  entries: SafetensorsEntry[];
+}
+
+function failer(opts: DecodeOptions): (msg: string) => never {
   const where = opts.source ? `${opts.source}: ` : '';
-  const fail = (msg: string): never => {
+  return (msg: string): never => {
     throw new SafetensorsError(`${where}invalid safetensors: ${msg}`);
   };
-  if (!(buf instanceof Uint8Array)) fail('expected a Uint8Array/Buffer');
-  if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for the 8-byte header length`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(buf.length - 8))
-    fail(`header length ${n64} exceeds the ${buf.length - 8} bytes after the length field`);
+}
+
+/**
+ * The header's length N from the file's first 8 bytes (of a file of `fileLength` bytes), checked: the file
+ * holds the header, which is under the limit. The header is bytes [8, 8 + N).
+ */
+export function safetensorsHeaderLength(first: Uint8Array, fileLength: number, opts: DecodeOptions = {}): number {
+  const fail = failer(opts);
+  if (!(first instanceof Uint8Array)) fail('expected a Uint8Array/Buffer');
+  if (first.length < 8 || fileLength < 8)
+    fail(`file is ${Math.min(first.length, fileLength)} bytes, too short for the 8-byte header length`);
+  const n64 = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(fileLength - 8))
+    fail(`header length ${n64} exceeds the ${fileLength - 8} bytes after the length field`);
   if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   const n = Number(n64);
   if (n < 2) fail(`header length ${n} is too small for a JSON object`);
+  return n;
+}
+
+/**
+ * Parses and validates the header of a safetensors file of `fileLength` bytes from its first bytes (`head`:
+ * at least the 8 + N bytes of the length field and the header; the whole file will do). Checks the JSON and
+ * entries, that each tensor's byte range equals dtype size × shape product, and that the ranges are in
+ * bounds, non-overlapping and cover the data section exactly. A reader that fetches parts of a file (HTTP
+ * Range requests) reads the header with this, then only the tensors it needs (safetensorsTensor).
+ */
+export function decodeSafetensorsHeader(
+  head: Uint8Array,
+  fileLength: number,
+  opts: DecodeOptions = {},
+): SafetensorsHeader {
+  const fail = failer(opts);
+  const n = safetensorsHeaderLength(head, fileLength, opts);
+  if (head.length < 8 + n) fail(`the header needs ${8 + n} bytes, got ${head.length}`);
 
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + n));
   } catch {
     return fail('header is not valid UTF-8');
   }
@@ -217,10 +253,9 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
 
   const dataStart = 8 + n;
-  const dataLen = buf.length - dataStart;
+  const dataLen = fileLength - dataStart;
   const metadata: Record<string, string> = {};
-  const infos: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }[] = [];
-
+  const infos: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
@@ -272,15 +307,30 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
   }
   if (pos !== dataLen) fail(`data section is ${dataLen} bytes but tensors cover only ${pos} (trailing bytes)`);
 
+  return { dataStart, metadata, entries: infos };
+}
+
+/** A tensor's data from the bytes of its range [dataStart + begin, dataStart + end): a fresh, aligned typed array. */
+export function safetensorsTensor(entry: SafetensorsEntry, bytes: Uint8Array): SafeTensor {
+  const { size, ctor } = DTYPES[entry.dtype];
+  if (bytes.length !== entry.end - entry.begin)
+    throw new SafetensorsError(`tensor "${entry.name}": ${bytes.length} bytes, expected ${entry.end - entry.begin}`);
+  // Fresh, aligned copy. (Not buf.slice: on a Node Buffer that is a view into the same memory.)
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  if (!LITTLE_ENDIAN_HOST && size > 1) swapBytes(copy, size);
+  return { dtype: entry.dtype, shape: entry.shape, data: new ctor(copy.buffer, 0, bytes.length / size) } as SafeTensor;
+}
+
+/**
+ * Parse and validate safetensors bytes (decodeSafetensorsHeader's checks over the whole file). Tensor data is
+ * copied into fresh typed arrays (independent of `buf`).
+ */
+export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): SafetensorsFile {
+  if (!(buf instanceof Uint8Array)) failer(opts)('expected a Uint8Array/Buffer');
+  const { dataStart, metadata, entries } = decodeSafetensorsHeader(buf, buf.length, opts);
   const tensors: Record<string, SafeTensor> = {};
-  for (const t of infos) {
-    const { size, ctor } = DTYPES[t.dtype];
-    // Fresh, aligned copy. (Not buf.slice: on a Node Buffer that is a view into the same memory.)
-    const bytes = new Uint8Array(t.end - t.begin);
-    bytes.set(buf.subarray(dataStart + t.begin, dataStart + t.end));
-    if (!LITTLE_ENDIAN_HOST && size > 1) swapBytes(bytes, size);
-    const data = new ctor(bytes.buffer, 0, (t.end - t.begin) / size);
-    setOwn(tensors, t.name, { dtype: t.dtype, shape: t.shape, data } as SafeTensor);
-  }
+  for (const t of entries)
+    setOwn(tensors, t.name, safetensorsTensor(t, buf.subarray(dataStart + t.begin, dataStart + t.end)));
   return { tensors, metadata };
 }

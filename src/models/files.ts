@@ -50,6 +50,19 @@ export function parametersToSafetensors(model: LatentVariableModel, metadata: Re
   return encodeSafetensors(tensors, { ...metadata, layout: PYTORCH_LAYOUT });
 }
 
+/**
+ * The parameters a model holds beyond its networks' weights (a learned decoder log σ², a discretised
+ * logistic's log scale, a VQ codebook and its EMA state), by their names in model.safetensors: the ones the
+ * tfjs networks of tfjs/ do not carry.
+ */
+export function parametersBeyondNetworks(model: LatentVariableModel): string[] {
+  const inNets = new Set<number>();
+  for (const net of Object.values(model.networks())) for (const w of net.weights) inNets.add(w.read().id);
+  return Object.entries(model.namedParameters())
+    .filter(([, v]) => !inNets.has(v.id))
+    .map(([n]) => n);
+}
+
 /** Sets the model's parameters from model.safetensors bytes: PyTorch's layout, or that of files written before it. */
 export function loadParametersFromSafetensors(model: LatentVariableModel, buf: Uint8Array, source: string): void {
   const { tensors, metadata } = decodeSafetensors(buf, { source });

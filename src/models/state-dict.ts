@@ -155,18 +155,24 @@ function sourcesOf(model: LatentVariableModel, layout: StateLayout): Map<string,
 }
 
 /**
- * Sets every parameter of the model from a state dict in `layout` (PyTorch's, or vaekit-v1 files'). Each
- * problem is one error naming `source` and the tensor: missing, not F32, the wrong shape, NaN or Inf, or a
- * tensor the model does not have.
+ * Sets every parameter of the model from a state dict in `layout` (PyTorch's, or vaekit-v1 files'), or only
+ * the parameters named in `only` (the browser loader's: those its tfjs networks do not hold). Each problem is
+ * one error naming `source` and the tensor: missing, not F32, the wrong shape, NaN or Inf, or a tensor the
+ * model does not have (or, with `only`, one not asked for).
  */
 export function loadStateDict(
   model: LatentVariableModel,
   tensors: Record<string, StoredTensor>,
   source: string,
   layout: StateLayout,
+  only?: ReadonlySet<string>,
 ): void {
   const params = model.namedParameters();
   const sources = sourcesOf(model, layout);
+  if (only) {
+    for (const name of only) if (!sources.has(name)) throw new Error(`${source}: the model has no parameter "${name}"`);
+    for (const name of [...sources.keys()]) if (!only.has(name)) sources.delete(name);
+  }
   const used = new Set<string>();
   const values = new Map<string, tf.Tensor>();
   try {

@@ -85,7 +85,11 @@ export function registerApi(app: FastifyInstance, model: LatentVariableModel, op
     required,
     properties: { ...props, ...(K ? { y } : {}) },
   });
-  const out = (props: Record<string, unknown>) => ({ 200: { type: 'object', properties: props } });
+  const out = (props: Record<string, unknown>) => ({
+    200: { type: 'object', additionalProperties: false, properties: props },
+    '4xx': { $ref: 'vaekit-error#' },
+    '5xx': { $ref: 'vaekit-error#' },
+  });
   const routes: string[] = [];
   const post = <B>(url: string, schema: object, handler: (b: B) => unknown | Promise<unknown>) => {
     routes.push(url);

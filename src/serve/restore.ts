@@ -134,6 +134,21 @@ export function registerRestore(app: FastifyInstance, model: LatentVariableModel
         iterations: int(200),
       },
     },
+    response: {
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['x', 'uncertainty', 'method'],
+        properties: {
+          x: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+          uncertainty: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+          method: { type: 'string' },
+          acceptance: { type: 'number' },
+        },
+      },
+      '4xx': { $ref: 'vaekit-error#' },
+      '5xx': { $ref: 'vaekit-error#' },
+    },
   };
   app.post<{ Body: RestoreBody }>('/api/restore', { schema }, async (req) => {
     const b = req.body;

@@ -1,7 +1,5 @@
 // Starting `vaekit serve`: load the model directory and (for the explorer's map) the first examples of its
 // data set's test split, bundle the page, build the app and listen. Binds 127.0.0.1 unless told otherwise.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { allRows, loadDataset, parseDatasetName, take, type DatasetSpec } from '../data/dataset.js';
 import type { MemorySplit, Split } from '../data/types.js';
@@ -9,6 +7,7 @@ import { readCalibration } from '../io/calibration.js';
 import { loadModel } from '../io/model.js';
 import type { ModelMeta } from '../models/files.js';
 import { createApp } from './app.js';
+import { readModelFiles } from './model-files.js';
 import { explorerPage } from './page.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -73,10 +72,7 @@ export async function startServer(
   const dir = opts.modelDir;
   const { model, meta } = await loadModel(dir);
   try {
-    const files = {
-      config: await readFile(path.join(dir, 'config.json')),
-      safetensors: await readFile(path.join(dir, 'model.safetensors')),
-    };
+    const files = await readModelFiles(dir, model, log);
     const calibration = await readCalibration(dir, model, (why) => log(`serve: ${why}`));
     const examples = await testExamples(meta, opts, log);
     const page = await explorerPage();
