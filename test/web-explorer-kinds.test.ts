@@ -1,5 +1,6 @@
 // The explorer page in chromium for the model kinds beyond the plain VAE, each served by `vaekit serve` (the
-// fixtures of test/fixtures/models-v1): a words SeqVAE (the text box reconstructs the word as Node does and lists
+// fixtures of test/fixtures/models-v1; the words model is test/fixtures/words-seqvae, whose latent code is used,
+// test/fixtures-words.test.ts): a words SeqVAE (the text box reconstructs the word as Node does and lists
 // its nearest test words in latent space; a word it cannot take is named), a VQ-VAE (code usage, the map of the
 // quantised latents, setting a code at a grid position changes the decoded image, decoded as Node does) and a
 // conditional VAE (the label picker changes the decoded image). The pages run on ?backend=cpu, so that they
@@ -17,7 +18,10 @@ import { maxAbsDiff, setupBackend } from './helpers.js';
 import { startServe, type Served } from './serve-helpers.js';
 import { launchChromium, root } from './web-helpers.js';
 
-const fixture = (k: string) => path.join(root, 'test', 'fixtures', 'models-v1', k);
+const fixture = (k: string) =>
+  k === 'seqvae'
+    ? path.join(root, 'test', 'fixtures', 'words-seqvae')
+    : path.join(root, 'test', 'fixtures', 'models-v1', k);
 const shot = (name: string) => path.join(root, 'test', 'artifacts', name);
 const pixels = (page: Page, id: string) =>
   page.evaluate((el) => {
@@ -55,7 +59,7 @@ describe('explorer: a words model', () => {
   });
 
   it('maps the test words, and the text box reconstructs a word and lists its nearest test words', async () => {
-    assert.match((await page.textContent('#status')) ?? '', /^ready: seqvae with 4 latent units, 150 test examples/);
+    assert.match((await page.textContent('#status')) ?? '', /^ready: seqvae with 8 latent units, 150 test examples/);
     assert.equal(await page.isVisible('#draw'), false, 'no drawing canvas for words');
     const testWords: string[] = await page.evaluate(() => (window as any).explorer.testWords);
     assert.equal(testWords.length, 150);
@@ -73,7 +77,7 @@ describe('explorer: a words model', () => {
     // the neighbours: Node's nearest test words by the distance between posterior means
     const mu = wordMeans(m, testWords);
     const q = wordMeans(m, ['house']);
-    const near = nearestRows(mu, testWords.length, 4, q, 8);
+    const near = nearestRows(mu, testWords.length, m.config.latentDim, q, 8);
     const listed = await page.$$eval('#neighbours li', (li) => li.map((e) => e.textContent ?? ''));
     assert.equal(listed.length, 8);
     assert.deepEqual(
