@@ -7,7 +7,7 @@
 // the tfjs graph's.
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { ConvNet, DenseNet, InPlaceSteps } from '../backend/inplace-steps.js';
+import type { AdamStepOptions, ConvNet, DenseNet, InPlaceSteps } from '../backend/inplace-steps.js';
 import { VAE } from '../models/vae.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { Rng } from '../rng.js';
@@ -153,6 +153,26 @@ export function convFusedStep(model: LatentVariableModel, optimizer: Optimizer, 
   const [H, W, C] = vae.encConv.images[0];
   const D = H * W * C,
     Z = vae.decDense.dims[0];
+  return adamFusedStep(optimizer, D, Z, (x, batch, eps, beta, adam) => run({ ...nets, x, batch, eps, beta, adam }));
+}
+
+/**
+ * A FusedStep around a whole-step kernel `call` of a VAE with D inputs and Z latents and Adam: the
+ * optimizer's hyperparameters and next step count, ε drawn from the run's Rng once the kernel can run;
+ * the step count advances when the loss is finite (a non-finite one updated nothing: the trainer stops).
+ */
+export function adamFusedStep(
+  optimizer: Optimizer,
+  D: number,
+  Z: number,
+  call: (
+    x: Float32Array,
+    n: number,
+    eps: () => Float32Array,
+    beta: number,
+    adam: AdamStepOptions,
+  ) => [number, number, number] | null,
+): FusedStep {
   const c = optimizer.config;
   return (x, n, rng, beta, lr) => {
     if (x.length !== n * D) return null;
@@ -160,9 +180,9 @@ export function convFusedStep(model: LatentVariableModel, optimizer: Optimizer, 
     const adam = { lr, beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999, eps: c.eps ?? 1e-8, t };
     // z = μ + σ ⊙ ε with ε drawn as DiagGaussian.sample draws it (one normal per latent, row-major)
     const eps = () => rng.fillNormal(new Float32Array(n * Z));
-    const r = run({ ...nets, x, batch: n, eps, beta, adam });
+    const r = call(x, n, eps, beta, adam);
     if (!r) return null;
-    if (r.every(Number.isFinite)) optimizer.t = t; // a non-finite loss updated nothing: the trainer stops
+    if (r.every(Number.isFinite)) optimizer.t = t;
     return Float32Array.from(r);
   };
 }

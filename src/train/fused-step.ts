@@ -15,7 +15,7 @@ import { elboSamples } from '../objectives/elbo.js';
 import type { Objective } from '../objectives/types.js';
 import type { Rng } from '../rng.js';
 import type { Optimizer } from './optimizers.js';
-import { convFusedStep } from './fused-conv-step.js';
+import { adamFusedStep, convFusedStep } from './fused-conv-step.js';
 
 /** The terms a fused step reports, in the order of the ELBO's: total (β-weighted), rec, kl (batch means). */
 export const FUSED_TERMS = ['total', 'rec', 'kl'];
@@ -99,16 +99,7 @@ export function fusedStepFor(
     decoder = withSlots(vae.decoder);
   const D = encoder.dims[0],
     Z = decoder.dims[0];
-  const c = optimizer.config;
-  return (x, n, rng, beta, lr) => {
-    if (x.length !== n * D) return null;
-    const t = optimizer.t + 1;
-    const adam = { lr, beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999, eps: c.eps ?? 1e-8, t };
-    // z = μ + σ ⊙ ε with ε drawn as DiagGaussian.sample draws it (one normal per latent, row-major)
-    const eps = () => rng.fillNormal(new Float32Array(n * Z));
-    const r = run({ encoder, decoder, x, batch: n, eps, beta, adam });
-    if (!r) return null;
-    if (r.every(Number.isFinite)) optimizer.t = t; // a non-finite loss updated nothing: the trainer stops
-    return Float32Array.from(r);
-  };
+  return adamFusedStep(optimizer, D, Z, (x, batch, eps, beta, adam) =>
+    run({ encoder, decoder, x, batch, eps, beta, adam }),
+  );
 }

@@ -264,6 +264,11 @@ export function loadAddon(): { addon?: NativeAddon; reason?: string } {
   // vaekit splits GEMMs across its own thread pool (native/pool.cc), so OpenBLAS stays
   // single-threaded: no second pool of threads fighting for the same cores.
   process.env.OPENBLAS_NUM_THREADS ??= '1';
+  // libgomp reads this when the addon loads it: the OpenMP team of oneDNN's convolutions then spins
+  // ~5,000 pauses (≈ the pool's 100 µs) between primitives instead of 300,000 (milliseconds), which
+  // kept a core busy through the pool's GEMMs and loops in between (conv step, 2 threads, load 15:
+  // CPU 230 → 105 ms a step, wall 0.65x). The user's own GOMP_SPINCOUNT or OMP_WAIT_POLICY wins.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT ??= '5000';
   const require = createRequire(import.meta.url);
   try {
     const addon = require(ADDON_PATH) as Partial<NativeAddon>;
