@@ -1,7 +1,9 @@
 // Data larger than memory (issue 16): a generated CSV and a folder of PNG files train one epoch and are encoded
 // and scored through the vaekit CLI, as a user would, with the peak resident memory of each command measured
 // (VmHWM from /proc, polled); and steps/s of the trainer on Fashion-MNIST held as float32 in memory vs read lazily
-// from its IDX file on disk (and vs uint8 pixels in memory), in the same process, alternated.
+// from its IDX file on disk (and vs uint8 pixels in memory), in the same process, alternated (the order rotated
+// each round; the ratios are medians of each round's own), with the CPU time of the data side alone (the batches
+// read as the trainer reads them) and the load average before and after.
 //
 //   node --import tsx bench/data.ts [--csv-mb 2048] [--png-files 100000] [--batch 512] [--fm-steps 300] [--fm-rounds 5]
 //     [--dir /tmp/data/bench]
@@ -11,10 +13,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { initBackend } from '../src/backend/index.js';
-import { loadDataset } from '../src/data/dataset.js';
+import { loadDataset, prefetchBatches } from '../src/data/dataset.js';
 import { loadFashionMnist } from '../src/data/fashion-mnist.js';
 import { pixelSplit } from '../src/data/pixels.js';
 import { applyProtocol } from '../src/data/protocol.js';
@@ -106,8 +109,16 @@ function writePngs(folder: string, n: number): void {
 }
 
 type Rate = { wall: number; cpu: number };
+type Splits<T> = { mem: T; lazy: T; bytes: T };
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const load = () => loadavg()[0].toFixed(1);
 
-async function stepsPerSecond(): Promise<{ mem: Rate; lazy: Rate; bytes: Rate }> {
+/**
+ * Steps/s of the trainer on each split, and the CPU time of the data side alone (one epoch of 128-row batches
+ * through prefetchBatches, as the trainer reads them), in rounds that alternate the splits, the order rotated
+ * each round. The ratios to float32 in memory are the medians of each round's own ratios.
+ */
+async function stepsPerSecond(): Promise<{ rate: Splits<Rate>; ratio: Splits<Rate>; readMs: Splits<number> }> {
   await initBackend('auto', true);
   const fm = await loadFashionMnist({ download: false });
   const shape = [28, 28, 1];
@@ -123,7 +134,7 @@ async function stepsPerSecond(): Promise<{ mem: Rate; lazy: Rate; bytes: Rate }>
     likelihood: 'bernoulli',
   };
   const objective: Objective = (m, x, c) => elbo(m, x, { beta: c.beta, rng: c.rng });
-  const run = async (split: Split) => {
+  const run = async (split: Split): Promise<Rate> => {
     const data: Dataset = { name: 'fashion-mnist', train: split, test: split, shape, protocol: 'binary' };
     const model = createModel(config, new Rng(0));
     const t0 = performance.now();
@@ -143,24 +154,41 @@ async function stepsPerSecond(): Promise<{ mem: Rate; lazy: Rate; bytes: Rate }>
     const cpu = process.cpuUsage(c0);
     return { wall: fmSteps / ((performance.now() - t0) / 1000), cpu: fmSteps / ((cpu.user + cpu.system) / 1e6) };
   };
+  let sink = 0;
+  const readEpoch = async (split: Split, epoch: number): Promise<number> => {
+    const c0 = process.cpuUsage();
+    let k = 0;
+    for await (const b of prefetchBatches(split, { batchSize: 128, seed: 1, epoch })) {
+      sink += b.x[k % b.x.length];
+      k++;
+    }
+    const cpu = process.cpuUsage(c0);
+    return (cpu.user + cpu.system) / 1000 / k;
+  };
+  const splits: Splits<Split> = { mem, lazy, bytes };
+  const names = Object.keys(splits) as (keyof Splits<Split>)[];
   await run(mem); // warm-up
-  const splits = { mem, lazy, bytes };
-  const names = Object.keys(splits) as (keyof typeof splits)[];
-  const got = Object.fromEntries(names.map((k) => [k, [] as { wall: number; cpu: number }[]])) as Record<
-    keyof typeof splits,
-    { wall: number; cpu: number }[]
-  >;
+  for (const k of names) await readEpoch(splits[k], 1000); // warm-up (the lazy split's first epoch fills its cache)
+  const got = { mem: [] as Rate[], lazy: [] as Rate[], bytes: [] as Rate[] };
+  const reads = { mem: [] as number[], lazy: [] as number[], bytes: [] as number[] };
   for (let r = 0; r < fmRounds; r++)
     for (let i = 0; i < names.length; i++) {
       const k = names[(r + i) % names.length]; // the order rotates each round
       got[k].push(await run(splits[k]));
+      reads[k].push(await readEpoch(splits[k], r));
     }
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const of = (k: keyof typeof splits) => ({
-    wall: median(got[k].map((g) => g.wall)),
-    cpu: median(got[k].map((g) => g.cpu)),
+  if (!Number.isFinite(sink)) throw new Error('the batches held a non-finite value');
+  const of = (k: keyof Splits<Split>, f: (g: Rate, r: number) => number) => median(got[k].map(f));
+  const rate = (k: keyof Splits<Split>) => ({ wall: of(k, (g) => g.wall), cpu: of(k, (g) => g.cpu) });
+  const ratio = (k: keyof Splits<Split>) => ({
+    wall: of(k, (g, r) => g.wall / got.mem[r].wall),
+    cpu: of(k, (g, r) => g.cpu / got.mem[r].cpu),
   });
-  return { mem: of('mem'), lazy: of('lazy'), bytes: of('bytes') };
+  return {
+    rate: { mem: rate('mem'), lazy: rate('lazy'), bytes: rate('bytes') },
+    ratio: { mem: ratio('mem'), lazy: ratio('lazy'), bytes: ratio('bytes') },
+    readMs: { mem: median(reads.mem), lazy: median(reads.lazy), bytes: median(reads.bytes) },
+  };
 }
 
 rmSync(dir, { recursive: true, force: true });
@@ -171,22 +199,43 @@ try {
   if (parts.includes('png')) await pngPart(rows);
   if (rows.length) console.log('| data | command | seconds | peak RSS (MB) |\n|---|---|---:|---:|\n' + rows.join('\n'));
   if (parts.includes('fm')) {
-    const sps = await stepsPerSecond();
-    const line = (what: string, r: Rate) =>
-      `| ${what} | ${r.wall.toFixed(1)} | ${(r.wall / sps.mem.wall).toFixed(3)} | ${r.cpu.toFixed(1)} | ${(r.cpu / sps.mem.cpu).toFixed(3)} |`;
+    const before = load();
+    const t0 = new Date().toISOString().slice(11, 16);
+    const { rate, ratio, readMs } = await stepsPerSecond();
+    const line = (what: string, k: keyof Splits<Rate>) =>
+      `| ${what} | ${rate[k].wall.toFixed(1)} | ${ratio[k].wall.toFixed(3)} | ${rate[k].cpu.toFixed(1)} | ` +
+      `${ratio[k].cpu.toFixed(3)} | ${readMs[k].toFixed(3)} |`;
     console.log(
       `\nFashion-MNIST, MLP VAE (256 hidden, 16 latent), batch 128, ${fmSteps} steps a run, median of ${fmRounds} rounds ` +
-        `(order rotated each round):\n\n| train split | steps/s (wall) | × in-memory | steps per CPU-second | × in-memory |\n` +
-        `|---|---:|---:|---:|---:|\n` +
+        `(order rotated each round; × in-memory: the median of each round's ratio), ${t0}–` +
+        `${new Date().toISOString().slice(11, 16)} UTC, load average ${before} → ${load()} on ${availableParallelism()} cores:\n\n` +
+        `| train split | steps/s (wall) | × in-memory | steps per CPU-second | × in-memory | data side, CPU ms a batch |\n` +
+        `|---|---:|---:|---:|---:|---:|\n` +
         [
-          line('float32 in memory', sps.mem),
-          line('lazy, IDX file on disk', sps.lazy),
-          line('uint8 pixels in memory', sps.bytes),
+          line('float32 in memory', 'mem'),
+          line('lazy, IDX file on disk', 'lazy'),
+          line('uint8 pixels in memory', 'bytes'),
         ].join('\n'),
     );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** train one epoch, encode the test split and score through the CLI: a table row each, with `data` naming it. */
+async function trainEncodeScore(
+  rows: string[],
+  dataset: string,
+  name: string,
+  labels: { data: string; encode: string; score: string },
+): Promise<void> {
+  const model = path.join(dir, `${name}-run/model`);
+  const tr = await vaekit(['train', '--dataset', dataset, ...common, '--out', path.join(dir, `${name}-run`)]);
+  const en = await vaekit(['encode', model, '--split', 'test', '--out', path.join(dir, `z-${name}.csv`)]);
+  rowOf(rows, `| ${labels.data} | train 1 epoch | ${secMb(tr)} |`, tr.tail);
+  rowOf(rows, `| | ${labels.encode} | ${secMb(en)} |`, en.tail);
+  const sc = await vaekit(['score', model, '--out', path.join(dir, `s-${name}.csv`), ...quiet]);
+  rowOf(rows, `| | ${labels.score} | ${secMb(sc)} |`, sc.tail);
 }
 
 /** The generated CSV through train, encode and score. */
@@ -198,19 +247,11 @@ async function csvPart(rows: string[]): Promise<void> {
   console.error(
     `generated ${csv}: ${nCsv} rows × 32, ${csvGb.toFixed(2)} GiB in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
   );
-  const trC = await vaekit(['train', '--dataset', `csv:${csv}`, ...common, '--out', path.join(dir, 'csv-run')]);
-  const enC = await vaekit([
-    'encode',
-    path.join(dir, 'csv-run/model'),
-    '--split',
-    'test',
-    '--out',
-    path.join(dir, 'z.csv'),
-  ]);
-  rowOf(rows, `| CSV ${csvGb.toFixed(2)} GiB, ${nCsv} rows × 32 | train 1 epoch | ${secMb(trC)} |`, trC.tail);
-  rowOf(rows, `| | encode the test split (${Math.round(nCsv / 10)} rows) | ${secMb(enC)} |`, enC.tail);
-  const scC = await vaekit(['score', path.join(dir, 'csv-run/model'), '--out', path.join(dir, 's.csv'), ...quiet]);
-  rowOf(rows, `| | score the whole file (${nCsv} rows, streamed) | ${secMb(scC)} |`, scC.tail);
+  await trainEncodeScore(rows, `csv:${csv}`, 'csv', {
+    data: `CSV ${csvGb.toFixed(2)} GiB, ${nCsv} rows × 32`,
+    encode: `encode the test split (${Math.round(nCsv / 10)} rows)`,
+    score: `score the whole file (${nCsv} rows, streamed)`,
+  });
   rmSync(csv);
 }
 
@@ -220,17 +261,9 @@ async function pngPart(rows: string[]): Promise<void> {
   const t0 = performance.now();
   writePngs(folder, pngFiles);
   console.error(`generated ${pngFiles} PNG files 28×28 in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  const trP = await vaekit(['train', '--dataset', `images:${folder}`, ...common, '--out', path.join(dir, 'png-run')]);
-  const enP = await vaekit([
-    'encode',
-    path.join(dir, 'png-run/model'),
-    '--split',
-    'test',
-    '--out',
-    path.join(dir, 'zp.csv'),
-  ]);
-  rowOf(rows, `| PNG folder, ${pngFiles} files 28×28 | train 1 epoch | ${secMb(trP)} |`, trP.tail);
-  rowOf(rows, `| | encode the test split (${Math.round(pngFiles / 10)} images) | ${secMb(enP)} |`, enP.tail);
-  const scP = await vaekit(['score', path.join(dir, 'png-run/model'), '--out', path.join(dir, 'sp.csv'), ...quiet]);
-  rowOf(rows, `| | score the test split (${Math.round(pngFiles / 10)} images) | ${secMb(scP)} |`, scP.tail);
+  await trainEncodeScore(rows, `images:${folder}`, 'png', {
+    data: `PNG folder, ${pngFiles} files 28×28`,
+    encode: `encode the test split (${Math.round(pngFiles / 10)} images)`,
+    score: `score the test split (${Math.round(pngFiles / 10)} images)`,
+  });
 }
