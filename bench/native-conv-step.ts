@@ -44,6 +44,9 @@ const threads = Number(arg('threads', '2'));
 const noTorch = process.argv.includes('--no-torch');
 const asJson = process.argv.includes('--json');
 const noFused = process.argv.includes('--no-fused');
+// the user's own libgomp spin setting: PyTorch gets the environment as bench/run.ts gives it, not the
+// GOMP_SPINCOUNT that loading the addon sets for vaekit's OpenMP team (src/backend/native/addon.ts)
+const userSpin = process.env.GOMP_SPINCOUNT;
 
 // ------------------------------------------------------------------------------------------ backends
 
@@ -346,8 +349,10 @@ print(json.dumps({'convMs': c, 'convMinMs': cmin, 'stepMs': s, 'stepMinMs': smin
 function timeTorch(): (Timing & { note: string }) | { error: string } {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) return { error: `${py} not found` };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  if (userSpin === undefined) delete env.GOMP_SPINCOUNT;
   const r = spawnSync(py, ['-c', TORCH, String(steps), String(warmup), String(threads)], {
-    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+    env,
     encoding: 'utf8',
   });
   if (r.status !== 0) return { error: (r.stderr || 'python failed').trim().split('\n').slice(-1)[0] };
