@@ -2,7 +2,8 @@
 // sampled NLL (native/train_step.cc denseVaeLogWeights, used by src/eval/likelihood.ts) gives the figure
 // of the tfjs log-weights from the same ε, for one and several chunks of samples; the training step's
 // Adam update made inside its backward pass equals the separate pass bit for bit (the step itself is
-// covered in trainer.test.ts: 'backends agree').
+// covered in trainer.test.ts: 'backends agree'); the NLL's ε drawn in C++ (native/rng.cc) are the Rng's
+// own, value for value, with the same state after.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -128,6 +129,33 @@ describe('fused dense-VAE NLL', () => {
       });
       // the update moved the parameters
       assert.ok(a.arrays[0].some((v, j) => v !== init.e[0][j]));
+    }
+  });
+
+  it("the native fillNormal draws the Rng's own values and leaves it in the same state", async (t) => {
+    const skip = await native();
+    if (skip) return t.skip(skip);
+    const steps = getInPlaceSteps(tf.getBackend())!;
+    const probe = new Rng(1);
+    if (!steps.fillNormal?.(probe, new Float32Array(2))) return t.skip('no native fillNormal here (V8 math not found)');
+    for (const [seed, sizes] of [
+      [1, [0, 1, 2, 3, 7, 1000]],
+      [42, [5, 200_001, 1]],
+      [7, [1_000_000]],
+    ] as [number, number[]][]) {
+      const js = new Rng(seed),
+        nat = new Rng(seed);
+      js.normal(); // start with a spare pending on both
+      nat.normal();
+      for (const n of sizes) {
+        const a = js.fillNormal(new Float32Array(n));
+        const b = new Float32Array(n);
+        assert.ok(steps.fillNormal(nat, b));
+        const diff = a.findIndex((v, i) => !Object.is(v, b[i]));
+        assert.equal(diff, -1, `seed ${seed}, n ${n}: value ${diff} ${a[diff]} vs ${b[diff]}`);
+        assert.deepEqual(nat.getState(), js.getState(), `seed ${seed}, n ${n}: state`);
+      }
+      assert.equal(nat.uniform(), js.uniform());
     }
   });
 });

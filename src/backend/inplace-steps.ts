@@ -3,6 +3,7 @@
 // fused.ts asks for the active backend's and otherwise runs the same update as plain tfjs ops.
 // Browser-safe: no node: module, no addon.
 import type * as tf from '@tensorflow/tfjs-core';
+import type { RngState } from '../rng.js';
 
 export interface AdamStepOptions {
   lr: number;
@@ -98,6 +99,11 @@ export interface InPlaceSteps {
    * log p(x|z) + log p(z) − log q(z|x) for z = μ + σ ⊙ ε, [k·B] sample-major; null when it cannot run.
    */
   denseVaeLogWeights?(a: DenseVaeLogWeightsArgs): Float32Array | null;
+  /**
+   * rng.fillNormal(out), value for value and leaving rng in the same state (the native backend: the same
+   * generator and Box-Muller in C++ with V8's own log/sin/cos); false (nothing drawn) when it cannot.
+   */
+  fillNormal?(rng: { getState(): RngState; setState(s: RngState): void }, out: Float32Array): boolean;
 }
 
 export interface DenseVaeLogWeightsArgs {

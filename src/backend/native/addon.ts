@@ -234,6 +234,11 @@ export interface NativeAddon extends NativeConvAddon {
     /** false: Adam as a separate pass after the backward pass (the same values; for the tests) */
     fuseAdam?: boolean,
   ): number[];
+  /**
+   * Rng.fillNormal in C++ (native/rng.cc): fills out, updates the 4 state words in s, returns the spare
+   * after; false (nothing drawn) without V8's math functions. Absent from older builds.
+   */
+  rngFillNormal?(s: Uint32Array, spare: number | null, out: F32): number | null | false;
   /** The k-sample importance log-weights of a dense VAE's Bernoulli decoder into out [k·B]. */
   denseVaeLogWeights(
     decParams: F32[],

@@ -1,7 +1,7 @@
 // In-place optimizer steps (Adam, SGD, Adagrad: one native loop per parameter), registered for
 // fused.ts's adamStepInPlace & co. (inplace-steps.ts), and the whole dense-VAE training step
 // and the importance weights of its k-sample NLL (native/train_step.cc) for src/train/fused-step.ts
-// and src/eval/likelihood.ts.
+// and src/eval/likelihood.ts, with its ε drawn by native/rng.cc (the Rng's own stream).
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import type { InPlaceSteps } from '../inplace-steps.js';
@@ -101,6 +101,15 @@ export function inPlaceSteps(addon: NativeAddon): InPlaceSteps {
         out,
       );
       return out;
+    },
+    fillNormal(rng, out) {
+      if (typeof addon.rngFillNormal !== 'function') return false;
+      const st = rng.getState();
+      const s = Uint32Array.from(st.s);
+      const spare = addon.rngFillNormal(s, st.spare, out);
+      if (spare === false) return false;
+      rng.setState({ s: [s[0], s[1], s[2], s[3]], spare });
+      return true;
     },
     adagrad(v, g, acc, o) {
       const a = arrays(v, g);
