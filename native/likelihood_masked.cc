@@ -1,6 +1,6 @@
-// vaekit native: the masked fused likelihoods (src/backend/fused.ts; inpainting, MIWAE): the Bernoulli and
-// Gaussian NLLs of likelihood.cc weighted by an observation mask, and the discretised logistic NLL of 8-bit
-// values (mask optional), with their gradients.
+// vaekit native: the discretised logistic NLL of 8-bit values (src/backend/fused.ts; mask optional) and
+// its gradient. (The masked Bernoulli and Gaussian NLLs share their unmasked kernels in likelihood.cc.)
+#include "likelihood.h"
 #include "napi_util.h"
 #include "ops.h"
 #include "pool.h"
@@ -13,205 +13,6 @@
 
 namespace vaekit {
 namespace {
-
-// lv addressing: mode 0 scalar, 1 row [D], 2 full [N, D] (as likelihood.cc)
-inline const float* LvRow(const float* lv, int mode, int64_t n, int64_t D) { return mode == 2 ? lv + n * D : lv; }
-
-constexpr float kLog2Pi = 1.8378770664093453f;
-
-// ------------------------------------------------------------------------------------------------
-// masked likelihoods (inpainting, MIWAE): the same terms weighted by an observation mask m, 1 observed,
-// 0 missing, of maskRows rows (N: one per example, 1: one row shared by all); the gradients are the
-// unmasked ones times m (and the log-variance's reduced over the masked terms only).
-
-inline const float* MaskRow(const float* m, int64_t maskRows, int64_t n, int64_t D) {
-  return maskRows == 1 ? m : m + n * D;
-}
-
-// bernoulliNllMasked(logits, x, mask, maskRows, out[N], N, D): out[n] = sum_d m_d (max(l,0) - x l + log1p(exp(-|l|)))
-Napi::Value BernoulliNllMasked(const Napi::CallbackInfo& info) {
-  const float* L = F32(info[0]);
-  const float* X = F32(info[1]);
-  const float* MK = F32(info[2]);
-  int64_t maskRows = info[3].As<Napi::Number>().Int64Value();
-  float* O = F32(info[4]);
-  int64_t N = info[5].As<Napi::Number>().Int64Value(), D = info[6].As<Napi::Number>().Int64Value();
-  if ((maskRows != 1 && maskRows != N) || (int64_t)Len(info[0]) != N * D || (int64_t)Len(info[1]) != N * D ||
-      (int64_t)Len(info[2]) != maskRows * D || (int64_t)Len(info[4]) != N)
-    return Fail(info, "bernoulliNllMasked: length mismatch");
-  ParallelFor(
-      (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
-      [&](size_t s, size_t e) {
-        for (size_t n = s; n < e; n++) {
-          const float* l = L + n * D;
-          const float* x = X + n * D;
-          const float* m = MaskRow(MK, maskRows, (int64_t)n, D);
-          double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-          for (int64_t d = 0; d < D; d++) {
-            float li = l[d];
-            float v = (li > 0.0f ? li : 0.0f) - x[d] * li + VLog1p(VExp(-std::fabs(li)));
-            acc += (double)(m[d] * v);
-          }
-          O[n] = (float)acc;
-        }
-      },
-      1);
-  return info.Env().Undefined();
-}
-
-__attribute__((noinline)) void BceGradRowMasked(const float* __restrict l, const float* __restrict x,
-                                                const float* __restrict m, float g, float* __restrict o,
-                                                int64_t D) {
-#pragma omp simd
-  for (int64_t d = 0; d < D; d++) o[d] = (VSigmoid(l[d]) - x[d]) * g * m[d];
-}
-
-// bernoulliNllMaskedGrad(logits, x, mask, maskRows, dy[N], out[N,D], N, D): out = m (sigmoid(l) - x) dy[n]
-Napi::Value BernoulliNllMaskedGrad(const Napi::CallbackInfo& info) {
-  const float* L = F32(info[0]);
-  const float* X = F32(info[1]);
-  const float* MK = F32(info[2]);
-  int64_t maskRows = info[3].As<Napi::Number>().Int64Value();
-  const float* DY = F32(info[4]);
-  float* O = F32(info[5]);
-  int64_t N = info[6].As<Napi::Number>().Int64Value(), D = info[7].As<Napi::Number>().Int64Value();
-  if ((maskRows != 1 && maskRows != N) || (int64_t)Len(info[0]) != N * D || (int64_t)Len(info[1]) != N * D ||
-      (int64_t)Len(info[2]) != maskRows * D || (int64_t)Len(info[4]) != N || (int64_t)Len(info[5]) != N * D)
-    return Fail(info, "bernoulliNllMaskedGrad: length mismatch");
-  ParallelFor(
-      (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
-      [&](size_t s, size_t e) {
-        for (size_t n = s; n < e; n++)
-          BceGradRowMasked(L + n * D, X + n * D, MaskRow(MK, maskRows, (int64_t)n, D), DY[n], O + n * D, D);
-      },
-      1);
-  return info.Env().Undefined();
-}
-
-// gaussianNllMasked(x, mean, lv, lvMode, mask, maskRows, out[N], N, D):
-// out[n] = sum_d m_d 0.5 (log 2pi + lv + (x-m)^2 exp(-lv))
-Napi::Value GaussianNllMasked(const Napi::CallbackInfo& info) {
-  const float* X = F32(info[0]);
-  const float* M = F32(info[1]);
-  const float* LV = F32(info[2]);
-  int mode = info[3].As<Napi::Number>().Int32Value();
-  const float* MK = F32(info[4]);
-  int64_t maskRows = info[5].As<Napi::Number>().Int64Value();
-  float* O = F32(info[6]);
-  int64_t N = info[7].As<Napi::Number>().Int64Value(), D = info[8].As<Napi::Number>().Int64Value();
-  int64_t lvLen = mode == 0 ? 1 : (mode == 1 ? D : N * D);
-  if ((maskRows != 1 && maskRows != N) || (int64_t)Len(info[0]) != N * D || (int64_t)Len(info[1]) != N * D ||
-      (int64_t)Len(info[2]) != lvLen || (int64_t)Len(info[4]) != maskRows * D || (int64_t)Len(info[6]) != N)
-    return Fail(info, "gaussianNllMasked: length mismatch");
-  ParallelFor(
-      (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
-      [&](size_t s, size_t e) {
-        for (size_t n = s; n < e; n++) {
-          const float* x = X + n * D;
-          const float* m = M + n * D;
-          const float* mk = MaskRow(MK, maskRows, (int64_t)n, D);
-          double acc = 0.0;
-          if (mode == 0) {
-            const float lv = LV[0], iv = VExp(-lv);
-#pragma omp simd reduction(+ : acc)
-            for (int64_t d = 0; d < D; d++) {
-              float df = x[d] - m[d];
-              acc += (double)(mk[d] * (kLog2Pi + lv + df * df * iv));
-            }
-          } else {
-            const float* lv = LvRow(LV, mode, n, D);
-#pragma omp simd reduction(+ : acc)
-            for (int64_t d = 0; d < D; d++) {
-              float df = x[d] - m[d];
-              acc += (double)(mk[d] * (kLog2Pi + lv[d] + df * df * VExp(-lv[d])));
-            }
-          }
-          O[n] = (float)(0.5 * acc);
-        }
-      },
-      1);
-  return info.Env().Undefined();
-}
-
-// gaussianNllMaskedGrad(x, mean, lv, lvMode, mask, maskRows, dy[N], dMean[N,D], dLv[lvLen], N, D)
-// dMean = m dy (mean - x) exp(-lv); dLv = reduce_to_lv_shape(m dy 0.5 (1 - (x-mean)^2 exp(-lv)))
-Napi::Value GaussianNllMaskedGrad(const Napi::CallbackInfo& info) {
-  const float* X = F32(info[0]);
-  const float* M = F32(info[1]);
-  const float* LV = F32(info[2]);
-  int mode = info[3].As<Napi::Number>().Int32Value();
-  const float* MK = F32(info[4]);
-  int64_t maskRows = info[5].As<Napi::Number>().Int64Value();
-  const float* DY = F32(info[6]);
-  float* DM = F32(info[7]);
-  float* DL = F32(info[8]);
-  int64_t N = info[9].As<Napi::Number>().Int64Value(), D = info[10].As<Napi::Number>().Int64Value();
-  int64_t lvLen = mode == 0 ? 1 : (mode == 1 ? D : N * D);
-  if ((maskRows != 1 && maskRows != N) || (int64_t)Len(info[0]) != N * D || (int64_t)Len(info[1]) != N * D ||
-      (int64_t)Len(info[2]) != lvLen || (int64_t)Len(info[4]) != maskRows * D || (int64_t)Len(info[6]) != N ||
-      (int64_t)Len(info[7]) != N * D || (int64_t)Len(info[8]) != lvLen)
-    return Fail(info, "gaussianNllMaskedGrad: length mismatch");
-  if (mode == 2) {
-    ParallelFor(
-        (size_t)N, std::max<size_t>(1, 8192 / (size_t)std::max<int64_t>(D, 1)),
-        [&](size_t s, size_t e) {
-          for (size_t n = s; n < e; n++) {
-            const float* x = X + n * D;
-            const float* m = M + n * D;
-            const float* lv = LV + n * D;
-            const float* mk = MaskRow(MK, maskRows, (int64_t)n, D);
-            float* dm = DM + n * D;
-            float* dl = DL + n * D;
-            const float g = DY[n];
-#pragma omp simd
-            for (int64_t d = 0; d < D; d++) {
-              float iv = VExp(-lv[d]);
-              float df = m[d] - x[d];
-              float gm = g * mk[d];
-              dm[d] = gm * df * iv;
-              dl[d] = 0.5f * gm * (1.0f - df * df * iv);
-            }
-          }
-        },
-        1);
-    return info.Env().Undefined();
-  }
-  std::vector<double> acc(mode == 0 ? 1 : D, 0.0);
-  std::vector<float> iv(mode == 0 ? 1 : D);
-  for (size_t i = 0; i < iv.size(); i++) iv[i] = VExp(-LV[i]);
-  for (int64_t n = 0; n < N; n++) {
-    const float g = DY[n];
-    const float* x = X + n * D;
-    const float* m = M + n * D;
-    const float* mk = MaskRow(MK, maskRows, n, D);
-    float* dm = DM + n * D;
-    if (mode == 0) {
-      const float v = iv[0];
-      double a = 0.0;
-#pragma omp simd reduction(+ : a)
-      for (int64_t d = 0; d < D; d++) {
-        float df = m[d] - x[d];
-        float gm = g * mk[d];
-        dm[d] = gm * df * v;
-        a += (double)(0.5f * gm * (1.0f - df * df * v));
-      }
-      acc[0] += a;
-    } else {
-      double* ac = acc.data();
-      const float* v = iv.data();
-#pragma omp simd
-      for (int64_t d = 0; d < D; d++) {
-        float df = m[d] - x[d];
-        float gm = g * mk[d];
-        dm[d] = gm * df * v[d];
-        ac[d] += (double)(0.5f * gm * (1.0f - df * df * v[d]));
-      }
-    }
-  }
-  for (size_t i = 0; i < acc.size(); i++) DL[i] = (float)acc[i];
-  return info.Env().Undefined();
-}
 
 // ------------------------------------------------------------------------------------------------
 // discretised logistic over 8-bit values (src/distributions/discretized-logistic.ts): per value x = k/255
@@ -292,29 +93,24 @@ Napi::Value DiscretizedLogisticNll(const Napi::CallbackInfo& info) {
   int64_t maskRows = info[5].As<Napi::Number>().Int64Value();
   float* O = F32(info[6]);
   int64_t N = info[7].As<Napi::Number>().Int64Value(), D = info[8].As<Napi::Number>().Int64Value();
-  int64_t lsLen = mode == 0 ? 1 : (mode == 1 ? D : N * D);
+  const int64_t lsLen = LvLen(mode, N, D);
   if ((maskRows != 0 && maskRows != 1 && maskRows != N) || (int64_t)Len(info[0]) != N * D ||
       (int64_t)Len(info[1]) != N * D || (int64_t)Len(info[2]) != lsLen || (int64_t)Len(info[4]) != maskRows * D ||
       (int64_t)Len(info[6]) != N)
     return Fail(info, "discretizedLogisticNll: length mismatch");
   const std::vector<DlScale> pre = DlScales(LS, mode, D);
-  ParallelFor(
-      (size_t)N, std::max<size_t>(1, 2048 / (size_t)std::max<int64_t>(D, 1)),
-      [&](size_t s, size_t e) {
-        for (size_t n = s; n < e; n++) {
-          const float* x = X + n * D;
-          const float* mu = MU + n * D;
-          const float* mk = maskRows ? MaskRow(MK, maskRows, (int64_t)n, D) : nullptr;
-          double acc = 0.0;
-          for (int64_t d = 0; d < D; d++) {
-            if (mk && mk[d] == 0.0f) continue;
-            const float lp = DlEval(x[d], mu[d], DlScaleAt(pre, LS, mode, (int64_t)n, d, D)).logP;
-            acc -= (double)(mk ? mk[d] * lp : lp);
-          }
-          O[n] = (float)acc;
-        }
-      },
-      1);
+  EachRow(N, D, [&](int64_t n) {
+    const float* x = X + n * D;
+    const float* mu = MU + n * D;
+    const float* mk = maskRows ? MaskRow(MK, maskRows, n, D) : nullptr;
+    double acc = 0.0;
+    for (int64_t d = 0; d < D; d++) {
+      if (mk && mk[d] == 0.0f) continue;
+      const float lp = DlEval(x[d], mu[d], DlScaleAt(pre, LS, mode, n, d, D)).logP;
+      acc -= (double)(mk ? mk[d] * lp : lp);
+    }
+    O[n] = (float)acc;
+  }, 2048);
   return info.Env().Undefined();
 }
 
@@ -330,7 +126,7 @@ Napi::Value DiscretizedLogisticNllGrad(const Napi::CallbackInfo& info) {
   float* DMU = F32(info[7]);
   float* DLS = F32(info[8]);
   int64_t N = info[9].As<Napi::Number>().Int64Value(), D = info[10].As<Napi::Number>().Int64Value();
-  int64_t lsLen = mode == 0 ? 1 : (mode == 1 ? D : N * D);
+  const int64_t lsLen = LvLen(mode, N, D);
   if ((maskRows != 0 && maskRows != 1 && maskRows != N) || (int64_t)Len(info[0]) != N * D ||
       (int64_t)Len(info[1]) != N * D || (int64_t)Len(info[2]) != lsLen || (int64_t)Len(info[4]) != maskRows * D ||
       (int64_t)Len(info[6]) != N || (int64_t)Len(info[7]) != N * D || (int64_t)Len(info[8]) != lsLen)
@@ -358,12 +154,7 @@ Napi::Value DiscretizedLogisticNllGrad(const Napi::CallbackInfo& info) {
     }
   };
   if (mode == 2) {
-    ParallelFor(
-        (size_t)N, std::max<size_t>(1, 2048 / (size_t)std::max<int64_t>(D, 1)),
-        [&](size_t s, size_t e) {
-          for (size_t n = s; n < e; n++) row((int64_t)n, DLS + n * D);
-        },
-        1);
+    EachRow(N, D, [&](int64_t n) { row(n, DLS + n * D); }, 2048);
     return info.Env().Undefined();
   }
   // scalar / row log-scale: accumulated sequentially (the reduction over examples)
@@ -372,10 +163,6 @@ Napi::Value DiscretizedLogisticNllGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-VK_EXPORT("bernoulliNllMasked", BernoulliNllMasked)
-VK_EXPORT("bernoulliNllMaskedGrad", BernoulliNllMaskedGrad)
-VK_EXPORT("gaussianNllMasked", GaussianNllMasked)
-VK_EXPORT("gaussianNllMaskedGrad", GaussianNllMaskedGrad)
 VK_EXPORT("discretizedLogisticNll", DiscretizedLogisticNll)
 VK_EXPORT("discretizedLogisticNllGrad", DiscretizedLogisticNllGrad)
 

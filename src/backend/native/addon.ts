@@ -84,6 +84,16 @@ export interface NativeInfo {
 type F32 = Float32Array;
 type Arr = Float32Array | Int32Array | Uint8Array;
 
+/**
+ * A masked location-scale NLL (the Gaussian's: loc the mean, scale log σ²; the discretised logistic's:
+ * loc μ, scale log s), scale broadcast by `mode` (0 scalar, 1 row [D], 2 full [N, D]); mask [maskRows, D],
+ * maskRows N or 1 (0: none, logistic only); out [N].
+ */
+type LocScaleHead = [x: F32, loc: F32, scale: F32, mode: number, mask: F32, maskRows: number];
+type LocScaleNll = (...a: [...LocScaleHead, out: F32, N: number, D: number]) => void;
+/** Its gradient: dLoc [N, D], dScale of the scale's own shape. */
+type LocScaleNllGrad = (...a: [...LocScaleHead, dy: F32, dLoc: F32, dScale: F32, N: number, D: number]) => void;
+
 /** The addon's entry points (native/*.cc; each .cc registers its own with VK_EXPORT). */
 export interface NativeAddon extends NativeConvAddon {
   codes: NativeCodes;
@@ -159,54 +169,10 @@ export interface NativeAddon extends NativeConvAddon {
     N: number,
     D: number,
   ): void;
-  gaussianNllMasked?(
-    x: F32,
-    mean: F32,
-    logVar: F32,
-    lvMode: number,
-    mask: F32,
-    maskRows: number,
-    out: F32,
-    N: number,
-    D: number,
-  ): void;
-  gaussianNllMaskedGrad?(
-    x: F32,
-    mean: F32,
-    logVar: F32,
-    lvMode: number,
-    mask: F32,
-    maskRows: number,
-    dy: F32,
-    dMean: F32,
-    dLogVar: F32,
-    N: number,
-    D: number,
-  ): void;
-  discretizedLogisticNll?(
-    x: F32,
-    mu: F32,
-    logScale: F32,
-    lsMode: number,
-    mask: F32,
-    maskRows: number,
-    out: F32,
-    N: number,
-    D: number,
-  ): void;
-  discretizedLogisticNllGrad?(
-    x: F32,
-    mu: F32,
-    logScale: F32,
-    lsMode: number,
-    mask: F32,
-    maskRows: number,
-    dy: F32,
-    dMu: F32,
-    dLogScale: F32,
-    N: number,
-    D: number,
-  ): void;
+  gaussianNllMasked?: LocScaleNll;
+  gaussianNllMaskedGrad?: LocScaleNllGrad;
+  discretizedLogisticNll?: LocScaleNll;
+  discretizedLogisticNllGrad?: LocScaleNllGrad;
   klStdNormal(mu: F32, logVar: F32, out: F32, N: number, D: number): void;
   klStdNormalGrad(mu: F32, logVar: F32, dy: F32, dMu: F32, dLogVar: F32, N: number, D: number): void;
   adam(v: F32, g: F32, m: F32, s: F32, lr: number, beta1: number, beta2: number, eps: number, t: number): void;

@@ -141,109 +141,60 @@ function maskedKernels(addon: NativeAddon): [string, KernelFunc][] {
         },
       ],
     );
-  if (gnm && gnmg)
-    list.push(
-      [
-        FUSED.gaussianNllMasked,
-        ({ inputs, backend }) => {
-          const be = backend as Backend;
-          const { x, mean, logVar, mask } = inputs as Record<string, TI>;
-          const [N, D] = x.shape;
-          const [m, rows] = maskOf(be, mask, N, D);
-          const o = allocF32(N);
-          gnm.call(
-            addon,
-            need(be, x, 'x'),
-            need(be, mean, 'mean'),
-            need(be, logVar, 'logVar'),
-            lvMode(logVar, N, D),
-            m,
-            rows,
-            o,
-            N,
-            D,
-          );
-          return out(be, [N], o);
-        },
-      ],
-      [
-        FUSED.gaussianNllMaskedGrad,
-        ({ inputs, backend }) => {
-          const be = backend as Backend;
-          const { x, mean, logVar, mask, dy } = inputs as Record<string, TI>;
-          const [N, D] = x.shape;
-          const [m, rows] = maskOf(be, mask, N, D);
-          const dm = allocF32(N * D);
-          const dl = allocF32(sizeOf(logVar.shape));
-          gnmg.call(
-            addon,
-            need(be, x, 'x'),
-            need(be, mean, 'mean'),
-            need(be, logVar, 'logVar'),
-            lvMode(logVar, N, D),
-            m,
-            rows,
-            need(be, dy, 'dy'),
-            dm,
-            dl,
-            N,
-            D,
-          );
-          return [out(be, [N, D], dm), out(be, logVar.shape.slice(), dl)];
-        },
-      ],
-    );
-  if (dl && dlg)
-    list.push(
-      [
-        FUSED.discretizedLogisticNll,
-        ({ inputs, backend }) => {
-          const be = backend as Backend;
-          const { x, mu, logScale, mask } = inputs as Record<string, TI>;
-          const [N, D] = x.shape;
-          const [m, rows] = maskOf(be, mask, N, D);
-          const o = allocF32(N);
-          dl.call(
-            addon,
-            need(be, x, 'x'),
-            need(be, mu, 'mu'),
-            need(be, logScale, 'logScale'),
-            lvMode(logScale, N, D),
-            m,
-            rows,
-            o,
-            N,
-            D,
-          );
-          return out(be, [N], o);
-        },
-      ],
-      [
-        FUSED.discretizedLogisticNllGrad,
-        ({ inputs, backend }) => {
-          const be = backend as Backend;
-          const { x, mu, logScale, mask, dy } = inputs as Record<string, TI>;
-          const [N, D] = x.shape;
-          const [m, rows] = maskOf(be, mask, N, D);
-          const dm = allocF32(N * D);
-          const ds = allocF32(sizeOf(logScale.shape));
-          dlg.call(
-            addon,
-            need(be, x, 'x'),
-            need(be, mu, 'mu'),
-            need(be, logScale, 'logScale'),
-            lvMode(logScale, N, D),
-            m,
-            rows,
-            need(be, dy, 'dy'),
-            dm,
-            ds,
-            N,
-            D,
-          );
-          return [out(be, [N, D], dm), out(be, logScale.shape.slice(), ds)];
-        },
-      ],
-    );
+  if (gnm && gnmg) list.push(...locScaleKernels(addon, gnm, gnmg, 'gaussianNllMasked', 'mean', 'logVar'));
+  if (dl && dlg) list.push(...locScaleKernels(addon, dl, dlg, 'discretizedLogisticNll', 'mu', 'logScale'));
   return list;
+}
+
+/**
+ * The masked NLL of a location-scale family and its gradient (the Gaussian with log σ², the discretised
+ * logistic with log s): the same inputs (x, loc, the log-scale broadcast as a scalar, a row or in full,
+ * mask) and the same native signatures.
+ */
+function locScaleKernels(
+  addon: NativeAddon,
+  nll: NonNullable<NativeAddon['gaussianNllMasked']>,
+  grad: NonNullable<NativeAddon['gaussianNllMaskedGrad']>,
+  name: 'gaussianNllMasked' | 'discretizedLogisticNll',
+  loc: string,
+  scale: string,
+): [string, KernelFunc][] {
+  const args = (be: Backend, inputs: Record<string, TI>) => {
+    const x = inputs.x,
+      ls = inputs[scale];
+    const [N, D] = x.shape;
+    const [m, rows] = maskOf(be, inputs.mask, N, D);
+    const head = [
+      need(be, x, 'x'),
+      need(be, inputs[loc], loc),
+      need(be, ls, scale),
+      lvMode(ls, N, D),
+      m,
+      rows,
+    ] as const;
+    return { N, D, ls, head };
+  };
+  return [
+    [
+      FUSED[name],
+      ({ inputs, backend }) => {
+        const be = backend as Backend;
+        const { N, D, head } = args(be, inputs as Record<string, TI>);
+        const o = allocF32(N);
+        nll.call(addon, ...head, o, N, D);
+        return out(be, [N], o);
+      },
+    ],
+    [
+      FUSED[`${name}Grad`],
+      ({ inputs, backend }) => {
+        const be = backend as Backend;
+        const { N, D, ls, head } = args(be, inputs as Record<string, TI>);
+        const dLoc = allocF32(N * D);
+        const dScale = allocF32(sizeOf(ls.shape));
+        grad.call(addon, ...head, need(be, (inputs as Record<string, TI>).dy, 'dy'), dLoc, dScale, N, D);
+        return [out(be, [N, D], dLoc), out(be, ls.shape.slice(), dScale)];
+      },
+    ],
+  ];
 }
