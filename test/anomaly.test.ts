@@ -19,6 +19,7 @@ import {
   detectionMetrics,
   scoreBatch,
   scoreStream,
+  selectComplexity,
   type ComplexityFn,
   type Rows,
 } from '../src/tasks/anomaly.js';
@@ -264,6 +265,23 @@ it('the default complexity coder of an image model is the context-model coder (1
   assert.deepEqual(Array.from(sg.complexityBits!), Array.from(contextModelBits(cont.x, 5, [4, 4, 1], { bits: 8 })));
   assert.equal(defaultComplexity(createModel(vaeCfg(16), new Rng(36))), undefined); // flat rows: no image coder
   g.dispose();
+});
+
+it('selectComplexity: the coder of the shortest code on held-out rows, used as the complexity of the scores', async () => {
+  const m = createModel(vaeCfg(64, { inputShape: [8, 8, 1] }), new Rng(40));
+  // rows of vertical stripes: a context with the N neighbour codes them shorter than none
+  const x = Float32Array.from({ length: 3 * 64 }, (_, i) => ((i % 8) % 3 === 0 ? 1 : 0));
+  const rows = { x, n: 3, shape: [8, 8, 1] };
+  const cands = [{ neighbours: 0 }, { neighbours: 2 }];
+  const s = selectComplexity(m, rows, cands)!;
+  assert.deepEqual(s.selection.options, { neighbours: 2 });
+  assert.deepEqual(
+    Array.from(await s.complexity(x, 3, [8, 8, 1])),
+    Array.from(contextModelBits(x, 3, [8, 8, 1], { bits: 1, neighbours: 2 })),
+  );
+  assert.throws(() => selectComplexity(m, { ...rows, shape: [64] }, cands), /rows of shape \[64\]/);
+  assert.equal(selectComplexity(createModel(vaeCfg(16), new Rng(41)), binaryRows(2, 16, 42)), undefined);
+  m.dispose();
 });
 
 it('scoreStream: one result per row in order over an async iterator of batches; flags and p-values', async () => {

@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import {
   binaryImageBits,
   binaryImageBitsCtw,
+  CODER_CANDIDATES,
   contextModelBits,
   grayImageBits,
   medPredict,
+  selectContextModel,
 } from '../src/codec/context-model.js';
 import { Rng } from '../src/rng.js';
 
@@ -114,4 +116,29 @@ it('contextModelBits: rows in [0, 1] at 1 or 8 bits per pixel, as the single-ima
   assert.throws(() => contextModelBits(Float32Array.of(0, NaN, 0, 0), 1, [2, 2], { bits: 1 }), /NaN, outside/);
   assert.throws(() => binaryImageBits([0, 1], 1, 2, 1, { neighbours: 13 }), /neighbours must be/);
   assert.throws(() => grayImageBits([0, 300], 1, 2), /not an integer in 0 … 255/);
+});
+
+it('selectContextModel: the candidate of the shortest mean code length on the rows, the table in order', () => {
+  // vertical stripes: each pixel equals its N neighbour, so one neighbour of context (W) does not help but two (N)
+  // predict every pixel below the first row; i.i.d. noise: no context is best (fewer counts to learn)
+  const stripes = Float32Array.from({ length: 2 * 64 }, (_, i) => (((i % 8) * 5) % 3 === 0 ? 1 : 0));
+  const cands = [{ neighbours: 0 }, { neighbours: 1 }, { neighbours: 2 }];
+  const s = selectContextModel(stripes, 2, [8, 8], { bits: 1, candidates: cands });
+  assert.deepEqual(s.options, { neighbours: 2 });
+  assert.equal(s.rows, 2);
+  assert.deepEqual(
+    s.table.map((t) => t.options),
+    cands,
+  );
+  const l = contextModelBits(stripes, 2, [8, 8], { bits: 1, neighbours: 2 });
+  close(s.meanBits, (l[0] + l[1]) / 2, 1e-9);
+  assert.ok(s.table.every((t) => t.meanBits >= s.meanBits));
+  const rng = new Rng(3);
+  const noise = Float32Array.from({ length: 4 * 64 }, () => (rng.uniform() < 0.5 ? 1 : 0));
+  assert.deepEqual(selectContextModel(noise, 4, [8, 8], { bits: 1, candidates: cands }).options, { neighbours: 0 });
+  // the default candidates: every binary one is tried
+  const d = selectContextModel(stripes, 2, [8, 8], { bits: 1 });
+  assert.equal(d.table.length, CODER_CANDIDATES[1].length);
+  assert.throws(() => selectContextModel(stripes, 2, [8, 8], { bits: 1, candidates: [] }), /at least one candidate/);
+  assert.throws(() => selectContextModel(stripes, 0, [8, 8], { bits: 1 }), /at least one row/);
 });

@@ -276,3 +276,51 @@ export function contextModelBits(
   }
   return out;
 }
+
+/** The settings selectContextModel chooses among by default, per pixel depth. */
+export const CODER_CANDIDATES: Readonly<Record<1 | 8, readonly ContextModelOptions[]>> = {
+  // KT over 2 … 12 neighbours × α from 0.02 to 1, and CTW of depth 8 and 12 at α = 0.05, ½ and 1
+  1: [
+    ...[2, 4, 6, 8, 10, 12].flatMap((neighbours) =>
+      [0.02, 0.05, 0.1, 0.2, 0.5, 1].map((alpha) => ({ method: 'kt' as const, neighbours, alpha })),
+    ),
+    ...[8, 12].flatMap((neighbours) => [0.05, 0.5, 1].map((alpha) => ({ method: 'ctw' as const, neighbours, alpha }))),
+  ],
+  // the 8-bit coder has only α to set
+  8: [0.05, 0.1, 0.2, 0.5, 1, 2, 4, 8].map((alpha) => ({ alpha })),
+};
+
+export interface CoderSelection {
+  /** The candidate with the shortest mean code length on the rows (the first of equals). */
+  options: ContextModelOptions;
+  meanBits: number;
+  /** Every candidate in the order given, with its mean code length in bits per row. */
+  table: { options: ContextModelOptions; meanBits: number }[];
+  rows: number;
+}
+
+/**
+ * Chooses the coder's settings by code length alone: the candidate whose mean L(x) over the n rows (held-out
+ * normal data: images of the in-distribution set that no score is evaluated on) is shortest. Nothing but those
+ * rows enters the choice, so no outlier and no label does; it is the minimum-description-length choice of the
+ * reference coder, the one a compressor would make.
+ */
+export function selectContextModel(
+  x: ArrayLike<number>,
+  n: number,
+  shape: readonly number[],
+  opts: { bits: 1 | 8; candidates?: readonly ContextModelOptions[] },
+): CoderSelection {
+  const candidates = opts.candidates ?? CODER_CANDIDATES[opts.bits];
+  if (!candidates || candidates.length === 0) throw new Error('selectContextModel needs at least one candidate');
+  if (!Number.isInteger(n) || n < 1) throw new Error(`selectContextModel needs at least one row, got ${n}`);
+  const table = candidates.map((options) => {
+    const l = contextModelBits(x, n, shape, { ...options, bits: opts.bits });
+    let s = 0;
+    for (let i = 0; i < n; i++) s += l[i];
+    return { options, meanBits: s / n };
+  });
+  let best = 0;
+  for (let i = 1; i < table.length; i++) if (table[i].meanBits < table[best].meanBits) best = i;
+  return { options: table[best].options, meanBits: table[best].meanBits, table, rows: n };
+}

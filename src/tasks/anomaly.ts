@@ -28,7 +28,12 @@ import { importanceSampledNll } from '../eval/likelihood.js';
 import type { HVAE } from '../models/hvae.js';
 import type { LatentVariableModel } from '../models/types.js';
 import type { VQVAE } from '../models/vqvae.js';
-import { contextModelBits, type ContextModelOptions } from '../codec/context-model.js';
+import {
+  contextModelBits,
+  selectContextModel,
+  type CoderSelection,
+  type ContextModelOptions,
+} from '../codec/context-model.js';
 import { elbo } from '../objectives/elbo.js';
 import { checkRegretModel, likelihoodRegret, type RegretOptions } from './anomaly-regret.js';
 import type { Rng } from '../rng.js';
@@ -108,6 +113,25 @@ export function defaultComplexity(
   if (cfg.kind === 'seqvae' || (cfg.inputShape.length !== 2 && cfg.inputShape.length !== 3)) return undefined;
   const bits = cfg.likelihood === 'bernoulli' ? 1 : 8;
   return (x, n, shape) => contextModelBits(x, n, shape, { ...opts, bits });
+}
+
+/**
+ * The reference coder chosen on held-out normal rows of a model's data (images no score is evaluated on; never
+ * outliers): the context-model settings of the shortest mean code length (selectContextModel), and the coder
+ * with them. Undefined for models without a default coder. Measured in bench/ood.ts (`--only select`): on
+ * binary Fashion-MNIST this picks the shortest code, CTW, which corrects worse than the default KT coder
+ * (docs/anomaly.md), so it is offered, not the default.
+ */
+export function selectComplexity(
+  model: LatentVariableModel,
+  heldOut: Rows,
+  candidates?: readonly ContextModelOptions[],
+): { complexity: ComplexityFn; selection: CoderSelection } | undefined {
+  if (!defaultComplexity(model)) return undefined;
+  checkRows(model, heldOut);
+  const bits = model.config.likelihood === 'bernoulli' ? 1 : 8;
+  const selection = selectContextModel(heldOut.x, heldOut.n, heldOut.shape, { bits, candidates });
+  return { complexity: defaultComplexity(model, selection.options)!, selection };
 }
 
 /**
