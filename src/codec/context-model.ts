@@ -11,7 +11,8 @@
 //   binary images (bits 1): one event per pixel in raster order; its context is the values of the first
 //     `neighbours` causal neighbours in the fixed order of NEIGHBOURS (W, N, NW, NE, WW, NN, …); pixels
 //     outside the image read 0. 2^neighbours contexts (12 by default: the order that corrected best in
-//     bench/ood.ts). binaryImageBitsCtw weights all orders up to that by context-tree weighting instead.
+//     bench/ood.ts, a choice made against MNIST; selectContextModel chooses by
+//     code length on normal images). binaryImageBitsCtw weights all orders up to that by context-tree weighting.
 //   8-bit images (bits 8): the LOCO-I / JPEG-LS median predictor  p̂ = med(W, N, W + N − NW),  then the
 //     residual e = v − p̂ as binary events: e = 0?; the sign; the exponent k = ⌊log₂|e|⌋ in unary; the k
 //     mantissa bits below the leading one. The zero, sign and exponent events are conditioned on the local
