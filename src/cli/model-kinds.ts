@@ -109,13 +109,22 @@ function continuousBase(f: Flags, data: Dataset) {
     mlpHidden: base.type === 'mlp' ? base.hidden : [400],
   });
   const likelihood = f.likelihood ?? (data.protocol === 'binary' ? 'bernoulli' : 'gaussian');
-  if (likelihood === 'discretized-logistic' && data.protocol !== 'continuous')
+  if (
+    (likelihood === 'discretized-logistic' || likelihood === 'local-logistic-mixture') &&
+    data.protocol !== 'continuous'
+  )
     throw new Error(
-      `--likelihood discretized-logistic models 8-bit pixels k/255: it needs image data on the continuous protocol (this data set's protocol is ${data.protocol ?? 'none'})`,
+      `--likelihood ${likelihood} models 8-bit pixels k/255: it needs image data on the continuous protocol (this data set's protocol is ${data.protocol ?? 'none'})`,
     );
   const sigma: number | 'learned' = f.sigma === 'learned' ? 'learned' : posNum('--sigma')(f.sigma);
   if (f.logisticScale !== undefined && likelihood !== 'discretized-logistic')
     throw new Error('--logistic-scale is an option of --likelihood discretized-logistic');
+  for (const [flag, v] of [
+    ['--mixtures', f.mixtures],
+    ['--neighbours', f.neighbours],
+  ] as const)
+    if (v !== undefined && likelihood !== 'local-logistic-mixture')
+      throw new Error(`${flag} is an option of --likelihood local-logistic-mixture`);
   const latent: number = f.latent ?? preset.latent;
   const common = {
     inputShape: data.shape,
@@ -124,6 +133,8 @@ function continuousBase(f: Flags, data: Dataset) {
     likelihood,
     ...(likelihood === 'gaussian' ? { sigma } : {}),
     ...(f.logisticScale === 'decoder' ? { logisticScale: 'decoder' as const } : {}),
+    ...(f.mixtures !== undefined ? { mixtures: f.mixtures as number } : {}),
+    ...(f.neighbours !== undefined ? { neighbours: Number(f.neighbours) } : {}),
   };
   return { common, latent };
 }

@@ -13,7 +13,7 @@ const number = { type: 'number' } as const;
 const activation = { enum: ['relu', 'tanh', 'elu', 'softplus', 'sigmoid', 'linear'] } as const;
 const imageLikelihood = { enum: ['bernoulli', 'gaussian'] } as const;
 /** vae, cvae and hvae also take the discretised logistic over 8-bit pixels. */
-const vaeLikelihood = { enum: ['bernoulli', 'gaussian', 'discretized-logistic'] } as const;
+const vaeLikelihood = { enum: ['bernoulli', 'gaussian', 'discretized-logistic', 'local-logistic-mixture'] } as const;
 const sigma = { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { const: 'learned' }] } as const;
 
 const mlp = {
@@ -59,6 +59,8 @@ const imageModel = {
   likelihood: vaeLikelihood,
   sigma,
   logisticScale: { enum: ['per-pixel', 'decoder'] },
+  mixtures: posInt,
+  neighbours: posInt,
   /** Format 1 and 2 only: β, which format 3 keeps in training.objective (parseModelMeta moves it there). */
   beta: number,
 } as const;

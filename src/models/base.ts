@@ -10,6 +10,12 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { BernoulliLogits } from '../distributions/bernoulli.js';
 import { DiscretizedLogistic, decoderLogScale } from '../distributions/discretized-logistic.js';
 import { decoderLogVariance, DiagGaussian } from '../distributions/gaussian.js';
+import {
+  DEFAULT_NEIGHBOURS,
+  LocalLogisticMixture,
+  localImageSize,
+  localParamsPerPixel,
+} from '../distributions/local-logistic-mixture.js';
 import type { Distribution } from '../distributions/types.js';
 import type { Likelihood, ModelConfig } from './configs.js';
 import type { LatentVariableModel, Posterior, Prior } from './types.js';
@@ -41,15 +47,46 @@ export function observation(
 }
 
 /** The likelihoods an image or vector model accepts, for config validation. */
-/** The decoder's output width: D, or 2D when a discretized-logistic decoder outputs its log scales too. */
+/**
+ * The decoder's output width: D, 2D when a discretized-logistic decoder outputs its log scales too, or
+ * D·(3K + 4) for the local-logistic-mixture of K components.
+ */
 export function decoderWidth(
-  c: { likelihood: Likelihood; logisticScale?: 'per-pixel' | 'decoder' },
+  c: { likelihood: Likelihood; logisticScale?: 'per-pixel' | 'decoder'; mixtures?: number; neighbours?: number },
   D: number,
 ): number {
+  if (c.likelihood === 'local-logistic-mixture')
+    return D * localParamsPerPixel(c.mixtures ?? DEFAULT_MIXTURES, c.neighbours ?? DEFAULT_NEIGHBOURS);
   return c.likelihood === 'discretized-logistic' && c.logisticScale === 'decoder' ? 2 * D : D;
 }
 
-export const LIKELIHOODS: readonly Likelihood[] = ['bernoulli', 'gaussian', 'discretized-logistic'];
+/** K of the local-logistic-mixture when the config does not say. */
+export const DEFAULT_MIXTURES = 3;
+
+export const LIKELIHOODS: readonly Likelihood[] = [
+  'bernoulli',
+  'gaussian',
+  'discretized-logistic',
+  'local-logistic-mixture',
+];
+
+/** An error naming the problem unless the local-logistic-mixture settings fit (K a small positive integer, one-channel images). */
+export function checkLocalMixture(c: {
+  likelihood: Likelihood;
+  mixtures?: number;
+  neighbours?: number;
+  inputShape: number[];
+}): void {
+  for (const k of ['mixtures', 'neighbours'] as const)
+    if (c[k] !== undefined && c.likelihood !== 'local-logistic-mixture')
+      throw new Error(`${k} is a setting of the local-logistic-mixture likelihood`);
+  if (c.likelihood !== 'local-logistic-mixture') return;
+  if (c.neighbours !== undefined && c.neighbours !== 4 && c.neighbours !== 8)
+    throw new Error(`neighbours must be 4 or 8, got ${String(c.neighbours)}`);
+  if (c.mixtures !== undefined && !(Number.isInteger(c.mixtures) && c.mixtures >= 1 && c.mixtures <= 10))
+    throw new Error(`mixtures must be an integer in 1…10, got ${String(c.mixtures)}`);
+  localImageSize(c.inputShape);
+}
 
 /** An error unless x is [B, D]. */
 export function checkRows(x: tf.Tensor, D: number, what = 'encode'): void {
@@ -118,6 +155,11 @@ export abstract class LatentModelBase implements LatentVariableModel {
 
   /** p(x | ·) of this model's likelihood from the decoder's output [B, D] ([B, 2D] of [μ, log s] pairs: logisticScale decoder). */
   protected observe(likelihood: Likelihood, out: tf.Tensor2D): Distribution {
+    if (likelihood === 'local-logistic-mixture') {
+      const c = this.config as { inputShape: number[]; mixtures?: number; neighbours?: number };
+      const [H, W] = localImageSize(c.inputShape);
+      return new LocalLogisticMixture(out, H, W, c.mixtures ?? DEFAULT_MIXTURES, c.neighbours ?? DEFAULT_NEIGHBOURS);
+    }
     if (likelihood === 'discretized-logistic' && !this.decoderLogScale) {
       const [B, W] = out.shape;
       const [mu, ls] = tf.tidy(() =>

@@ -6,7 +6,7 @@ import type { VqPriorConfig } from '../nn/pixelcnn.js';
 import type { RnnSpec } from '../nn/rnn.js';
 
 /** p(x|z): Bernoulli (binary data), Gaussian, or the discretised logistic over 8-bit values (continuous protocol). */
-export type Likelihood = 'bernoulli' | 'gaussian' | 'discretized-logistic';
+export type Likelihood = 'bernoulli' | 'gaussian' | 'discretized-logistic' | 'local-logistic-mixture';
 
 export interface VaeConfig {
   kind: 'vae';
@@ -23,6 +23,13 @@ export interface VaeConfig {
    * outputs, pairs: out[2d] = μ_d, out[2d + 1] = log s_d).
    */
   logisticScale?: 'per-pixel' | 'decoder';
+  /**
+   * local-logistic-mixture decoder only (vae, hvae): K, the discretised logistics in each pixel's mixture
+   * (default 3); their means move with the causal neighbours (src/distributions/local-logistic-mixture.ts).
+   */
+  mixtures?: number;
+  /** local-logistic-mixture only: the causal neighbours its means follow, 4 (default) or 8. */
+  neighbours?: number;
 }
 
 /** The conditional VAE (src/models/cvae.ts): labels y ∈ {0, …, numClasses − 1} condition q, p(x|·) and the prior. */

@@ -27,6 +27,8 @@ export function validateCvaeConfig(c: CvaeConfig): void {
   try {
     validateVaeConfig({ ...c, kind: 'vae' });
     if (c.logisticScale === 'decoder') throw new Error('logisticScale decoder is a setting of the vae and hvae models');
+    if (c.likelihood === 'local-logistic-mixture')
+      throw new Error('the local-logistic-mixture likelihood is a setting of the vae and hvae models');
   } catch (e) {
     bad((e as Error).message.replace(/^invalid VAE config: /, ''));
   }

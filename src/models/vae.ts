@@ -10,7 +10,7 @@ import type { Distribution } from '../distributions/types.js';
 import { buildNetworks, initTorchStyle } from '../nn/index.js';
 import type { Rng } from '../rng.js';
 import { prod } from '../util/math.js';
-import { checkRows, decoderWidth, gaussianHead, LatentModelBase, LIKELIHOODS } from './base.js';
+import { checkLocalMixture, checkRows, decoderWidth, gaussianHead, LatentModelBase, LIKELIHOODS } from './base.js';
 import type { VaeConfig } from './configs.js';
 
 export function validateVaeConfig(c: VaeConfig): void {
@@ -37,6 +37,11 @@ export function validateVaeConfig(c: VaeConfig): void {
     bad(`logisticScale must be per-pixel or decoder, got ${String(c.logisticScale)}`);
   if (c.logisticScale === 'decoder' && c.likelihood !== 'discretized-logistic')
     bad('logisticScale is a setting of the discretized-logistic likelihood');
+  try {
+    checkLocalMixture(c);
+  } catch (e) {
+    bad((e as Error).message);
+  }
 }
 
 export class VAE extends LatentModelBase {

@@ -16,7 +16,7 @@ export function compress(program: Command): void {
   const cmd = program
     .command('compress <model>')
     .description(
-      'losslessly compress binary (or, with a discretized-logistic VAE, 8-bit) images by bits-back coding (docs/compression.md)',
+      'losslessly compress binary (or, with a discretized-logistic or local-logistic-mixture VAE, 8-bit) images by bits-back coding (docs/compression.md)',
     )
     .option(
       '--images <dir>',
@@ -48,7 +48,8 @@ export function compress(program: Command): void {
         );
       if (!lossy && model.config.kind === 'vqvae')
         throw new Error('this model is a VQ-VAE: its codes compress with --lossy (bits-back needs a vae)');
-      const eightBit = (model.config as { likelihood?: string }).likelihood === 'discretized-logistic';
+      const lik = (model.config as { likelihood?: string }).likelihood;
+      const eightBit = lik === 'discretized-logistic' || lik === 'local-logistic-mixture';
       if (!lossy && !eightBit && meta.data.protocol !== 'binary')
         throw new Error(
           `compress codes binary images; this model was trained on the ${meta.data.protocol} protocol (train one with --protocol binary)`,

@@ -49,7 +49,8 @@ export function decompress(program: Command): void {
       const seconds = (performance.now() - t0) / 1000;
       const [H, W, C = 1] = r.shape;
       const D = H * W * C;
-      const pixels = lossy || header.likelihood === 'discretized-logistic' ? r.x : Uint8Array.from(r.x, (v) => v * 255);
+      const eightBit = header.likelihood === 'discretized-logistic' || header.likelihood === 'local-logistic-mixture';
+      const pixels = lossy || eightBit ? r.x : Uint8Array.from(r.x, (v) => v * 255);
       const values = lossy ? 'the model’s reconstructions, 8-bit' : 'values 0/255';
       const files: Record<string, FileData> = {};
       if (f.format === 'idx') {

@@ -44,8 +44,8 @@ function objectiveOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--likelihood <name>',
-        'p(x|z): bernoulli for binary data, gaussian for continuous, discretized-logistic for 8-bit pixels on the continuous protocol (an exact code length: bits/dim) (default: by protocol)',
-      ).choices(['bernoulli', 'gaussian', 'discretized-logistic']),
+        'p(x|z): bernoulli for binary data, gaussian for continuous, discretized-logistic for 8-bit pixels on the continuous protocol (an exact code length: bits/dim), local-logistic-mixture: a mixture of discretised logistics per pixel whose means follow the causal neighbours (default: by protocol)',
+      ).choices(['bernoulli', 'gaussian', 'discretized-logistic', 'local-logistic-mixture']),
     )
     .option('--sigma <s>', 'gaussian decoder: fixed σ (a number) or "learned"', '1')
     .addOption(
@@ -53,6 +53,17 @@ function objectiveOptions(cmd: Command): Command {
         '--logistic-scale <where>',
         'discretized-logistic decoder (vae, hvae): one learned log scale per pixel, or the decoder outputs each image’s (default per-pixel)',
       ).choices(['per-pixel', 'decoder']),
+    )
+    .option(
+      '--mixtures <k>',
+      'local-logistic-mixture decoder (vae, hvae): discretised logistics per pixel (default 3)',
+      posInt('--mixtures'),
+    )
+    .addOption(
+      new Option(
+        '--neighbours <n>',
+        'local-logistic-mixture decoder: the causal neighbours its means follow, 4 (left, up, up-left, up-right) or 8 (default 4)',
+      ).choices(['4', '8']),
     )
     .option('--beta <b>', 'weight of the KL term (1: plain VAE, >1: β-VAE)', nonNegNum('--beta'), 1)
     .option('--kl-warmup <steps>', 'raise β linearly from 0 over this many steps', nonNegInt('--kl-warmup'), 0)

@@ -67,6 +67,8 @@ export function pytorchArch(model: LatentVariableModel, objective?: unknown): Py
     throw new Error(
       'export: a discretized-logistic decoder with per-image scales (logisticScale decoder) has no PyTorch export yet',
     );
+  if (config.likelihood === 'local-logistic-mixture')
+    throw new Error('export: the local-logistic-mixture decoder has no PyTorch export yet');
   if (config.likelihood === 'discretized-logistic') width = prod(config.inputShape); // decoder.log_scale [1, D]
   const arch: PytorchArch = {
     format: PYTORCH_EXPORT_FORMAT,

@@ -17,9 +17,19 @@
 // frequency (a Bernoulli p₁ becomes round(p₁·2^p) clamped to 1 … 2^p − 1, since it codes whatever pixel comes),
 // the posterior at 2^p with zero frequency in its far tails, never popped and so never pushed (buckets.ts).
 // A discretized-logistic decoder codes 8-bit pixels instead (values k/255 in, levels k out): each pixel's 256
-// levels as a table at 2^16 with none zero.
+// levels as a table at 2^16 with none zero. A local-logistic-mixture decoder (each pixel a mixture whose
+// means follow its causal neighbours, src/distributions/local-logistic-mixture.ts) codes the pixels in reverse
+// raster order, so that the decoder pops them in raster order and has every pixel's neighbours when it needs
+// them; its tables come from LocalPixel, the same float64 arithmetic at both ends.
 import { checkFingerprint, FormatError, readContainer, writeContainer } from '../../codec/container.js';
 import { RANS_LOW, RansStack } from '../../codec/rans.js';
+import {
+  DEFAULT_NEIGHBOURS,
+  LocalPixel,
+  localImageSize,
+  localParamsPerPixel,
+} from '../../distributions/local-logistic-mixture.js';
+import { DEFAULT_MIXTURES } from '../../models/base.js';
 import type { LatentVariableModel } from '../../models/types.js';
 import { gaussianBuckets, type Buckets } from './buckets.js';
 import type { ExactNet } from './exact-net.js';
@@ -51,8 +61,10 @@ export interface CompressStats {
   startupBits: number;
 }
 
+type CodedLikelihood = 'bernoulli' | 'discretized-logistic' | 'local-logistic-mixture';
+
 interface Coder {
-  likelihood: 'bernoulli' | 'discretized-logistic';
+  likelihood: CodedLikelihood;
   /** discretized-logistic: log s per pixel, clamped to [−12, 1] as the distribution clamps it (null: the decoder outputs it). */
   logScale: Float64Array | null;
   /** discretized-logistic with logisticScale decoder: the decoder outputs [μ, log s] pairs. */
@@ -61,6 +73,8 @@ interface Coder {
   dec: ExactNet;
   D: number;
   shape: number[];
+  /** local-logistic-mixture: one pixel's mixture (K components) and the image's H×W. */
+  local: { pix: LocalPixel; H: number; W: number } | null;
 }
 
 function coderFor(model: LatentVariableModel, what: string, B: Buckets, posteriorPrecision: number): Coder {
@@ -69,9 +83,13 @@ function coderFor(model: LatentVariableModel, what: string, B: Buckets, posterio
     throw new Error(
       `${what}: bits-back coding supports the vae (mlp or conv networks) and hvae models; this model is a ${c.kind}`,
     );
-  if (c.likelihood !== 'bernoulli' && c.likelihood !== 'discretized-logistic')
+  if (
+    c.likelihood !== 'bernoulli' &&
+    c.likelihood !== 'discretized-logistic' &&
+    c.likelihood !== 'local-logistic-mixture'
+  )
     throw new Error(
-      `${what}: lossless coding needs a Bernoulli decoder (binary images) or a discretized-logistic one (8-bit); this model's likelihood is ${c.likelihood}`,
+      `${what}: lossless coding needs a Bernoulli decoder (binary images) or a discretized-logistic or local-logistic-mixture one (8-bit); this model's likelihood is ${c.likelihood}`,
     );
   const ls = (model as { decoderLogScale?: { dataSync(): ArrayLike<number> } | null }).decoderLogScale;
   const logScale =
@@ -81,9 +99,24 @@ function coderFor(model: LatentVariableModel, what: string, B: Buckets, posterio
     throw new Error(`${what}: the model has no decoder log scale`);
   const { latents, dec, inDim } = latentCoderFor(model, B, posteriorPrecision, what);
   const D = c.inputShape.reduce((a, b) => a * b, 1);
-  if (inDim !== D || dec.outDim !== (pairs ? 2 * D : D))
-    throw new Error(`${what}: the model's networks do not match its config`);
-  return { likelihood: c.likelihood, logScale: pairs ? null : logScale, pairs, latents, dec, D, shape: c.inputShape };
+  const K = c.mixtures ?? DEFAULT_MIXTURES;
+  const N = c.neighbours ?? DEFAULT_NEIGHBOURS;
+  const local =
+    c.likelihood === 'local-logistic-mixture'
+      ? (([H, W]) => ({ pix: new LocalPixel(K, N), H, W }))(localImageSize(c.inputShape))
+      : null;
+  const outDim = local ? D * localParamsPerPixel(K, N) : pairs ? 2 * D : D;
+  if (inDim !== D || dec.outDim !== outDim) throw new Error(`${what}: the model's networks do not match its config`);
+  return {
+    likelihood: c.likelihood,
+    logScale: pairs ? null : logScale,
+    pairs,
+    latents,
+    dec,
+    D,
+    shape: c.inputShape,
+    local,
+  };
 }
 
 const clampLogScale = (v: number) => Math.min(1, Math.max(-12, v));
@@ -152,7 +185,8 @@ export function compressBinaryImages(
   const { D, latents } = coder;
   if (!(Number.isInteger(count) && count >= 0) || x.length !== count * D)
     throw new Error(`compress: expected ${count} images of ${D} values (${count * D}), got ${x.length} values`);
-  const dl = coder.likelihood === 'discretized-logistic';
+  const local = coder.local;
+  const dl = coder.likelihood === 'discretized-logistic' || local !== null;
   if (dl && options.likelihoodPrecision === undefined) s.likelihoodPrecision = 16; // 256 levels: a smaller floor
   for (let i = 0; i < x.length; i++) {
     const k = x[i] * 255;
@@ -180,6 +214,18 @@ export function compressBinaryImages(
     if (dl) for (let d = 0; d < D; d++) xi[d] = Math.round(xi[d] * 255) / 255;
     latents.popPosterior(m, xi, j);
     const logits = coder.dec.apply(latents.decoderInput(j));
+    if (local) {
+      // reverse raster order: the decoder pops pixel 0 first, with its neighbours decoded before it
+      for (let d = D - 1; d >= 0; d--) {
+        local.pix.set(logits, xi, d, local.H, local.W);
+        const k = Math.round(xi[d] * 255);
+        const lo = local.pix.cdfAt(k, M);
+        m.push(lo, local.pix.cdfAt(k + 1, M) - lo, s.likelihoodPrecision);
+      }
+      latents.pushPrior(m, j);
+      options.onProgress?.(i + 1);
+      continue;
+    }
     for (let d = 0; d < D; d++) {
       if (dl) {
         logisticCdf(...muScale(coder, logits, d), M, cdf);
@@ -265,7 +311,8 @@ export function decompressBinaryImages(
   const out = new Uint8Array(count * D);
   const j = new Int32Array(latents.units);
   const xi = new Float64Array(D);
-  const dl = coder.likelihood === 'discretized-logistic';
+  const local = coder.local;
+  const dl = coder.likelihood === 'discretized-logistic' || local !== null;
   if (header.likelihood !== coder.likelihood)
     throw new FormatError(
       `corrupted .vkz file: the header's likelihood ${String(header.likelihood)} is not the model's`,
@@ -285,20 +332,30 @@ export function decompressBinaryImages(
     for (let i = count - 1; i >= 0; i--) {
       latents.popPrior(m, j);
       const logits = coder.dec.apply(latents.decoderInput(j));
-      for (let d = D - 1; d >= 0; d--) {
-        if (dl) {
-          logisticCdf(...muScale(coder, logits, d), M, cdf);
-          const k = m.popCdf(cdf, s.likelihoodPrecision);
+      if (local) {
+        xi.fill(0);
+        for (let d = 0; d < D; d++) {
+          local.pix.set(logits, xi, d, local.H, local.W);
+          const [k, lo, hi] = local.pix.find(m.peek(s.likelihoodPrecision), M);
+          m.pop(lo, hi - lo, s.likelihoodPrecision);
           xi[d] = k / 255;
           out[i * D + d] = k;
-          continue;
         }
-        const f1 = freqOne(logits[d], M);
-        const one = m.peek(s.likelihoodPrecision) >= M - f1;
-        if (one) m.pop(M - f1, f1, s.likelihoodPrecision);
-        else m.pop(0, M - f1, s.likelihoodPrecision);
-        xi[d] = one ? 1 : 0;
-      }
+      } else
+        for (let d = D - 1; d >= 0; d--) {
+          if (dl) {
+            logisticCdf(...muScale(coder, logits, d), M, cdf);
+            const k = m.popCdf(cdf, s.likelihoodPrecision);
+            xi[d] = k / 255;
+            out[i * D + d] = k;
+            continue;
+          }
+          const f1 = freqOne(logits[d], M);
+          const one = m.peek(s.likelihoodPrecision) >= M - f1;
+          if (one) m.pop(M - f1, f1, s.likelihoodPrecision);
+          else m.pop(0, M - f1, s.likelihoodPrecision);
+          xi[d] = one ? 1 : 0;
+        }
       if (m.borrowed) throw corrupt();
       latents.pushPosterior(m, xi, j);
       if (!dl) for (let d = 0; d < D; d++) out[i * D + d] = xi[d];
