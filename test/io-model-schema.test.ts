@@ -75,7 +75,7 @@ describe('config.json schema', () => {
     [
       'unknown likelihood',
       (m) => ({ ...m, config: { ...m.config, likelihood: 'poisson' } }),
-      /: config\.likelihood must be one of "bernoulli", "gaussian", "discretized-logistic", got "poisson"$/,
+      /: config\.likelihood must be one of "bernoulli", "gaussian", "discretized-logistic", "local-logistic-mixture", got "poisson"$/,
     ],
     ['no data', (m) => ({ ...m, data: undefined }), /: data is missing$/],
     ['no data shape', (m) => ({ ...m, data: { dataset: 'mnist', protocol: 'binary' } }), /: data\.shape is missing$/],
