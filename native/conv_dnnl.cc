@@ -15,6 +15,7 @@
 #include <dnnl.hpp>
 
 #include "conv.h"
+#include "signals.h"
 
 namespace vaekit {
 namespace conv {
@@ -182,6 +183,7 @@ std::unique_ptr<DnnlConv> dnnlCreate(const Conv& c, int kind, bool hasBias, int 
 // x: src / diff_src; y: dst / diff_dst; w: weights / diff_weights (hwio, user).
 void dnnlRun(DnnlConv& p, int kind, float* x, float* w, float* bias, float* y) {
   dnnl::stream& s = *dnnlState().strm;
+  const AsyncSignalsBlocked noSignals;  // its gemm-based kernels move rsp onto the heap (signals.h)
   p.xMem->set_data_handle(x);
   p.yMem->set_data_handle(y);
   p.wUser->set_data_handle(w);

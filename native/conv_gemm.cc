@@ -11,6 +11,7 @@
 #include "conv.h"
 #include "gemm.h"
 #include "pool.h"
+#include "signals.h"
 #include "vmath.h"
 
 namespace vaekit {
@@ -22,6 +23,7 @@ namespace {
 
 // Row-major C[M,N] = op(A)[M,K] · op(B)[K,N] + beta·C, dense operands.
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float beta, float* C) {
+  const AsyncSignalsBlocked noSignals;  // oneDNN's jit kernels move rsp onto the heap (signals.h)
   if (g_blas == B_DNNL && dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.f, A, ta ? M : K, B, tb ? K : N, beta, C,
                                      N) == dnnl_success)
     return;

@@ -23,6 +23,7 @@
 
 #include "cpu.h"
 #include "napi_util.h"
+#include "signals.h"
 
 namespace vaekit {
 
@@ -174,6 +175,8 @@ void EngineSgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float*
   }
   // dnnl_sgemm threads with OpenMP (omp_get_max_threads of the calling thread): one thread when the
   // caller splits the GEMM across the pool.
+  // Its jit kernels move rsp onto the heap: no asynchronous signal on this thread meanwhile (signals.h).
+  const AsyncSignalsBlocked noSignals;
   const int prev = ownThreads ? 1 : omp_get_max_threads();
   if (prev != 1) omp_set_num_threads(1);
   dnnl_sgemm(tA ? 'T' : 'N', tB ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);

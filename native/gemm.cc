@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 #include "engine.h"
 #include "napi_util.h"
 #include "ops.h"
 #include "pool.h"
+#include "signals.h"
 #include "vmath.h"
 
 namespace vaekit {
@@ -168,6 +170,9 @@ Napi::Value GemmFn(const Napi::CallbackInfo& info) {
   const float* A = a.Data();
   const float* B = b.Data();
   float* C = o.Data();
+  // once for the whole call, not a pair of syscalls (~1 µs) per batch item (signals.h)
+  std::optional<AsyncSignalsBlocked> noSignals;
+  if (Engine().engine == E_ONEDNN) noSignals.emplace();
   if (batch == 1) {
     GemmSplit(tA, tB, M, N, K, A, B, C, bias, act, alpha);
     return info.Env().Undefined();

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "signals.h"
+
 namespace vaekit {
 
 int g_threads = 2;
@@ -124,6 +126,7 @@ class Pool {
   }
 
   void Worker(int wid) {
+    BlockAsyncSignalsForever();  // a worker runs oneDNN's GEMMs and never handles a signal (signals.h)
     uint64_t seen = published_.load(std::memory_order_acquire);
     for (;;) {
       uint64_t id = published_.load(std::memory_order_acquire);
